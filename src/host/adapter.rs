@@ -1,0 +1,182 @@
+//! [`FactoryProgram`]: a program made of one factory, for protocols that need nothing
+//! from each other (ping-pong, heartbeat, streaming).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use super::{ConnId, ConnectError, DEFAULT_CONNECT_TIMEOUT, HostContext, HostPort, Program};
+use crate::protocol::{Factory, Protocol};
+use crate::transport::Disconnect;
+
+/// What a [`FactoryProgram`] does when it starts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Listen on an address (Twisted's `listenTCP`).
+    Listen(HostPort),
+    /// Connect to an address (Twisted's `connectTCP`).
+    Connect {
+        /// Where to.
+        to: HostPort,
+        /// Connect timeout.
+        timeout: Duration,
+    },
+}
+
+/// Runs a [`Factory`]: listens and connects as its roles say, builds a protocol for every
+/// connection and passes each connection's events to its protocol.
+///
+/// With [`exit_when_done`](Self::exit_when_done), a client program exits once all its
+/// outgoing connections have ended: status 0 if every one connected and closed cleanly,
+/// 1 otherwise.
+pub struct FactoryProgram<F: Factory> {
+    factory: F,
+    roles: Vec<Role>,
+    protocols: BTreeMap<ConnId, F::Protocol>,
+    /// Connects issued and not yet ended (failed, or made and lost).
+    outgoing: BTreeSet<ConnId>,
+    outgoing_failed: bool,
+    exit_when_done: bool,
+}
+
+type TimerOf<F> = <<F as Factory>::Protocol as Protocol>::Timer;
+
+impl<F: Factory> FactoryProgram<F> {
+    /// A program for `factory` with no roles yet.
+    pub fn new(factory: F) -> Self {
+        Self {
+            factory,
+            roles: Vec::new(),
+            protocols: BTreeMap::new(),
+            outgoing: BTreeSet::new(),
+            outgoing_failed: false,
+            exit_when_done: false,
+        }
+    }
+
+    /// Adds a listen role.
+    pub fn listen(mut self, addr: HostPort) -> Self {
+        self.roles.push(Role::Listen(addr));
+        self
+    }
+
+    /// Adds a connect role with Twisted's 30-second connect timeout.
+    pub fn connect(mut self, to: HostPort) -> Self {
+        self.roles.push(Role::Connect {
+            to,
+            timeout: DEFAULT_CONNECT_TIMEOUT,
+        });
+        self
+    }
+
+    /// Exit once every outgoing connection has ended.
+    pub fn exit_when_done(mut self) -> Self {
+        self.exit_when_done = true;
+        self
+    }
+
+    /// The factory, with whatever state its protocols share.
+    pub fn factory(&self) -> &F {
+        &self.factory
+    }
+
+    /// The protocol of a live connection.
+    pub fn protocol(&self, conn: ConnId) -> Option<&F::Protocol> {
+        self.protocols.get(&conn)
+    }
+
+    fn with<R>(
+        &mut self,
+        cx: &mut HostContext<'_, (ConnId, TimerOf<F>)>,
+        conn: ConnId,
+        f: impl FnOnce(&mut F::Protocol, &mut crate::protocol::Context<'_, TimerOf<F>>) -> R,
+    ) -> Option<R> {
+        let protocol = self.protocols.get_mut(&conn)?;
+        cx.with_protocol(conn, move |t| (conn, t), |pcx| f(protocol, pcx))
+    }
+
+    fn outgoing_ended(
+        &mut self,
+        cx: &mut HostContext<'_, (ConnId, TimerOf<F>)>,
+        conn: ConnId,
+        clean: bool,
+    ) {
+        if !self.outgoing.remove(&conn) {
+            return;
+        }
+        self.outgoing_failed |= !clean;
+        if self.exit_when_done && self.outgoing.is_empty() {
+            cx.exit(i32::from(self.outgoing_failed));
+        }
+    }
+}
+
+impl<F: Factory> Program for FactoryProgram<F> {
+    type Timer = (ConnId, TimerOf<F>);
+
+    fn start(&mut self, cx: &mut HostContext<'_, Self::Timer>) {
+        for role in self.roles.clone() {
+            match role {
+                Role::Listen(addr) => {
+                    cx.listen(addr);
+                }
+                Role::Connect { to, timeout } => {
+                    let conn = cx.connect(to, timeout);
+                    self.outgoing.insert(conn);
+                }
+            }
+        }
+    }
+
+    fn connection_made(&mut self, cx: &mut HostContext<'_, Self::Timer>, conn: ConnId) {
+        let Some(peer) = cx.peer(conn) else { return };
+        let protocol = self.factory.build_protocol(peer);
+        self.protocols.insert(conn, protocol);
+        self.with(cx, conn, |p, pcx| p.connection_made(pcx));
+    }
+
+    fn data_received(&mut self, cx: &mut HostContext<'_, Self::Timer>, conn: ConnId, data: &[u8]) {
+        self.with(cx, conn, |p, pcx| p.data_received(pcx, data));
+    }
+
+    fn read_connection_lost(&mut self, cx: &mut HostContext<'_, Self::Timer>, conn: ConnId) {
+        self.with(cx, conn, |p, pcx| p.read_connection_lost(pcx));
+    }
+
+    fn connection_lost(
+        &mut self,
+        cx: &mut HostContext<'_, Self::Timer>,
+        conn: ConnId,
+        reason: Disconnect,
+    ) {
+        self.with(cx, conn, |p, pcx| p.connection_lost(pcx, reason));
+        self.protocols.remove(&conn);
+        self.outgoing_ended(cx, conn, reason.is_clean());
+    }
+
+    fn connect_failed(
+        &mut self,
+        cx: &mut HostContext<'_, Self::Timer>,
+        conn: ConnId,
+        error: ConnectError,
+    ) {
+        tracing::warn!(%conn, %error, "connect failed");
+        cx.eprint(format!("connection failed: {error}"));
+        self.outgoing_ended(cx, conn, false);
+    }
+
+    fn timer_fired(&mut self, cx: &mut HostContext<'_, Self::Timer>, (conn, timer): Self::Timer) {
+        self.with(cx, conn, |p, pcx| p.timer_fired(pcx, timer));
+    }
+
+    fn pause_producing(&mut self, cx: &mut HostContext<'_, Self::Timer>, conn: ConnId) {
+        self.with(cx, conn, |p, pcx| p.pause_producing(pcx));
+    }
+
+    fn resume_producing(&mut self, cx: &mut HostContext<'_, Self::Timer>, conn: ConnId) {
+        self.with(cx, conn, |p, pcx| p.resume_producing(pcx));
+    }
+
+    fn stop_producing(&mut self, cx: &mut HostContext<'_, Self::Timer>, conn: ConnId) {
+        self.with(cx, conn, |p, pcx| p.stop_producing(pcx));
+    }
+}

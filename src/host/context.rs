@@ -1,0 +1,256 @@
+//! [`HostContext`]: everything a program may do during one callback.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::{Command, ConnId, HostPort, ListenerId, Stream};
+use crate::clock::{CallError, CallId, Clock, ManualClock, MapClock};
+use crate::flow::{Consumer, ProducerError, ProducerKind};
+use crate::protocol::Context;
+use crate::time::Instant;
+use crate::transport::{Transport, TransportState};
+
+/// A host's connections and the commands its program has issued, shared by the
+/// [`Host`](super::Host) and the contexts it lends out.
+#[derive(Debug, Default)]
+pub(crate) struct HostState {
+    /// Connections that are up, until their `connection_lost` has been delivered.
+    pub(crate) conns: BTreeMap<ConnId, TransportState>,
+    /// Connects issued and not yet answered.
+    pub(crate) connecting: BTreeSet<ConnId>,
+    /// Connections touched since the driver last looked.
+    pub(crate) dirty: BTreeSet<ConnId>,
+    pub(crate) commands: VecDeque<Command>,
+    pub(crate) next_conn: u64,
+    pub(crate) next_listener: u64,
+    pub(crate) exit_code: Option<i32>,
+}
+
+impl HostState {
+    pub(crate) fn new_conn_id(&mut self) -> ConnId {
+        let id = ConnId(self.next_conn);
+        self.next_conn += 1;
+        id
+    }
+
+    fn touch(&mut self, conn: ConnId) -> Option<&mut TransportState> {
+        let transport = self.conns.get_mut(&conn)?;
+        self.dirty.insert(conn);
+        Some(transport)
+    }
+}
+
+/// What a [`Program`](super::Program) may do during a callback: act on its connections,
+/// listen and connect, use its clock, print and exit.
+///
+/// Operations on a connection that has ended (or never was) do nothing, as writes to a
+/// closed Twisted transport do.
+pub struct HostContext<'a, T> {
+    pub(crate) clock: &'a mut ManualClock<T>,
+    pub(crate) state: &'a mut HostState,
+}
+
+impl<T> HostContext<'_, T> {
+    /// Starts listening on `addr`; the outcome arrives as `listening` or `listen_failed`.
+    pub fn listen(&mut self, addr: HostPort) -> ListenerId {
+        let listener = ListenerId(self.state.next_listener);
+        self.state.next_listener += 1;
+        self.state
+            .commands
+            .push_back(Command::Listen { listener, addr });
+        listener
+    }
+
+    /// Stops accepting new connections on `listener`.
+    pub fn stop_listening(&mut self, listener: ListenerId) {
+        self.state
+            .commands
+            .push_back(Command::StopListening { listener });
+    }
+
+    /// Connects to `to`; the outcome arrives on a later turn as `connection_made` or
+    /// `connect_failed`, never inside this call.
+    pub fn connect(&mut self, to: HostPort, timeout: Duration) -> ConnId {
+        let conn = self.state.new_conn_id();
+        self.state.connecting.insert(conn);
+        self.state
+            .commands
+            .push_back(Command::Connect { conn, to, timeout });
+        conn
+    }
+
+    /// Whether `conn` is a connect still waiting for its answer.
+    pub fn is_connecting(&self, conn: ConnId) -> bool {
+        self.state.connecting.contains(&conn)
+    }
+
+    /// Whether `conn` is up (made and not yet lost).
+    pub fn is_connected(&self, conn: ConnId) -> bool {
+        self.state.conns.get(&conn).is_some_and(|t| !t.is_closed())
+    }
+
+    /// The transport of `conn`, if it is up.
+    pub fn transport(&mut self, conn: ConnId) -> Option<&mut dyn Transport> {
+        self.state.touch(conn).map(|t| t as &mut dyn Transport)
+    }
+
+    /// Queues bytes on `conn`.
+    pub fn write(&mut self, conn: ConnId, data: &[u8]) {
+        if let Some(t) = self.state.touch(conn) {
+            t.write(data);
+        }
+    }
+
+    /// Closes `conn` once its queue drains.
+    pub fn lose_connection(&mut self, conn: ConnId) {
+        if let Some(t) = self.state.touch(conn) {
+            t.lose_connection();
+        }
+    }
+
+    /// Closes `conn` now, discarding its queue; the peer sees a reset. On a connect that
+    /// is still pending this cancels it, with no callback.
+    pub fn abort_connection(&mut self, conn: ConnId) {
+        if self.state.connecting.remove(&conn) {
+            // Withdraw the connect if the driver has not taken it yet; otherwise ask the
+            // driver to drop it.
+            let queued = self.state.commands.iter().position(
+                |c| matches!(c, Command::Connect { conn: queued, .. } if *queued == conn),
+            );
+            match queued {
+                Some(i) => {
+                    self.state.commands.remove(i);
+                }
+                None => self
+                    .state
+                    .commands
+                    .push_back(Command::CancelConnect { conn }),
+            }
+            return;
+        }
+        if let Some(t) = self.state.touch(conn) {
+            t.abort_connection();
+        }
+    }
+
+    /// Half-closes `conn` once its queue drains.
+    pub fn lose_write_connection(&mut self, conn: ConnId) {
+        if let Some(t) = self.state.touch(conn) {
+            t.lose_write_connection();
+        }
+    }
+
+    /// Stops delivering `conn`'s incoming data (inbound back-pressure).
+    pub fn pause_reading(&mut self, conn: ConnId) {
+        if let Some(t) = self.state.touch(conn) {
+            t.pause_reading();
+        }
+    }
+
+    /// Resumes delivering `conn`'s incoming data.
+    pub fn resume_reading(&mut self, conn: ConnId) {
+        if let Some(t) = self.state.touch(conn) {
+            t.resume_reading();
+        }
+    }
+
+    /// Registers the program as `conn`'s producer.
+    pub fn register_producer(
+        &mut self,
+        conn: ConnId,
+        kind: ProducerKind,
+    ) -> Result<(), ProducerError> {
+        match self.state.touch(conn) {
+            Some(t) => t.register_producer(kind),
+            None => Ok(()),
+        }
+    }
+
+    /// Unregisters the program as `conn`'s producer.
+    pub fn unregister_producer(&mut self, conn: ConnId) -> Result<(), ProducerError> {
+        match self.state.touch(conn) {
+            Some(t) => t.unregister_producer(),
+            None => Ok(()),
+        }
+    }
+
+    /// Bytes queued on `conn` and not yet sent.
+    pub fn queued(&self, conn: ConnId) -> usize {
+        self.state.conns.get(&conn).map_or(0, |t| t.pending().len())
+    }
+
+    /// The remote address of `conn`.
+    pub fn peer(&self, conn: ConnId) -> Option<SocketAddr> {
+        self.state.conns.get(&conn).map(|t| t.peer())
+    }
+
+    /// The local address of `conn`.
+    pub fn host(&self, conn: ConnId) -> Option<SocketAddr> {
+        self.state.conns.get(&conn).map(|t| t.host())
+    }
+
+    /// Runs `f` with a protocol [`Context`] for `conn`: its transport, and this clock
+    /// seen through `wrap`, which turns the protocol's timers into the program's.
+    /// Returns `None` (without running `f`) if `conn` is not up.
+    pub fn with_protocol<U, R>(
+        &mut self,
+        conn: ConnId,
+        wrap: impl Fn(U) -> T,
+        f: impl FnOnce(&mut Context<'_, U>) -> R,
+    ) -> Option<R> {
+        let transport = self.state.touch(conn)?;
+        let mut clock = MapClock::new(&mut *self.clock as &mut dyn Clock<T>, wrap);
+        Some(f(&mut Context::new(transport, &mut clock)))
+    }
+
+    /// Prints a line on standard output.
+    pub fn print(&mut self, line: impl Into<String>) {
+        self.state.commands.push_back(Command::Print {
+            stream: Stream::Stdout,
+            line: line.into(),
+        });
+    }
+
+    /// Prints a line on standard error.
+    pub fn eprint(&mut self, line: impl Into<String>) {
+        self.state.commands.push_back(Command::Print {
+            stream: Stream::Stderr,
+            line: line.into(),
+        });
+    }
+
+    /// Ends the program with `code`. Only the first exit counts.
+    pub fn exit(&mut self, code: i32) {
+        if self.state.exit_code.is_none() {
+            self.state.exit_code = Some(code);
+            self.state.commands.push_back(Command::Exit { code });
+        }
+    }
+
+    /// Whether the program has exited.
+    pub fn has_exited(&self) -> bool {
+        self.state.exit_code.is_some()
+    }
+}
+
+impl<T> Clock<T> for HostContext<'_, T> {
+    fn now(&self) -> Instant {
+        self.clock.now()
+    }
+    fn call_later(&mut self, delay: Duration, timer: T) -> CallId {
+        self.clock.call_later(delay, timer)
+    }
+    fn cancel(&mut self, call: CallId) -> Result<(), CallError> {
+        self.clock.cancel(call)
+    }
+    fn reset(&mut self, call: CallId, delay: Duration) -> Result<(), CallError> {
+        self.clock.reset(call, delay)
+    }
+    fn delay(&mut self, call: CallId, by: Duration) -> Result<(), CallError> {
+        self.clock.delay(call, by)
+    }
+    fn deadline(&self, call: CallId) -> Option<Instant> {
+        self.clock.deadline(call)
+    }
+}

@@ -1,0 +1,294 @@
+//! [`Host`]: the sans-IO core that runs one program for any driver.
+
+use std::net::SocketAddr;
+
+use super::context::HostState;
+use super::{Command, ConnId, ConnectError, HostContext, ListenError, ListenerId, Program};
+use crate::clock::ManualClock;
+use crate::flow::Notice;
+use crate::time::Instant;
+use crate::transport::{CloseAction, Disconnect, TransportState};
+
+/// What a driver needs from a host, without knowing its program's type (so one network
+/// can hold hosts running different programs).
+///
+/// The contract, quinn-style: `handle_*` feed events in; after each, the driver polls
+/// [`poll_command`](Self::poll_command) and [`poll_dirty`](Self::poll_dirty) until they
+/// are empty, moves bytes with [`pending`](Self::pending)/[`consume`](Self::consume),
+/// carries out [`close_action`](Self::close_action)s, and sleeps until
+/// [`poll_timeout`](Self::poll_timeout). Every `handle_*` takes the current time, which
+/// never goes backwards.
+pub trait Node {
+    /// Starts the program. Call once, first.
+    fn start(&mut self, now: Instant);
+    /// The exit status, once the program has exited.
+    fn exit_code(&self) -> Option<i32>;
+    /// The next command (listen, connect, print, exit).
+    fn poll_command(&mut self) -> Option<Command>;
+    /// The next connection touched since the last poll: check its bytes and closes.
+    fn poll_dirty(&mut self) -> Option<ConnId>;
+    /// The earliest timer deadline.
+    fn poll_timeout(&mut self) -> Option<Instant>;
+    /// Fires every timer due at `now`.
+    fn handle_timeout(&mut self, now: Instant);
+    /// Bytes `conn`'s program has written and the network has not taken yet.
+    fn pending(&self, conn: ConnId) -> &[u8];
+    /// The network took the first `n` pending bytes of `conn`.
+    fn consume(&mut self, now: Instant, conn: ConnId, n: usize);
+    /// The close `conn` is ready for, if any.
+    fn close_action(&self, conn: ConnId) -> Option<CloseAction>;
+    /// End-of-stream has been sent on `conn` (after [`CloseAction::ShutdownWrite`]).
+    fn write_shut_down(&mut self, conn: ConnId);
+    /// Whether `conn`'s program has paused its incoming data; hold it in the network.
+    fn reading_paused(&self, conn: ConnId) -> bool;
+    /// The connections that are up, in id order.
+    fn connections(&self) -> Vec<ConnId>;
+    /// A listener is accepting on `addr`.
+    fn handle_listening(&mut self, now: Instant, listener: ListenerId, addr: SocketAddr);
+    /// A listen failed.
+    fn handle_listen_failed(&mut self, now: Instant, listener: ListenerId, error: ListenError);
+    /// A listener accepted a connection; returns its new id.
+    fn handle_accepted(
+        &mut self,
+        now: Instant,
+        listener: ListenerId,
+        local: SocketAddr,
+        peer: SocketAddr,
+    ) -> ConnId;
+    /// A connect succeeded. Returns false if the program had cancelled it meanwhile:
+    /// the driver should then reset the new connection.
+    fn handle_connected(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        local: SocketAddr,
+        peer: SocketAddr,
+    ) -> bool;
+    /// A connect failed.
+    fn handle_connect_failed(&mut self, now: Instant, conn: ConnId, error: ConnectError);
+    /// Bytes arrived on `conn`. Dropped if the program has asked to close it.
+    fn handle_data(&mut self, now: Instant, conn: ConnId, data: &[u8]);
+    /// The peer half-closed `conn`.
+    fn handle_read_closed(&mut self, now: Instant, conn: ConnId);
+    /// `conn` ended: after the driver carried out its close action, or on a reset or
+    /// timeout from the network. Delivers `connection_lost` once.
+    fn handle_closed(&mut self, now: Instant, conn: ConnId, reason: Disconnect);
+}
+
+/// A program with its clock and connections: the part of a host that every driver
+/// shares. Drivers use it through [`Node`].
+pub struct Host<P: Program> {
+    program: P,
+    clock: ManualClock<P::Timer>,
+    state: HostState,
+}
+
+impl<P: Program> Host<P> {
+    /// A host that will run `program` once started.
+    pub fn new(program: P) -> Self {
+        Self {
+            program,
+            clock: ManualClock::new(),
+            state: HostState::default(),
+        }
+    }
+
+    /// The program, to inspect its state in tests.
+    pub fn program(&self) -> &P {
+        &self.program
+    }
+
+    /// The program, mutably.
+    pub fn program_mut(&mut self) -> &mut P {
+        &mut self.program
+    }
+
+    /// The host's clock (its pending timers are the program's).
+    pub fn clock(&self) -> &ManualClock<P::Timer> {
+        &self.clock
+    }
+
+    /// Runs one program callback at `now`, then every producer notice it caused.
+    fn call(&mut self, now: Instant, f: impl FnOnce(&mut P, &mut HostContext<'_, P::Timer>)) {
+        self.clock.set_now(now);
+        let cx = &mut HostContext {
+            clock: &mut self.clock,
+            state: &mut self.state,
+        };
+        f(&mut self.program, cx);
+        self.deliver_notices();
+    }
+
+    fn deliver_notices(&mut self) {
+        loop {
+            let conns = &mut self.state.conns;
+            let next = self
+                .state
+                .dirty
+                .iter()
+                .find_map(|&conn| Some((conn, conns.get_mut(&conn)?.take_notice()?)));
+            let Some((conn, notice)) = next else {
+                return;
+            };
+            let cx = &mut HostContext {
+                clock: &mut self.clock,
+                state: &mut self.state,
+            };
+            match notice {
+                Notice::PauseProducing => self.program.pause_producing(cx, conn),
+                Notice::ResumeProducing => self.program.resume_producing(cx, conn),
+                Notice::StopProducing => self.program.stop_producing(cx, conn),
+            }
+        }
+    }
+
+    fn open(&mut self, now: Instant, conn: ConnId, local: SocketAddr, peer: SocketAddr) {
+        self.state
+            .conns
+            .insert(conn, TransportState::new(local, peer));
+        self.state.dirty.insert(conn);
+        self.call(now, |p, cx| p.connection_made(cx, conn));
+    }
+}
+
+impl<P: Program> Node for Host<P> {
+    fn start(&mut self, now: Instant) {
+        self.call(now, |p, cx| p.start(cx));
+    }
+
+    fn exit_code(&self) -> Option<i32> {
+        self.state.exit_code
+    }
+
+    fn poll_command(&mut self) -> Option<Command> {
+        self.state.commands.pop_front()
+    }
+
+    fn poll_dirty(&mut self) -> Option<ConnId> {
+        self.state.dirty.pop_first()
+    }
+
+    fn poll_timeout(&mut self) -> Option<Instant> {
+        self.clock.next_deadline()
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        self.clock.set_now(now);
+        while let Some((_, timer)) = self.clock.pop_due() {
+            self.call(now, |p, cx| p.timer_fired(cx, timer));
+        }
+    }
+
+    fn pending(&self, conn: ConnId) -> &[u8] {
+        self.state.conns.get(&conn).map_or(&[], |t| t.pending())
+    }
+
+    fn consume(&mut self, now: Instant, conn: ConnId, n: usize) {
+        if let Some(t) = self.state.conns.get_mut(&conn) {
+            t.consume(n);
+            if t.has_notices() {
+                self.state.dirty.insert(conn);
+                self.call(now, |_, _| {});
+            }
+        }
+    }
+
+    fn close_action(&self, conn: ConnId) -> Option<CloseAction> {
+        self.state.conns.get(&conn)?.close_action()
+    }
+
+    fn write_shut_down(&mut self, conn: ConnId) {
+        if let Some(t) = self.state.conns.get_mut(&conn) {
+            t.write_shut_down();
+        }
+    }
+
+    fn reading_paused(&self, conn: ConnId) -> bool {
+        self.state
+            .conns
+            .get(&conn)
+            .is_some_and(TransportState::reading_paused)
+    }
+
+    fn connections(&self) -> Vec<ConnId> {
+        self.state.conns.keys().copied().collect()
+    }
+
+    fn handle_listening(&mut self, now: Instant, listener: ListenerId, addr: SocketAddr) {
+        self.call(now, |p, cx| p.listening(cx, listener, addr));
+    }
+
+    fn handle_listen_failed(&mut self, now: Instant, listener: ListenerId, error: ListenError) {
+        self.call(now, |p, cx| p.listen_failed(cx, listener, error));
+    }
+
+    fn handle_accepted(
+        &mut self,
+        now: Instant,
+        _listener: ListenerId,
+        local: SocketAddr,
+        peer: SocketAddr,
+    ) -> ConnId {
+        let conn = self.state.new_conn_id();
+        self.open(now, conn, local, peer);
+        conn
+    }
+
+    fn handle_connected(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        local: SocketAddr,
+        peer: SocketAddr,
+    ) -> bool {
+        if !self.state.connecting.remove(&conn) {
+            return false;
+        }
+        self.open(now, conn, local, peer);
+        true
+    }
+
+    fn handle_connect_failed(&mut self, now: Instant, conn: ConnId, error: ConnectError) {
+        if self.state.connecting.remove(&conn) {
+            self.call(now, |p, cx| p.connect_failed(cx, conn, error));
+        }
+    }
+
+    fn handle_data(&mut self, now: Instant, conn: ConnId, data: &[u8]) {
+        let accepts = self
+            .state
+            .conns
+            .get(&conn)
+            .is_some_and(TransportState::accepts_data);
+        if accepts && !data.is_empty() {
+            self.state.dirty.insert(conn);
+            self.call(now, |p, cx| p.data_received(cx, conn, data));
+        }
+    }
+
+    fn handle_read_closed(&mut self, now: Instant, conn: ConnId) {
+        let accepts = self
+            .state
+            .conns
+            .get(&conn)
+            .is_some_and(TransportState::accepts_data);
+        if accepts {
+            self.state.dirty.insert(conn);
+            self.call(now, |p, cx| p.read_connection_lost(cx, conn));
+        }
+    }
+
+    fn handle_closed(&mut self, now: Instant, conn: ConnId, reason: Disconnect) {
+        let Some(transport) = self.state.conns.get_mut(&conn) else {
+            return;
+        };
+        if transport.close() {
+            // A registered producer hears stop_producing before connection_lost.
+            self.state.dirty.insert(conn);
+            self.call(now, |_, _| {});
+            self.call(now, |p, cx| p.connection_lost(cx, conn, reason));
+        }
+        self.state.conns.remove(&conn);
+        self.state.dirty.remove(&conn);
+    }
+}

@@ -1,0 +1,35 @@
+//! # weft
+//!
+//! A deterministic simulation test harness for network protocols.
+//!
+//! weft re-creates the programs of two texts about Twisted — ping-pong, the heartbeat,
+//! the streaming producer, the poetry servers and clients, the netstring transform
+//! service and the caching proxy — as sans-IO state machines. Because they never touch a
+//! socket or a real clock, the same code runs under Twisted-style test doubles, a
+//! two-party pump, a seeded simulated network, and real TCP.
+//!
+//! ## Layers
+//!
+//! - [`time`], [`clock`]: virtual time; timers are named values, not closures.
+//! - [`transport`], [`flow`], [`protocol`]: what a per-connection protocol sees.
+//! - [`host`]: programs that own several connections, and the sans-IO [`host::Host`]
+//!   every driver runs them in.
+//! - [`testing`]: the doubles (`StringTransport`, `ManualClock`, `MemoryReactor`) and the
+//!   [`testing::Pump`].
+//! - [`programs`]: the seed programs.
+//!
+//! ## Panics and errors
+//!
+//! Panic means bug. Bytes from a peer never cause a panic; misuse of an API by program
+//! code (starting a running loop) may, and says so under `# Panics`. Errors are typed
+//! enums with lowercase messages.
+
+pub mod cli;
+pub mod clock;
+pub mod flow;
+pub mod host;
+pub mod programs;
+pub mod protocol;
+pub mod testing;
+pub mod time;
+pub mod transport;

@@ -1,0 +1,11 @@
+//! The seed programs, as sans-IO protocols and programs.
+//!
+//! - [`pingpong`]: both sides write `*` on connect and answer every read with one `*`
+//!   until one has received its maximum ("Expert Twisted", chapter 1).
+//! - [`heartbeat`]: a byte every 30 seconds through a [`LoopingCall`](crate::clock::LoopingCall).
+//! - [`streaming`]: a push producer doubling its writes every millisecond, and the
+//!   server that receives them: flow control made visible.
+
+pub mod heartbeat;
+pub mod pingpong;
+pub mod streaming;

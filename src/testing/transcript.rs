@@ -1,0 +1,253 @@
+//! Transcripts: the ordered record of a run, rendered as stable text for snapshots.
+//!
+//! Every byte that crosses a connection is recorded with its virtual time, its
+//! connection and its direction, together with opens, half-closes, closes (clean or
+//! reset), refusals, producer pauses and resumes, faults and (optionally) timer firings
+//! and log lines. Two runs with the same seed give the same transcript, byte for byte,
+//! which is what the determinism self-check compares.
+
+use std::fmt::{self, Write as _};
+
+use crate::time::Instant;
+use crate::transport::Disconnect;
+
+/// Payloads are wrapped at this many characters of escaped text per line.
+const WRAP: usize = 64;
+
+/// One thing that happened.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum EventKind {
+    /// A connection opened.
+    Open,
+    /// Bytes delivered to the receiving protocol (one `data_received`).
+    Data(Vec<u8>),
+    /// Bytes thrown away because the receiver had stopped reading.
+    Discarded(usize),
+    /// End-of-stream delivered: the sender half-closed or closed.
+    Eof,
+    /// The connection ended for this side, with its reason.
+    Lost(Disconnect),
+    /// A connect failed.
+    ConnectFailed(String),
+    /// The transport paused its producer.
+    Paused,
+    /// The transport resumed its producer.
+    Resumed,
+    /// The transport stopped its producer.
+    Stopped,
+    /// A timer fired (recorded only when asked for).
+    Timer(String),
+    /// A fault was injected (partition, crash, reset, ...).
+    Fault(String),
+    /// A line of program output or a log line.
+    Line(String),
+}
+
+/// A transcript entry: when, who (a side or a connection and direction), what.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Event {
+    /// Virtual time.
+    pub at: Instant,
+    /// The side, connection or host it concerns, e.g. `client > server`.
+    pub who: String,
+    /// What happened.
+    pub what: EventKind,
+}
+
+/// An ordered record of a run.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct Transcript {
+    events: Vec<Event>,
+}
+
+impl Transcript {
+    /// An empty transcript.
+    pub const fn new() -> Self {
+        Self { events: Vec::new() }
+    }
+
+    /// Appends an event.
+    pub fn record(&mut self, at: Instant, who: impl Into<String>, what: EventKind) {
+        self.events.push(Event {
+            at,
+            who: who.into(),
+            what,
+        });
+    }
+
+    /// The events, in order.
+    pub fn events(&self) -> &[Event] {
+        &self.events
+    }
+
+    /// All bytes delivered to `who`'s data events, concatenated: the byte stream of one
+    /// connection direction, whatever its chunking.
+    pub fn bytes(&self, who: &str) -> Vec<u8> {
+        self.events
+            .iter()
+            .filter(|e| e.who == who)
+            .filter_map(|e| match &e.what {
+                EventKind::Data(bytes) => Some(bytes.as_slice()),
+                _ => None,
+            })
+            .flatten()
+            .copied()
+            .collect()
+    }
+
+    /// Renders every event as one or more lines of stable text:
+    /// fixed-width time, the `who` column, then the event. Payloads are escaped with
+    /// `escape_ascii` and wrapped; a payload of one repeated byte is shown as a count.
+    pub fn render(&self) -> String {
+        let width = self.events.iter().map(|e| e.who.len()).max().unwrap_or(0);
+        let mut out = String::new();
+        for event in &self.events {
+            let prefix = format!("{:>11}  {:<width$}  ", event.at, event.who);
+            render_event(&mut out, &prefix, &event.what);
+        }
+        out
+    }
+}
+
+impl fmt::Display for Transcript {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.render())
+    }
+}
+
+fn render_event(out: &mut String, prefix: &str, what: &EventKind) {
+    let line = |out: &mut String, text: &str| {
+        // Writing to a String cannot fail.
+        let _ = writeln!(out, "{prefix}{text}");
+    };
+    match what {
+        EventKind::Open => line(out, "open"),
+        EventKind::Data(bytes) => render_data(out, prefix, bytes),
+        EventKind::Discarded(n) => line(out, &format!("discarded {n} B (not reading)")),
+        EventKind::Eof => line(out, "eof"),
+        EventKind::Lost(reason) => line(out, &format!("lost: {reason}")),
+        EventKind::ConnectFailed(error) => line(out, &format!("connect failed: {error}")),
+        EventKind::Paused => line(out, "producer paused"),
+        EventKind::Resumed => line(out, "producer resumed"),
+        EventKind::Stopped => line(out, "producer stopped"),
+        EventKind::Timer(name) => line(out, &format!("timer {name}")),
+        EventKind::Fault(what) => line(out, &format!("FAULT {what}")),
+        EventKind::Line(text) => line(out, &format!("| {text}")),
+    }
+}
+
+fn render_data(out: &mut String, prefix: &str, bytes: &[u8]) {
+    let n = bytes.len();
+    if n > 16 && bytes.iter().all(|&b| b == bytes[0]) {
+        let one = [bytes[0]].escape_ascii().to_string();
+        let _ = writeln!(out, "{prefix}{n:>6} B  \"{one}\" x {n}");
+        return;
+    }
+    let escaped = bytes.escape_ascii().to_string();
+    let mut chunks = wrap_escaped(&escaped);
+    let first = chunks.next().unwrap_or_default();
+    let _ = writeln!(out, "{prefix}{n:>6} B  \"{first}\"");
+    let indent = " ".repeat(prefix.len() + 10);
+    for chunk in chunks {
+        let _ = writeln!(out, "{indent}\"{chunk}\"");
+    }
+}
+
+/// Splits escaped text into pieces of at most [`WRAP`] characters without cutting an
+/// escape sequence (`\n`, `\x7f`) in two. Splitting after a `\n` escape is preferred,
+/// so poems wrap at their line ends.
+fn wrap_escaped(escaped: &str) -> impl Iterator<Item = &str> {
+    let mut rest = escaped;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let mut end = 0;
+        let mut last_newline = None;
+        let bytes = rest.as_bytes();
+        while end < bytes.len() {
+            let len = match (bytes[end], bytes.get(end + 1)) {
+                (b'\\', Some(b'x')) => 4,
+                (b'\\', Some(_)) => 2,
+                _ => 1,
+            };
+            if end + len > WRAP && end > 0 {
+                break;
+            }
+            end += len;
+            if rest[..end].ends_with("\\n") {
+                last_newline = Some(end);
+            }
+        }
+        if end < bytes.len()
+            && let Some(nl) = last_newline
+        {
+            end = nl;
+        }
+        let (piece, tail) = rest.split_at(end);
+        rest = tail;
+        Some(piece)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_fixed_width_columns_and_escapes() {
+        let mut t = Transcript::new();
+        t.record(Instant::ZERO, "a > b", EventKind::Open);
+        t.record(
+            Instant::from_millis(100),
+            "b > a",
+            EventKind::Data(b"hi\n\x00".to_vec()),
+        );
+        t.record(
+            Instant::from_secs(12),
+            "a",
+            EventKind::Lost(Disconnect::Clean),
+        );
+        insta::assert_snapshot!(t.render(), @r#"
+           0.000000  a > b  open
+           0.100000  b > a       4 B  "hi\n\x00"
+          12.000000  a      lost: connection was closed cleanly
+        "#);
+    }
+
+    #[test]
+    fn repeated_bytes_are_counted_and_long_text_wraps_after_newlines() {
+        let mut t = Transcript::new();
+        t.record(Instant::ZERO, "s", EventKind::Data(vec![b'*'; 65536]));
+        let poem = b"This is the first line of the poem\nand here comes the second line of it\n";
+        t.record(Instant::ZERO, "s", EventKind::Data(poem.to_vec()));
+        let text = t.render();
+        assert!(text.contains(r#"65536 B  "*" x 65536"#), "{text}");
+        assert!(
+            text.contains(r#""This is the first line of the poem\n""#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#""and here comes the second line of it\n""#),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn wrapping_never_splits_an_escape() {
+        let text = "\\x00".repeat(40);
+        for piece in wrap_escaped(&text) {
+            assert!(piece.len() <= WRAP);
+            assert_eq!(piece.len() % 4, 0, "{piece}");
+        }
+    }
+
+    #[test]
+    fn bytes_concatenates_one_direction() {
+        let mut t = Transcript::new();
+        t.record(Instant::ZERO, "x", EventKind::Data(b"ab".to_vec()));
+        t.record(Instant::ZERO, "y", EventKind::Data(b"zz".to_vec()));
+        t.record(Instant::ZERO, "x", EventKind::Data(b"c".to_vec()));
+        assert_eq!(t.bytes("x"), b"abc");
+    }
+}

@@ -1,0 +1,506 @@
+//! The transport a protocol writes to, and the one implementation of its semantics
+//! that every driver shares.
+//!
+//! [`Transport`] is Twisted's `ITransport` as the seed programs use it. Protocols see
+//! only the trait. Drivers (the test doubles, the pump, SimNet, tokio) all keep a
+//! [`TransportState`] per connection, which holds the rules in one place:
+//!
+//! - `write` never blocks; bytes queue in order until the driver moves them out. Writes
+//!   after the write side is closed, or after an abort, are dropped silently.
+//! - `lose_connection` stops reading at once and closes once the queue has drained and no
+//!   producer is registered. `abort_connection` discards the queue and closes now.
+//!   `lose_write_connection` half-closes after the queue drains; reading goes on.
+//! - Back-pressure (Twisted's `FileDescriptor`): a registered push producer is paused,
+//!   from inside the `write` that takes the queue past the high-water mark (64 KiB), and
+//!   resumed only when the queue is empty again. A pull producer is resumed at
+//!   registration and whenever the queue drains. One producer per consumer.
+//!
+//! A transport cannot call back into the protocol that is calling it (the protocol is
+//! mutably borrowed), so the calls Twisted makes re-entrantly — `pauseProducing` inside
+//! `write`, `connectionLost` inside `loseConnection` — are queued as [`Notice`]s and
+//! delivered by the driver as soon as the protocol's callback returns, before anything
+//! else happens. The order of effects is the same.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr};
+
+use crate::flow::{Consumer, HIGH_WATER_MARK, Notice, ProducerError, ProducerKind};
+
+/// Why a connection ended: the `reason` of `connection_lost`.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, thiserror::Error)]
+pub enum Disconnect {
+    /// Both sides closed in order (Twisted's `ConnectionDone`).
+    #[error("connection was closed cleanly")]
+    Clean,
+    /// The peer reset the connection, or it broke (Twisted's `ConnectionLost`).
+    #[error("connection was reset by the peer")]
+    Reset,
+    /// This side aborted it (`abort_connection`).
+    #[error("connection was aborted")]
+    Aborted,
+    /// The network stopped answering (a partition outlived the retransmission timeout).
+    #[error("connection timed out")]
+    TimedOut,
+}
+
+impl Disconnect {
+    /// Whether this is the orderly end of a connection.
+    pub fn is_clean(self) -> bool {
+        self == Self::Clean
+    }
+}
+
+/// A protocol's view of its connection (Twisted's `ITransport` + `ITCPTransport`).
+pub trait Transport: Consumer {
+    /// Closes the connection once everything written has been sent (and any producer
+    /// has unregistered). Reading stops at once.
+    fn lose_connection(&mut self);
+    /// Closes the connection now, discarding unsent bytes; the peer sees a reset.
+    fn abort_connection(&mut self);
+    /// Half-closes: sends end-of-stream after everything written; reading goes on.
+    fn lose_write_connection(&mut self);
+    /// The remote address (`getPeer`).
+    fn peer(&self) -> SocketAddr;
+    /// The local address (`getHost`).
+    fn host(&self) -> SocketAddr;
+    /// Stops delivering incoming data (the transport as a push producer: inbound flow
+    /// control). Data waits in the network's buffers, which fill and push back.
+    fn pause_reading(&mut self);
+    /// Resumes delivering incoming data.
+    fn resume_reading(&mut self);
+}
+
+/// What the driver must do to the connection now that the queue allows it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum CloseAction {
+    /// `lose_connection` with the queue drained: close in order.
+    Close,
+    /// `lose_write_connection` with the queue drained: send end-of-stream.
+    ShutdownWrite,
+    /// `abort_connection`: reset now.
+    Abort,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum WriteSide {
+    Open,
+    ShutdownRequested,
+    Shut,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Registered {
+    kind: ProducerKind,
+    paused: bool,
+}
+
+/// The state of one end of a connection, shared by every driver.
+///
+/// The protocol side is the [`Transport`] impl. The driver side reads the queue with
+/// [`pending`](Self::pending), reports progress with [`consume`](Self::consume), asks
+/// [`close_action`](Self::close_action) when to close, delivers [`Notice`]s from
+/// [`take_notice`](Self::take_notice), and finally calls [`close`](Self::close).
+pub struct TransportState {
+    host: SocketAddr,
+    peer: SocketAddr,
+    queue: Vec<u8>,
+    /// Bytes at the front of `queue` already handed to the network.
+    sent: usize,
+    high_water: usize,
+    producer: Option<Registered>,
+    disconnecting: bool,
+    write_side: WriteSide,
+    aborted: bool,
+    closed: bool,
+    /// Cached `!closed && !aborted && write_side == Open`: checked on every write.
+    writable: bool,
+    reading_paused: bool,
+    notices: VecDeque<Notice>,
+}
+
+impl fmt::Debug for TransportState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TransportState")
+            .field("host", &self.host)
+            .field("peer", &self.peer)
+            .field("pending", &self.pending().len())
+            .field("disconnecting", &self.disconnecting)
+            .field("closed", &self.closed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TransportState {
+    /// An open connection between `host` (local) and `peer`.
+    pub fn new(host: SocketAddr, peer: SocketAddr) -> Self {
+        Self {
+            host,
+            peer,
+            queue: Vec::new(),
+            sent: 0,
+            high_water: HIGH_WATER_MARK,
+            producer: None,
+            disconnecting: false,
+            write_side: WriteSide::Open,
+            aborted: false,
+            closed: false,
+            writable: true,
+            reading_paused: false,
+            notices: VecDeque::new(),
+        }
+    }
+
+    /// Sets the high-water mark (bytes queued before a push producer is paused).
+    /// `usize::MAX` turns back-pressure off, as in Twisted's `StringTransport`.
+    pub fn set_high_water(&mut self, bytes: usize) {
+        self.high_water = bytes;
+    }
+
+    /// Bytes written but not yet handed to the network.
+    #[inline]
+    pub fn pending(&self) -> &[u8] {
+        &self.queue[self.sent..]
+    }
+
+    /// Marks the first `n` pending bytes as handed to the network. When the queue
+    /// empties, a paused push producer (or any pull producer) is resumed.
+    ///
+    /// # Panics
+    /// If `n` is more than is pending (a driver bug).
+    #[inline(always)]
+    pub fn consume(&mut self, n: usize) {
+        if self.sent + n == self.queue.len() {
+            self.queue.clear();
+            self.sent = 0;
+            self.drained();
+        } else {
+            self.consume_part(n);
+        }
+    }
+
+    fn consume_part(&mut self, n: usize) {
+        assert!(n <= self.pending().len(), "consumed more than was pending");
+        self.sent += n;
+        if self.sent > 64 * 1024 && self.sent * 2 > self.queue.len() {
+            // Keep a slow consumer's queue from growing without bound at the front.
+            self.queue.drain(..self.sent);
+            self.sent = 0;
+        }
+    }
+
+    /// Moves every pending byte into `out` (which should be empty; its allocation is
+    /// reused), as [`consume`](Self::consume) of everything would.
+    #[inline(always)]
+    pub fn take_pending(&mut self, out: &mut Vec<u8>) {
+        out.clear();
+        if self.queue.is_empty() {
+            return;
+        }
+        if self.sent == 0 {
+            std::mem::swap(&mut self.queue, out);
+        } else {
+            out.extend_from_slice(&self.queue[self.sent..]);
+            self.queue.clear();
+            self.sent = 0;
+        }
+        if !out.is_empty() {
+            self.drained();
+        }
+    }
+
+    /// The close the driver should carry out now, if any.
+    pub fn close_action(&self) -> Option<CloseAction> {
+        if self.closed {
+            return None;
+        }
+        if self.aborted {
+            return Some(CloseAction::Abort);
+        }
+        if !self.pending().is_empty() || self.producer.is_some() {
+            return None;
+        }
+        if self.disconnecting {
+            Some(CloseAction::Close)
+        } else if self.write_side == WriteSide::ShutdownRequested {
+            Some(CloseAction::ShutdownWrite)
+        } else {
+            None
+        }
+    }
+
+    /// Records that end-of-stream has been sent (after [`CloseAction::ShutdownWrite`]).
+    pub fn write_shut_down(&mut self) {
+        self.write_side = WriteSide::Shut;
+        self.writable = false;
+    }
+
+    /// Whether incoming data should reach the protocol at all. False once it has asked
+    /// to close: Twisted stops reading on `loseConnection`, and later bytes are dropped.
+    #[inline]
+    pub fn accepts_data(&self) -> bool {
+        !self.closed && !self.aborted && !self.disconnecting
+    }
+
+    /// Whether the protocol has paused inbound data ([`Transport::pause_reading`]).
+    #[inline]
+    pub fn reading_paused(&self) -> bool {
+        self.reading_paused
+    }
+
+    /// Whether the protocol asked to close (`lose_connection`) or aborted.
+    pub fn disconnecting(&self) -> bool {
+        self.disconnecting || self.aborted
+    }
+
+    /// Whether the connection has ended.
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// Whether a producer is registered.
+    pub fn has_producer(&self) -> bool {
+        self.producer.is_some()
+    }
+
+    /// Whether a push producer is registered and currently paused.
+    pub fn producer_paused(&self) -> bool {
+        matches!(self.producer, Some(Registered { paused: true, .. }))
+    }
+
+    /// Ends the connection: later writes are dropped and a registered producer is told
+    /// to stop. Returns false if it had already ended. The driver then delivers the
+    /// notices and `connection_lost`.
+    pub fn close(&mut self) -> bool {
+        if std::mem::replace(&mut self.closed, true) {
+            return false;
+        }
+        self.writable = false;
+        self.queue.clear();
+        self.sent = 0;
+        if self.producer.take().is_some() {
+            self.notices.push_back(Notice::StopProducing);
+        }
+        true
+    }
+
+    /// The next call owed to the protocol.
+    #[inline]
+    pub fn take_notice(&mut self) -> Option<Notice> {
+        if self.notices.is_empty() {
+            return None;
+        }
+        self.notices.pop_front()
+    }
+
+    /// Whether notices are waiting (cheap check for hot loops).
+    #[inline]
+    pub fn has_notices(&self) -> bool {
+        !self.notices.is_empty()
+    }
+
+    #[inline(always)]
+    fn drained(&mut self) {
+        if let Some(producer) = &mut self.producer {
+            match producer.kind {
+                ProducerKind::Pull => self.notices.push_back(Notice::ResumeProducing),
+                ProducerKind::Push if producer.paused => {
+                    producer.paused = false;
+                    self.notices.push_back(Notice::ResumeProducing);
+                }
+                ProducerKind::Push => {}
+            }
+        }
+    }
+}
+
+impl Consumer for TransportState {
+    fn write(&mut self, data: &[u8]) {
+        if !self.writable || data.is_empty() {
+            return;
+        }
+        if let [byte] = data {
+            // One-byte writes (ping-pong, heartbeats) skip the memcpy call.
+            self.queue.push(*byte);
+        } else {
+            self.queue.extend_from_slice(data);
+        }
+        if let Some(producer) = &mut self.producer
+            && producer.kind == ProducerKind::Push
+            && !producer.paused
+            && self.queue.len() - self.sent > self.high_water
+        {
+            producer.paused = true;
+            self.notices.push_back(Notice::PauseProducing);
+        }
+    }
+
+    fn register_producer(&mut self, kind: ProducerKind) -> Result<(), ProducerError> {
+        if self.producer.is_some() {
+            return Err(ProducerError::AlreadyRegistered);
+        }
+        if self.closed {
+            // Twisted: registering on a dead transport stops the producer at once.
+            self.notices.push_back(Notice::StopProducing);
+            return Ok(());
+        }
+        self.producer = Some(Registered {
+            kind,
+            paused: false,
+        });
+        if kind == ProducerKind::Pull {
+            self.notices.push_back(Notice::ResumeProducing);
+        }
+        Ok(())
+    }
+
+    fn unregister_producer(&mut self) -> Result<(), ProducerError> {
+        self.producer
+            .take()
+            .map(|_| ())
+            .ok_or(ProducerError::NotRegistered)
+    }
+}
+
+impl Transport for TransportState {
+    fn lose_connection(&mut self) {
+        if !self.closed {
+            self.disconnecting = true;
+        }
+    }
+
+    fn abort_connection(&mut self) {
+        if !self.closed && !self.aborted {
+            self.aborted = true;
+            self.writable = false;
+            self.queue.clear();
+            self.sent = 0;
+        }
+    }
+
+    fn lose_write_connection(&mut self) {
+        if self.write_side == WriteSide::Open {
+            self.write_side = WriteSide::ShutdownRequested;
+            self.writable = false;
+        }
+    }
+
+    fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
+    fn host(&self) -> SocketAddr {
+        self.host
+    }
+
+    fn pause_reading(&mut self) {
+        self.reading_paused = true;
+    }
+
+    fn resume_reading(&mut self) {
+        self.reading_paused = false;
+    }
+}
+
+/// `a.b.c.d:port` without the ceremony.
+pub const fn ipv4(a: u8, b: u8, c: u8, d: u8, port: u16) -> SocketAddr {
+    SocketAddr::V4(std::net::SocketAddrV4::new(Ipv4Addr::new(a, b, c, d), port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flow::{Consumer, HIGH_WATER_MARK, Notice, ProducerError, ProducerKind};
+
+    fn state() -> TransportState {
+        TransportState::new(ipv4(10, 0, 0, 1, 1), ipv4(10, 0, 0, 2, 2))
+    }
+
+    #[test]
+    fn push_producer_pauses_past_high_water_and_resumes_only_when_empty() {
+        let mut t = state();
+        t.register_producer(ProducerKind::Push).unwrap();
+        t.write(&[0; HIGH_WATER_MARK]);
+        assert_eq!(t.take_notice(), None, "exactly at the mark is not over it");
+        t.write(b"x");
+        assert_eq!(t.take_notice(), Some(Notice::PauseProducing));
+        t.consume(HIGH_WATER_MARK);
+        assert_eq!(
+            t.take_notice(),
+            None,
+            "no low-water mark: one byte still queued"
+        );
+        t.consume(1);
+        assert_eq!(t.take_notice(), Some(Notice::ResumeProducing));
+    }
+
+    #[test]
+    fn second_producer_is_an_error() {
+        let mut t = state();
+        t.register_producer(ProducerKind::Push).unwrap();
+        assert_eq!(
+            t.register_producer(ProducerKind::Push),
+            Err(ProducerError::AlreadyRegistered)
+        );
+        t.unregister_producer().unwrap();
+        assert_eq!(t.unregister_producer(), Err(ProducerError::NotRegistered));
+    }
+
+    #[test]
+    fn pull_producer_is_resumed_at_registration_and_on_each_drain() {
+        let mut t = state();
+        t.register_producer(ProducerKind::Pull).unwrap();
+        assert_eq!(t.take_notice(), Some(Notice::ResumeProducing));
+        t.write(b"abc");
+        t.consume(3);
+        assert_eq!(t.take_notice(), Some(Notice::ResumeProducing));
+    }
+
+    #[test]
+    fn lose_connection_waits_for_drain_and_producer() {
+        let mut t = state();
+        t.register_producer(ProducerKind::Push).unwrap();
+        t.write(b"bye");
+        t.lose_connection();
+        assert!(!t.accepts_data());
+        assert_eq!(t.close_action(), None);
+        t.consume(3);
+        assert_eq!(
+            t.close_action(),
+            None,
+            "a registered producer holds the close"
+        );
+        t.unregister_producer().unwrap();
+        assert_eq!(t.close_action(), Some(CloseAction::Close));
+    }
+
+    #[test]
+    fn abort_discards_queue_and_close_stops_producer() {
+        let mut t = state();
+        t.register_producer(ProducerKind::Push).unwrap();
+        t.write(b"lost");
+        t.abort_connection();
+        assert!(t.pending().is_empty());
+        assert_eq!(t.close_action(), Some(CloseAction::Abort));
+        assert!(t.close());
+        assert!(!t.close(), "a connection ends once");
+        assert_eq!(t.take_notice(), Some(Notice::StopProducing));
+        t.write(b"late");
+        assert!(t.pending().is_empty());
+    }
+
+    #[test]
+    fn half_close_drops_later_writes_but_keeps_reading() {
+        let mut t = state();
+        t.write(b"req");
+        t.lose_write_connection();
+        t.write(b"dropped");
+        assert_eq!(t.pending(), b"req");
+        assert_eq!(t.close_action(), None);
+        t.consume(3);
+        assert_eq!(t.close_action(), Some(CloseAction::ShutdownWrite));
+        t.write_shut_down();
+        assert_eq!(t.close_action(), None);
+        assert!(t.accepts_data());
+    }
+}
