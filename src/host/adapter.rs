@@ -32,6 +32,8 @@ pub struct FactoryProgram<F: Factory> {
     factory: F,
     roles: Vec<Role>,
     protocols: BTreeMap<ConnId, F::Protocol>,
+    /// The most recently ended connection's protocol, kept for inspection.
+    last_ended: Option<(ConnId, F::Protocol)>,
     /// Connects issued and not yet ended (failed, or made and lost).
     outgoing: BTreeSet<ConnId>,
     outgoing_failed: bool,
@@ -47,6 +49,7 @@ impl<F: Factory> FactoryProgram<F> {
             factory,
             roles: Vec::new(),
             protocols: BTreeMap::new(),
+            last_ended: None,
             outgoing: BTreeSet::new(),
             outgoing_failed: false,
             exit_when_done: false,
@@ -82,6 +85,18 @@ impl<F: Factory> FactoryProgram<F> {
     /// The protocol of a live connection.
     pub fn protocol(&self, conn: ConnId) -> Option<&F::Protocol> {
         self.protocols.get(&conn)
+    }
+
+    /// The protocol of the newest connection, live or (if it has ended) kept from its
+    /// end: what a test looks at after a run.
+    pub fn last_protocol(&self) -> Option<&F::Protocol> {
+        let live = self.protocols.last_key_value();
+        match (live, &self.last_ended) {
+            (Some((id, p)), Some((ended, q))) => Some(if id > ended { p } else { q }),
+            (Some((_, p)), None) => Some(p),
+            (None, Some((_, q))) => Some(q),
+            (None, None) => None,
+        }
     }
 
     fn with<R>(
@@ -149,7 +164,9 @@ impl<F: Factory> Program for FactoryProgram<F> {
         reason: Disconnect,
     ) {
         self.with(cx, conn, |p, pcx| p.connection_lost(pcx, reason));
-        self.protocols.remove(&conn);
+        if let Some(protocol) = self.protocols.remove(&conn) {
+            self.last_ended = Some((conn, protocol));
+        }
         self.outgoing_ended(cx, conn, reason.is_clean());
     }
 

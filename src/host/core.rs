@@ -1,5 +1,6 @@
 //! [`Host`]: the sans-IO core that runs one program for any driver.
 
+use std::any::Any;
 use std::net::SocketAddr;
 
 use super::context::HostState;
@@ -18,7 +19,10 @@ use crate::transport::{CloseAction, Disconnect, TransportState};
 /// carries out [`close_action`](Self::close_action)s, and sleeps until
 /// [`poll_timeout`](Self::poll_timeout). Every `handle_*` takes the current time, which
 /// never goes backwards.
-pub trait Node {
+///
+/// `Node: Any`, so a driver's caller can look inside: `(node as &dyn Any)
+/// .downcast_ref::<Host<MyProgram>>()`.
+pub trait Node: Any {
     /// Starts the program. Call once, first.
     fn start(&mut self, now: Instant);
     /// The exit status, once the program has exited.
@@ -41,6 +45,9 @@ pub trait Node {
     fn write_shut_down(&mut self, conn: ConnId);
     /// Whether `conn`'s program has paused its incoming data; hold it in the network.
     fn reading_paused(&self, conn: ConnId) -> bool;
+    /// Whether data for `conn` still reaches its program (false once it asked to close:
+    /// later bytes are dropped).
+    fn accepts_data(&self, conn: ConnId) -> bool;
     /// The connections that are up, in id order.
     fn connections(&self) -> Vec<ConnId>;
     /// A listener is accepting on `addr`.
@@ -151,7 +158,7 @@ impl<P: Program> Host<P> {
     }
 }
 
-impl<P: Program> Node for Host<P> {
+impl<P: Program + 'static> Node for Host<P> {
     fn start(&mut self, now: Instant) {
         self.call(now, |p, cx| p.start(cx));
     }
@@ -208,6 +215,13 @@ impl<P: Program> Node for Host<P> {
             .conns
             .get(&conn)
             .is_some_and(TransportState::reading_paused)
+    }
+
+    fn accepts_data(&self, conn: ConnId) -> bool {
+        self.state
+            .conns
+            .get(&conn)
+            .is_some_and(TransportState::accepts_data)
     }
 
     fn connections(&self) -> Vec<ConnId> {

@@ -63,7 +63,7 @@ pub struct MemoryReactor<P: Program> {
     next_port: u16,
 }
 
-impl<P: Program> MemoryReactor<P> {
+impl<P: Program + 'static> MemoryReactor<P> {
     /// Starts `program` at time zero and records its first requests.
     pub fn new(program: P) -> Self {
         let mut reactor = Self {

@@ -1,0 +1,252 @@
+//! Network settings: latency distributions, buffer sizes, re-segmentation, and the
+//! human-friendly durations scenario files use.
+
+use std::fmt;
+use std::time::Duration;
+
+use rand::Rng;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::testing::Segmentation;
+
+/// How long a packet takes from one host to another.
+///
+/// TCP delivers in order, so a draw that would overtake an earlier packet of the same
+/// direction is held back to arrive just after it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Latency {
+    /// Always the same.
+    Fixed(#[serde(with = "human_duration")] Duration),
+    /// Uniform between `min` and `max`.
+    Uniform {
+        /// Shortest.
+        #[serde(with = "human_duration")]
+        min: Duration,
+        /// Longest.
+        #[serde(with = "human_duration")]
+        max: Duration,
+    },
+    /// `min` plus an exponential tail with the given mean (turmoil's default shape).
+    Exponential {
+        /// Floor.
+        #[serde(with = "human_duration")]
+        min: Duration,
+        /// Mean of the tail above the floor.
+        #[serde(with = "human_duration")]
+        mean: Duration,
+    },
+}
+
+impl Default for Latency {
+    fn default() -> Self {
+        Self::Fixed(Duration::from_millis(1))
+    }
+}
+
+impl Latency {
+    /// Draws one latency.
+    pub fn sample(&self, rng: &mut impl Rng) -> Duration {
+        match *self {
+            Self::Fixed(d) => d,
+            Self::Uniform { min, max } if max > min => {
+                let span = u64::try_from((max - min).as_nanos()).unwrap_or(u64::MAX);
+                min + Duration::from_nanos(rng.random_range(0..=span))
+            }
+            Self::Uniform { min, .. } => min,
+            Self::Exponential { min, mean } => {
+                // Inverse transform sampling; the open interval keeps ln finite.
+                let u: f64 = rng.random_range(f64::EPSILON..1.0);
+                let tail = -u.ln() * mean.as_secs_f64();
+                min + Duration::from_secs_f64(tail.min(3600.0))
+            }
+        }
+    }
+
+    /// The largest latency this distribution can draw (exponential tails are cut at
+    /// ten means for this purpose).
+    pub fn worst(&self) -> Duration {
+        match *self {
+            Self::Fixed(d) => d,
+            Self::Uniform { min, max } => min.max(max),
+            Self::Exponential { min, mean } => min + mean * 10,
+        }
+    }
+}
+
+/// Settings for every link and socket of a simulated network.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct NetConfig {
+    /// One-way latency between two different hosts.
+    pub latency: Latency,
+    /// How bytes arriving at a socket are cut into reads. A seeded policy's seed is mixed
+    /// with the run's seed and the connection, so every connection cuts differently.
+    pub segmentation: Segmentation,
+    /// Kernel send buffer per socket, in bytes.
+    pub send_buffer: usize,
+    /// Kernel receive buffer per socket, in bytes: the receive window.
+    pub recv_buffer: usize,
+    /// Largest segment put on the wire at once.
+    pub mss: usize,
+    /// A connection whose packets have been lost for this long (a dropping partition, a
+    /// dead peer) times out.
+    #[serde(with = "human_duration")]
+    pub retransmit_timeout: Duration,
+    /// First retransmission delay; doubles each attempt, up to 30 s.
+    #[serde(with = "human_duration")]
+    pub initial_rto: Duration,
+}
+
+impl Default for NetConfig {
+    fn default() -> Self {
+        Self {
+            latency: Latency::default(),
+            segmentation: Segmentation::Whole,
+            send_buffer: 64 * 1024,
+            recv_buffer: 64 * 1024,
+            mss: 16 * 1024,
+            retransmit_timeout: Duration::from_secs(60),
+            initial_rto: Duration::from_millis(200),
+        }
+    }
+}
+
+/// A duration that could not be parsed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid duration {0:?}: expected a number and a unit, like 150ms, 1.5s, 2m, 1h")]
+pub struct DurationError(String);
+
+/// Parses `500ns`, `10us`, `150ms`, `1.5s`, `2m`, `1h` (a bare number means seconds).
+pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
+    let err = || DurationError(text.to_owned());
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number.parse().map_err(|_| err())?;
+    let scale = match unit.trim() {
+        "ns" => 1e-9,
+        "us" | "µs" => 1e-6,
+        "ms" => 1e-3,
+        "" | "s" => 1.0,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        _ => return Err(err()),
+    };
+    let secs = value * scale;
+    if !secs.is_finite() || !(0.0..=1e12).contains(&secs) {
+        return Err(err());
+    }
+    // Round to whole nanoseconds so "0.1s" is exactly 100 ms.
+    Ok(Duration::from_nanos((secs * 1e9).round() as u64))
+}
+
+/// Formats a duration the way [`parse_duration`] reads it back, exactly.
+pub fn format_duration(d: Duration) -> String {
+    let nanos = d.as_nanos();
+    if nanos == 0 {
+        return "0s".to_owned();
+    }
+    for (unit, size) in [
+        ("h", 3_600_000_000_000u128),
+        ("m", 60_000_000_000),
+        ("s", 1_000_000_000),
+        ("ms", 1_000_000),
+        ("us", 1_000),
+    ] {
+        if nanos.is_multiple_of(size) {
+            return format!("{}{unit}", nanos / size);
+        }
+    }
+    format!("{nanos}ns")
+}
+
+/// Serde adapter: durations as strings like `150ms` (or a number of seconds).
+pub mod human_duration {
+    use super::*;
+
+    /// Writes `150ms`.
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format_duration(*d))
+    }
+
+    /// Reads `150ms`, `1.5s` or a number of seconds.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Duration;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a duration such as \"150ms\" or a number of seconds")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Duration, E> {
+                parse_duration(v).map_err(E::custom)
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Duration, E> {
+                u64::try_from(v)
+                    .map(Duration::from_secs)
+                    .map_err(|_| E::custom("durations cannot be negative"))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Duration, E> {
+                Ok(Duration::from_secs(v))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Duration, E> {
+                parse_duration(&v.to_string()).map_err(E::custom)
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    #[test]
+    fn durations_parse_and_print_round_trip() {
+        for (text, d) in [
+            ("150ms", Duration::from_millis(150)),
+            ("1.5s", Duration::from_millis(1500)),
+            ("0.1s", Duration::from_millis(100)),
+            ("2m", Duration::from_secs(120)),
+            ("1h", Duration::from_secs(3600)),
+            ("10us", Duration::from_micros(10)),
+            ("7", Duration::from_secs(7)),
+        ] {
+            assert_eq!(parse_duration(text), Ok(d), "{text}");
+            assert_eq!(parse_duration(&format_duration(d)), Ok(d));
+        }
+        assert!(parse_duration("fast").is_err());
+        assert!(parse_duration("-1s").is_err());
+        assert!(parse_duration("1parsec").is_err());
+    }
+
+    #[test]
+    fn latency_draws_stay_in_range_and_repeat_per_seed() {
+        let uniform = Latency::Uniform {
+            min: Duration::from_millis(1),
+            max: Duration::from_millis(10),
+        };
+        let draw = |seed| {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            (0..100)
+                .map(|_| uniform.sample(&mut rng))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(draw(3), draw(3));
+        assert!(
+            draw(3)
+                .iter()
+                .all(|d| (Duration::from_millis(1)..=Duration::from_millis(10)).contains(d))
+        );
+        let exp = Latency::Exponential {
+            min: Duration::from_millis(5),
+            mean: Duration::from_millis(20),
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        assert!((0..100).all(|_| exp.sample(&mut rng) >= Duration::from_millis(5)));
+    }
+}

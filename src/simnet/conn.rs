@@ -1,0 +1,217 @@
+//! The simulated TCP connection: two ends, each with a kernel send buffer, a receive
+//! buffer, and the state of the direction it sends in.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::host::ConnId;
+use crate::testing::Segmenter;
+use crate::time::Instant;
+
+/// What crosses the wire.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Packet {
+    /// Connection request (to the accepting end).
+    Syn,
+    /// Connection accepted (to the connecting end).
+    SynAck,
+    /// Nothing listens: the connect is refused (to the connecting end).
+    Refused,
+    /// Stream bytes.
+    Data(Vec<u8>),
+    /// End of the sender's stream.
+    Fin,
+    /// Reset.
+    Rst,
+}
+
+impl Packet {
+    /// Whether a lost copy is sent again (TCP retransmits these, not resets).
+    pub(crate) fn is_reliable(&self) -> bool {
+        !matches!(self, Self::Rst | Self::Refused)
+    }
+}
+
+/// Where an end is in its life.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Phase {
+    /// The connecting end before its SYN is answered; the accepting end before its SYN
+    /// arrived (it does not exist yet).
+    Connecting,
+    /// Its program has the connection.
+    Open,
+    /// Its program closed the connection; the kernel still sends what is buffered and
+    /// drops what arrives.
+    Closed,
+    /// Gone: reset, aborted, timed out, crashed. Nothing more happens here.
+    Dead,
+}
+
+/// Packets that could not be delivered and wait for the next retransmission.
+#[derive(Debug)]
+pub(crate) struct Stall {
+    pub(crate) queue: VecDeque<Packet>,
+    pub(crate) since: Instant,
+    pub(crate) rto: Duration,
+}
+
+/// One end of a connection, and the direction it sends in.
+#[derive(Debug)]
+pub(crate) struct End {
+    pub(crate) host: usize,
+    pub(crate) incarnation: u32,
+    /// The host's id for this connection, once the host knows it.
+    pub(crate) conn: Option<ConnId>,
+    pub(crate) addr: SocketAddr,
+    pub(crate) phase: Phase,
+    /// Accepted from the program, not yet on the wire.
+    pub(crate) send_buf: VecDeque<u8>,
+    /// A FIN follows the send buffer.
+    pub(crate) fin_queued: bool,
+    pub(crate) fin_sent: bool,
+    /// Bytes on the wire toward the other end (count against its receive window).
+    pub(crate) in_flight: usize,
+    /// Arrival time of the last packet sent, to keep the direction in order.
+    pub(crate) last_arrival: Instant,
+    /// Lost packets waiting for a retransmission, and everything sent after them.
+    pub(crate) stall: Option<Stall>,
+    /// Arrived, not yet read by the program.
+    pub(crate) recv_buf: VecDeque<u8>,
+    /// The other end's FIN arrived (after everything in `recv_buf`).
+    pub(crate) eof_received: bool,
+    pub(crate) eof_delivered: bool,
+    /// Cuts reads delivered to this end.
+    pub(crate) reads: Segmenter,
+    /// Bytes and netstring frames delivered to this end's program so far (for
+    /// frame-triggered faults).
+    pub(crate) bytes_delivered: u64,
+    pub(crate) frames: FrameCounter,
+}
+
+impl End {
+    pub(crate) fn new(host: usize, incarnation: u32, addr: SocketAddr, reads: Segmenter) -> Self {
+        Self {
+            host,
+            incarnation,
+            conn: None,
+            addr,
+            phase: Phase::Connecting,
+            send_buf: VecDeque::new(),
+            fin_queued: false,
+            fin_sent: false,
+            in_flight: 0,
+            last_arrival: Instant::ZERO,
+            stall: None,
+            recv_buf: VecDeque::new(),
+            eof_received: false,
+            eof_delivered: false,
+            reads,
+            bytes_delivered: 0,
+            frames: FrameCounter::default(),
+        }
+    }
+}
+
+/// A simulated connection. End 0 connected, end 1 accepted.
+#[derive(Debug)]
+pub(crate) struct Conn {
+    pub(crate) ends: [End; 2],
+    /// The connect's deadline has passed or the program withdrew it: a late SYN-ACK
+    /// is answered with a reset.
+    pub(crate) abandoned: bool,
+    /// Port asked for by the connecting end.
+    pub(crate) port: u16,
+}
+
+impl Conn {
+    /// `"client:40001 > server:10000"` for bytes sent by `from`.
+    pub(crate) fn label(&self, names: &[String], from: usize) -> String {
+        let (a, b) = (&self.ends[from], &self.ends[1 - from]);
+        format!(
+            "{}:{} > {}:{}",
+            names[a.host],
+            a.addr.port(),
+            names[b.host],
+            b.addr.port()
+        )
+    }
+
+    /// `"client:40001"` for one end.
+    pub(crate) fn end_label(&self, names: &[String], end: usize) -> String {
+        let e = &self.ends[end];
+        format!("{}:{}", names[e.host], e.addr.port())
+    }
+}
+
+/// Counts complete netstrings (`<len>:<data>,`) in a byte stream as it is delivered,
+/// for faults triggered "after the Nth netstring". Malformed input stops the count.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct FrameCounter {
+    pub(crate) frames: u64,
+    state: FrameState,
+}
+
+#[derive(Clone, Debug, Default)]
+enum FrameState {
+    #[default]
+    Length,
+    Digits(u64),
+    Payload(u64),
+    Comma,
+    Broken,
+}
+
+impl FrameCounter {
+    pub(crate) fn feed(&mut self, mut data: &[u8]) {
+        while !data.is_empty() {
+            if let FrameState::Payload(left) = &mut self.state {
+                let take = usize::try_from(*left).unwrap_or(usize::MAX).min(data.len());
+                data = &data[take..];
+                *left -= take as u64;
+                if *left == 0 {
+                    self.state = FrameState::Comma;
+                }
+                continue;
+            }
+            let b = data[0];
+            data = &data[1..];
+            self.state = match std::mem::take(&mut self.state) {
+                FrameState::Length if b.is_ascii_digit() => FrameState::Digits(u64::from(b - b'0')),
+                FrameState::Digits(n) if b.is_ascii_digit() && n < u64::MAX / 10 => {
+                    FrameState::Digits(n * 10 + u64::from(b - b'0'))
+                }
+                FrameState::Digits(0) if b == b':' => FrameState::Comma,
+                FrameState::Digits(n) if b == b':' => FrameState::Payload(n),
+                FrameState::Comma if b == b',' => {
+                    self.frames += 1;
+                    FrameState::Length
+                }
+                _ => FrameState::Broken,
+            };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frame_counter_counts_whole_netstrings_across_chunks() {
+        let stream = b"3:abc,0:,11:hello world,";
+        for cut in 1..stream.len() {
+            let mut counter = FrameCounter::default();
+            counter.feed(&stream[..cut]);
+            counter.feed(&stream[cut..]);
+            assert_eq!(counter.frames, 3, "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn frame_counter_stops_at_garbage() {
+        let mut counter = FrameCounter::default();
+        counter.feed(b"1:a,x:b,1:c,");
+        assert_eq!(counter.frames, 1);
+    }
+}

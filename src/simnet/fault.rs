@@ -1,0 +1,391 @@
+//! Fault schedules as data: what goes wrong, and when.
+//!
+//! A fault happens at a virtual time (`at`), or when a connection has carried a number
+//! of bytes or netstrings (`after`). Seeded [`RandomFaults`] expand, with the run's seed,
+//! into an explicit list, so every schedule can be printed, replayed and shrunk.
+
+use std::time::Duration;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use super::config::{Latency, human_duration};
+
+/// How a partition treats packets.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PartitionMode {
+    /// Packets are lost; TCP retransmits them until the partition heals or the
+    /// connection times out.
+    #[default]
+    Drop,
+    /// Packets wait at the partition and are all released, in order, when it heals.
+    Hold,
+}
+
+/// Two hosts, and whether only the `a` to `b` direction is meant.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Between {
+    /// First host.
+    pub a: String,
+    /// Second host.
+    pub b: String,
+    /// Only packets from `a` to `b`.
+    #[serde(default)]
+    pub one_way: bool,
+}
+
+/// A partition between two hosts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct PartitionSpec {
+    /// First host.
+    pub a: String,
+    /// Second host.
+    pub b: String,
+    /// Only packets from `a` to `b`.
+    #[serde(default)]
+    pub one_way: bool,
+    /// Drop or hold.
+    #[serde(default)]
+    pub mode: PartitionMode,
+}
+
+/// Connections to reset: every open connection of `host`, or only those with `port` at
+/// either end.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResetSpec {
+    /// The host whose connections are reset.
+    pub host: String,
+    /// Only connections with this port at one end.
+    #[serde(default)]
+    pub port: Option<u16>,
+}
+
+/// A new latency, between two hosts or (with neither given) for every link.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LatencySpec {
+    /// First host (both ways with `b`).
+    #[serde(default)]
+    pub a: Option<String>,
+    /// Second host.
+    #[serde(default)]
+    pub b: Option<String>,
+    /// The new latency.
+    pub latency: Latency,
+}
+
+/// A host's clock jumping forward (an NTP step): its timers inside the jump fire at once.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClockJumpSpec {
+    /// Whose clock.
+    pub host: String,
+    /// How far forward.
+    #[serde(with = "human_duration")]
+    pub by: Duration,
+}
+
+/// What goes wrong.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FaultAction {
+    /// Cut the link between two hosts.
+    Partition(PartitionSpec),
+    /// Restore it (and release held packets).
+    Heal(Between),
+    /// The host stops: its program and connections vanish without a word.
+    Crash(String),
+    /// A crashed host starts again with a fresh program.
+    Restart(String),
+    /// Reset connections, as a middlebox would.
+    Reset(ResetSpec),
+    /// Change latency.
+    Latency(LatencySpec),
+    /// Jump a host's clock forward.
+    ClockJump(ClockJumpSpec),
+}
+
+/// A count of traffic on one direction that triggers a fault.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Trigger {
+    /// Sending host.
+    pub from: String,
+    /// Receiving host.
+    pub to: String,
+    /// Fire once this many bytes have been delivered on one connection from `from` to `to`.
+    #[serde(default)]
+    pub bytes: Option<u64>,
+    /// Fire once this many netstrings have been delivered on one connection.
+    #[serde(default)]
+    pub netstrings: Option<u64>,
+}
+
+/// One fault of a schedule.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fault {
+    /// When, in virtual time (exclusive with `after`).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "opt_duration"
+    )]
+    pub at: Option<Duration>,
+    /// On a traffic count (exclusive with `at`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<Trigger>,
+    /// What happens.
+    #[serde(flatten)]
+    pub action: FaultAction,
+}
+
+impl Fault {
+    /// `action` at virtual time `at`.
+    pub fn at(at: Duration, action: FaultAction) -> Self {
+        Self {
+            at: Some(at),
+            after: None,
+            action,
+        }
+    }
+
+    /// `action` when `trigger` fires.
+    pub fn after(trigger: Trigger, action: FaultAction) -> Self {
+        Self {
+            at: None,
+            after: Some(trigger),
+            action,
+        }
+    }
+
+    /// A one-line description for transcripts.
+    pub fn describe(&self) -> String {
+        describe(&self.action)
+    }
+}
+
+/// A one-line description of an action.
+pub(super) fn describe(action: &FaultAction) -> String {
+    match action {
+        FaultAction::Partition(p) => format!(
+            "partition {} {} {} ({:?})",
+            p.a,
+            if p.one_way { "->" } else { "<->" },
+            p.b,
+            p.mode
+        ),
+        FaultAction::Heal(b) => {
+            format!(
+                "heal {} {} {}",
+                b.a,
+                if b.one_way { "->" } else { "<->" },
+                b.b
+            )
+        }
+        FaultAction::Crash(h) => format!("crash {h}"),
+        FaultAction::Restart(h) => format!("restart {h}"),
+        FaultAction::Reset(r) => match r.port {
+            Some(port) => format!("reset connections of {} on port {port}", r.host),
+            None => format!("reset connections of {}", r.host),
+        },
+        FaultAction::Latency(l) => match (&l.a, &l.b) {
+            (Some(a), Some(b)) => format!("latency {a} <-> {b} = {:?}", l.latency),
+            _ => format!("latency everywhere = {:?}", l.latency),
+        },
+        FaultAction::ClockJump(j) => format!("clock of {} jumps {:?}", j.host, j.by),
+    }
+}
+
+/// Faults drawn from the run's seed at given mean rates, up to `until`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RandomFaults {
+    /// Mean time between partitions of a random pair of hosts.
+    #[serde(default, with = "opt_duration")]
+    pub partition_every: Option<Duration>,
+    /// How long each partition lasts.
+    #[serde(default = "default_lasting", with = "human_duration")]
+    pub partition_lasting: Duration,
+    /// Drop or hold.
+    #[serde(default)]
+    pub partition_mode: PartitionMode,
+    /// Mean time between connection resets of a random host.
+    #[serde(default, with = "opt_duration")]
+    pub reset_every: Option<Duration>,
+    /// Mean time between crashes of a random host among `crashable`.
+    #[serde(default, with = "opt_duration")]
+    pub crash_every: Option<Duration>,
+    /// How long a crashed host stays down before it restarts.
+    #[serde(default = "default_lasting", with = "human_duration")]
+    pub down_for: Duration,
+    /// Hosts that may crash (none by default).
+    #[serde(default)]
+    pub crashable: Vec<String>,
+    /// No random fault after this time.
+    #[serde(with = "human_duration")]
+    pub until: Duration,
+}
+
+fn default_lasting() -> Duration {
+    Duration::from_secs(2)
+}
+
+impl RandomFaults {
+    /// Expands the rates into an explicit, time-ordered schedule over `hosts`.
+    pub fn expand(&self, seed: u64, hosts: &[String]) -> Vec<Fault> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xfa17_5eed);
+        let mut faults = Vec::new();
+        let mut each =
+            |every: Option<Duration>,
+             make: &mut dyn FnMut(&mut ChaCha8Rng, Duration) -> Vec<Fault>| {
+                let Some(every) = every.filter(|d| !d.is_zero()) else {
+                    return;
+                };
+                let mut t = Duration::ZERO;
+                loop {
+                    let u: f64 = rng.random_range(f64::EPSILON..1.0);
+                    t += Duration::from_secs_f64(-u.ln() * every.as_secs_f64());
+                    if t >= self.until {
+                        break;
+                    }
+                    faults.extend(make(&mut rng, round_to_ms(t)));
+                }
+            };
+        if hosts.len() >= 2 {
+            each(self.partition_every, &mut |rng, t| {
+                let a = rng.random_range(0..hosts.len());
+                let b = (a + rng.random_range(1..hosts.len())) % hosts.len();
+                let (a, b) = (hosts[a].clone(), hosts[b].clone());
+                vec![
+                    Fault::at(
+                        t,
+                        FaultAction::Partition(PartitionSpec {
+                            a: a.clone(),
+                            b: b.clone(),
+                            one_way: false,
+                            mode: self.partition_mode,
+                        }),
+                    ),
+                    Fault::at(
+                        t + self.partition_lasting,
+                        FaultAction::Heal(Between {
+                            a,
+                            b,
+                            one_way: false,
+                        }),
+                    ),
+                ]
+            });
+        }
+        if !hosts.is_empty() {
+            each(self.reset_every, &mut |rng, t| {
+                let host = hosts[rng.random_range(0..hosts.len())].clone();
+                vec![Fault::at(
+                    t,
+                    FaultAction::Reset(ResetSpec { host, port: None }),
+                )]
+            });
+        }
+        if !self.crashable.is_empty() {
+            let crashable = self.crashable.clone();
+            each(self.crash_every, &mut |rng, t| {
+                let host = crashable[rng.random_range(0..crashable.len())].clone();
+                vec![
+                    Fault::at(t, FaultAction::Crash(host.clone())),
+                    Fault::at(t + self.down_for, FaultAction::Restart(host)),
+                ]
+            });
+        }
+        faults.sort_by_key(|f| f.at);
+        faults
+    }
+}
+
+/// Millisecond resolution keeps expanded schedules readable when written out.
+fn round_to_ms(d: Duration) -> Duration {
+    Duration::from_millis(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Serde adapter for optional human durations.
+mod opt_duration {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => super::human_duration::serialize(d, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Duration>, D::Error> {
+        #[derive(Deserialize)]
+        struct Wrap(#[serde(with = "super::human_duration")] Duration);
+        Option::<Wrap>::deserialize(d).map(|w| w.map(|Wrap(d)| d))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_faults_expand_deterministically_within_their_window() {
+        let spec = RandomFaults {
+            partition_every: Some(Duration::from_secs(10)),
+            reset_every: Some(Duration::from_secs(20)),
+            until: Duration::from_secs(100),
+            ..RandomFaults::default()
+        };
+        let hosts = vec!["a".to_owned(), "b".to_owned(), "c".to_owned()];
+        let one = spec.expand(7, &hosts);
+        assert_eq!(one, spec.expand(7, &hosts));
+        assert_ne!(one, spec.expand(8, &hosts));
+        assert!(!one.is_empty());
+        assert!(one.windows(2).all(|w| w[0].at <= w[1].at));
+        for fault in &one {
+            if let FaultAction::Partition(p) = &fault.action {
+                assert_ne!(p.a, p.b, "a partition joins two different hosts");
+                assert!(fault.at.unwrap() < Duration::from_secs(100));
+            }
+        }
+    }
+
+    #[test]
+    fn faults_read_from_toml() {
+        #[derive(Deserialize)]
+        struct File {
+            faults: Vec<Fault>,
+        }
+        let file: File = toml::from_str(
+            r#"
+            [[faults]]
+            at = "1.5s"
+            partition = { a = "client", b = "server", mode = "hold" }
+
+            [[faults]]
+            after = { from = "client", to = "server", netstrings = 3 }
+            reset = { host = "server", port = 11000 }
+
+            [[faults]]
+            at = "4s"
+            crash = "server"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(file.faults[0].at, Some(Duration::from_millis(1500)));
+        assert!(
+            matches!(&file.faults[0].action, FaultAction::Partition(p) if p.mode == PartitionMode::Hold)
+        );
+        assert_eq!(file.faults[1].after.as_ref().unwrap().netstrings, Some(3));
+        assert_eq!(file.faults[2].action, FaultAction::Crash("server".into()));
+    }
+}

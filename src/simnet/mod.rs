@@ -1,0 +1,443 @@
+//! SimNet: a seeded, event-driven simulated network of hosts running weft programs.
+//!
+//! Each host runs a program in a [`Host`](crate::host::Host) (any [`Node`]), exactly as
+//! the tokio driver would. SimNet plays the operating systems and the wires between them:
+//!
+//! - connections with a kernel send buffer and a receive buffer per end, counted in bytes;
+//!   the sender only puts on the wire what fits the receiver's window, so a reader that
+//!   stops reading pushes back all the way to its peer's producer;
+//! - per-link latency drawn from a seeded distribution, delivery in order per direction;
+//! - re-segmentation: what arrives is cut into reads by a [`Segmentation`] policy, so
+//!   writes are split and coalesced;
+//! - orderly close (FIN after the buffered bytes), half-close, reset, refused and
+//!   black-holed connects, connect timeouts;
+//! - faults as data ([`Fault`]): partitions that drop (with retransmission and a
+//!   retransmission timeout) or hold packets, heals, host crashes and restarts, resets,
+//!   latency changes, clock jumps; at a time, or after N bytes or netstrings;
+//! - a [`Transcript`] of everything, with virtual times.
+//!
+//! It never ticks: it jumps from one event to the next, every queue ordered by (time,
+//! sequence), every random draw from the run's seed. Same seed, same transcript.
+//!
+//! [`Segmentation`]: crate::testing::Segmentation
+
+mod config;
+mod conn;
+mod engine;
+mod fault;
+
+pub use config::{Latency, NetConfig, format_duration, human_duration, parse_duration};
+pub use fault::{
+    Between, ClockJumpSpec, Fault, FaultAction, LatencySpec, PartitionMode, PartitionSpec,
+    RandomFaults, ResetSpec, Trigger,
+};
+
+use std::any::Any;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::host::{ConnId, ConnectError, ListenerId, Node, Stream};
+use crate::testing::{EventKind, Transcript};
+use crate::time::Instant;
+use conn::{Conn, Packet};
+
+/// A host of the network, by its index.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub struct HostId(pub usize);
+
+/// Whether a host is running.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum HostStatus {
+    /// Running its program.
+    Running,
+    /// Its program exited with this status; its sockets are closed.
+    Exited(i32),
+    /// Crashed: silent until restarted.
+    Crashed,
+}
+
+type NodeFactory = Box<dyn FnMut() -> Box<dyn Node>>;
+
+/// A packet waiting at a hold-partition: (connection, sending end, packet).
+type HeldPacket = (u64, usize, Packet);
+
+struct SimHost {
+    name: String,
+    ip: Ipv4Addr,
+    factory: NodeFactory,
+    node: Option<Box<dyn Node>>,
+    status: HostStatus,
+    incarnation: u32,
+    clock_offset: Duration,
+    /// Port → (listener, loopback only).
+    listeners: BTreeMap<u16, (ListenerId, bool)>,
+    next_port: u16,
+    wake: Option<Instant>,
+    output: Vec<(Stream, String)>,
+}
+
+#[derive(Debug)]
+enum Event {
+    Wake {
+        host: usize,
+        incarnation: u32,
+    },
+    Arrive {
+        conn: u64,
+        to: usize,
+        packet: Packet,
+    },
+    ConnectFailed {
+        host: usize,
+        incarnation: u32,
+        conn: ConnId,
+        error: ConnectError,
+    },
+    ConnectDeadline {
+        conn: u64,
+    },
+    Retransmit {
+        conn: u64,
+        from: usize,
+    },
+    Fault(FaultAction),
+}
+
+#[derive(Debug)]
+struct Scheduled {
+    at: Instant,
+    seq: u64,
+    event: Event,
+}
+
+impl PartialEq for Scheduled {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+impl Eq for Scheduled {}
+impl PartialOrd for Scheduled {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Scheduled {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.at, self.seq).cmp(&(other.at, other.seq))
+    }
+}
+
+/// The simulated network. Build it, add hosts and faults, then run it.
+///
+/// ```
+/// # use std::time::Duration;
+/// # use weft::simnet::{NetConfig, SimNet};
+/// # use weft::host::{FactoryProgram, Host, HostPort, Node};
+/// # use weft::programs::pingpong::PingPongFactory;
+/// let mut net = SimNet::new(NetConfig::default(), 42);
+/// net.add_host("server", || {
+///     let program = FactoryProgram::new(PingPongFactory::server(None))
+///         .listen(HostPort::new("0.0.0.0", 8000));
+///     Box::new(Host::new(program)) as Box<dyn Node>
+/// });
+/// net.add_host("client", || {
+///     let program = FactoryProgram::new(PingPongFactory::client(Some(100)))
+///         .connect(HostPort::new("server", 8000))
+///         .exit_when_done();
+///     Box::new(Host::new(program)) as Box<dyn Node>
+/// });
+/// net.run_until_exit(&["client"], Duration::from_secs(60));
+/// assert_eq!(net.exit_code("client"), Some(0));
+/// ```
+pub struct SimNet {
+    config: NetConfig,
+    seed: u64,
+    now: Instant,
+    seq: u64,
+    started: bool,
+    queue: BinaryHeap<Reverse<Scheduled>>,
+    hosts: Vec<SimHost>,
+    names: Vec<String>,
+    conns: BTreeMap<u64, Conn>,
+    next_conn: u64,
+    /// (host, incarnation, host's conn id) → (connection, end).
+    index: BTreeMap<(usize, u32, ConnId), (u64, usize)>,
+    /// Directed host pairs that are cut, and how.
+    partitions: BTreeMap<(usize, usize), PartitionMode>,
+    /// Packets waiting at hold-partitions, per directed host pair.
+    held: BTreeMap<(usize, usize), VecDeque<HeldPacket>>,
+    link_latency: BTreeMap<(usize, usize), Latency>,
+    rng: ChaCha8Rng,
+    transcript: Transcript,
+    record: bool,
+    triggers: Vec<(Trigger, FaultAction)>,
+    due_faults: VecDeque<FaultAction>,
+    work: BTreeSet<(u64, usize)>,
+    events_processed: u64,
+}
+
+impl SimNet {
+    /// An empty network with `config`, whose every random choice derives from `seed`.
+    pub fn new(config: NetConfig, seed: u64) -> Self {
+        Self {
+            config,
+            seed,
+            now: Instant::ZERO,
+            seq: 0,
+            started: false,
+            queue: BinaryHeap::new(),
+            hosts: Vec::new(),
+            names: Vec::new(),
+            conns: BTreeMap::new(),
+            next_conn: 0,
+            index: BTreeMap::new(),
+            partitions: BTreeMap::new(),
+            held: BTreeMap::new(),
+            link_latency: BTreeMap::new(),
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            transcript: Transcript::new(),
+            record: true,
+            triggers: Vec::new(),
+            due_faults: VecDeque::new(),
+            work: BTreeSet::new(),
+            events_processed: 0,
+        }
+    }
+
+    /// Stops recording the transcript (for benchmarks).
+    pub fn without_transcript(mut self) -> Self {
+        self.record = false;
+        self
+    }
+
+    /// Adds a host named `name` at the next address (10.0.0.1, 10.0.0.2, ...).
+    /// `factory` builds its program at start, and again at each restart after a crash.
+    pub fn add_host(
+        &mut self,
+        name: &str,
+        factory: impl FnMut() -> Box<dyn Node> + 'static,
+    ) -> HostId {
+        let n = u8::try_from(self.hosts.len() + 1).expect("at most 254 hosts");
+        self.add_host_at(name, Ipv4Addr::new(10, 0, 0, n), factory)
+    }
+
+    /// Adds a host with a chosen address.
+    pub fn add_host_at(
+        &mut self,
+        name: &str,
+        ip: Ipv4Addr,
+        factory: impl FnMut() -> Box<dyn Node> + 'static,
+    ) -> HostId {
+        self.hosts.push(SimHost {
+            name: name.to_owned(),
+            ip,
+            factory: Box::new(factory),
+            node: None,
+            status: HostStatus::Running,
+            incarnation: 0,
+            clock_offset: Duration::ZERO,
+            listeners: BTreeMap::new(),
+            next_port: 40000,
+            wake: None,
+            output: Vec::new(),
+        });
+        self.names.push(name.to_owned());
+        HostId(self.hosts.len() - 1)
+    }
+
+    /// Sets the latency between two hosts, both ways.
+    pub fn set_latency(&mut self, a: &str, b: &str, latency: Latency) {
+        if let (Some(a), Some(b)) = (self.host_index(a), self.host_index(b)) {
+            self.link_latency.insert((a, b), latency.clone());
+            self.link_latency.insert((b, a), latency);
+        }
+    }
+
+    /// Schedules a fault. Faults at a time are queued like any event; faults after a
+    /// traffic count wait for their trigger.
+    pub fn add_fault(&mut self, fault: Fault) {
+        match (fault.at, fault.after) {
+            (_, Some(trigger)) => self.triggers.push((trigger, fault.action)),
+            (Some(at), None) => {
+                let at = Instant::ZERO + at;
+                self.schedule(at.max(self.now), Event::Fault(fault.action));
+            }
+            (None, None) => self.due_faults.push_back(fault.action),
+        }
+    }
+
+    /// The current virtual time.
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// The run's seed.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &NetConfig {
+        &self.config
+    }
+
+    /// Everything that happened so far.
+    pub fn transcript(&self) -> &Transcript {
+        &self.transcript
+    }
+
+    /// Number of events processed so far.
+    pub fn events_processed(&self) -> u64 {
+        self.events_processed
+    }
+
+    /// The names of the hosts, in the order they were added.
+    pub fn host_names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// A host's status.
+    pub fn status(&self, host: &str) -> Option<HostStatus> {
+        self.host_index(host).map(|h| self.hosts[h].status)
+    }
+
+    /// A host's exit status, once its program has exited.
+    pub fn exit_code(&self, host: &str) -> Option<i32> {
+        match self.status(host)? {
+            HostStatus::Exited(code) => Some(code),
+            _ => None,
+        }
+    }
+
+    /// Lines a host's programs printed (all incarnations).
+    pub fn output(&self, host: &str) -> &[(Stream, String)] {
+        self.host_index(host)
+            .map_or(&[], |h| self.hosts[h].output.as_slice())
+    }
+
+    /// Lines a host printed on one stream.
+    pub fn lines(&self, host: &str, stream: Stream) -> Vec<&str> {
+        self.output(host)
+            .iter()
+            .filter(|(s, _)| *s == stream)
+            .map(|(_, l)| l.as_str())
+            .collect()
+    }
+
+    /// The running node of a host, to inspect its program:
+    /// `net.node("client").and_then(|n| n.downcast_ref::<Host<P>>())`.
+    pub fn node(&self, host: &str) -> Option<&dyn Any> {
+        let node = self.hosts[self.host_index(host)?].node.as_deref()?;
+        Some(node as &dyn Any)
+    }
+
+    /// Starts every host's program (done by the run methods if not done before).
+    pub fn start(&mut self) {
+        if self.started {
+            return;
+        }
+        self.started = true;
+        for h in 0..self.hosts.len() {
+            self.boot(h);
+        }
+        self.settle();
+    }
+
+    /// Runs one event. Returns false when nothing is left to happen.
+    pub fn step(&mut self) -> bool {
+        self.start();
+        let Some(Reverse(next)) = self.queue.pop() else {
+            return false;
+        };
+        self.now = self.now.max(next.at);
+        self.events_processed += 1;
+        self.handle(next.event);
+        self.settle();
+        true
+    }
+
+    /// Runs every event due up to `deadline`, then moves time to it.
+    pub fn run_until(&mut self, deadline: Instant) {
+        self.start();
+        while self.next_event_time().is_some_and(|t| t <= deadline) {
+            self.step();
+        }
+        self.now = self.now.max(deadline);
+    }
+
+    /// Runs for `duration` of virtual time.
+    pub fn run_for(&mut self, duration: Duration) {
+        self.run_until(self.now + duration);
+    }
+
+    /// Runs until every host in `hosts` has exited (true), or until nothing is left to
+    /// happen or `limit` of virtual time has passed (false).
+    pub fn run_until_exit(&mut self, hosts: &[&str], limit: Duration) -> bool {
+        self.start();
+        let deadline = Instant::ZERO + limit;
+        let all_exited = |net: &Self| {
+            hosts
+                .iter()
+                .all(|h| matches!(net.status(h), Some(HostStatus::Exited(_))))
+        };
+        while !all_exited(self) {
+            match self.next_event_time() {
+                Some(t) if t <= deadline => {
+                    self.step();
+                }
+                _ => return false,
+            }
+        }
+        true
+    }
+
+    /// When the next event happens, if anything is left to happen.
+    pub fn next_event_time(&self) -> Option<Instant> {
+        self.queue.peek().map(|Reverse(s)| s.at)
+    }
+
+    fn host_index(&self, name: &str) -> Option<usize> {
+        self.names.iter().position(|n| n == name)
+    }
+
+    fn schedule(&mut self, at: Instant, event: Event) {
+        self.seq += 1;
+        self.queue.push(Reverse(Scheduled {
+            at,
+            seq: self.seq,
+            event,
+        }));
+    }
+
+    fn record(&mut self, who: impl Into<String>, what: EventKind) {
+        if self.record {
+            self.transcript.record(self.now, who, what);
+        }
+    }
+
+    /// The time as a host's (possibly jumped) clock shows it.
+    fn host_now(&self, host: usize) -> Instant {
+        self.now + self.hosts[host].clock_offset
+    }
+
+    fn boot(&mut self, h: usize) {
+        let node = (self.hosts[h].factory)();
+        let host = &mut self.hosts[h];
+        host.node = Some(node);
+        host.status = HostStatus::Running;
+        host.wake = None;
+        let now = self.host_now(h);
+        if let Some(node) = self.hosts[h].node.as_mut() {
+            node.start(now);
+        }
+    }
+
+    fn is_loopback_name(host: &str) -> bool {
+        host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    }
+}
