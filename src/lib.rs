@@ -30,6 +30,7 @@ pub mod flow;
 pub mod host;
 pub mod programs;
 pub mod protocol;
+pub mod scenario;
 pub mod simnet;
 pub mod testing;
 pub mod time;

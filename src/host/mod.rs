@@ -116,6 +116,28 @@ impl FromStr for HostPort {
     }
 }
 
+impl serde::Serialize for HostPort {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for HostPort {
+    /// Reads the `[host:]port` syntax, or a bare port number.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        #[serde(untagged)]
+        enum Text {
+            Port(u16),
+            Address(String),
+        }
+        match Text::deserialize(d)? {
+            Text::Port(port) => Ok(Self::new("127.0.0.1", port)),
+            Text::Address(text) => text.parse().map_err(serde::de::Error::custom),
+        }
+    }
+}
+
 /// Why a connect did not produce a connection. Always reported on a later turn than
 /// the `connect` call, never inside it.
 #[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]

@@ -206,21 +206,37 @@ impl Protocol for StreamingClient {
 
 /// Builds [`ReceivingServer`]s.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct ReceivingServerFactory;
+pub struct ReceivingServerFactory {
+    /// After each read, stop reading for this long: a slow consumer.
+    pub read_pause: Option<Duration>,
+}
 
 impl Factory for ReceivingServerFactory {
     type Protocol = ReceivingServer;
 
     fn build_protocol(&mut self, _peer: SocketAddr) -> ReceivingServer {
-        ReceivingServer::default()
+        ReceivingServer {
+            read_pause: self.read_pause,
+            ..ReceivingServer::default()
+        }
     }
 }
 
-/// Counts what arrives (the book prints `Server received N bytes.`).
+/// The receiving server's timer.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ReceivingTimer {
+    /// Read again after a pause.
+    ResumeReading,
+}
+
+/// Counts what arrives (the book prints `Server received N bytes.`). With a read
+/// pause it is a slow consumer: after each read it stops reading for a while, so the
+/// network's buffers fill and push back on the sender.
 #[derive(Clone, Debug, Default)]
 pub struct ReceivingServer {
     received: usize,
     reads: u64,
+    read_pause: Option<Duration>,
 }
 
 impl ReceivingServer {
@@ -236,11 +252,19 @@ impl ReceivingServer {
 }
 
 impl Protocol for ReceivingServer {
-    type Timer = crate::protocol::NoTimer;
+    type Timer = ReceivingTimer;
 
-    fn data_received(&mut self, _cx: &mut Context<'_, Self::Timer>, data: &[u8]) {
+    fn data_received(&mut self, cx: &mut Context<'_, ReceivingTimer>, data: &[u8]) {
         tracing::debug!("Server received {} bytes.", data.len());
         self.received += data.len();
         self.reads += 1;
+        if let Some(pause) = self.read_pause {
+            cx.transport.pause_reading();
+            cx.call_later(pause, ReceivingTimer::ResumeReading);
+        }
+    }
+
+    fn timer_fired(&mut self, cx: &mut Context<'_, ReceivingTimer>, _timer: ReceivingTimer) {
+        cx.transport.resume_reading();
     }
 }

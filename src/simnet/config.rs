@@ -199,6 +199,28 @@ pub mod human_duration {
     }
 }
 
+/// Serde adapter: optional durations as strings like `150ms`.
+pub mod opt_human_duration {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Writes `150ms`, or nothing.
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => super::human_duration::serialize(d, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    /// Reads `150ms` or a number of seconds.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        #[derive(Deserialize)]
+        struct Wrap(#[serde(with = "super::human_duration")] Duration);
+        Option::<Wrap>::deserialize(d).map(|w| w.map(|Wrap(d)| d))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -35,10 +35,9 @@ impl SimNet {
                 if self.is_current(host, incarnation) {
                     let who = self.names[host].clone();
                     self.record(who, EventKind::ConnectFailed(error.to_string()));
-                    let now = self.host_now(host);
-                    if let Some(node) = self.hosts[host].node.as_mut() {
-                        node.handle_connect_failed(now, conn, error);
-                    }
+                    self.call_node(host, |node, now| {
+                        node.handle_connect_failed(now, conn, error)
+                    });
                 }
             }
             Event::ConnectDeadline { conn } => self.connect_deadline(conn),
@@ -122,10 +121,7 @@ impl SimNet {
             return;
         }
         self.hosts[h].wake = None;
-        let now = self.host_now(h);
-        if let Some(node) = self.hosts[h].node.as_mut() {
-            node.handle_timeout(now);
-        }
+        self.call_node(h, |node, now| node.handle_timeout(now));
     }
 
     fn is_current(&self, h: usize, incarnation: u32) -> bool {
@@ -135,7 +131,6 @@ impl SimNet {
     // ---- host commands ------------------------------------------------------------
 
     fn command(&mut self, h: usize, command: Command) {
-        let now = self.host_now(h);
         match command {
             Command::Listen { listener, addr } => {
                 let outcome = self.bind(h, &addr);
@@ -145,14 +140,10 @@ impl SimNet {
                         .listeners
                         .insert(bound.port(), (listener, loopback_only));
                 }
-                let node = self.hosts[h]
-                    .node
-                    .as_mut()
-                    .expect("running host has a node");
-                match outcome {
+                self.call_node(h, |node, now| match outcome {
                     Ok(bound) => node.handle_listening(now, listener, bound),
                     Err(error) => node.handle_listen_failed(now, listener, error),
-                }
+                });
             }
             Command::StopListening { listener } => {
                 self.hosts[h].listeners.retain(|_, (l, _)| *l != listener);
@@ -337,10 +328,9 @@ impl SimNet {
             return;
         }
         let (h, hc) = (e.host, e.conn.expect("open ends have a host id"));
-        let now = self.host_now(h);
         loop {
             let send_buffer = self.config.send_buffer;
-            let Some(node) = self.hosts[h].node.as_mut() else {
+            let Some(node) = self.hosts[h].node.as_ref() else {
                 return;
             };
             let e = &mut self.conns.get_mut(&conn).expect("checked").ends[end];
@@ -351,7 +341,8 @@ impl SimNet {
                 break;
             }
             e.send_buf.extend(&pending[..n]);
-            node.consume(now, hc, n);
+            // Draining may resume the program's producer, which writes more.
+            self.call_node(h, |node, now| node.consume(now, hc, n));
             self.transmit(conn, end);
         }
         self.transmit(conn, end);
@@ -367,9 +358,7 @@ impl SimNet {
             }
             Some(CloseAction::ShutdownWrite) => {
                 self.end_mut(conn, end).fin_queued = true;
-                if let Some(node) = self.hosts[h].node.as_mut() {
-                    node.write_shut_down(hc);
-                }
+                self.call_node(h, |node, _| node.write_shut_down(hc));
                 self.transmit(conn, end);
             }
             Some(CloseAction::Abort) => {
@@ -400,10 +389,7 @@ impl SimNet {
         let Some(hc) = hc else { return };
         self.index.remove(&(h, incarnation, hc));
         if self.is_current(h, incarnation) {
-            let now = self.host_now(h);
-            if let Some(node) = self.hosts[h].node.as_mut() {
-                node.handle_closed(now, hc, reason);
-            }
+            self.call_node(h, |node, now| node.handle_closed(now, hc, reason));
         }
     }
 
@@ -467,10 +453,7 @@ impl SimNet {
                     EventKind::Discarded(chunk.len())
                 };
                 self.record(who, what);
-                let now = self.host_now(h);
-                if let Some(node) = self.hosts[h].node.as_mut() {
-                    node.handle_data(now, hc, &chunk);
-                }
+                self.call_node(h, |node, now| node.handle_data(now, hc, &chunk));
                 // The window opened: the sender may put more on the wire.
                 self.work.insert((conn, 1 - to));
                 continue;
@@ -479,10 +462,7 @@ impl SimNet {
                 e.eof_delivered = true;
                 let who = c.label(&self.names, 1 - to);
                 self.record(who, EventKind::Eof);
-                let now = self.host_now(h);
-                if let Some(node) = self.hosts[h].node.as_mut() {
-                    node.handle_read_closed(now, hc);
-                }
+                self.call_node(h, |node, now| node.handle_read_closed(now, hc));
             }
             return;
         }
@@ -658,10 +638,7 @@ impl SimNet {
         }
         let who = self.names[h].clone();
         self.record(who, EventKind::ConnectFailed(error.to_string()));
-        let now = self.host_now(h);
-        if let Some(node) = self.hosts[h].node.as_mut() {
-            node.handle_connect_failed(now, hc, error);
-        }
+        self.call_node(h, |node, now| node.handle_connect_failed(now, hc, error));
     }
 
     /// A packet reaches an end.
@@ -748,12 +725,11 @@ impl SimNet {
         } else {
             local
         };
-        let now = self.host_now(h);
-        let node = self.hosts[h]
-            .node
-            .as_mut()
-            .expect("running host has a node");
-        let hc = node.handle_accepted(now, listener, local, peer);
+        let Some(hc) = self.call_node(h, |node, now| {
+            node.handle_accepted(now, listener, local, peer)
+        }) else {
+            return;
+        };
         let e = self.end_mut(conn, 1);
         e.incarnation = incarnation;
         e.conn = Some(hc);
@@ -770,11 +746,9 @@ impl SimNet {
         let e = &c.ends[0];
         let (h, hc) = (e.host, e.conn.expect("connecting end has an id"));
         let (local, peer) = (e.addr, c.ends[1].addr);
-        let now = self.host_now(h);
-        let accepted = self.hosts[h]
-            .node
-            .as_mut()
-            .is_some_and(|node| node.handle_connected(now, hc, local, peer));
+        let accepted = self
+            .call_node(h, |node, now| node.handle_connected(now, hc, local, peer))
+            .unwrap_or(false);
         if !accepted {
             return self.send(conn, 0, Packet::Rst);
         }

@@ -133,7 +133,7 @@ pub struct Fault {
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        with = "opt_duration"
+        with = "super::config::opt_human_duration"
     )]
     pub at: Option<Duration>,
     /// On a traffic count (exclusive with `at`).
@@ -206,7 +206,7 @@ pub(super) fn describe(action: &FaultAction) -> String {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RandomFaults {
     /// Mean time between partitions of a random pair of hosts.
-    #[serde(default, with = "opt_duration")]
+    #[serde(default, with = "super::config::opt_human_duration")]
     pub partition_every: Option<Duration>,
     /// How long each partition lasts.
     #[serde(default = "default_lasting", with = "human_duration")]
@@ -215,10 +215,10 @@ pub struct RandomFaults {
     #[serde(default)]
     pub partition_mode: PartitionMode,
     /// Mean time between connection resets of a random host.
-    #[serde(default, with = "opt_duration")]
+    #[serde(default, with = "super::config::opt_human_duration")]
     pub reset_every: Option<Duration>,
     /// Mean time between crashes of a random host among `crashable`.
-    #[serde(default, with = "opt_duration")]
+    #[serde(default, with = "super::config::opt_human_duration")]
     pub crash_every: Option<Duration>,
     /// How long a crashed host stays down before it restarts.
     #[serde(default = "default_lasting", with = "human_duration")]
@@ -309,28 +309,6 @@ impl RandomFaults {
 /// Millisecond resolution keeps expanded schedules readable when written out.
 fn round_to_ms(d: Duration) -> Duration {
     Duration::from_millis(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
-/// Serde adapter for optional human durations.
-mod opt_duration {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub(super) fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-        match d {
-            Some(d) => super::human_duration::serialize(d, s),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<Duration>, D::Error> {
-        #[derive(Deserialize)]
-        struct Wrap(#[serde(with = "super::human_duration")] Duration);
-        Option::<Wrap>::deserialize(d).map(|w| w.map(|Wrap(d)| d))
-    }
 }
 
 #[cfg(test)]

@@ -21,12 +21,15 @@
 //!
 //! [`Segmentation`]: crate::testing::Segmentation
 
+mod capture;
 mod config;
 mod conn;
 mod engine;
 mod fault;
 
-pub use config::{Latency, NetConfig, format_duration, human_duration, parse_duration};
+pub use config::{
+    Latency, NetConfig, format_duration, human_duration, opt_human_duration, parse_duration,
+};
 pub use fault::{
     Between, ClockJumpSpec, Fault, FaultAction, LatencySpec, PartitionMode, PartitionSpec,
     RandomFaults, ResetSpec, Trigger,
@@ -179,6 +182,8 @@ pub struct SimNet {
     due_faults: VecDeque<FaultAction>,
     work: BTreeSet<(u64, usize)>,
     events_processed: u64,
+    /// Captures program logs into the transcript while the network runs.
+    capture: Option<tracing::Dispatch>,
 }
 
 impl SimNet {
@@ -206,12 +211,21 @@ impl SimNet {
             due_faults: VecDeque::new(),
             work: BTreeSet::new(),
             events_processed: 0,
+            capture: None,
         }
     }
 
     /// Stops recording the transcript (for benchmarks).
     pub fn without_transcript(mut self) -> Self {
         self.record = false;
+        self
+    }
+
+    /// Records the programs' log events at `level` and above in the transcript, as
+    /// lines of the host that logged them. While the network runs, this replaces any
+    /// tracing subscriber the caller installed.
+    pub fn capture_logs(mut self, level: tracing::Level) -> Self {
+        self.capture = Some(capture::dispatch(level));
         self
     }
 
@@ -342,10 +356,12 @@ impl SimNet {
             return;
         }
         self.started = true;
-        for h in 0..self.hosts.len() {
-            self.boot(h);
-        }
-        self.settle();
+        self.captured(|net| {
+            for h in 0..net.hosts.len() {
+                net.boot(h);
+            }
+            net.settle();
+        });
     }
 
     /// Runs one event. Returns false when nothing is left to happen.
@@ -356,9 +372,42 @@ impl SimNet {
         };
         self.now = self.now.max(next.at);
         self.events_processed += 1;
-        self.handle(next.event);
-        self.settle();
+        self.captured(|net| {
+            net.handle(next.event);
+            net.settle();
+        });
         true
+    }
+
+    /// Runs `f` with log capture on, if asked for.
+    fn captured(&mut self, f: impl FnOnce(&mut Self)) {
+        match self.capture.clone() {
+            Some(dispatch) => tracing::dispatcher::with_default(&dispatch, || f(self)),
+            None => f(self),
+        }
+    }
+
+    /// Calls into host `h`'s running program with its clock's time; what it logs goes
+    /// to the transcript as its lines.
+    fn call_node<R>(&mut self, h: usize, f: impl FnOnce(&mut dyn Node, Instant) -> R) -> Option<R> {
+        let now = self.host_now(h);
+        let node = self.hosts[h].node.as_mut()?;
+        let result = {
+            let _logging = capture::enter(h);
+            f(node.as_mut(), now)
+        };
+        if self.capture.is_some() {
+            for (host, level, line) in capture::take_lines() {
+                let who = self.names[host].clone();
+                let text = if level == tracing::Level::INFO {
+                    format!("log: {line}")
+                } else {
+                    format!("log {level}: {line}")
+                };
+                self.record(who, EventKind::Line(text));
+            }
+        }
+        Some(result)
     }
 
     /// Runs every event due up to `deadline`, then moves time to it.
@@ -431,10 +480,7 @@ impl SimNet {
         host.node = Some(node);
         host.status = HostStatus::Running;
         host.wake = None;
-        let now = self.host_now(h);
-        if let Some(node) = self.hosts[h].node.as_mut() {
-            node.start(now);
-        }
+        self.call_node(h, |node, now| node.start(now));
     }
 
     fn is_loopback_name(host: &str) -> bool {

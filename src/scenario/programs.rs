@@ -1,0 +1,205 @@
+//! The programs a scenario host can run, by name, with their options.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use super::HostSpec;
+use crate::host::{FactoryProgram, Host, HostPort, Node, Program};
+use crate::programs::heartbeat::HeartbeatFactory;
+use crate::programs::pingpong::PingPongFactory;
+use crate::programs::streaming::{ReceivingServerFactory, StreamingClientFactory};
+use crate::protocol::Factory;
+use crate::simnet::opt_human_duration;
+
+/// Every program a scenario can name, with a one-line description of its options.
+pub const PROGRAMS: &[(&str, &str)] = &[
+    (
+        "pingpong-server",
+        "ping-pong, accepting side; options: port, iface, maximum",
+    ),
+    (
+        "pingpong-client",
+        "ping-pong, connecting side; exits when done; options: connect, maximum (100)",
+    ),
+    (
+        "heartbeat",
+        "writes * every 30 s to its peer; options: connect",
+    ),
+    (
+        "sink",
+        "receives and counts bytes; options: port, iface, read-pause (a slow consumer)",
+    ),
+    (
+        "streaming-client",
+        "push producer doubling its writes every 1 ms; exits when done; options: connect, budget",
+    ),
+];
+
+/// A host's program cannot be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ProgramError {
+    /// No such program.
+    #[error("unknown program {name:?}; known programs: {known}")]
+    Unknown {
+        /// What was asked for.
+        name: String,
+        /// What exists.
+        known: String,
+    },
+    /// Its options do not fit.
+    #[error("bad options for {program}: {message}")]
+    Options {
+        /// Which program.
+        program: String,
+        /// What the parser said.
+        message: String,
+    },
+}
+
+/// Builds a fresh program for a host; called at start and after each restart.
+pub(crate) type NodeFactory = Box<dyn FnMut() -> Box<dyn Node>>;
+
+/// Options of every listening program.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct Listen<T> {
+    port: u16,
+    #[serde(default = "any_interface")]
+    iface: String,
+    #[serde(flatten)]
+    extra: T,
+}
+
+fn any_interface() -> String {
+    "0.0.0.0".to_owned()
+}
+
+impl<T> Listen<T> {
+    fn addr(&self) -> HostPort {
+        HostPort::new(self.iface.clone(), self.port)
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct PingPongServer {
+    #[serde(default)]
+    maximum: Option<u64>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct PingPongClient {
+    connect: HostPort,
+    #[serde(default = "default_maximum")]
+    maximum: u64,
+}
+
+fn default_maximum() -> u64 {
+    100
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct Connect {
+    connect: HostPort,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct Sink {
+    #[serde(default, with = "opt_human_duration")]
+    read_pause: Option<Duration>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct Streaming {
+    connect: HostPort,
+    #[serde(default)]
+    budget: Option<usize>,
+}
+
+fn options<T: DeserializeOwned>(host: &HostSpec) -> Result<T, ProgramError> {
+    toml::Value::Table(host.options.clone())
+        .try_into()
+        .map_err(|e: toml::de::Error| ProgramError::Options {
+            program: host.program.clone(),
+            message: e.message().to_owned(),
+        })
+}
+
+fn node<P: Program + 'static>(program: P) -> Box<dyn Node> {
+    Box::new(Host::new(program))
+}
+
+/// A factory for a program that listens with `F`.
+fn listening<F>(addr: HostPort, factory: F) -> NodeFactory
+where
+    F: Factory + Clone + 'static,
+{
+    Box::new(move || node(FactoryProgram::new(factory.clone()).listen(addr.clone())))
+}
+
+/// A factory for a program that connects with `F` and exits when done.
+fn connecting<F>(to: HostPort, factory: F) -> NodeFactory
+where
+    F: Factory + Clone + 'static,
+{
+    Box::new(move || {
+        node(
+            FactoryProgram::new(factory.clone())
+                .connect(to.clone())
+                .exit_when_done(),
+        )
+    })
+}
+
+/// Checks a host's program and options without building it.
+pub(super) fn check(host: &HostSpec) -> Result<(), ProgramError> {
+    factory(host).map(drop)
+}
+
+/// The factory for a host's program.
+pub(super) fn factory(host: &HostSpec) -> Result<NodeFactory, ProgramError> {
+    Ok(match host.program.as_str() {
+        "pingpong-server" => {
+            let o: Listen<PingPongServer> = options(host)?;
+            listening(o.addr(), PingPongFactory::server(o.extra.maximum))
+        }
+        "pingpong-client" => {
+            let o: PingPongClient = options(host)?;
+            connecting(o.connect, PingPongFactory::client(Some(o.maximum)))
+        }
+        "heartbeat" => {
+            let o: Connect = options(host)?;
+            let to = o.connect;
+            Box::new(move || node(FactoryProgram::new(HeartbeatFactory).connect(to.clone())))
+        }
+        "sink" => {
+            let o: Listen<Sink> = options(host)?;
+            listening(
+                o.addr(),
+                ReceivingServerFactory {
+                    read_pause: o.extra.read_pause,
+                },
+            )
+        }
+        "streaming-client" => {
+            let o: Streaming = options(host)?;
+            connecting(o.connect, StreamingClientFactory { budget: o.budget })
+        }
+        name => {
+            return Err(ProgramError::Unknown {
+                name: name.to_owned(),
+                known: PROGRAMS
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
+    })
+}

@@ -1,0 +1,79 @@
+//! Shrinking a failing scenario to a minimal fault schedule.
+//!
+//! The seeded faults are first expanded into an explicit list (with the failing seed),
+//! so the result can be written out and replayed. Then faults are removed, in halves,
+//! quarters, ... and one by one (delta debugging), keeping every removal after which the
+//! run still fails; finally the network is simplified (whole reads, no per-link
+//! latencies) where the failure survives it. The seed stays: it still drives latency.
+
+use super::{Scenario, ScenarioError};
+use crate::testing::Segmentation;
+
+/// The result of a shrink.
+#[derive(Debug)]
+pub struct ShrinkReport {
+    /// Faults in the failing run's schedule.
+    pub original_faults: usize,
+    /// The smallest failing scenario found (its faults are explicit).
+    pub minimal: Scenario,
+    /// What fails in it.
+    pub failures: Vec<String>,
+    /// Runs it took.
+    pub runs: usize,
+}
+
+/// Shrinks `scenario` run with `seed`. `Ok(None)` if that run passes.
+pub fn shrink(scenario: &Scenario, seed: u64) -> Result<Option<ShrinkReport>, ScenarioError> {
+    let mut runs = 1;
+    if scenario.run(seed)?.passed() {
+        return Ok(None);
+    }
+    let mut current = scenario.clone();
+    current.faults = scenario.fault_schedule(seed);
+    current.random_faults = None;
+    let original_faults = current.faults.len();
+    let mut fails = |candidate: &Scenario| -> Result<bool, ScenarioError> {
+        runs += 1;
+        Ok(!candidate.run(seed)?.passed())
+    };
+
+    let mut chunk = current.faults.len().div_ceil(2);
+    while chunk > 0 {
+        let mut removed = false;
+        let mut start = 0;
+        while start < current.faults.len() {
+            let mut candidate = current.clone();
+            let end = (start + chunk).min(candidate.faults.len());
+            candidate.faults.drain(start..end);
+            if fails(&candidate)? {
+                current = candidate;
+                removed = true;
+            } else {
+                start += chunk;
+            }
+        }
+        if !removed {
+            chunk /= 2;
+        }
+    }
+
+    let simplifications: [fn(&mut Scenario); 2] = [
+        |s| s.network.segmentation = Segmentation::Whole,
+        |s| s.links.clear(),
+    ];
+    for simplify in simplifications {
+        let mut candidate = current.clone();
+        simplify(&mut candidate);
+        if candidate != current && fails(&candidate)? {
+            current = candidate;
+        }
+    }
+
+    let failures = current.run(seed)?.failures;
+    Ok(Some(ShrinkReport {
+        original_faults,
+        minimal: current,
+        failures,
+        runs: runs + 1,
+    }))
+}
