@@ -44,6 +44,11 @@ pub enum ReportStyle {
     /// Part 18 exercise 4: nothing until every download has ended, then the poems and
     /// failures in input order.
     InOrderAtEnd,
+    /// The blocking client of Part 2 (use with [`GetPoetryOptions::sequential`]):
+    /// `Task 1: get poetry from: 127.0.0.1:10000` when a download starts,
+    /// `Task 1: got 3003 bytes of poetry from 127.0.0.1:10000 in 0:00:10.100000` when it
+    /// ends, then `Got 3 poems in 0:00:23`.
+    Blocking,
     /// No output; only the exit status.
     Quiet,
 }
@@ -62,6 +67,9 @@ pub struct GetPoetryOptions {
     pub report: ReportStyle,
     /// Whether a poem cut short by a reset is a failure (default) or a poem.
     pub truncation: TruncationPolicy,
+    /// One download at a time, in input order, as the blocking client of Part 2 does
+    /// (the total is then the sum of the downloads, not the longest).
+    pub sequential: bool,
 }
 
 impl GetPoetryOptions {
@@ -73,7 +81,14 @@ impl GetPoetryOptions {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             report: ReportStyle::default(),
             truncation: TruncationPolicy::default(),
+            sequential: false,
         }
+    }
+
+    /// Downloads one poem at a time.
+    pub fn sequential(mut self) -> Self {
+        self.sequential = true;
+        self
     }
 
     /// Sets the per-download timeout.
@@ -105,6 +120,8 @@ pub enum GetPoetryTimer {
 /// Where one download is.
 #[derive(Debug)]
 enum Stage {
+    /// Not started yet (sequential mode).
+    Waiting,
     /// The connect is out.
     Connecting,
     /// Connected; the client protocol is reading the poem.
@@ -116,7 +133,8 @@ enum Stage {
 #[derive(Debug)]
 struct Download {
     server: HostPort,
-    conn: ConnId,
+    conn: Option<ConnId>,
+    started_at: Instant,
     peer: Option<SocketAddr>,
     stage: Stage,
     timeout: Option<CallId>,
@@ -167,7 +185,7 @@ impl GetPoetry {
 
     /// The connection (or connect) of download `i`.
     pub fn conn(&self, i: usize) -> Option<ConnId> {
-        self.downloads.get(i).map(|d| d.conn)
+        self.downloads.get(i)?.conn
     }
 
     fn index(&self, conn: ConnId) -> Option<usize> {
@@ -182,11 +200,11 @@ impl GetPoetry {
         f: impl FnOnce(&mut PoetryClient, &mut Context<'_, NoTimer>) -> R,
     ) -> Option<R> {
         let download = &mut self.downloads[i];
-        let Stage::Receiving(client) = &mut download.stage else {
+        let (Stage::Receiving(client), Some(conn)) = (&mut download.stage, download.conn) else {
             self.late_events += 1;
             return None;
         };
-        cx.with_protocol(download.conn, no_timer, |pcx| f(client, pcx))
+        cx.with_protocol(conn, no_timer, |pcx| f(client, pcx))
     }
 
     /// The poem of download `i` is in. A transform stage would start here instead of
@@ -225,7 +243,18 @@ impl GetPoetry {
             (Err(error), ReportStyle::AsArrived) => {
                 cx.eprint(format!("The poem download failed: {error}"));
             }
-            (Err(error), ReportStyle::Tasks) => cx.eprint(format!("Task {task} failed: {error}")),
+            (Err(error), ReportStyle::Tasks | ReportStyle::Blocking) => {
+                cx.eprint(format!("Task {task} failed: {error}"));
+            }
+            (Ok(poem), ReportStyle::Blocking) => {
+                let download = &self.downloads[i];
+                let took = format_timedelta(cx.now() - download.started_at);
+                cx.print(format!(
+                    "Task {task}: got {} bytes of poetry from {} in {took}",
+                    poem.len(),
+                    download.server
+                ));
+            }
             _ => {}
         }
         if let Err(error) = self.results.settle(i, result) {
@@ -235,7 +264,30 @@ impl GetPoetry {
         }
         if self.results.is_done() {
             self.finish(cx);
+        } else if self.options.sequential && i + 1 < self.downloads.len() {
+            self.start_download(cx, i + 1);
         }
+    }
+
+    /// Connects download `i` and starts its timeout.
+    fn start_download(&mut self, cx: &mut HostContext<'_, GetPoetryTimer>, i: usize) {
+        let download = &mut self.downloads[i];
+        if self.options.report == ReportStyle::Blocking {
+            cx.print(format!(
+                "Task {}: get poetry from: {}",
+                i + 1,
+                download.server
+            ));
+        }
+        let conn = cx.connect(download.server.clone(), self.options.connect_timeout);
+        download.conn = Some(conn);
+        download.started_at = cx.now();
+        download.stage = Stage::Connecting;
+        download.timeout = self
+            .options
+            .timeout
+            .map(|t| cx.call_later(t, GetPoetryTimer::Timeout(i)));
+        self.by_conn.insert(conn, i);
     }
 
     fn finish(&mut self, cx: &mut HostContext<'_, GetPoetryTimer>) {
@@ -243,6 +295,11 @@ impl GetPoetry {
         self.finished_at = Some(now);
         let results = self.results.results().unwrap_or_default();
         match self.options.report {
+            ReportStyle::Blocking => {
+                let poems = results.iter().filter(|r| r.is_ok()).count();
+                let elapsed = format_timedelta(now - self.started);
+                cx.print(format!("Got {poems} poems in {elapsed}"));
+            }
             ReportStyle::Tasks => {
                 let mut poems = 0;
                 for (i, result) in results.iter().enumerate() {
@@ -279,23 +336,27 @@ impl Program for GetPoetry {
 
     fn start(&mut self, cx: &mut HostContext<'_, GetPoetryTimer>) {
         self.started = cx.now();
-        for (i, server) in self.options.servers.iter().enumerate() {
-            let conn = cx.connect(server.clone(), self.options.connect_timeout);
-            let timeout = self
-                .options
-                .timeout
-                .map(|t| cx.call_later(t, GetPoetryTimer::Timeout(i)));
-            self.by_conn.insert(conn, i);
-            self.downloads.push(Download {
+        self.downloads = (self.options.servers.iter())
+            .map(|server| Download {
                 server: server.clone(),
-                conn,
+                conn: None,
+                started_at: self.started,
                 peer: None,
-                stage: Stage::Connecting,
-                timeout,
-            });
-        }
+                stage: Stage::Waiting,
+                timeout: None,
+            })
+            .collect();
         if self.results.is_done() {
             self.finish(cx);
+            return;
+        }
+        let first_wave = if self.options.sequential {
+            1
+        } else {
+            self.downloads.len()
+        };
+        for i in 0..first_wave {
+            self.start_download(cx, i);
         }
     }
 
@@ -390,13 +451,15 @@ impl Program for GetPoetry {
             return;
         };
         download.timeout = None;
-        if matches!(download.stage, Stage::Done) {
+        let (Stage::Connecting | Stage::Receiving(_), Some(conn)) =
+            (&download.stage, download.conn)
+        else {
             self.late_events += 1;
             return;
-        }
+        };
         // Abort rather than close: a slow server would otherwise keep the connection
         // (and its sender) alive. On a pending connect this withdraws it.
-        cx.abort_connection(download.conn);
+        cx.abort_connection(conn);
         let limit = self.options.timeout.unwrap_or_default();
         self.fail(cx, i, Failure::TimedOut(limit));
     }
