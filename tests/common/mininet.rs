@@ -10,6 +10,7 @@
 //!   abort resets it.
 
 use std::any::Any;
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
@@ -31,7 +32,7 @@ impl<P: Program + 'static> AnyNode for Host<P> {
     }
 }
 
-struct Entry {
+struct HostEntry {
     name: String,
     ip: Ipv4Addr,
     node: Box<dyn AnyNode>,
@@ -51,7 +52,7 @@ pub(crate) struct Line {
 #[derive(Default)]
 pub(crate) struct MiniNet {
     now: Instant,
-    hosts: Vec<Entry>,
+    hosts: Vec<HostEntry>,
     listeners: BTreeMap<u16, (usize, ListenerId)>,
     links: BTreeMap<(usize, ConnId), (usize, ConnId)>,
     connects: VecDeque<(usize, ConnId, u16)>,
@@ -71,7 +72,7 @@ impl MiniNet {
         let ip = Ipv4Addr::new(10, 0, 0, u8::try_from(index + 1).expect("few hosts"));
         let mut node = Box::new(Host::new(program));
         node.start(self.now);
-        self.hosts.push(Entry {
+        self.hosts.push(HostEntry {
             name: name.to_owned(),
             ip,
             node,
@@ -209,12 +210,15 @@ impl MiniNet {
             Command::Listen { listener, addr } => {
                 let port = addr.port;
                 let node = &mut self.hosts[h].node;
-                if self.listeners.contains_key(&port) {
-                    node.handle_listen_failed(now, listener, ListenError::AddressInUse(addr));
-                } else {
-                    self.listeners.insert(port, (h, listener));
-                    let local = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port);
-                    node.handle_listening(now, listener, local);
+                match self.listeners.entry(port) {
+                    Entry::Occupied(_) => {
+                        node.handle_listen_failed(now, listener, ListenError::AddressInUse(addr));
+                    }
+                    Entry::Vacant(slot) => {
+                        slot.insert((h, listener));
+                        let local = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port);
+                        node.handle_listening(now, listener, local);
+                    }
                 }
             }
             Command::StopListening { listener } => {
