@@ -382,3 +382,80 @@ fn no_servers_means_no_poems_and_success() {
     assert_eq!(reactor.lines(Stream::Stdout), ["Got 0 poems in 0:00:00"]);
     assert_eq!(reactor.exit_code(), Some(0));
 }
+
+mod any_schedule {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Clone, Debug)]
+    enum Action {
+        Connect(usize),
+        Refuse(usize),
+        Data(usize),
+        Close(usize, Disconnect),
+        Advance(u64),
+    }
+
+    fn action() -> impl Strategy<Value = Action> {
+        let reason = prop_oneof![
+            Just(Disconnect::Clean),
+            Just(Disconnect::Reset),
+            Just(Disconnect::TimedOut)
+        ];
+        prop_oneof![
+            (0..3usize).prop_map(Action::Connect),
+            (0..3usize).prop_map(Action::Refuse),
+            (0..3usize).prop_map(Action::Data),
+            ((0..3usize), reason).prop_map(|(i, r)| Action::Close(i, r)),
+            (0..700u64).prop_map(Action::Advance),
+        ]
+    }
+
+    proptest! {
+        /// Whatever the network does, and in whatever order, each download ends exactly
+        /// once, the program exits once every one has, and a poem is exactly the bytes
+        /// its connection carried before a clean close.
+        #[test]
+        fn every_download_ends_exactly_once(actions in prop::collection::vec(action(), 0..40)) {
+            let options = GetPoetryOptions::new(servers(&[10000, 10001, 10002]))
+                .timeout(Duration::from_secs(1));
+            let mut reactor = MemoryReactor::new(GetPoetry::new(options));
+            let mut sent: [Vec<u8>; 3] = Default::default();
+            for action in actions {
+                let conn = |r: &MemoryReactor<GetPoetry>, i: usize| r.program().conn(i);
+                match action {
+                    Action::Connect(i) => {
+                        reactor.complete_connect(i);
+                    }
+                    Action::Refuse(i) => reactor.fail_connect(i, ConnectError::Refused),
+                    Action::Data(i) => {
+                        if let Some(c) = conn(&reactor, i).filter(|&c| reactor.is_connected(c)) {
+                            reactor.data_received(c, b"line\n");
+                            sent[i].extend_from_slice(b"line\n");
+                        }
+                    }
+                    Action::Close(i, reason) => {
+                        if let Some(c) = conn(&reactor, i) {
+                            reactor.connection_lost(c, reason);
+                        }
+                    }
+                    Action::Advance(ms) => reactor.advance(Duration::from_millis(ms)),
+                }
+            }
+            reactor.advance(Duration::from_secs(2));
+            let results = reactor.program().results();
+            let mut order = results.settle_order().to_vec();
+            order.sort_unstable();
+            prop_assert_eq!(order, vec![0, 1, 2]);
+            let summaries = reactor.lines(Stream::Stdout).iter().filter(|l| l.starts_with("Got ")).count();
+            prop_assert_eq!(summaries, 1);
+            let all_ok = results.all_succeeded();
+            prop_assert_eq!(reactor.exit_code(), Some(if all_ok { 0 } else { 1 }));
+            for (i, bytes) in sent.iter().enumerate() {
+                if let Some(Ok(poem)) = results.get(i) {
+                    prop_assert_eq!(poem.as_bytes(), bytes.as_slice());
+                }
+            }
+        }
+    }
+}
