@@ -5,7 +5,10 @@
 //! - [`heartbeat`]: a byte every 30 seconds through a [`LoopingCall`](crate::clock::LoopingCall).
 //! - [`streaming`]: a push producer doubling its writes every millisecond, and the
 //!   server that receives them: flow control made visible.
+//! - [`poetry`]: the poetry servers, the get-poetry client and the caching proxy
+//!   (Peticolas, Parts 2 to 19).
 
 pub mod heartbeat;
 pub mod pingpong;
+pub mod poetry;
 pub mod streaming;

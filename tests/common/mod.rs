@@ -14,3 +14,5 @@ macro_rules! assert_snapshot {
         });
     };
 }
+
+pub(crate) mod mininet;

@@ -1,0 +1,33 @@
+//! The poetry programs of Peticolas's series, sans-IO.
+//!
+//! The poetry protocol: on connect the server sends the poem and closes; the client
+//! sends nothing, and the close is the only end marker.
+//!
+//! - [`poems`]: [`Poem`] and weft's built-in poems, sized like the text's (3,003, 623
+//!   and 653 bytes).
+//! - [`server`]: the fast server (whole poem, then close) and the slow server
+//!   (`num_bytes` every `delay`, each client on its own timer), as protocols.
+//! - [`serial`]: the blocking slow server of Part 2, one client at a time.
+//! - [`client`]: the client protocol, which keeps the close reason with the poem.
+//! - [`fanin`]: [`FanIn`], results in input order (Twisted's `DeferredList`).
+//! - [`get_poetry`]: the get-poetry clients as one program.
+//! - [`proxy`]: the caching proxy with one upstream fetch in flight and cancellation.
+
+pub mod client;
+pub mod fanin;
+pub mod get_poetry;
+pub mod poems;
+pub mod proxy;
+pub mod serial;
+pub mod server;
+
+pub use client::{DownloadError, Failure, PoetryClient, Received, TruncationPolicy};
+pub use fanin::{FanIn, FireOn, Fired, SettleError};
+pub use get_poetry::{GetPoetry, GetPoetryOptions, GetPoetryTimer, ReportStyle};
+pub use poems::Poem;
+pub use proxy::{DEFAULT_EXPIRY, PoetryProxy, ProxyOptions, ProxyStats};
+pub use serial::{SerialPoetryServer, SerialTimer};
+pub use server::{
+    ChunkSender, DEFAULT_DELAY, DEFAULT_NUM_BYTES, FastPoetry, FastPoetryFactory, Pace, SlowPoetry,
+    SlowPoetryFactory, SlowTimer,
+};
