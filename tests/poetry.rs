@@ -21,7 +21,7 @@ const TENTH: Duration = Duration::from_millis(100);
 
 /// Runs `reactor` to `end`, timer by timer. (`advance` alone is Twisted's: it moves time
 /// first, so a call scheduled while it runs counts from the new time.)
-fn run_until<P: Program>(reactor: &mut MemoryReactor<P>, end: Instant) {
+fn run_until<P: Program + 'static>(reactor: &mut MemoryReactor<P>, end: Instant) {
     while let Some(next) = reactor.next_deadline().filter(|&t| t <= end) {
         reactor.advance(next - reactor.now());
     }
