@@ -5,7 +5,10 @@
 //! - [`heartbeat`]: a byte every 30 seconds through a [`LoopingCall`](crate::clock::LoopingCall).
 //! - [`streaming`]: a push producer doubling its writes every millisecond, and the
 //!   server that receives them: flow control made visible.
+//! - [`transform`]: the netstring poetry transformation server and its one-request
+//!   client (the poetry series, Parts 12 and 13).
 
 pub mod heartbeat;
 pub mod pingpong;
 pub mod streaming;
+pub mod transform;
