@@ -16,6 +16,7 @@
 //!   every driver runs them in.
 //! - [`testing`]: the doubles (`StringTransport`, `ManualClock`, `MemoryReactor`) and the
 //!   [`testing::Pump`].
+//! - [`codec`]: wire formats (netstrings).
 //! - [`programs`]: the seed programs.
 //!
 //! ## Panics and errors
@@ -26,6 +27,7 @@
 
 pub mod cli;
 pub mod clock;
+pub mod codec;
 pub mod flow;
 pub mod host;
 pub mod programs;
