@@ -1,10 +1,10 @@
 //! The `weft` command line.
 //!
-//! `weft` with no arguments runs the bundled simulations and prints a summary; the
-//! subcommands benchmark the engine.
+//! `weft` with no arguments runs every scenario in `sim/` and prints a summary; `weft
+//! sim` runs, sweeps and shrinks scenarios; `weft bench` measures the engine.
 
 mod bench;
-mod demo;
+mod sim;
 
 use clap::{Parser, Subcommand};
 
@@ -18,18 +18,19 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run, sweep and shrink simulation scenarios (files in sim/).
+    Sim(sim::SimArgs),
     /// Measure weft's engine (release builds only give meaningful numbers).
     Bench(bench::BenchArgs),
-    /// Run the bundled simulations and print a summary (the default).
-    Demo,
 }
 
 impl Cli {
     /// Runs the command; returns the process exit status.
     pub fn run(self) -> i32 {
         match self.command {
+            Some(Command::Sim(args)) => sim::run(args),
             Some(Command::Bench(args)) => bench::run(&args),
-            Some(Command::Demo) | None => demo::run(),
+            None => sim::run_default(),
         }
     }
 }

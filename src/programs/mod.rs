@@ -7,11 +7,14 @@
 //!   server that receives them: flow control made visible.
 //! - [`poetry`]: the poetry servers, the get-poetry client and the caching proxy
 //!   (Peticolas, Parts 2 to 19).
+//! - [`raw`]: a client that sends fixed bytes and prints the answer (a bad peer for
+//!   scenarios).
 //! - [`transform`]: the netstring poetry transformation server and its one-request
 //!   client (the poetry series, Parts 12 and 13).
 
 pub mod heartbeat;
 pub mod pingpong;
 pub mod poetry;
+pub mod raw;
 pub mod streaming;
 pub mod transform;

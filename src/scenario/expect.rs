@@ -42,6 +42,9 @@ pub struct Expect {
     /// Substrings that must not appear in it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub transcript_lacks: Vec<String>,
+    /// Exactly how many transcript lines contain each substring.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub transcript_count: BTreeMap<String, usize>,
 }
 
 impl Expect {
@@ -57,7 +60,7 @@ impl Expect {
     }
 
     /// The broken expectations of a finished run, one line each.
-    pub fn check(&self, net: &SimNet, limit: Duration) -> Vec<String> {
+    pub fn check(&self, net: &SimNet, finished_at: Instant, limit: Duration) -> Vec<String> {
         let mut failures = Vec::new();
         for (host, &want) in &self.exit {
             match net.status(host) {
@@ -75,9 +78,9 @@ impl Expect {
         }
         if let Some(by) = self.finish_by
             && !self.exit.is_empty()
-            && net.now() > Instant::ZERO + by
+            && finished_at > Instant::ZERO + by
         {
-            failures.push(format!("finished at {}, expected by {:?}", net.now(), by));
+            failures.push(format!("finished at {finished_at}, expected by {by:?}"));
         }
         for (host, want) in &self.stdout {
             let got = net.lines(host, Stream::Stdout);
@@ -105,8 +108,19 @@ impl Expect {
                 failures.push(format!("{host} printed on stderr: {got:?}"));
             }
         }
-        if !self.transcript_contains.is_empty() || !self.transcript_lacks.is_empty() {
+        let needs_text = !self.transcript_contains.is_empty()
+            || !self.transcript_lacks.is_empty()
+            || !self.transcript_count.is_empty();
+        if needs_text {
             let text = net.transcript().render();
+            for (needle, &want) in &self.transcript_count {
+                let got = text.lines().filter(|l| l.contains(needle.as_str())).count();
+                if got != want {
+                    failures.push(format!(
+                        "transcript has {got} lines with {needle:?}, expected {want}"
+                    ));
+                }
+            }
             for want in &self.transcript_contains {
                 if !text.contains(want.as_str()) {
                     failures.push(format!("transcript lacks {want:?}"));

@@ -134,6 +134,14 @@ pub struct Scenario {
     /// Virtual time limit.
     #[serde(default = "default_duration", with = "human_duration")]
     pub duration: Duration,
+    /// Once the awaited hosts have exited, run this much longer so that closes still
+    /// in flight land (1 s by default).
+    #[serde(default = "default_linger", with = "human_duration")]
+    pub linger: Duration,
+    /// Program log lines at this level and above go into the transcript: `error`,
+    /// `warn`, `info` (the default), `debug`, `trace`, or `off`.
+    #[serde(default = "default_log_level")]
+    pub log_level: String,
     /// Network settings.
     #[serde(default)]
     pub network: NetConfig,
@@ -161,6 +169,14 @@ fn default_duration() -> Duration {
     Duration::from_secs(60)
 }
 
+fn default_linger() -> Duration {
+    Duration::from_secs(1)
+}
+
+fn default_log_level() -> String {
+    "info".to_owned()
+}
+
 /// What one run of a scenario produced.
 #[derive(Debug)]
 pub struct Outcome {
@@ -174,7 +190,7 @@ pub struct Outcome {
     pub exit_codes: BTreeMap<String, Option<i32>>,
     /// Output lines per host.
     pub output: BTreeMap<String, Vec<(Stream, String)>>,
-    /// When the run stopped.
+    /// When the awaited hosts had all exited (or the run stopped).
     pub finished_at: Instant,
     /// Events processed.
     pub events: u64,
@@ -249,6 +265,12 @@ impl Scenario {
         for fault in &self.faults {
             named.extend(expect::fault_hosts(fault));
         }
+        if self.log_level != "off" && self.log_level.parse::<tracing::Level>().is_err() {
+            return Err(self.invalid(format!(
+                "log-level {:?} is not one of off, error, warn, info, debug, trace",
+                self.log_level
+            )));
+        }
         if let Some(unknown) = named.into_iter().find(|h| !known(h)) {
             return Err(self.invalid(format!("no host is named {unknown:?}")));
         }
@@ -277,6 +299,9 @@ impl Scenario {
     /// Builds the network for a run with `seed`.
     pub fn network(&self, seed: u64) -> Result<SimNet, ScenarioError> {
         let mut net = SimNet::new(self.network.clone(), seed);
+        if let Ok(level) = self.log_level.parse::<tracing::Level>() {
+            net = net.capture_logs(level);
+        }
         for host in &self.hosts {
             let factory = programs::factory(host).map_err(|source| ScenarioError::Program {
                 name: self.name.clone(),
@@ -301,12 +326,16 @@ impl Scenario {
     pub fn run(&self, seed: u64) -> Result<Outcome, ScenarioError> {
         let mut net = self.network(seed)?;
         let awaited: Vec<&str> = self.expect.exit.keys().map(String::as_str).collect();
-        if awaited.is_empty() {
+        let finished_at = if awaited.is_empty() {
             net.run_until(Instant::ZERO + self.duration);
+            net.now()
         } else {
             net.run_until_exit(&awaited, self.duration);
-        }
-        let failures = self.expect.check(&net, self.duration);
+            let exited = net.now();
+            net.run_for(self.linger);
+            exited
+        };
+        let failures = self.expect.check(&net, finished_at, self.duration);
         let names = net.host_names().to_vec();
         Ok(Outcome {
             seed,
@@ -319,7 +348,7 @@ impl Scenario {
                 .iter()
                 .map(|h| (h.clone(), net.output(h).to_vec()))
                 .collect(),
-            finished_at: net.now(),
+            finished_at,
             events: net.events_processed(),
             transcript: net.transcript().clone(),
         })

@@ -9,7 +9,13 @@ use super::HostSpec;
 use crate::host::{FactoryProgram, Host, HostPort, Node, Program};
 use crate::programs::heartbeat::HeartbeatFactory;
 use crate::programs::pingpong::PingPongFactory;
+use crate::programs::poetry::{
+    FastPoetryFactory, GetPoetry, GetPoetryOptions, Pace, Poem, PoetryProxy, ProxyOptions,
+    ReportStyle, SerialPoetryServer, SlowPoetryFactory, TruncationPolicy,
+};
+use crate::programs::raw::{RawClient, RawOptions};
 use crate::programs::streaming::{ReceivingServerFactory, StreamingClientFactory};
+use crate::programs::transform::TransformFactory;
 use crate::protocol::Factory;
 use crate::simnet::opt_human_duration;
 
@@ -122,6 +128,104 @@ struct Streaming {
     budget: Option<usize>,
 }
 
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct PoetryServer {
+    #[serde(default = "default_poem")]
+    poem: String,
+    #[serde(default = "default_num_bytes")]
+    num_bytes: usize,
+    #[serde(default = "default_delay", with = "crate::simnet::human_duration")]
+    delay: Duration,
+}
+
+fn default_poem() -> String {
+    "loom".to_owned()
+}
+
+fn default_num_bytes() -> usize {
+    crate::programs::poetry::DEFAULT_NUM_BYTES
+}
+
+fn default_delay() -> Duration {
+    crate::programs::poetry::DEFAULT_DELAY
+}
+
+impl PoetryServer {
+    fn poem(&self, program: &str) -> Result<Poem, ProgramError> {
+        Poem::builtin(&self.poem).ok_or_else(|| ProgramError::Options {
+            program: program.to_owned(),
+            message: format!("no built-in poem named {:?}", self.poem),
+        })
+    }
+
+    fn pace(&self) -> Pace {
+        Pace::new(self.num_bytes, self.delay)
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct GetPoetryScenario {
+    servers: Vec<HostPort>,
+    #[serde(default, with = "opt_human_duration")]
+    timeout: Option<Duration>,
+    #[serde(default)]
+    report: Report,
+    #[serde(default)]
+    sequential: bool,
+    #[serde(default)]
+    accept_truncated: bool,
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum Report {
+    #[default]
+    Tasks,
+    AsArrived,
+    InOrder,
+    Blocking,
+    Quiet,
+}
+
+impl From<Report> for ReportStyle {
+    fn from(report: Report) -> Self {
+        match report {
+            Report::Tasks => Self::Tasks,
+            Report::AsArrived => Self::AsArrived,
+            Report::InOrder => Self::InOrderAtEnd,
+            Report::Blocking => Self::Blocking,
+            Report::Quiet => Self::Quiet,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct Proxy {
+    upstream: HostPort,
+    #[serde(default)]
+    expiry: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct Raw {
+    connect: HostPort,
+    #[serde(default)]
+    send: String,
+    #[serde(default)]
+    half_close: bool,
+    #[serde(default, with = "opt_human_duration")]
+    give_up_after: Option<Duration>,
+}
+
+/// An empty option set, for programs that only listen.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Nothing {}
+
 fn options<T: DeserializeOwned>(host: &HostSpec) -> Result<T, ProgramError> {
     toml::Value::Table(host.options.clone())
         .try_into()
@@ -190,6 +294,66 @@ pub(super) fn factory(host: &HostSpec) -> Result<NodeFactory, ProgramError> {
         "streaming-client" => {
             let o: Streaming = options(host)?;
             connecting(o.connect, StreamingClientFactory { budget: o.budget })
+        }
+        "fast-poetry" => {
+            let o: Listen<PoetryServer> = options(host)?;
+            listening(
+                o.addr(),
+                FastPoetryFactory::new(o.extra.poem(&host.program)?),
+            )
+        }
+        "slow-poetry" => {
+            let o: Listen<PoetryServer> = options(host)?;
+            let factory = SlowPoetryFactory::new(o.extra.poem(&host.program)?, o.extra.pace());
+            listening(o.addr(), factory)
+        }
+        "serial-poetry" => {
+            let o: Listen<PoetryServer> = options(host)?;
+            let (addr, poem, pace) = (o.addr(), o.extra.poem(&host.program)?, o.extra.pace());
+            Box::new(move || node(SerialPoetryServer::new(addr.clone(), poem.clone(), pace)))
+        }
+        "get-poetry" => {
+            let o: GetPoetryScenario = options(host)?;
+            let mut get = GetPoetryOptions::new(o.servers).report(o.report.into());
+            if let Some(timeout) = o.timeout {
+                get = get.timeout(timeout);
+            }
+            if o.sequential {
+                get = get.sequential();
+            }
+            if o.accept_truncated {
+                get = get.truncation(TruncationPolicy::Accept);
+            }
+            Box::new(move || node(GetPoetry::new(get.clone())))
+        }
+        "proxy" => {
+            let o: Listen<Proxy> = options(host)?;
+            let expiry = match o.extra.expiry.as_deref() {
+                None => Some(crate::programs::poetry::DEFAULT_EXPIRY),
+                Some("never") => None,
+                Some(text) => Some(crate::simnet::parse_duration(text).map_err(|e| {
+                    ProgramError::Options {
+                        program: host.program.clone(),
+                        message: e.to_string(),
+                    }
+                })?),
+            };
+            let proxy = ProxyOptions::new(o.addr(), o.extra.upstream.clone()).expiry(expiry);
+            Box::new(move || node(PoetryProxy::new(proxy.clone())))
+        }
+        "transform-server" => {
+            let o: Listen<Nothing> = options(host)?;
+            listening(o.addr(), TransformFactory::default())
+        }
+        "raw-client" => {
+            let o: Raw = options(host)?;
+            let raw = RawOptions {
+                to: o.connect,
+                send: o.send.into_bytes(),
+                half_close: o.half_close,
+                give_up_after: o.give_up_after,
+            };
+            Box::new(move || node(RawClient::new(raw.clone())))
         }
         name => {
             return Err(ProgramError::Unknown {

@@ -277,6 +277,10 @@ impl SimNet {
     pub fn add_fault(&mut self, fault: Fault) {
         match (fault.at, fault.after) {
             (_, Some(trigger)) => self.triggers.push((trigger, fault.action)),
+            // Faults at time zero take effect before the programs start.
+            (Some(at), None) if at.is_zero() && !self.started => {
+                self.due_faults.push_back(fault.action);
+            }
             (Some(at), None) => {
                 let at = Instant::ZERO + at;
                 self.schedule(at.max(self.now), Event::Fault(fault.action));
@@ -357,8 +361,14 @@ impl SimNet {
         }
         self.started = true;
         self.captured(|net| {
+            while let Some(action) = net.due_faults.pop_front() {
+                net.apply(action);
+            }
             for h in 0..net.hosts.len() {
-                net.boot(h);
+                // A host crashed at time zero stays down until restarted.
+                if net.hosts[h].status == HostStatus::Running {
+                    net.boot(h);
+                }
             }
             net.settle();
         });
