@@ -284,6 +284,18 @@ impl SimNet {
     }
 
     fn exit(&mut self, h: usize, code: i32) {
+        // What the program did just before exiting (a last write, an abort) happens
+        // first, as it would in a process.
+        let incarnation = self.hosts[h].incarnation;
+        let mine: Vec<(u64, usize)> = self
+            .index
+            .iter()
+            .filter(|((host, inc, _), _)| *host == h && *inc == incarnation)
+            .map(|(_, &end)| end)
+            .collect();
+        for (conn, end) in mine {
+            self.service(conn, end);
+        }
         let who = self.names[h].clone();
         self.record(who, EventKind::Line(format!("exit {code}")));
         self.hosts[h].status = HostStatus::Exited(code);
