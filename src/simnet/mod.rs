@@ -22,10 +22,14 @@
 //! [`Segmentation`]: crate::testing::Segmentation
 
 mod capture;
+mod commands;
 mod config;
 mod conn;
 mod engine;
 mod fault;
+mod inject;
+mod sockets;
+mod wire;
 
 pub use config::{
     Latency, NetConfig, format_duration, human_duration, opt_human_duration, parse_duration,

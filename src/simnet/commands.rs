@@ -1,0 +1,207 @@
+//! What hosts ask of the network: listen, connect, print, exit.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use super::conn::{Conn, End, Packet, Phase};
+use super::{Event, HostStatus, SimNet};
+use crate::host::{Command, ConnId, ConnectError, HostPort, ListenError, Stream};
+use crate::testing::{EventKind, Segmentation, Segmenter};
+
+impl SimNet {
+    pub(super) fn command(&mut self, h: usize, command: Command) {
+        match command {
+            Command::Listen { listener, addr } => {
+                let outcome = self.bind(h, &addr);
+                if let Ok(bound) = &outcome {
+                    let loopback_only = bound.ip().is_loopback();
+                    self.hosts[h]
+                        .listeners
+                        .insert(bound.port(), (listener, loopback_only));
+                }
+                self.call_node(h, |node, now| match outcome {
+                    Ok(bound) => node.handle_listening(now, listener, bound),
+                    Err(error) => node.handle_listen_failed(now, listener, error),
+                });
+            }
+            Command::StopListening { listener } => {
+                self.hosts[h].listeners.retain(|_, (l, _)| *l != listener);
+            }
+            Command::Connect { conn, to, timeout } => self.connect(h, conn, &to, timeout),
+            Command::CancelConnect { conn } => {
+                let incarnation = self.hosts[h].incarnation;
+                if let Some((net, _)) = self.index.remove(&(h, incarnation, conn))
+                    && let Some(c) = self.conns.get_mut(&net)
+                {
+                    c.abandoned = true;
+                    c.ends[0].phase = Phase::Dead;
+                    c.ends[0].stall = None;
+                }
+            }
+            Command::Print { stream, line } => {
+                let who = self.names[h].clone();
+                let tag = match stream {
+                    Stream::Stdout => "out",
+                    Stream::Stderr => "err",
+                };
+                self.record(who, EventKind::Line(format!("{tag}: {line}")));
+                self.hosts[h].output.push((stream, line));
+            }
+            Command::Exit { code } => self.exit(h, code),
+        }
+    }
+
+    pub(super) fn bind(&mut self, h: usize, addr: &HostPort) -> Result<SocketAddr, ListenError> {
+        let host = &self.hosts[h];
+        let ip = match addr.host.as_str() {
+            "" | "0.0.0.0" | "::" => IpAddr::V4(host.ip),
+            name if Self::is_loopback_name(name) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            name if name == host.name || name.parse::<IpAddr>() == Ok(IpAddr::V4(host.ip)) => {
+                IpAddr::V4(host.ip)
+            }
+            _ => return Err(ListenError::BadInterface(addr.clone())),
+        };
+        let port = if addr.port == 0 {
+            self.ephemeral_port(h)
+        } else {
+            addr.port
+        };
+        if self.hosts[h].listeners.contains_key(&port) {
+            return Err(ListenError::AddressInUse(addr.clone()));
+        }
+        Ok(SocketAddr::new(ip, port))
+    }
+
+    pub(super) fn ephemeral_port(&mut self, h: usize) -> u16 {
+        let host = &mut self.hosts[h];
+        loop {
+            host.next_port = if host.next_port >= 65000 {
+                40000
+            } else {
+                host.next_port + 1
+            };
+            if !host.listeners.contains_key(&host.next_port) {
+                return host.next_port;
+            }
+        }
+    }
+
+    pub(super) fn resolve(&self, from: usize, name: &str) -> Option<usize> {
+        if Self::is_loopback_name(name) {
+            return Some(from);
+        }
+        self.names.iter().position(|n| n == name).or_else(|| {
+            let ip: IpAddr = name.parse().ok()?;
+            self.hosts.iter().position(|host| IpAddr::V4(host.ip) == ip)
+        })
+    }
+
+    pub(super) fn connect(&mut self, h: usize, conn: ConnId, to: &HostPort, timeout: Duration) {
+        let incarnation = self.hosts[h].incarnation;
+        let Some(target) = self.resolve(h, &to.host) else {
+            let error = ConnectError::UnknownHost(to.host.clone());
+            // Reported on a later turn, never inside `connect`.
+            self.schedule(
+                self.now,
+                Event::ConnectFailed {
+                    host: h,
+                    incarnation,
+                    conn,
+                    error,
+                },
+            );
+            return;
+        };
+        let loopback = target == h;
+        let (src_ip, dst_ip) = if loopback {
+            (Ipv4Addr::LOCALHOST, Ipv4Addr::LOCALHOST)
+        } else {
+            (self.hosts[h].ip, self.hosts[target].ip)
+        };
+        let port = self.ephemeral_port(h);
+        let id = self.next_conn;
+        self.next_conn += 1;
+        let mut client = End::new(
+            h,
+            incarnation,
+            SocketAddr::from((src_ip, port)),
+            self.segmenter(id, 0),
+        );
+        client.conn = Some(conn);
+        let server_incarnation = self.hosts[target].incarnation;
+        let server = End::new(
+            target,
+            server_incarnation,
+            SocketAddr::from((dst_ip, to.port)),
+            self.segmenter(id, 1),
+        );
+        self.conns.insert(
+            id,
+            Conn {
+                ends: [client, server],
+                abandoned: false,
+                port: to.port,
+            },
+        );
+        self.index.insert((h, incarnation, conn), (id, 0));
+        self.send(id, 0, Packet::Syn);
+        self.schedule(self.now + timeout, Event::ConnectDeadline { conn: id });
+    }
+
+    pub(super) fn segmenter(&self, conn: u64, end: usize) -> Segmenter {
+        let policy = match &self.config.segmentation {
+            Segmentation::Seeded { seed, max } => Segmentation::Seeded {
+                // Every connection end cuts differently, all from the run's seed.
+                seed: seed
+                    ^ self.seed.rotate_left(17)
+                    ^ (conn << 1 | end as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+                max: *max,
+            },
+            other => other.clone(),
+        };
+        Segmenter::new(policy)
+    }
+
+    pub(super) fn exit(&mut self, h: usize, code: i32) {
+        // What the program did just before exiting (a last write, an abort) happens
+        // first, as it would in a process.
+        let incarnation = self.hosts[h].incarnation;
+        let mine: Vec<(u64, usize)> = self
+            .index
+            .iter()
+            .filter(|((host, inc, _), _)| *host == h && *inc == incarnation)
+            .map(|(_, &end)| end)
+            .collect();
+        for (conn, end) in mine {
+            self.service(conn, end);
+        }
+        let who = self.names[h].clone();
+        self.record(who, EventKind::Line(format!("exit {code}")));
+        self.hosts[h].status = HostStatus::Exited(code);
+        self.hosts[h].listeners.clear();
+        self.hosts[h].wake = None;
+        // A process exit closes its sockets: the kernel sends what it holds, then FIN.
+        let ends: Vec<(u64, usize)> = self
+            .index
+            .iter()
+            .filter(|((host, ..), _)| *host == h)
+            .map(|(_, &end)| end)
+            .collect();
+        for (conn, end) in ends {
+            let e = &mut self.conns.get_mut(&conn).expect("indexed").ends[end];
+            match e.phase {
+                Phase::Open => {
+                    e.phase = Phase::Closed;
+                    e.fin_queued = true;
+                    self.transmit(conn, end);
+                }
+                Phase::Connecting => {
+                    e.phase = Phase::Dead;
+                    e.stall = None;
+                }
+                Phase::Closed | Phase::Dead => {}
+            }
+        }
+        self.index.retain(|(host, ..), _| *host != h);
+    }
+}

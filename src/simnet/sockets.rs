@@ -1,0 +1,183 @@
+//! The socket layer: kernel buffers, the receive window, reads, closes, triggers.
+
+use super::SimNet;
+use super::conn::{End, Packet, Phase};
+use crate::testing::EventKind;
+use crate::transport::{CloseAction, Disconnect};
+
+impl SimNet {
+    /// Moves a host's queued bytes into the kernel, puts what the window allows on the
+    /// wire, carries out the program's close, and delivers reads if it is reading.
+    pub(super) fn service(&mut self, conn: u64, end: usize) {
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
+        let e = &c.ends[end];
+        if e.phase != Phase::Open {
+            self.transmit(conn, end);
+            return;
+        }
+        let (h, hc) = (e.host, e.conn.expect("open ends have a host id"));
+        loop {
+            let send_buffer = self.config.send_buffer;
+            let Some(node) = self.hosts[h].node.as_ref() else {
+                return;
+            };
+            let e = &mut self.conns.get_mut(&conn).expect("checked").ends[end];
+            let space = send_buffer.saturating_sub(e.send_buf.len());
+            let pending = node.pending(hc);
+            let n = space.min(pending.len());
+            if n == 0 {
+                break;
+            }
+            e.send_buf.extend(&pending[..n]);
+            // Draining may resume the program's producer, which writes more.
+            self.call_node(h, |node, now| node.consume(now, hc, n));
+            self.transmit(conn, end);
+        }
+        self.transmit(conn, end);
+        let action = self.hosts[h].node.as_ref().and_then(|n| n.close_action(hc));
+        match action {
+            Some(CloseAction::Close) => {
+                let e = self.end_mut(conn, end);
+                e.fin_queued = true;
+                e.phase = Phase::Closed;
+                self.lost(conn, end, Disconnect::Clean);
+                self.transmit(conn, end);
+                return;
+            }
+            Some(CloseAction::ShutdownWrite) => {
+                self.end_mut(conn, end).fin_queued = true;
+                self.call_node(h, |node, _| node.write_shut_down(hc));
+                self.transmit(conn, end);
+            }
+            Some(CloseAction::Abort) => {
+                let e = self.end_mut(conn, end);
+                e.send_buf.clear();
+                e.stall = None;
+                e.phase = Phase::Dead;
+                self.send(conn, end, Packet::Rst);
+                self.lost(conn, end, Disconnect::Aborted);
+                return;
+            }
+            None => {}
+        }
+        self.deliver_reads(conn, end);
+    }
+
+    pub(super) fn end_mut(&mut self, conn: u64, end: usize) -> &mut End {
+        &mut self.conns.get_mut(&conn).expect("connection exists").ends[end]
+    }
+
+    /// Tells an end's program its connection is gone, once.
+    pub(super) fn lost(&mut self, conn: u64, end: usize, reason: Disconnect) {
+        let c = &self.conns[&conn];
+        let e = &c.ends[end];
+        let who = c.end_label(&self.names, end);
+        let (h, incarnation, hc) = (e.host, e.incarnation, e.conn);
+        self.record(who, EventKind::Lost(reason));
+        let Some(hc) = hc else { return };
+        self.index.remove(&(h, incarnation, hc));
+        if self.is_current(h, incarnation) {
+            self.call_node(h, |node, now| node.handle_closed(now, hc, reason));
+        }
+    }
+
+    /// Puts bytes (and then a pending FIN) on the wire as the receiver's window allows.
+    pub(super) fn transmit(&mut self, conn: u64, from: usize) {
+        loop {
+            let (recv_buffer, mss) = (self.config.recv_buffer, self.config.mss);
+            let Some(c) = self.conns.get_mut(&conn) else {
+                return;
+            };
+            let [a, b] = &mut c.ends;
+            let (e, peer) = if from == 0 { (a, &*b) } else { (b, &*a) };
+            if e.phase == Phase::Dead || e.phase == Phase::Connecting {
+                return;
+            }
+            let window = recv_buffer.saturating_sub(peer.recv_buf.len() + e.in_flight);
+            let n = window.min(mss).min(e.send_buf.len());
+            if n > 0 {
+                let data: Vec<u8> = e.send_buf.drain(..n).collect();
+                e.in_flight += n;
+                self.send(conn, from, Packet::Data(data));
+                continue;
+            }
+            if e.send_buf.is_empty() && e.fin_queued && !e.fin_sent {
+                e.fin_sent = true;
+                self.send(conn, from, Packet::Fin);
+            }
+            return;
+        }
+    }
+
+    /// Hands arrived bytes to the program as reads (cut by the segmentation policy)
+    /// while it is reading, then the end-of-stream.
+    pub(super) fn deliver_reads(&mut self, conn: u64, to: usize) {
+        loop {
+            let Some(c) = self.conns.get_mut(&conn) else {
+                return;
+            };
+            let e = &mut c.ends[to];
+            if e.phase != Phase::Open {
+                return;
+            }
+            let (h, hc) = (e.host, e.conn.expect("open ends have a host id"));
+            let Some(node) = self.hosts[h].node.as_ref() else {
+                return;
+            };
+            if node.reading_paused(hc) {
+                return;
+            }
+            let accepts = node.accepts_data(hc);
+            if !e.recv_buf.is_empty() {
+                let n = e.reads.next_read(e.recv_buf.len());
+                let chunk: Vec<u8> = e.recv_buf.drain(..n).collect();
+                e.bytes_delivered += n as u64;
+                e.frames.feed(&chunk);
+                let who = c.label(&self.names, 1 - to);
+                self.check_triggers(conn, to);
+                let what = if accepts {
+                    EventKind::Data(chunk.clone())
+                } else {
+                    EventKind::Discarded(chunk.len())
+                };
+                self.record(who, what);
+                self.call_node(h, |node, now| node.handle_data(now, hc, &chunk));
+                // The window opened: the sender may put more on the wire.
+                self.work.insert((conn, 1 - to));
+                continue;
+            }
+            if e.eof_received && !e.eof_delivered {
+                e.eof_delivered = true;
+                let who = c.label(&self.names, 1 - to);
+                self.record(who, EventKind::Eof);
+                self.call_node(h, |node, now| node.handle_read_closed(now, hc));
+            }
+            return;
+        }
+    }
+
+    pub(super) fn check_triggers(&mut self, conn: u64, to: usize) {
+        let c = &self.conns[&conn];
+        let (from_host, to_host) = (
+            &self.names[c.ends[1 - to].host],
+            &self.names[c.ends[to].host],
+        );
+        let e = &c.ends[to];
+        let mut i = 0;
+        while i < self.triggers.len() {
+            let (trigger, _) = &self.triggers[i];
+            let matches = &trigger.from == from_host && &trigger.to == to_host;
+            let fired = matches
+                && (trigger.bytes.is_some_and(|n| e.bytes_delivered >= n)
+                    || trigger.netstrings.is_some_and(|n| e.frames.frames >= n));
+            if fired {
+                let (_, action) = self.triggers.remove(i);
+                self.due_faults.push_back(action);
+            } else {
+                i += 1;
+            }
+        }
+    }
+}

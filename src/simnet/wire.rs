@@ -1,0 +1,295 @@
+//! The wire: latency, partitions, loss and retransmission, and what arrives.
+
+use std::collections::VecDeque;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use super::conn::{Packet, Phase, Stall};
+use super::fault::PartitionMode;
+use super::{Event, HostStatus, SimNet};
+use crate::host::{ConnId, ConnectError};
+use crate::testing::EventKind;
+use crate::transport::Disconnect;
+
+/// Retransmission delays stop doubling here.
+const MAX_RTO: Duration = Duration::from_secs(30);
+
+/// What a packet meets on its way from one host to another.
+enum Path {
+    Open,
+    Drop,
+    Hold,
+}
+
+impl SimNet {
+    fn path(&self, from: usize, to: usize) -> Path {
+        if from == to {
+            return Path::Open;
+        }
+        match self.partitions.get(&(from, to)) {
+            Some(PartitionMode::Drop) => Path::Drop,
+            Some(PartitionMode::Hold) => Path::Hold,
+            None => Path::Open,
+        }
+    }
+
+    /// Sends a packet from one end toward the other, through partitions and stalls.
+    pub(super) fn send(&mut self, conn: u64, from: usize, packet: Packet) {
+        let c = &self.conns[&conn];
+        let (src, dst) = (c.ends[from].host, c.ends[1 - from].host);
+        if packet.is_reliable() && c.ends[from].stall.is_some() {
+            // Behind a lost packet: wait for its retransmission, in order.
+            self.end_mut(conn, from)
+                .stall
+                .as_mut()
+                .expect("checked")
+                .queue
+                .push_back(packet);
+            return;
+        }
+        match self.path(src, dst) {
+            Path::Open => self.put_on_wire(conn, from, packet),
+            Path::Hold => self
+                .held
+                .entry((src, dst))
+                .or_default()
+                .push_back((conn, from, packet)),
+            Path::Drop => self.lose(conn, from, packet),
+        }
+    }
+
+    /// A packet was lost: reliable ones wait for a retransmission.
+    pub(super) fn lose(&mut self, conn: u64, from: usize, packet: Packet) {
+        if !packet.is_reliable() {
+            return;
+        }
+        let (now, rto) = (self.now, self.config.initial_rto);
+        let e = self.end_mut(conn, from);
+        match &mut e.stall {
+            Some(stall) => stall.queue.push_back(packet),
+            None => {
+                e.stall = Some(Stall {
+                    queue: VecDeque::from([packet]),
+                    since: now,
+                    rto,
+                });
+                self.schedule(now + rto, Event::Retransmit { conn, from });
+            }
+        }
+    }
+
+    pub(super) fn put_on_wire(&mut self, conn: u64, from: usize, packet: Packet) {
+        let c = &self.conns[&conn];
+        let (src, dst) = (c.ends[from].host, c.ends[1 - from].host);
+        let latency = if src == dst {
+            Duration::ZERO
+        } else {
+            let latency = self
+                .link_latency
+                .get(&(src, dst))
+                .unwrap_or(&self.config.latency)
+                .clone();
+            latency.sample(&mut self.rng)
+        };
+        let now = self.now;
+        let e = self.end_mut(conn, from);
+        // In order per direction: never overtake the previous packet.
+        let at = (now + latency).max(e.last_arrival);
+        e.last_arrival = at;
+        self.schedule(
+            at,
+            Event::Arrive {
+                conn,
+                to: 1 - from,
+                packet,
+            },
+        );
+    }
+
+    pub(super) fn retransmit(&mut self, conn: u64, from: usize) {
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
+        let e = &c.ends[from];
+        let Some(stall) = &e.stall else { return };
+        let (src, dst) = (e.host, c.ends[1 - from].host);
+        let dst_down = self.hosts[dst].status == HostStatus::Crashed;
+        match self.path(src, dst) {
+            Path::Open if !dst_down => {
+                let stall = self.end_mut(conn, from).stall.take().expect("checked");
+                for packet in stall.queue {
+                    self.put_on_wire(conn, from, packet);
+                }
+            }
+            _ if self.now - stall.since >= self.config.retransmit_timeout => {
+                let was_open = e.phase == Phase::Open;
+                let e = self.end_mut(conn, from);
+                e.stall = None;
+                e.send_buf.clear();
+                e.phase = Phase::Dead;
+                if was_open {
+                    self.lost(conn, from, Disconnect::TimedOut);
+                }
+            }
+            _ => {
+                let now = self.now;
+                let stall = self.end_mut(conn, from).stall.as_mut().expect("checked");
+                stall.rto = (stall.rto * 2).min(MAX_RTO);
+                let at = now + stall.rto;
+                self.schedule(at, Event::Retransmit { conn, from });
+            }
+        }
+    }
+
+    pub(super) fn connect_deadline(&mut self, conn: u64) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        if c.abandoned || c.ends[0].phase != Phase::Connecting {
+            return;
+        }
+        c.abandoned = true;
+        let e = &mut c.ends[0];
+        e.phase = Phase::Dead;
+        e.stall = None;
+        let (h, incarnation, hc) = (
+            e.host,
+            e.incarnation,
+            e.conn.expect("connecting end has an id"),
+        );
+        self.index.remove(&(h, incarnation, hc));
+        self.connect_failed(h, incarnation, hc, ConnectError::TimedOut);
+    }
+
+    pub(super) fn connect_failed(
+        &mut self,
+        h: usize,
+        incarnation: u32,
+        hc: ConnId,
+        error: ConnectError,
+    ) {
+        if !self.is_current(h, incarnation) {
+            return;
+        }
+        let who = self.names[h].clone();
+        self.record(who, EventKind::ConnectFailed(error.to_string()));
+        self.call_node(h, |node, now| node.handle_connect_failed(now, hc, error));
+    }
+
+    /// A packet reaches an end.
+    pub(super) fn arrive(&mut self, conn: u64, to: usize, packet: Packet) {
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
+        let e = &c.ends[to];
+        let h = e.host;
+        match self.hosts[h].status {
+            // A dead machine answers nothing; the sender retransmits into the void.
+            HostStatus::Crashed => return self.lose(conn, 1 - to, packet),
+            HostStatus::Exited(_) | HostStatus::Running => {}
+        }
+        if let Packet::Syn = packet {
+            return self.syn(conn);
+        }
+        let stale = e.incarnation != self.hosts[h].incarnation
+            || matches!(self.hosts[h].status, HostStatus::Exited(_)) && e.phase != Phase::Closed;
+        let phase = if stale { Phase::Dead } else { e.phase };
+        match (packet, phase) {
+            (Packet::SynAck, Phase::Connecting) if !c.abandoned => self.established(conn),
+            (Packet::SynAck, _) => self.send(conn, to, Packet::Rst),
+            (Packet::Refused, Phase::Connecting) => {
+                let (incarnation, hc) = (e.incarnation, e.conn.expect("connecting end has an id"));
+                self.end_mut(conn, to).phase = Phase::Dead;
+                self.index.remove(&(h, incarnation, hc));
+                self.connect_failed(h, incarnation, hc, ConnectError::Refused);
+            }
+            (Packet::Data(bytes), Phase::Open) => {
+                let [a, b] = &mut self.conns.get_mut(&conn).expect("checked").ends;
+                let (e, sender) = if to == 0 { (a, b) } else { (b, a) };
+                sender.in_flight = sender.in_flight.saturating_sub(bytes.len());
+                e.recv_buf.extend(bytes);
+                self.deliver_reads(conn, to);
+            }
+            (Packet::Data(bytes), _) => {
+                // Data for a closed or unknown socket: the kernel answers with a reset.
+                let sender = &mut self.end_mut(conn, 1 - to);
+                sender.in_flight = sender.in_flight.saturating_sub(bytes.len());
+                let who = self.conns[&conn].end_label(&self.names, to);
+                self.record(who, EventKind::Discarded(bytes.len()));
+                self.send(conn, to, Packet::Rst);
+            }
+            (Packet::Fin, Phase::Open) => {
+                self.end_mut(conn, to).eof_received = true;
+                self.deliver_reads(conn, to);
+            }
+            (Packet::Rst, Phase::Open) => {
+                let e = self.end_mut(conn, to);
+                e.phase = Phase::Dead;
+                e.recv_buf.clear();
+                e.send_buf.clear();
+                e.stall = None;
+                self.lost(conn, to, Disconnect::Reset);
+            }
+            (Packet::Rst, Phase::Closed) => {
+                let e = self.end_mut(conn, to);
+                e.phase = Phase::Dead;
+                e.send_buf.clear();
+                e.stall = None;
+            }
+            // Anything else reaching a dead end, or a FIN for a closed one, is ignored.
+            _ => {}
+        }
+    }
+
+    /// A connection request reaches the accepting host.
+    pub(super) fn syn(&mut self, conn: u64) {
+        let c = &self.conns[&conn];
+        let h = c.ends[1].host;
+        let loopback = c.ends[0].host == h;
+        let listener = match self.hosts[h].status {
+            HostStatus::Running => self.hosts[h].listeners.get(&c.port).copied(),
+            _ => None,
+        };
+        let Some((listener, loopback_only)) = listener.filter(|(_, lo)| loopback || !lo) else {
+            return self.send(conn, 1, Packet::Refused);
+        };
+        let incarnation = self.hosts[h].incarnation;
+        let (local, peer) = (c.ends[1].addr, c.ends[0].addr);
+        let local = if loopback_only {
+            SocketAddr::from((Ipv4Addr::LOCALHOST, local.port()))
+        } else {
+            local
+        };
+        let Some(hc) = self.call_node(h, |node, now| {
+            node.handle_accepted(now, listener, local, peer)
+        }) else {
+            return;
+        };
+        let e = self.end_mut(conn, 1);
+        e.incarnation = incarnation;
+        e.conn = Some(hc);
+        e.phase = Phase::Open;
+        self.index.insert((h, incarnation, hc), (conn, 1));
+        let who = self.conns[&conn].end_label(&self.names, 1);
+        self.record(who, EventKind::Open);
+        self.send(conn, 1, Packet::SynAck);
+    }
+
+    /// The connecting end learns its connection is up.
+    pub(super) fn established(&mut self, conn: u64) {
+        let c = &self.conns[&conn];
+        let e = &c.ends[0];
+        let (h, hc) = (e.host, e.conn.expect("connecting end has an id"));
+        let (local, peer) = (e.addr, c.ends[1].addr);
+        let accepted = self
+            .call_node(h, |node, now| node.handle_connected(now, hc, local, peer))
+            .unwrap_or(false);
+        if !accepted {
+            return self.send(conn, 0, Packet::Rst);
+        }
+        self.end_mut(conn, 0).phase = Phase::Open;
+        let who = self.conns[&conn].end_label(&self.names, 0);
+        self.record(who, EventKind::Open);
+        self.work.insert((conn, 0));
+    }
+}
