@@ -17,6 +17,7 @@
 //! - [`testing`]: the doubles (`StringTransport`, `ManualClock`, `MemoryReactor`) and the
 //!   [`testing::Pump`].
 //! - [`programs`]: the seed programs.
+//! - [`net`]: the tokio driver, on real TCP or turmoil: the only code that does IO.
 //!
 //! ## Panics and errors
 //!
@@ -28,6 +29,7 @@ pub mod cli;
 pub mod clock;
 pub mod flow;
 pub mod host;
+pub mod net;
 pub mod programs;
 pub mod protocol;
 pub mod testing;
