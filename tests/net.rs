@@ -258,3 +258,108 @@ fn half_close_lets_the_asker_read_the_answer_after_its_end_of_stream() {
     );
     assert!(run.client_lines.is_empty());
 }
+
+/// Runs the `weft` binary with `args`; returns its exit status, stdout and stderr.
+/// Kills it and fails if it runs for more than [`TEST_TIMEOUT`].
+fn weft(args: &[&str]) -> (i32, String, String) {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_weft"))
+        .args(args)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("weft starts");
+    let poll = Duration::from_millis(10);
+    let mut waited = Duration::ZERO;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if waited > TEST_TIMEOUT {
+            let _ = child.kill();
+            panic!("weft {args:?} did not finish");
+        }
+        std::thread::sleep(poll);
+        waited += poll;
+    };
+    let (mut out, mut err) = (String::new(), String::new());
+    let _ = child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_to_string(&mut out);
+    let _ = child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut err);
+    (status.code().expect("exited"), out, err)
+}
+
+#[test]
+fn weft_pingpong_plays_both_sides_over_loopback_and_exits_0() {
+    let (code, out, err) = weft(&["pingpong"]);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    let addr = lines[0]
+        .strip_prefix("listening on 127.0.0.1:")
+        .expect("the server says where it listens");
+    let port: u16 = addr.parse().expect("a port");
+    assert_ne!(port, 0, "the real port, not the one asked for");
+    assert!(lines[1].starts_with("client: wrote "), "{out}");
+    assert!(
+        lines[1].ends_with(&format!("connection with 127.0.0.1:{port} closed cleanly")),
+        "{out}"
+    );
+    assert!(lines[2].starts_with("server: wrote "), "{out}");
+    assert!(lines[2].ends_with("closed cleanly"), "{out}");
+    assert!(err.contains("Client is closing the connection"), "{err}");
+}
+
+#[test]
+fn weft_pingpong_client_to_a_closed_port_exits_1_saying_connection_refused() {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.local_addr().expect("addr").port()
+    };
+    let (code, out, err) = weft(&["pingpong", "client", &port.to_string()]);
+    assert_eq!(code, 1);
+    assert_eq!(out, "");
+    assert!(err.contains("error: connection refused"), "{err}");
+}
+
+#[test]
+fn weft_pingpong_client_with_a_bad_address_exits_2() {
+    let (code, out, err) = weft(&["pingpong", "client", "localhost:http"]);
+    assert_eq!(code, 2);
+    assert_eq!(out, "");
+    assert!(
+        err.contains("ports must be integers from 0 to 65535"),
+        "{err}"
+    );
+}
+
+#[test]
+fn listening_on_a_port_in_use_fails_and_the_server_exits_1() {
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = holder.local_addr().expect("addr").port();
+    let mut server = Host::new(Probe::new(
+        FactoryProgram::new(PingPongFactory::server(None)).listen(HostPort::new("127.0.0.1", port)),
+    ));
+    let mut lines = Lines::new();
+    let code = block_on(run_on(Tokio, &mut server, &mut lines));
+    assert_eq!(code, 1);
+    assert_eq!(server.program().listening, None);
+    assert_eq!(
+        lines,
+        vec![(
+            Stream::Stderr,
+            format!("error: address already in use: 127.0.0.1:{port}")
+        )]
+    );
+    drop(holder);
+}

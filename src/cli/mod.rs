@@ -1,10 +1,12 @@
 //! The `weft` command line.
 //!
-//! `weft` with no arguments runs the bundled simulations and prints a summary; the
-//! subcommands benchmark the engine.
+//! `weft` with no arguments runs the bundled simulations and prints a summary;
+//! `weft pingpong` plays the chapter 1 protocol on real TCP; `weft bench` measures the
+//! engine.
 
 mod bench;
 mod demo;
+mod pingpong;
 
 use clap::{Parser, Subcommand};
 
@@ -22,6 +24,20 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Run the bundled simulations and print a summary (the default).
     Demo,
+    /// Play ping-pong over real TCP: both sides in one process, or a server or a client.
+    ///
+    /// Each side writes one byte when the connection is made and answers every read with
+    /// one byte; the client closes once it has received its maximum ("Expert Twisted",
+    /// chapter 1).
+    ///
+    /// With no mode, one process plays both sides over loopback (the book's script) and
+    /// exits once both connections have closed. Each side prints one line per connection:
+    /// the bytes it wrote and received, and how the connection ended. The protocol's own
+    /// log lines go to stderr (RUST_LOG filters them; default info).
+    ///
+    /// Exit status: 0 if every connection closed cleanly, 1 if a connect failed or a
+    /// connection broke, 2 for bad arguments.
+    Pingpong(pingpong::PingPongArgs),
 }
 
 impl Cli {
@@ -30,6 +46,7 @@ impl Cli {
         match self.command {
             Some(Command::Bench(args)) => bench::run(&args),
             Some(Command::Demo) | None => demo::run(),
+            Some(Command::Pingpong(args)) => pingpong::run(&args),
         }
     }
 }

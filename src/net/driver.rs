@@ -7,7 +7,7 @@ use std::io;
 use std::net::SocketAddr;
 
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
-use tokio::task::AbortHandle;
+use tokio::task::{AbortHandle, JoinHandle};
 
 use super::Output;
 use super::stack::{NetStream, Stack};
@@ -29,6 +29,7 @@ enum Held {
 /// The driver's side of one connection.
 struct Conn {
     orders: UnboundedSender<ToConn>,
+    task: JoinHandle<()>,
     /// A chunk is with the task and not yet taken by the socket.
     writing: bool,
     /// The task may read (it has a grant it has not used yet).
@@ -56,6 +57,8 @@ pub(crate) struct Driver<'a, S: Stack> {
     conns: BTreeMap<ConnId, Conn>,
     /// Connections to look at again that the node has not marked dirty.
     todo: BTreeSet<ConnId>,
+    /// Tasks of connections closed in order that may still be lingering.
+    closing: Vec<JoinHandle<()>>,
     exit: Option<i32>,
 }
 
@@ -73,6 +76,7 @@ impl<'a, S: Stack> Driver<'a, S> {
             connecting: BTreeMap::new(),
             conns: BTreeMap::new(),
             todo: BTreeSet::new(),
+            closing: Vec::new(),
             exit: None,
         }
     }
@@ -89,7 +93,7 @@ impl<'a, S: Stack> Driver<'a, S> {
             self.flush();
             if let Some(code) = self.exit {
                 tracing::debug!(code, "program exited");
-                self.shut_down();
+                self.shut_down().await;
                 return code;
             }
             let deadline = self.node.poll_timeout();
@@ -99,7 +103,15 @@ impl<'a, S: Stack> Driver<'a, S> {
                 && self.conns.is_empty()
             {
                 tracing::debug!("nothing left to wait for");
+                self.shut_down().await;
                 return 0;
+            }
+            // Due timers go first: a steady stream of socket events must not starve
+            // them (the select below prefers events).
+            if deadline.is_some_and(|d| d <= self.now()) {
+                let now = self.now();
+                self.node.handle_timeout(now);
+                continue;
             }
             let wake = deadline.and_then(|d| self.start.checked_add(d.since_epoch()));
             let timer = async {
@@ -252,11 +264,12 @@ impl<'a, S: Stack> Driver<'a, S> {
             tracing::debug!(%conn, %error, "cannot set TCP_NODELAY");
         }
         let (orders, orders_rx) = mpsc::unbounded_channel();
-        tasks::spawn_connection(conn, stream, orders_rx, self.events_tx.clone());
+        let task = tasks::spawn_connection(conn, stream, orders_rx, self.events_tx.clone());
         self.conns.insert(
             conn,
             Conn {
                 orders,
+                task,
                 writing: false,
                 reading: true,
                 held: None,
@@ -299,7 +312,10 @@ impl<'a, S: Stack> Driver<'a, S> {
             }
             Some(CloseAction::Close) if !c.writing => {
                 c.order(ToConn::Close);
-                self.conns.remove(&conn);
+                if let Some(c) = self.conns.remove(&conn) {
+                    self.closing.retain(|task| !task.is_finished());
+                    self.closing.push(c.task);
+                }
                 self.node.handle_closed(now, conn, Disconnect::Clean);
                 return;
             }
@@ -330,14 +346,19 @@ impl<'a, S: Stack> Driver<'a, S> {
         }
     }
 
-    /// Ends the run as a process exit would: ports and sockets close, unsent bytes are
-    /// lost, and the program hears nothing more.
-    fn shut_down(&mut self) {
+    /// Ends the run as a process exit would: ports and open connections close, unsent
+    /// bytes are lost, and the program hears nothing more. Closes the program began
+    /// are let finish (each within the linger time), so a peer whose last bytes
+    /// crossed our close sees a clean end rather than a reset from a dead process.
+    async fn shut_down(&mut self) {
         for task in self.listeners.values().chain(self.connecting.values()) {
             task.abort();
         }
         // Dropping the order channels ends the connection tasks, which drop the sockets.
         self.conns.clear();
+        for task in self.closing.drain(..) {
+            let _ = task.await;
+        }
     }
 }
 

@@ -75,7 +75,7 @@ mod stack;
 mod tasks;
 
 use std::cell::RefCell;
-use std::io;
+use std::io::{self, IsTerminal};
 use std::rc::Rc;
 
 pub use stack::{NetListener, NetStream, Stack, Tokio, Turmoil};
@@ -152,5 +152,6 @@ pub fn init_logging() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(io::stderr)
+        .with_ansi(io::stderr().is_terminal())
         .try_init();
 }

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
+use tokio::task::JoinHandle;
 use tracing::Instrument;
 
 use super::stack::{NetListener, NetStream, Stack};
@@ -183,9 +184,9 @@ pub(crate) fn spawn_connection<S: NetStream>(
     stream: S,
     orders: UnboundedReceiver<ToConn>,
     events: UnboundedSender<Event<S>>,
-) {
+) -> JoinHandle<()> {
     let span = tracing::debug_span!("conn", %conn);
-    tokio::spawn(connection(conn, stream, orders, events).instrument(span));
+    tokio::spawn(connection(conn, stream, orders, events).instrument(span))
 }
 
 /// Reads while the driver has granted a read, writes the chunk it was given, and obeys
