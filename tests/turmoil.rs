@@ -8,7 +8,10 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use weft::host::{ConnectError, FactoryProgram, Host, HostPort, Stream};
+use weft::clock::Clock;
+use weft::host::{
+    ConnId, ConnectError, FactoryProgram, Host, HostContext, HostPort, Program, Stream,
+};
 use weft::net::{Turmoil, run_on};
 use weft::programs::heartbeat::HeartbeatFactory;
 use weft::programs::pingpong::PingPongFactory;
@@ -193,5 +196,114 @@ fn connect_across_a_held_link_times_out() {
         sim.elapsed() < Duration::from_secs(31),
         "{:?}",
         sim.elapsed()
+    );
+}
+
+/// Connects across a held link, gives up after 5 s, and exits at 40 s: past the 30 s
+/// connect timeout, so a connect that was not really cancelled would have failed.
+#[derive(Default)]
+struct GiveUp {
+    conn: Option<ConnId>,
+    heard: Vec<String>,
+}
+
+/// [`GiveUp`]'s exit status and callbacks, once it has exited.
+type Heard = Rc<RefCell<Option<(i32, Vec<String>)>>>;
+
+#[derive(Clone, Copy, Debug)]
+enum GiveUpTimer {
+    Cancel,
+    Exit,
+}
+
+impl Program for GiveUp {
+    type Timer = GiveUpTimer;
+
+    fn start(&mut self, cx: &mut HostContext<'_, GiveUpTimer>) {
+        self.conn = Some(cx.connect(HostPort::new("server", PORT), Duration::from_secs(30)));
+        cx.call_later(Duration::from_secs(5), GiveUpTimer::Cancel);
+        cx.call_later(Duration::from_secs(40), GiveUpTimer::Exit);
+    }
+
+    fn timer_fired(&mut self, cx: &mut HostContext<'_, GiveUpTimer>, timer: GiveUpTimer) {
+        match timer {
+            GiveUpTimer::Cancel => {
+                let conn = self.conn.expect("connecting");
+                assert!(cx.is_connecting(conn));
+                cx.abort_connection(conn);
+            }
+            GiveUpTimer::Exit => cx.exit(0),
+        }
+    }
+
+    fn connection_made(&mut self, _cx: &mut HostContext<'_, GiveUpTimer>, conn: ConnId) {
+        self.heard.push(format!("{conn} made"));
+    }
+
+    fn data_received(&mut self, _: &mut HostContext<'_, GiveUpTimer>, _: ConnId, _: &[u8]) {}
+
+    fn connection_lost(
+        &mut self,
+        _: &mut HostContext<'_, GiveUpTimer>,
+        conn: ConnId,
+        _: Disconnect,
+    ) {
+        self.heard.push(format!("{conn} lost"));
+    }
+
+    fn connect_failed(
+        &mut self,
+        _cx: &mut HostContext<'_, GiveUpTimer>,
+        conn: ConnId,
+        error: ConnectError,
+    ) {
+        self.heard.push(format!("{conn} failed: {error}"));
+    }
+}
+
+#[test]
+fn a_cancelled_connect_is_never_heard_of_again() {
+    let mut sim = turmoil::Builder::new()
+        .rng_seed(7)
+        .tick_duration(Duration::from_millis(10))
+        .simulation_duration(Duration::from_secs(60))
+        .build();
+    // The server reports the connections it saw after 45 s.
+    let server = Shared::default();
+    let seen = server.clone();
+    sim.client("server", async move {
+        let program = Probe::new(
+            FactoryProgram::new(PingPongFactory::server(None))
+                .listen(HostPort::new("0.0.0.0", PORT)),
+        );
+        let (mut host, mut lines) = (Host::new(program), Lines::new());
+        let run = run_on(Turmoil, &mut host, &mut lines);
+        let _ = tokio::time::timeout(Duration::from_secs(45), run).await;
+        seen.borrow_mut().ended = host.program().ended.clone();
+        Ok(())
+    });
+    let client: Heard = Rc::default();
+    let out = client.clone();
+    sim.client("client", async move {
+        let mut host = Host::new(GiveUp::default());
+        let code = run_on(Turmoil, &mut host, &mut Lines::new()).await;
+        *out.borrow_mut() = Some((code, host.program().heard.clone()));
+        Ok(())
+    });
+    // The SYN waits in the link; the client gives up at 5 s; at 10 s the link lets
+    // everything through, so a connect that went on regardless would reach the server.
+    sim.hold("client", "server");
+    let mut released = false;
+    while !sim.step().expect("the simulation runs") {
+        if !released && sim.elapsed() >= Duration::from_secs(10) {
+            sim.release("client", "server");
+            released = true;
+        }
+    }
+    assert_eq!(*client.borrow(), Some((0, Vec::new())), "no callback");
+    assert_eq!(
+        server.borrow().ended,
+        Vec::new(),
+        "no connection reached the server"
     );
 }

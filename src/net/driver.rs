@@ -219,6 +219,7 @@ impl<'a, S: Stack> Driver<'a, S> {
                 self.open(conn, stream);
             }
             Event::Connected(conn, Ok(stream)) => {
+                let _span = tracing::debug_span!("conn", %conn).entered();
                 if self.connecting.remove(&conn).is_none() {
                     stream.reset();
                     return;
@@ -251,6 +252,7 @@ impl<'a, S: Stack> Driver<'a, S> {
                 }
             }
             Event::Broken(conn, reason) => {
+                let _span = tracing::debug_span!("conn", %conn).entered();
                 if self.conns.remove(&conn).is_some() {
                     tracing::debug!(%conn, %reason, "connection lost");
                     self.node.handle_closed(now, conn, reason);
@@ -290,6 +292,7 @@ impl<'a, S: Stack> Driver<'a, S> {
     /// Moves `conn`'s bytes out (one chunk at a time), carries out its close, and hands
     /// it what was read unless it has paused reading.
     fn service(&mut self, conn: ConnId) {
+        let _span = tracing::debug_span!("conn", %conn).entered();
         let now = self.now();
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
