@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use weft::host::{ConnId, ConnectError, FactoryProgram, HostContext, ListenerId, Program};
 use weft::programs::pingpong::PingPong;
-use weft::programs::streaming::{ReceivingServer, StreamingClient};
+use weft::programs::streaming::StreamingClient;
 use weft::protocol::{Context, Factory, NoTimer, Protocol};
 use weft::time::Instant;
 use weft::transport::Disconnect;
@@ -40,15 +40,6 @@ impl Counted for StreamingClient {
         Stats {
             written: self.producer().written() as u64,
             received: 0,
-        }
-    }
-}
-
-impl Counted for ReceivingServer {
-    fn stats(&self) -> Stats {
-        Stats {
-            written: 0,
-            received: self.received() as u64,
         }
     }
 }
