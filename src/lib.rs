@@ -18,6 +18,7 @@
 //!   [`testing::Pump`].
 //! - [`codec`]: wire formats (netstrings).
 //! - [`programs`]: the seed programs.
+//! - [`net`]: the tokio driver, on real TCP or turmoil: the only code that does IO.
 //!
 //! ## Panics and errors
 //!
@@ -30,6 +31,7 @@ pub mod clock;
 pub mod codec;
 pub mod flow;
 pub mod host;
+pub mod net;
 pub mod programs;
 pub mod protocol;
 pub mod scenario;

@@ -1,9 +1,11 @@
 //! The `weft` command line.
 //!
 //! `weft` with no arguments runs every scenario in `sim/` and prints a summary; `weft
-//! sim` runs, sweeps and shrinks scenarios; `weft bench` measures the engine.
+//! sim` runs, sweeps and shrinks scenarios; `weft pingpong` plays the chapter 1 protocol
+//! on real TCP; `weft bench` measures the engine.
 
 mod bench;
+mod pingpong;
 mod sim;
 
 use clap::{Parser, Subcommand};
@@ -22,6 +24,20 @@ enum Command {
     Sim(sim::SimArgs),
     /// Measure weft's engine (release builds only give meaningful numbers).
     Bench(bench::BenchArgs),
+    /// Play ping-pong over real TCP: both sides in one process, or a server or a client.
+    ///
+    /// Each side writes one byte when the connection is made and answers every read with
+    /// one byte; the client closes once it has received its maximum ("Expert Twisted",
+    /// chapter 1).
+    ///
+    /// With no mode, one process plays both sides over loopback (the book's script) and
+    /// exits once both connections have closed. Each side prints one line per connection:
+    /// the bytes it wrote and received, and how the connection ended. The protocol's own
+    /// log lines go to stderr (RUST_LOG filters them; default info).
+    ///
+    /// Exit status: 0 if every connection closed cleanly, 1 if a connect failed or a
+    /// connection broke, 2 for bad arguments.
+    Pingpong(pingpong::PingPongArgs),
 }
 
 impl Cli {
@@ -30,6 +46,7 @@ impl Cli {
         match self.command {
             Some(Command::Sim(args)) => sim::run(args),
             Some(Command::Bench(args)) => bench::run(&args),
+            Some(Command::Pingpong(args)) => pingpong::run(&args),
             None => sim::run_default(),
         }
     }

@@ -1,0 +1,405 @@
+//! Programs and protocols for the driver tests, shared by the loopback and turmoil
+//! binaries.
+#![allow(dead_code, unreachable_pub)] // each test binary uses part of it
+
+use std::cell::RefCell;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::Duration;
+
+use weft::host::{ConnId, ConnectError, FactoryProgram, HostContext, ListenerId, Program};
+use weft::programs::pingpong::PingPong;
+use weft::programs::streaming::StreamingClient;
+use weft::protocol::{Context, Factory, NoTimer, Protocol};
+use weft::time::Instant;
+use weft::transport::Disconnect;
+
+/// What a protocol did on its connection.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct Stats {
+    pub written: u64,
+    pub received: u64,
+}
+
+/// Protocols whose counts a [`Probe`] records when their connection ends.
+pub trait Counted {
+    fn stats(&self) -> Stats;
+}
+
+impl Counted for PingPong {
+    fn stats(&self) -> Stats {
+        Stats {
+            written: self.written(),
+            received: self.received(),
+        }
+    }
+}
+
+impl Counted for StreamingClient {
+    fn stats(&self) -> Stats {
+        Stats {
+            written: self.producer().written() as u64,
+            received: 0,
+        }
+    }
+}
+
+/// How one connection ended.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Ended {
+    pub conn: ConnId,
+    pub reason: Disconnect,
+    pub stats: Stats,
+}
+
+/// A shared, ordered log of what happened across the programs of one test (they run on
+/// one thread, so the order is the order of events).
+pub type Log = Rc<RefCell<Vec<String>>>;
+
+/// A [`FactoryProgram`] that records how each connection ended and what its protocol
+/// counted, hands out its listening address, logs producer calls, and exits once a
+/// given number of connections has ended.
+pub struct Probe<F: Factory> {
+    pub inner: FactoryProgram<F>,
+    pub ended: Vec<Ended>,
+    pub failed: Vec<ConnectError>,
+    pub listening: Option<SocketAddr>,
+    announce: Option<tokio::sync::oneshot::Sender<SocketAddr>>,
+    exit_after: Option<usize>,
+    log: Log,
+}
+
+impl<F: Factory> Probe<F>
+where
+    F::Protocol: Counted,
+{
+    pub fn new(inner: FactoryProgram<F>) -> Self {
+        Self {
+            inner,
+            ended: Vec::new(),
+            failed: Vec::new(),
+            listening: None,
+            announce: None,
+            exit_after: None,
+            log: Log::default(),
+        }
+    }
+
+    /// Sends the listening address on `tx` once bound.
+    pub fn announce(mut self, tx: tokio::sync::oneshot::Sender<SocketAddr>) -> Self {
+        self.announce = Some(tx);
+        self
+    }
+
+    /// Exits with status 0 once `n` connections have ended.
+    pub fn exit_after(mut self, n: usize) -> Self {
+        self.exit_after = Some(n);
+        self
+    }
+
+    /// Logs pause/resume/stop of the producer into `log`.
+    pub fn log_to(mut self, log: Log) -> Self {
+        self.log = log;
+        self
+    }
+}
+
+type TimerOf<F> = <FactoryProgram<F> as Program>::Timer;
+
+impl<F: Factory> Program for Probe<F>
+where
+    F::Protocol: Counted,
+{
+    type Timer = TimerOf<F>;
+
+    fn start(&mut self, cx: &mut HostContext<'_, Self::Timer>) {
+        self.inner.start(cx);
+    }
+
+    fn connection_made(&mut self, cx: &mut HostContext<'_, Self::Timer>, conn: ConnId) {
+        self.inner.connection_made(cx, conn);
+    }
+
+    fn data_received(&mut self, cx: &mut HostContext<'_, Self::Timer>, conn: ConnId, data: &[u8]) {
+        self.inner.data_received(cx, conn, data);
+    }
+
+    fn read_connection_lost(&mut self, cx: &mut HostContext<'_, Self::Timer>, conn: ConnId) {
+        self.inner.read_connection_lost(cx, conn);
+    }
+
+    fn connection_lost(
+        &mut self,
+        cx: &mut HostContext<'_, Self::Timer>,
+        conn: ConnId,
+        reason: Disconnect,
+    ) {
+        let stats = self.inner.protocol(conn).map(Counted::stats);
+        self.ended.push(Ended {
+            conn,
+            reason,
+            stats: stats.unwrap_or_default(),
+        });
+        self.inner.connection_lost(cx, conn, reason);
+        if self.exit_after == Some(self.ended.len()) {
+            cx.exit(0);
+        }
+    }
+
+    fn connect_failed(
+        &mut self,
+        cx: &mut HostContext<'_, Self::Timer>,
+        conn: ConnId,
+        error: ConnectError,
+    ) {
+        self.failed.push(error.clone());
+        self.inner.connect_failed(cx, conn, error);
+    }
+
+    fn listening(
+        &mut self,
+        cx: &mut HostContext<'_, Self::Timer>,
+        listener: ListenerId,
+        addr: SocketAddr,
+    ) {
+        self.listening = Some(addr);
+        if let Some(tx) = self.announce.take() {
+            let _ = tx.send(addr);
+        }
+        self.inner.listening(cx, listener, addr);
+    }
+
+    fn timer_fired(&mut self, cx: &mut HostContext<'_, Self::Timer>, timer: Self::Timer) {
+        self.inner.timer_fired(cx, timer);
+    }
+
+    fn pause_producing(&mut self, cx: &mut HostContext<'_, Self::Timer>, conn: ConnId) {
+        self.log.borrow_mut().push("producer paused".into());
+        self.inner.pause_producing(cx, conn);
+    }
+
+    fn resume_producing(&mut self, cx: &mut HostContext<'_, Self::Timer>, conn: ConnId) {
+        self.log.borrow_mut().push("producer resumed".into());
+        self.inner.resume_producing(cx, conn);
+    }
+
+    fn stop_producing(&mut self, cx: &mut HostContext<'_, Self::Timer>, conn: ConnId) {
+        self.inner.stop_producing(cx, conn);
+    }
+}
+
+/// A receiver that does not read for its first `pause`, then counts what arrives.
+#[derive(Clone, Debug)]
+pub struct SlowReader {
+    pause: Duration,
+    received: u64,
+    log: Log,
+}
+
+/// [`SlowReader`]'s timer.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct StartReading;
+
+/// Builds [`SlowReader`]s that log to a shared [`Log`].
+pub struct SlowReaderFactory {
+    pub pause: Duration,
+    pub log: Log,
+}
+
+impl Factory for SlowReaderFactory {
+    type Protocol = SlowReader;
+
+    fn build_protocol(&mut self, _peer: SocketAddr) -> SlowReader {
+        SlowReader {
+            pause: self.pause,
+            received: 0,
+            log: self.log.clone(),
+        }
+    }
+}
+
+impl Protocol for SlowReader {
+    type Timer = StartReading;
+
+    fn connection_made(&mut self, cx: &mut Context<'_, StartReading>) {
+        cx.transport.pause_reading();
+        cx.call_later(self.pause, StartReading);
+    }
+
+    fn data_received(&mut self, _cx: &mut Context<'_, StartReading>, data: &[u8]) {
+        self.received += data.len() as u64;
+    }
+
+    fn timer_fired(&mut self, cx: &mut Context<'_, StartReading>, StartReading: StartReading) {
+        self.log.borrow_mut().push("reading resumed".into());
+        cx.transport.resume_reading();
+    }
+}
+
+impl Counted for SlowReader {
+    fn stats(&self) -> Stats {
+        Stats {
+            written: 0,
+            received: self.received,
+        }
+    }
+}
+
+/// Writes a greeting, then aborts the connection as soon as anything arrives.
+#[derive(Clone, Debug, Default)]
+pub struct Aborter {
+    received: u64,
+}
+
+impl Protocol for Aborter {
+    type Timer = NoTimer;
+
+    fn data_received(&mut self, cx: &mut Context<'_, NoTimer>, data: &[u8]) {
+        self.received += data.len() as u64;
+        cx.abort_connection();
+    }
+}
+
+impl Counted for Aborter {
+    fn stats(&self) -> Stats {
+        Stats {
+            written: 0,
+            received: self.received,
+        }
+    }
+}
+
+/// Builds [`Aborter`]s.
+pub struct AborterFactory;
+
+impl Factory for AborterFactory {
+    type Protocol = Aborter;
+
+    fn build_protocol(&mut self, _peer: SocketAddr) -> Aborter {
+        Aborter::default()
+    }
+}
+
+/// One side of a half-close exchange. The asker writes its question and half-closes;
+/// the answerer collects everything until end-of-stream, then answers with the byte
+/// count and closes. The asker keeps reading after its half-close. Each side logs
+/// what it received when its connection ends.
+#[derive(Clone, Debug)]
+pub struct HalfClose {
+    asker: bool,
+    written: u64,
+    received: Vec<u8>,
+    saw_eof: bool,
+    log: Log,
+}
+
+/// The asker's question.
+pub const QUESTION: &[u8] = b"how many bytes is this?";
+
+impl Protocol for HalfClose {
+    type Timer = NoTimer;
+
+    fn connection_made(&mut self, cx: &mut Context<'_, NoTimer>) {
+        if self.asker {
+            cx.write(QUESTION);
+            self.written += QUESTION.len() as u64;
+            cx.lose_write_connection();
+        }
+    }
+
+    fn data_received(&mut self, _cx: &mut Context<'_, NoTimer>, data: &[u8]) {
+        self.received.extend_from_slice(data);
+    }
+
+    fn read_connection_lost(&mut self, cx: &mut Context<'_, NoTimer>) {
+        self.saw_eof = true;
+        if !self.asker {
+            let answer = format!("{} bytes", self.received.len());
+            cx.write(answer.as_bytes());
+            self.written += answer.len() as u64;
+        }
+        cx.lose_connection();
+    }
+
+    fn connection_lost(&mut self, _cx: &mut Context<'_, NoTimer>, _reason: Disconnect) {
+        let who = if self.asker { "asker" } else { "answerer" };
+        let text = String::from_utf8_lossy(&self.received);
+        let eof = if self.saw_eof {
+            "then end-of-stream"
+        } else {
+            "no end-of-stream"
+        };
+        self.log
+            .borrow_mut()
+            .push(format!("{who} received {text:?}, {eof}"));
+    }
+}
+
+impl Counted for HalfClose {
+    fn stats(&self) -> Stats {
+        Stats {
+            written: self.written,
+            received: self.received.len() as u64,
+        }
+    }
+}
+
+/// Builds one side of [`HalfClose`].
+pub struct HalfCloseFactory {
+    pub asker: bool,
+    pub log: Log,
+}
+
+impl Factory for HalfCloseFactory {
+    type Protocol = HalfClose;
+
+    fn build_protocol(&mut self, _peer: SocketAddr) -> HalfClose {
+        HalfClose {
+            asker: self.asker,
+            written: 0,
+            received: Vec::new(),
+            saw_eof: false,
+            log: self.log.clone(),
+        }
+    }
+}
+
+/// Records when each byte arrives (the receiving end of the heartbeat).
+pub struct BeatCounter {
+    arrivals: Rc<RefCell<Vec<Instant>>>,
+}
+
+impl Protocol for BeatCounter {
+    type Timer = NoTimer;
+
+    fn data_received(&mut self, cx: &mut Context<'_, NoTimer>, data: &[u8]) {
+        let now = cx.now();
+        self.arrivals
+            .borrow_mut()
+            .extend(std::iter::repeat_n(now, data.len()));
+    }
+}
+
+impl Counted for BeatCounter {
+    fn stats(&self) -> Stats {
+        Stats {
+            written: 0,
+            received: self.arrivals.borrow().len() as u64,
+        }
+    }
+}
+
+/// Builds [`BeatCounter`]s that share one list of arrival times.
+pub struct BeatCounterFactory {
+    pub arrivals: Rc<RefCell<Vec<Instant>>>,
+}
+
+impl Factory for BeatCounterFactory {
+    type Protocol = BeatCounter;
+
+    fn build_protocol(&mut self, _peer: SocketAddr) -> BeatCounter {
+        BeatCounter {
+            arrivals: self.arrivals.clone(),
+        }
+    }
+}
