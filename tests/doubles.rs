@@ -169,7 +169,7 @@ fn pump_delivers_client_to_server_first() {
         .events()
         .iter()
         .filter(|e| matches!(e.what, EventKind::Data(_)))
-        .map(|e| e.who.as_str())
+        .map(|e| &*e.who)
         .collect();
     assert_eq!(order, ["client > server", "server > client"]);
 }
@@ -187,7 +187,7 @@ fn closing_side_hears_connection_lost_first_and_peer_gets_eof() {
         .transcript()
         .events()
         .iter()
-        .map(|e| (e.who.as_str(), &e.what))
+        .map(|e| (&*e.who, &e.what))
         .filter(|(_, w)| matches!(w, EventKind::Lost(_) | EventKind::Eof))
         .collect();
     assert_eq!(

@@ -162,7 +162,7 @@ impl Recorder {
             let value = reactor.value(*conn);
             if value.len() > *sent {
                 let who = format!("proxy > {name}");
-                let data = EventKind::Data(value[*sent..].to_vec());
+                let data = EventKind::Data(value[*sent..].to_vec().into());
                 self.transcript.record(reactor.now(), who, data);
                 *sent = value.len();
             }
@@ -198,7 +198,7 @@ fn proxy_three_clients_one_fetch() {
         rec.note(
             &reactor,
             "upstream > proxy",
-            EventKind::Data(POEM[..18].to_vec()),
+            EventKind::Data(POEM[..18].to_vec().into()),
         );
         reactor.data_received(upstream, &POEM[..18]);
         rec.observe(&reactor);
@@ -206,7 +206,7 @@ fn proxy_three_clients_one_fetch() {
         rec.note(
             &reactor,
             "upstream > proxy",
-            EventKind::Data(POEM[18..].to_vec()),
+            EventKind::Data(POEM[18..].to_vec().into()),
         );
         reactor.data_received(upstream, &POEM[18..]);
         reactor.connection_lost(upstream, Disconnect::Clean);

@@ -42,6 +42,15 @@ enum BenchCommand {
         #[arg(long, default_value_t = 1_000_000)]
         timers: u64,
     },
+    /// A scenario file run with seeds 0..N: prints `seeds_per_s=` and `speedup=`
+    /// (virtual seconds simulated per wall second).
+    Sim {
+        /// The scenario file.
+        file: std::path::PathBuf,
+        /// Seeds per measured run.
+        #[arg(long, default_value_t = 100)]
+        seeds: u64,
+    },
     /// A stream of netstrings fed to the decoder in seeded random-sized reads: prints
     /// `bytes_per_s=` (stream bytes decoded per second).
     Netstring {
@@ -63,16 +72,46 @@ enum BenchCommand {
 
 pub(crate) fn run(args: &BenchArgs) -> i32 {
     let runs = args.runs.max(1);
-    match args.what {
-        BenchCommand::Pingpong { exchanges } => {
+    match &args.what {
+        BenchCommand::Sim { file, seeds } => {
+            let scenario = match crate::scenario::Scenario::load(file) {
+                Ok(scenario) => scenario,
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    return 2;
+                }
+            };
+            let seeds = (*seeds).max(1);
+            let mut speedups = Vec::new();
+            let rates = repeat(runs, || {
+                let (measured, speedup) = bench_sim(&scenario, seeds);
+                speedups.push(speedup);
+                measured
+            });
+            speedups.sort_by(f64::total_cmp);
+            report(
+                &format!("scenario={} seeds={seeds}", scenario.name),
+                "seeds_per_s",
+                &rates,
+            );
+            println!(
+                "scenario={} seeds={seeds} runs={runs} speedup={:.0} min_speedup={:.0} max_speedup={:.0}",
+                scenario.name,
+                speedups[speedups.len() / 2],
+                speedups[0],
+                speedups[speedups.len() - 1]
+            );
+            return 0;
+        }
+        &BenchCommand::Pingpong { exchanges } => {
             let rates = repeat(runs, || bench_pingpong(exchanges));
             report(&format!("exchanges={exchanges}"), "exchanges_per_s", &rates);
         }
-        BenchCommand::Clock { timers } => {
+        &BenchCommand::Clock { timers } => {
             let rates = repeat(runs, || bench_clock(timers));
             report(&format!("timers={timers}"), "timers_per_s", &rates);
         }
-        BenchCommand::Netstring {
+        &BenchCommand::Netstring {
             bytes,
             frame_size,
             max_read,
@@ -93,6 +132,24 @@ pub(crate) fn run(args: &BenchArgs) -> i32 {
         }
     }
     0
+}
+
+/// Runs a scenario with seeds 0..seeds; returns seeds per second, and virtual seconds
+/// simulated per wall second.
+fn bench_sim(scenario: &crate::scenario::Scenario, seeds: u64) -> (Measured, f64) {
+    let start = Instant::now();
+    let mut simulated = 0.0;
+    for seed in 0..seeds {
+        let outcome = scenario
+            .run(seed)
+            .expect("the scenario was loaded and checked");
+        simulated += outcome.finished_at.since_epoch().as_secs_f64();
+    }
+    let elapsed = start.elapsed();
+    (
+        Measured::new(seeds, elapsed),
+        simulated / elapsed.as_secs_f64(),
+    )
 }
 
 /// Runs `once` `runs` times; returns the rates it measured, sorted.

@@ -135,14 +135,8 @@ impl SimNet {
             SocketAddr::from((dst_ip, to.port)),
             self.segmenter(id, 1),
         );
-        self.conns.insert(
-            id,
-            Conn {
-                ends: [client, server],
-                abandoned: false,
-                port: to.port,
-            },
-        );
+        self.conns
+            .insert(id, Conn::new([client, server], to.port, &self.names));
         self.index.insert((h, incarnation, conn), (id, 0));
         self.send(id, 0, Packet::Syn);
         self.schedule(self.now + timeout, Event::ConnectDeadline { conn: id });

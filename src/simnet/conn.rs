@@ -3,6 +3,7 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::host::ConnId;
@@ -122,25 +123,35 @@ pub(crate) struct Conn {
     pub(crate) abandoned: bool,
     /// Port asked for by the connecting end.
     pub(crate) port: u16,
+    /// Transcript labels, made once: `"client:40001 > server:10000"` for bytes sent by
+    /// each end, and `"client:40001"` for each end.
+    sent_by: [Arc<str>; 2],
+    end: [Arc<str>; 2],
 }
 
 impl Conn {
-    /// `"client:40001 > server:10000"` for bytes sent by `from`.
-    pub(crate) fn label(&self, names: &[String], from: usize) -> String {
-        let (a, b) = (&self.ends[from], &self.ends[1 - from]);
-        format!(
-            "{}:{} > {}:{}",
-            names[a.host],
-            a.addr.port(),
-            names[b.host],
-            b.addr.port()
-        )
+    /// A connection between two ends on the hosts `names` lists.
+    pub(crate) fn new(ends: [End; 2], port: u16, names: &[String]) -> Self {
+        let end =
+            |i: usize| -> String { format!("{}:{}", names[ends[i].host], ends[i].addr.port()) };
+        let (a, b) = (end(0), end(1));
+        Self {
+            sent_by: [format!("{a} > {b}").into(), format!("{b} > {a}").into()],
+            end: [a.into(), b.into()],
+            ends,
+            abandoned: false,
+            port,
+        }
     }
 
-    /// `"client:40001"` for one end.
-    pub(crate) fn end_label(&self, names: &[String], end: usize) -> String {
-        let e = &self.ends[end];
-        format!("{}:{}", names[e.host], e.addr.port())
+    /// The label of bytes sent by end `from`.
+    pub(crate) fn label(&self, from: usize) -> Arc<str> {
+        self.sent_by[from].clone()
+    }
+
+    /// The label of one end.
+    pub(crate) fn end_label(&self, end: usize) -> Arc<str> {
+        self.end[end].clone()
     }
 }
 

@@ -477,7 +477,7 @@ impl SimNet {
         }));
     }
 
-    fn record(&mut self, who: impl Into<String>, what: EventKind) {
+    fn record(&mut self, who: impl Into<std::sync::Arc<str>>, what: EventKind) {
         if self.record {
             self.transcript.record(self.now, who, what);
         }

@@ -73,7 +73,7 @@ impl SimNet {
     pub(super) fn lost(&mut self, conn: u64, end: usize, reason: Disconnect) {
         let c = &self.conns[&conn];
         let e = &c.ends[end];
-        let who = c.end_label(&self.names, end);
+        let who = c.end_label(end);
         let (h, incarnation, hc) = (e.host, e.incarnation, e.conn);
         self.record(who, EventKind::Lost(reason));
         let Some(hc) = hc else { return };
@@ -132,10 +132,10 @@ impl SimNet {
             let accepts = node.accepts_data(hc);
             if !e.recv_buf.is_empty() {
                 let n = e.reads.next_read(e.recv_buf.len());
-                let chunk: Vec<u8> = e.recv_buf.drain(..n).collect();
+                let chunk: bytes::Bytes = e.recv_buf.drain(..n).collect::<Vec<u8>>().into();
                 e.bytes_delivered += n as u64;
                 e.frames.feed(&chunk);
-                let who = c.label(&self.names, 1 - to);
+                let who = c.label(1 - to);
                 self.check_triggers(conn, to);
                 let what = if accepts {
                     EventKind::Data(chunk.clone())
@@ -150,7 +150,7 @@ impl SimNet {
             }
             if e.eof_received && !e.eof_delivered {
                 e.eof_delivered = true;
-                let who = c.label(&self.names, 1 - to);
+                let who = c.label(1 - to);
                 self.record(who, EventKind::Eof);
                 self.call_node(h, |node, now| node.handle_read_closed(now, hc));
             }

@@ -214,7 +214,7 @@ impl SimNet {
                 // Data for a closed or unknown socket: the kernel answers with a reset.
                 let sender = &mut self.end_mut(conn, 1 - to);
                 sender.in_flight = sender.in_flight.saturating_sub(bytes.len());
-                let who = self.conns[&conn].end_label(&self.names, to);
+                let who = self.conns[&conn].end_label(to);
                 self.record(who, EventKind::Discarded(bytes.len()));
                 self.send(conn, to, Packet::Rst);
             }
@@ -270,7 +270,7 @@ impl SimNet {
         e.conn = Some(hc);
         e.phase = Phase::Open;
         self.index.insert((h, incarnation, hc), (conn, 1));
-        let who = self.conns[&conn].end_label(&self.names, 1);
+        let who = self.conns[&conn].end_label(1);
         self.record(who, EventKind::Open);
         self.send(conn, 1, Packet::SynAck);
     }
@@ -288,7 +288,7 @@ impl SimNet {
             return self.send(conn, 0, Packet::Rst);
         }
         self.end_mut(conn, 0).phase = Phase::Open;
-        let who = self.conns[&conn].end_label(&self.names, 0);
+        let who = self.conns[&conn].end_label(0);
         self.record(who, EventKind::Open);
         self.work.insert((conn, 0));
     }

@@ -15,6 +15,8 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use bytes::Bytes;
+
 use super::segmentation::{Segmentation, Segmenter};
 use super::transcript::{EventKind, Transcript};
 use crate::clock::{Clock, ManualClock, MapClock};
@@ -458,7 +460,7 @@ impl<C: Protocol, S: Protocol> Pump<C, S> {
             let (read, tail) = rest.split_at(n);
             rest = tail;
             if self.transcript.is_some() {
-                self.record(sender, EventKind::Data(read.to_vec()));
+                self.record(sender, EventKind::Data(Bytes::copy_from_slice(read)));
             }
             self.call(
                 to,

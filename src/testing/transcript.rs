@@ -7,6 +7,9 @@
 //! which is what the determinism self-check compares.
 
 use std::fmt::{self, Write as _};
+use std::sync::Arc;
+
+use bytes::Bytes;
 
 use crate::time::Instant;
 use crate::transport::Disconnect;
@@ -20,7 +23,7 @@ pub enum EventKind {
     /// A connection opened.
     Open,
     /// Bytes delivered to the receiving protocol (one `data_received`).
-    Data(Vec<u8>),
+    Data(Bytes),
     /// Bytes thrown away because the receiver had stopped reading.
     Discarded(usize),
     /// End-of-stream delivered: the sender half-closed or closed.
@@ -48,8 +51,9 @@ pub enum EventKind {
 pub struct Event {
     /// Virtual time.
     pub at: Instant,
-    /// The side, connection or host it concerns, e.g. `client > server`.
-    pub who: String,
+    /// The side, connection or host it concerns, e.g. `client > server`. Shared, so
+    /// recording an event on a busy connection does not copy its label.
+    pub who: Arc<str>,
     /// What happened.
     pub what: EventKind,
 }
@@ -67,7 +71,7 @@ impl Transcript {
     }
 
     /// Appends an event.
-    pub fn record(&mut self, at: Instant, who: impl Into<String>, what: EventKind) {
+    pub fn record(&mut self, at: Instant, who: impl Into<Arc<str>>, what: EventKind) {
         self.events.push(Event {
             at,
             who: who.into(),
@@ -85,9 +89,9 @@ impl Transcript {
     pub fn bytes(&self, who: &str) -> Vec<u8> {
         self.events
             .iter()
-            .filter(|e| e.who == who)
+            .filter(|e| &*e.who == who)
             .filter_map(|e| match &e.what {
-                EventKind::Data(bytes) => Some(bytes.as_slice()),
+                EventKind::Data(bytes) => Some(bytes.as_ref()),
                 _ => None,
             })
             .flatten()
@@ -201,7 +205,7 @@ mod tests {
         t.record(
             Instant::from_millis(100),
             "b > a",
-            EventKind::Data(b"hi\n\x00".to_vec()),
+            EventKind::Data(b"hi\n\x00".to_vec().into()),
         );
         t.record(
             Instant::from_secs(12),
@@ -218,9 +222,13 @@ mod tests {
     #[test]
     fn repeated_bytes_are_counted_and_long_text_wraps_after_newlines() {
         let mut t = Transcript::new();
-        t.record(Instant::ZERO, "s", EventKind::Data(vec![b'*'; 65536]));
+        t.record(
+            Instant::ZERO,
+            "s",
+            EventKind::Data(vec![b'*'; 65536].into()),
+        );
         let poem = b"This is the first line of the poem\nand here comes the second line of it\n";
-        t.record(Instant::ZERO, "s", EventKind::Data(poem.to_vec()));
+        t.record(Instant::ZERO, "s", EventKind::Data(poem.to_vec().into()));
         let text = t.render();
         assert!(text.contains(r#"65536 B  "*" x 65536"#), "{text}");
         assert!(
@@ -245,9 +253,9 @@ mod tests {
     #[test]
     fn bytes_concatenates_one_direction() {
         let mut t = Transcript::new();
-        t.record(Instant::ZERO, "x", EventKind::Data(b"ab".to_vec()));
-        t.record(Instant::ZERO, "y", EventKind::Data(b"zz".to_vec()));
-        t.record(Instant::ZERO, "x", EventKind::Data(b"c".to_vec()));
+        t.record(Instant::ZERO, "x", EventKind::Data(b"ab".to_vec().into()));
+        t.record(Instant::ZERO, "y", EventKind::Data(b"zz".to_vec().into()));
+        t.record(Instant::ZERO, "x", EventKind::Data(b"c".to_vec().into()));
         assert_eq!(t.bytes("x"), b"abc");
     }
 }
