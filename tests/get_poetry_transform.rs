@@ -177,8 +177,8 @@ fn when_one_of_three_transforms_fails_only_that_poem_keeps_its_case() {
 
 /// The download limit is 3 s and the transform's is 2 s. The poem (25 bytes, one a
 /// tick) takes 2.5 s, in time; the silent transform server then costs 2 s more, and
-/// the original poem is used at 4.5 s: the download's timer stopped at the poem (or it
-/// would have failed the download at 3 s), the transform's started afresh.
+/// the original poem is used at 4.5 s: the download's limit ended with the poem (it
+/// did not fail it at 3 s), and the transform's started afresh.
 #[test]
 fn a_timeout_during_the_transform_stage_keeps_the_original_poem() {
     let mut net = net_with(None);

@@ -538,9 +538,9 @@ impl Program for GetPoetry {
         let Some(download) = self.downloads.get_mut(i) else {
             return;
         };
-        download.timeout = None;
         match (timer, &download.stage, download.conn) {
             (GetPoetryTimer::Timeout(_), Stage::Connecting | Stage::Receiving(_), Some(conn)) => {
+                download.timeout = None;
                 // Abort rather than close: a slow server would otherwise keep the
                 // connection (and its sender) alive. On a pending connect this
                 // withdraws it.
@@ -549,10 +549,13 @@ impl Program for GetPoetry {
                 self.fail(cx, i, Failure::TimedOut(limit));
             }
             (GetPoetryTimer::TransformTimeout(_), Stage::Transforming(stage), _) => {
+                download.timeout = None;
                 cx.abort_connection(stage.conn());
                 let limit = self.options.transform_limit().unwrap_or_default();
                 self.transformed(cx, i, Err(TransformStepError::TimedOut(limit)));
             }
+            // A timer of a stage that has ended (stages cancel theirs, so this is only
+            // defensive); the current stage's timer is left alone.
             _ => self.late_events += 1,
         }
     }
