@@ -1,22 +1,23 @@
-//! get-poetry: the Part 2 timings in virtual time, results in input order, per-server
-//! failures, timeouts, refusals and truncation; every download ends exactly once.
+//! get-poetry: the Part 2 timings in virtual time (SimNet with zero latency), results in
+//! input order, per-server failures, timeouts, refusals and truncation; every download
+//! ends exactly once.
 
 mod common;
 
 use std::time::Duration;
 
-use common::mininet::MiniNet;
-use weft::host::{ConnectError, FactoryProgram, HostPort, Stream};
+use common::poetry::{TENTH, at, boxed, get_poetry, instant_net, slow_server, stdout_ending_with};
+use weft::host::Host;
+use weft::host::{ConnectError, HostPort, Stream};
 use weft::programs::poetry::poems::{CLOCK, LOOM, TEN_BYTES};
 use weft::programs::poetry::{
     Failure, GetPoetry, GetPoetryOptions, Pace, Poem, ReportStyle, SerialPoetryServer,
-    SlowPoetryFactory, TruncationPolicy,
+    TruncationPolicy,
 };
+use weft::simnet::{Fault, FaultAction, ResetSpec, SimNet};
 use weft::testing::MemoryReactor;
 use weft::time::Instant;
 use weft::transport::Disconnect;
-
-const TENTH: Duration = Duration::from_millis(100);
 
 fn addr(port: u16) -> HostPort {
     HostPort::new("127.0.0.1", port)
@@ -26,49 +27,37 @@ fn servers(ports: &[u16]) -> Vec<HostPort> {
     ports.iter().map(|&p| addr(p)).collect()
 }
 
-fn slow_server(
-    poem: &'static str,
-    num_bytes: usize,
-    port: u16,
-) -> FactoryProgram<SlowPoetryFactory> {
-    FactoryProgram::new(SlowPoetryFactory::new(
-        Poem::from(poem),
-        Pace::new(num_bytes, TENTH),
-    ))
-    .listen(addr(port))
+/// The three servers of Part 2, on hosts 10.0.0.1 to 10.0.0.3: 3,003 B at 30 B, 623 B
+/// and 653 B at 10 B, every 0.1 s.
+fn part2_servers(net: &mut SimNet) -> Vec<HostPort> {
+    net.add_host("ecstasy", || boxed(slow_server(LOOM, 30, 10000)));
+    net.add_host("fascination", || boxed(slow_server(TEN_BYTES, 10, 10001)));
+    net.add_host("science", || boxed(slow_server(CLOCK, 10, 10002)));
+    vec![at(1, 10000), at(2, 10001), at(3, 10002)]
 }
 
-/// The three servers of Part 2: 3,003 B at 30 B, 623 B and 653 B at 10 B, every 0.1 s.
-fn part2_servers(net: &mut MiniNet) {
-    net.add("ecstasy", slow_server(LOOM, 30, 10000));
-    net.add("fascination", slow_server(TEN_BYTES, 10, 10001));
-    net.add("science", slow_server(CLOCK, 10, 10002));
-}
-
-fn run_client(net: &mut MiniNet, options: GetPoetryOptions) -> (usize, Option<i32>) {
-    let client = net.add("client", GetPoetry::new(options));
-    let code = net.run_until_exit(client, Duration::from_secs(3600));
-    (client, code)
+/// Adds get-poetry as host "client" and runs it to its exit; returns the status.
+fn run_client(net: &mut SimNet, options: GetPoetryOptions) -> Option<i32> {
+    net.add_host("client", move || boxed(GetPoetry::new(options.clone())));
+    assert!(net.run_until_exit(&["client"], Duration::from_secs(3600)));
+    net.exit_code("client")
 }
 
 #[test]
 fn concurrent_download_from_three_slow_servers_takes_the_longest() {
-    let mut net = MiniNet::new();
-    part2_servers(&mut net);
-    let (client, code) = run_client(
-        &mut net,
-        GetPoetryOptions::new(servers(&[10000, 10001, 10002])),
-    );
+    let mut net = instant_net();
+    let servers = part2_servers(&mut net);
+    let code = run_client(&mut net, GetPoetryOptions::new(servers));
     assert_eq!(code, Some(0));
-    let program = net.program::<GetPoetry>(client);
+    let program = get_poetry(&net, "client");
     assert_eq!(program.finished_at(), Some(Instant::from_millis(10_100)));
-    let out = net.lines(client, Stream::Stdout);
+    let out = net.lines("client", Stream::Stdout);
     assert_eq!(
         &out[..3],
         [
-            "Task 1: got 30 bytes of poetry from 127.0.0.1:10000",
-            "Task 2: got 10 bytes of poetry from 127.0.0.1:10001",
-            "Task 3: got 10 bytes of poetry from 127.0.0.1:10002",
+            "Task 1: got 30 bytes of poetry from 10.0.0.1:10000",
+            "Task 2: got 10 bytes of poetry from 10.0.0.2:10001",
+            "Task 3: got 10 bytes of poetry from 10.0.0.3:10002",
         ]
     );
     assert_eq!(
@@ -93,14 +82,8 @@ fn concurrent_download_from_three_slow_servers_takes_the_longest() {
         ],
         [101, 63, 66]
     );
-    let finished: Vec<(String, Instant)> = net
-        .output()
-        .iter()
-        .filter(|l| l.text.ends_with("finished"))
-        .map(|l| (l.text.clone(), l.at))
-        .collect();
     assert_eq!(
-        finished,
+        stdout_ending_with(&net, "client", "finished"),
         [
             ("Task 2 finished".to_owned(), Instant::from_millis(6_300)),
             ("Task 3 finished".to_owned(), Instant::from_millis(6_600)),
@@ -112,63 +95,71 @@ fn concurrent_download_from_three_slow_servers_takes_the_longest() {
 
 #[test]
 fn sequential_download_from_three_slow_servers_takes_the_sum() {
-    let mut net = MiniNet::new();
-    part2_servers(&mut net);
-    let options = GetPoetryOptions::new(servers(&[10000, 10001, 10002]))
+    let mut net = instant_net();
+    let servers = part2_servers(&mut net);
+    let options = GetPoetryOptions::new(servers)
         .sequential()
         .report(ReportStyle::Blocking);
-    let (client, code) = run_client(&mut net, options);
+    let code = run_client(&mut net, options);
     assert_eq!(code, Some(0));
     assert_eq!(
-        net.lines(client, Stream::Stdout),
+        net.lines("client", Stream::Stdout),
         [
-            "Task 1: get poetry from: 127.0.0.1:10000",
-            "Task 1: got 3003 bytes of poetry from 127.0.0.1:10000 in 0:00:10.100000",
-            "Task 2: get poetry from: 127.0.0.1:10001",
-            "Task 2: got 623 bytes of poetry from 127.0.0.1:10001 in 0:00:06.300000",
-            "Task 3: get poetry from: 127.0.0.1:10002",
-            "Task 3: got 653 bytes of poetry from 127.0.0.1:10002 in 0:00:06.600000",
+            "Task 1: get poetry from: 10.0.0.1:10000",
+            "Task 1: got 3003 bytes of poetry from 10.0.0.1:10000 in 0:00:10.100000",
+            "Task 2: get poetry from: 10.0.0.2:10001",
+            "Task 2: got 623 bytes of poetry from 10.0.0.2:10001 in 0:00:06.300000",
+            "Task 3: get poetry from: 10.0.0.3:10002",
+            "Task 3: got 653 bytes of poetry from 10.0.0.3:10002 in 0:00:06.600000",
             "Got 3 poems in 0:00:23",
         ]
     );
+    assert_eq!(net.now(), Instant::from_millis(23_000));
 }
 
-/// When each of three downloads from one server on port 10000 finished.
-fn finish_times_of_three_clients(net: &mut MiniNet) -> Vec<Instant> {
-    let (client, code) = run_client(net, GetPoetryOptions::new(servers(&[10000, 10000, 10000])));
+/// When each of three downloads from the one server (host 1, port 10000) finished.
+fn finish_times_of_three_clients(net: &mut SimNet) -> Vec<Instant> {
+    let code = run_client(net, GetPoetryOptions::new(vec![at(1, 10000); 3]));
     assert_eq!(code, Some(0));
-    assert!(net.program::<GetPoetry>(client).results().all_succeeded());
-    net.output()
-        .iter()
-        .filter(|l| l.text.ends_with("finished"))
-        .map(|l| l.at)
+    assert!(get_poetry(net, "client").results().all_succeeded());
+    stdout_ending_with(net, "client", "finished")
+        .into_iter()
+        .map(|(_, at)| at)
         .collect()
 }
 
 #[test]
 fn serial_server_serves_one_client_at_a_time_so_the_total_is_the_sum() {
-    let mut net = MiniNet::new();
-    let server = net.add(
-        "blocking",
-        SerialPoetryServer::new(addr(10000), Poem::from(TEN_BYTES), Pace::new(10, TENTH)),
-    );
+    let mut net = instant_net();
+    net.add_host("blocking", || {
+        boxed(SerialPoetryServer::new(
+            HostPort::new("0.0.0.0", 10000),
+            Poem::from(TEN_BYTES),
+            Pace::new(10, TENTH),
+        ))
+    });
     let times = finish_times_of_three_clients(&mut net);
     assert_eq!(
         times,
         [6_300, 12_600, 18_900].map(Instant::from_millis),
         "each client waits for the one before"
     );
-    assert_eq!(net.program::<SerialPoetryServer>(server).served().len(), 3);
+    let server = net
+        .node("blocking")
+        .and_then(|n| n.downcast_ref::<Host<SerialPoetryServer>>())
+        .expect("serial server")
+        .program();
+    assert_eq!(server.served().len(), 3);
     assert_eq!(
-        net.lines(server, Stream::Stdout),
+        net.lines("blocking", Stream::Stdout),
         ["Serving poetry on port 10000."]
     );
 }
 
 #[test]
 fn slow_server_serves_clients_at_once_so_the_total_is_the_longest() {
-    let mut net = MiniNet::new();
-    net.add("slow", slow_server(TEN_BYTES, 10, 10000));
+    let mut net = instant_net();
+    net.add_host("slow", || boxed(slow_server(TEN_BYTES, 10, 10000)));
     let times = finish_times_of_three_clients(&mut net);
     assert_eq!(times, [Instant::from_millis(6_300); 3]);
 }
@@ -284,43 +275,77 @@ fn a_poem_that_arrives_in_time_cancels_its_timeout() {
     assert!(reactor.lines(Stream::Stderr).is_empty());
 }
 
-/// A slow server closes at exactly 0.2 s and the client's timeout is 0.2 s: which one
-/// wins depends only on which host's timer runs first, and either way the download
-/// ends once.
+/// A network whose slow server ("abcdefghij", 5 bytes a tick) closes at exactly 0.2 s
+/// while the client's timeout is 0.2 s; the server is added before or after the client.
+fn racing_net(server_first: bool, truncation: TruncationPolicy) -> SimNet {
+    let mut net = instant_net();
+    let server = at(if server_first { 1 } else { 2 }, 10000);
+    let options = GetPoetryOptions::new(vec![server])
+        .timeout(Duration::from_millis(200))
+        .truncation(truncation)
+        .report(ReportStyle::Quiet);
+    let add_server = |net: &mut SimNet| {
+        net.add_host("server", || boxed(slow_server("abcdefghij", 5, 10000)));
+    };
+    if server_first {
+        add_server(&mut net);
+    }
+    net.add_host("client", move || boxed(GetPoetry::new(options.clone())));
+    if !server_first {
+        add_server(&mut net);
+    }
+    net
+}
+
+/// SimNet runs the events of one instant in the order they were scheduled. The
+/// client's timeout (set at the connect) was scheduled before the server's close at
+/// 0.2 s (set at its 0.1 s tick), so the timeout wins, whichever host came first; the
+/// close is then never seen by the program, which has exited.
 #[test]
-fn a_timeout_racing_the_close_at_the_same_instant_ends_the_download_once() {
+fn a_timeout_at_the_instant_of_the_close_wins_and_ends_the_download_once() {
     for server_first in [true, false] {
-        let mut net = MiniNet::new();
-        let options = GetPoetryOptions::new(servers(&[10000]))
-            .timeout(Duration::from_millis(200))
-            .report(ReportStyle::Quiet);
-        let client = if server_first {
-            net.add("server", slow_server("abcdefghij", 5, 10000));
-            net.add("client", GetPoetry::new(options))
-        } else {
-            let client = net.add("client", GetPoetry::new(options));
-            net.add("server", slow_server("abcdefghij", 5, 10000));
-            client
-        };
+        let mut net = racing_net(server_first, TruncationPolicy::Reject);
         net.run_for(Duration::from_secs(1));
-        let program = net.program::<GetPoetry>(client);
+        let program = get_poetry(&net, "client");
         let results = program.results();
         assert_eq!(results.settle_order(), [0], "server first: {server_first}");
-        match results.get(0) {
-            Some(Ok(poem)) => {
-                assert!(server_first);
-                assert_eq!(poem.as_bytes(), b"abcdefghij");
-                assert_eq!(program.late_events(), 0);
-                assert_eq!(net.exit_code(client), Some(0));
-            }
-            Some(Err(error)) => {
-                assert!(!server_first);
-                assert_eq!(error.failure, Failure::TimedOut(Duration::from_millis(200)));
-                assert_eq!(program.late_events(), 1, "the close after the abort");
-                assert_eq!(net.exit_code(client), Some(1));
-            }
-            None => panic!("download never ended"),
-        }
+        let failure = results
+            .get(0)
+            .cloned()
+            .and_then(Result::err)
+            .map(|e| e.failure);
+        assert_eq!(failure, Some(Failure::TimedOut(Duration::from_millis(200))));
+        assert_eq!(program.finished_at(), Some(Instant::from_millis(200)));
+        assert_eq!(net.exit_code("client"), Some(1));
+    }
+}
+
+/// The other order: a reset scheduled before the run lands at 0.2 s ahead of the
+/// client's timeout. With truncated poems accepted, the ten bytes are the poem, the
+/// timeout is cancelled and never fires.
+#[test]
+fn a_close_at_the_instant_of_the_timeout_wins_and_cancels_it() {
+    for server_first in [true, false] {
+        let mut net = racing_net(server_first, TruncationPolicy::Accept);
+        net.add_fault(Fault::at(
+            Duration::from_millis(200),
+            FaultAction::Reset(ResetSpec {
+                host: "server".into(),
+                port: None,
+            }),
+        ));
+        net.run_for(Duration::from_secs(1));
+        let program = get_poetry(&net, "client");
+        let results = program.results();
+        assert_eq!(results.settle_order(), [0], "server first: {server_first}");
+        let poem = results.get(0).cloned().and_then(Result::ok);
+        assert_eq!(
+            poem.map(|p| p.as_bytes().to_vec()),
+            Some(b"abcdefghij".to_vec())
+        );
+        assert_eq!(program.finished_at(), Some(Instant::from_millis(200)));
+        assert_eq!(program.late_events(), 0, "the timeout never fired");
+        assert_eq!(net.exit_code("client"), Some(0));
     }
 }
 
@@ -357,16 +382,21 @@ fn a_reset_mid_poem_is_a_failure_unless_truncation_is_accepted() {
 
 #[test]
 fn a_server_crash_mid_poem_truncates_the_download() {
-    let mut net = MiniNet::new();
-    let server = net.add("server", slow_server(LOOM, 30, 10000));
-    let client = net.add(
-        "client",
-        GetPoetry::new(GetPoetryOptions::new(servers(&[10000])).report(ReportStyle::Quiet)),
-    );
-    net.run_for(Duration::from_millis(1_050));
-    net.reset_connections(server);
-    assert_eq!(net.exit_code(client), Some(1));
-    let error = net.program::<GetPoetry>(client).results().get(0).cloned();
+    let mut net = instant_net();
+    net.add_host("server", || boxed(slow_server(LOOM, 30, 10000)));
+    let options = GetPoetryOptions::new(vec![at(1, 10000)]).report(ReportStyle::Quiet);
+    net.add_host("client", move || boxed(GetPoetry::new(options.clone())));
+    net.add_fault(Fault::at(
+        Duration::from_millis(1_050),
+        FaultAction::Reset(ResetSpec {
+            host: "server".into(),
+            port: None,
+        }),
+    ));
+    assert!(net.run_until_exit(&["client"], Duration::from_secs(60)));
+    assert_eq!(net.exit_code("client"), Some(1));
+    assert_eq!(net.now(), Instant::from_millis(1_050));
+    let error = get_poetry(&net, "client").results().get(0).cloned();
     assert_eq!(
         error.and_then(Result::err).map(|e| e.failure),
         Some(Failure::Truncated {

@@ -15,4 +15,4 @@ macro_rules! assert_snapshot {
     };
 }
 
-pub(crate) mod mininet;
+pub(crate) mod poetry;

@@ -1,120 +1,56 @@
 //! get-poetry: the "Get Poetry Now!" clients of the series (the async client of Part 2
-//! and Twisted clients 1.0 to 8.0, without the transform step) as one program.
+//! and Twisted clients 1.0 to 8.0) as one program.
 //!
 //! It connects to every server at once and downloads one poem from each. Each download
-//! is a small state machine (connecting, receiving, done) that ends exactly once: with a
-//! poem, or with a [`DownloadError`] naming its server. The results go into a
-//! [`FanIn`] in input order, whatever order the servers finish in (the
+//! is a small state machine (connecting, receiving, transforming, done) that ends
+//! exactly once: with a poem, or with a [`DownloadError`] naming its server. The results
+//! go into a [`FanIn`] in input order, whatever order the servers finish in (the
 //! `DeferredList(consumeErrors=True)` of client 8.0); the program exits when the last
 //! one is in, with status 0 only if every poem arrived.
 //!
 //! Where the Deferred versions chain callbacks, this one moves a download from stage to
 //! stage: a refused connect, a timeout, a clean or unclean close each settle it once,
 //! and any event for a download that has already ended (a close that loses the race
-//! with the timeout, say) is counted and ignored. A transform stage (client 6.0 on)
-//! fits between receiving and done, in [`GetPoetry::poem_arrived`].
+//! with the timeout, say) is counted and ignored.
+//!
+//! With a transform server ([`GetPoetryOptions::transform`], clients 6.0 to 8.0), a
+//! poem that arrives is not settled yet: it goes to the transform stage
+//! ([`transform`]), which asks the server for `cummingsify` on a connection of its own.
+//! The transformed poem is the result; if the stage fails (refused connect, close
+//! without a reply, reset, malformed reply, timeout), `Cummingsify failed!` goes to
+//! stderr, as in clients 6.0 to 8.0, and the original poem is the result: still a poem
+//! delivered, so the exit status is unchanged. The per-download timeout stops at the
+//! poem's arrival, and the transform stage gets a limit of its own
+//! ([`GetPoetryOptions::transform_timeout`], by default the same length counted
+//! afresh), so a slow transform server can cost the transform but never the poem.
+
+mod options;
+pub mod transform;
+
+pub use options::{DEFAULT_TRANSFORM, GetPoetryOptions, ReportStyle};
+pub use transform::TransformStepError;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use crate::clock::{CallId, Clock};
-use crate::host::{ConnId, ConnectError, DEFAULT_CONNECT_TIMEOUT, HostContext, HostPort, Program};
+use crate::host::{ConnId, ConnectError, HostContext, HostPort, Program};
 use crate::protocol::{Context, NoTimer, Protocol};
 use crate::time::{Instant, format_timedelta};
 use crate::transport::Disconnect;
 
-use super::client::{DownloadError, Failure, PoetryClient, TruncationPolicy, no_timer};
+use super::client::{DownloadError, Failure, PoetryClient, no_timer};
 use super::fanin::FanIn;
 use super::poems::Poem;
-
-/// How get-poetry reports.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
-pub enum ReportStyle {
-    /// The async client of Part 2 (and Twisted client 1.0): a line per read
-    /// (`Task 1: got 30 bytes of poetry from 127.0.0.1:10000`), `Task 1 finished` at
-    /// each close, then `Task 1: 3003 bytes of poetry` per poem in input order and
-    /// `Got 3 poems in 0:00:10.100000` (virtual time). Failures go to stderr as
-    /// `Task 2 failed: <server>: <why>`.
-    #[default]
-    Tasks,
-    /// Clients 3.1 to 8.0: each poem printed as it arrives; each failure on stderr as
-    /// `The poem download failed: <server>: <why>`.
-    AsArrived,
-    /// Part 18 exercise 4: nothing until every download has ended, then the poems and
-    /// failures in input order.
-    InOrderAtEnd,
-    /// The blocking client of Part 2 (use with [`GetPoetryOptions::sequential`]):
-    /// `Task 1: get poetry from: 127.0.0.1:10000` when a download starts,
-    /// `Task 1: got 3003 bytes of poetry from 127.0.0.1:10000 in 0:00:10.100000` when it
-    /// ends, then `Got 3 poems in 0:00:23`.
-    Blocking,
-    /// No output; only the exit status.
-    Quiet,
-}
-
-/// get-poetry's options.
-#[derive(Clone, Debug)]
-pub struct GetPoetryOptions {
-    /// The servers, in the order results are reported.
-    pub servers: Vec<HostPort>,
-    /// Per-download limit, from the connect to the close; on expiry the connection is
-    /// aborted and the download fails with [`Failure::TimedOut`]. `None`: no limit.
-    pub timeout: Option<Duration>,
-    /// Connect timeout (Twisted's 30 s).
-    pub connect_timeout: Duration,
-    /// Output format.
-    pub report: ReportStyle,
-    /// Whether a poem cut short by a reset is a failure (default) or a poem.
-    pub truncation: TruncationPolicy,
-    /// One download at a time, in input order, as the blocking client of Part 2 does
-    /// (the total is then the sum of the downloads, not the longest).
-    pub sequential: bool,
-}
-
-impl GetPoetryOptions {
-    /// Downloads from `servers` with no timeout, reporting like the Part 2 client.
-    pub fn new(servers: Vec<HostPort>) -> Self {
-        Self {
-            servers,
-            timeout: None,
-            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            report: ReportStyle::default(),
-            truncation: TruncationPolicy::default(),
-            sequential: false,
-        }
-    }
-
-    /// Downloads one poem at a time.
-    pub fn sequential(mut self) -> Self {
-        self.sequential = true;
-        self
-    }
-
-    /// Sets the per-download timeout.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
-        self
-    }
-
-    /// Sets the report style.
-    pub fn report(mut self, report: ReportStyle) -> Self {
-        self.report = report;
-        self
-    }
-
-    /// Sets the truncation policy.
-    pub fn truncation(mut self, truncation: TruncationPolicy) -> Self {
-        self.truncation = truncation;
-        self
-    }
-}
+use transform::{Event, Transforming};
 
 /// get-poetry's timers.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum GetPoetryTimer {
     /// Download `i` (input order) ran out of time.
     Timeout(usize),
+    /// The transform of poem `i` ran out of time.
+    TransformTimeout(usize),
 }
 
 /// Where one download is.
@@ -126,18 +62,30 @@ enum Stage {
     Connecting,
     /// Connected; the client protocol is reading the poem.
     Receiving(PoetryClient),
+    /// The poem is in and out for transformation.
+    Transforming(Box<Transforming>),
     /// Settled: poem or failure recorded. Later events for it are ignored.
     Done,
+}
+
+/// Which of a download's connections a connection is.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Leg {
+    Poetry,
+    Transform,
 }
 
 #[derive(Debug)]
 struct Download {
     server: HostPort,
     conn: Option<ConnId>,
+    transform_conn: Option<ConnId>,
     started_at: Instant,
     peer: Option<SocketAddr>,
     stage: Stage,
+    /// The running stage's timeout.
     timeout: Option<CallId>,
+    transform_error: Option<TransformStepError>,
 }
 
 /// The get-poetry program. See the module docs.
@@ -145,7 +93,7 @@ struct Download {
 pub struct GetPoetry {
     options: GetPoetryOptions,
     downloads: Vec<Download>,
-    by_conn: BTreeMap<ConnId, usize>,
+    by_conn: BTreeMap<ConnId, (usize, Leg)>,
     results: FanIn<Poem, DownloadError>,
     started: Instant,
     finished_at: Option<Instant>,
@@ -188,7 +136,24 @@ impl GetPoetry {
         self.downloads.get(i)?.conn
     }
 
-    fn index(&self, conn: ConnId) -> Option<usize> {
+    /// The transform connection (or connect) of poem `i`, once its stage has started.
+    pub fn transform_conn(&self, i: usize) -> Option<ConnId> {
+        self.downloads.get(i)?.transform_conn
+    }
+
+    /// Whether poem `i` is at the transform stage now.
+    pub fn is_transforming(&self, i: usize) -> bool {
+        self.downloads
+            .get(i)
+            .is_some_and(|d| matches!(d.stage, Stage::Transforming(_)))
+    }
+
+    /// Why poem `i` was not transformed (its result is then the original poem).
+    pub fn transform_error(&self, i: usize) -> Option<&TransformStepError> {
+        self.downloads.get(i)?.transform_error.as_ref()
+    }
+
+    fn route(&self, conn: ConnId) -> Option<(usize, Leg)> {
         self.by_conn.get(&conn).copied()
     }
 
@@ -207,9 +172,86 @@ impl GetPoetry {
         cx.with_protocol(conn, no_timer, |pcx| f(client, pcx))
     }
 
-    /// The poem of download `i` is in. A transform stage would start here instead of
-    /// settling (and settle when the transformed poem, or its failure, comes back).
+    /// Forwards an event of `conn`, the transform connection of poem `i`, to its stage,
+    /// and ends the stage if that decided it.
+    fn drive_transform(
+        &mut self,
+        cx: &mut HostContext<'_, GetPoetryTimer>,
+        i: usize,
+        conn: ConnId,
+        event: Event<'_>,
+    ) {
+        let Stage::Transforming(stage) = &mut self.downloads[i].stage else {
+            self.late_events += 1;
+            return;
+        };
+        if stage.conn() != conn {
+            self.late_events += 1;
+            return;
+        }
+        if let Some(outcome) = stage.handle(cx, event) {
+            self.transformed(cx, i, outcome);
+        }
+    }
+
+    /// The poem of download `i` is in: it is the result, or, with a transform server,
+    /// it goes to the transform stage first.
     fn poem_arrived(&mut self, cx: &mut HostContext<'_, GetPoetryTimer>, i: usize, poem: Poem) {
+        let Some(server) = &self.options.transform else {
+            self.settle(cx, i, Ok(poem));
+            return;
+        };
+        let stage = Transforming::start(
+            cx,
+            server,
+            &self.options.transform_name,
+            poem,
+            self.options.connect_timeout,
+        );
+        let download = &mut self.downloads[i];
+        if let Some(call) = download.timeout.take() {
+            let _ = cx.cancel(call);
+        }
+        download.timeout = self
+            .options
+            .transform_limit()
+            .map(|t| cx.call_later(t, GetPoetryTimer::TransformTimeout(i)));
+        download.transform_conn = Some(stage.conn());
+        self.by_conn.insert(stage.conn(), (i, Leg::Transform));
+        download.stage = Stage::Transforming(Box::new(stage));
+    }
+
+    /// The transform stage of poem `i` ended: the transformed poem, or the original one
+    /// after saying the transform failed.
+    fn transformed(
+        &mut self,
+        cx: &mut HostContext<'_, GetPoetryTimer>,
+        i: usize,
+        outcome: Result<Poem, TransformStepError>,
+    ) {
+        let download = &mut self.downloads[i];
+        let Stage::Transforming(stage) = std::mem::replace(&mut download.stage, Stage::Done) else {
+            return;
+        };
+        if !matches!(outcome, Err(TransformStepError::TimedOut(_))) {
+            // The connection is closing by the client's or the server's own doing, or
+            // never was: nothing more from it is worth counting.
+            self.by_conn.remove(&stage.conn());
+        }
+        let poem = match outcome {
+            Ok(poem) => poem,
+            Err(error) => {
+                tracing::warn!(task = i + 1, %error, "transform failed; using the original poem");
+                if !matches!(
+                    self.options.report,
+                    ReportStyle::Quiet | ReportStyle::InOrderAtEnd
+                ) {
+                    cx.eprint(transform::failed_line(&self.options.transform_name));
+                }
+                download.transform_error = Some(error);
+                stage.into_original()
+            }
+        };
         self.settle(cx, i, Ok(poem));
     }
 
@@ -239,10 +281,13 @@ impl GetPoetry {
             Ok(poem) => tracing::info!(task, bytes = poem.len(), "poem received"),
         }
         match (&result, self.options.report) {
-            (Ok(poem), ReportStyle::AsArrived) => print_poem(cx, poem),
+            (Ok(poem), ReportStyle::AsArrived | ReportStyle::AsArrivedTerse) => {
+                print_poem(cx, poem);
+            }
             (Err(error), ReportStyle::AsArrived) => {
                 cx.eprint(format!("The poem download failed: {error}"));
             }
+            (Err(_), ReportStyle::AsArrivedTerse) => cx.eprint("The poem download failed."),
             (Err(error), ReportStyle::Tasks | ReportStyle::Blocking) => {
                 cx.eprint(format!("Task {task} failed: {error}"));
             }
@@ -287,7 +332,7 @@ impl GetPoetry {
             .options
             .timeout
             .map(|t| cx.call_later(t, GetPoetryTimer::Timeout(i)));
-        self.by_conn.insert(conn, i);
+        self.by_conn.insert(conn, (i, Leg::Poetry));
     }
 
     fn finish(&mut self, cx: &mut HostContext<'_, GetPoetryTimer>) {
@@ -312,14 +357,19 @@ impl GetPoetry {
                 cx.print(format!("Got {poems} poems in {elapsed}"));
             }
             ReportStyle::InOrderAtEnd => {
-                for result in &results {
+                for (result, download) in results.iter().zip(&self.downloads) {
                     match result {
-                        Ok(poem) => print_poem(cx, poem),
+                        Ok(poem) => {
+                            if download.transform_error.is_some() {
+                                cx.eprint(transform::failed_line(&self.options.transform_name));
+                            }
+                            print_poem(cx, poem);
+                        }
                         Err(error) => cx.eprint(format!("The poem download failed: {error}")),
                     }
                 }
             }
-            ReportStyle::AsArrived | ReportStyle::Quiet => {}
+            ReportStyle::AsArrived | ReportStyle::AsArrivedTerse | ReportStyle::Quiet => {}
         }
         cx.exit(if self.results.all_succeeded() { 0 } else { 1 });
     }
@@ -340,10 +390,12 @@ impl Program for GetPoetry {
             .map(|server| Download {
                 server: server.clone(),
                 conn: None,
+                transform_conn: None,
                 started_at: self.started,
                 peer: None,
                 stage: Stage::Waiting,
                 timeout: None,
+                transform_error: None,
             })
             .collect();
         if self.results.is_done() {
@@ -361,17 +413,25 @@ impl Program for GetPoetry {
     }
 
     fn connection_made(&mut self, cx: &mut HostContext<'_, GetPoetryTimer>, conn: ConnId) {
-        let Some(i) = self.index(conn) else { return };
-        let download = &mut self.downloads[i];
-        if !matches!(download.stage, Stage::Connecting) {
-            // Given up on while connecting; a driver may still complete it.
-            self.late_events += 1;
-            cx.abort_connection(conn);
+        let Some((i, leg)) = self.route(conn) else {
             return;
+        };
+        let download = &mut self.downloads[i];
+        match (leg, &download.stage) {
+            (Leg::Poetry, Stage::Connecting) => {
+                download.peer = cx.peer(conn);
+                download.stage = Stage::Receiving(PoetryClient::new());
+                self.drive(cx, i, |client, pcx| client.connection_made(pcx));
+            }
+            (Leg::Transform, Stage::Transforming(_)) => {
+                self.drive_transform(cx, i, conn, Event::Made);
+            }
+            _ => {
+                // Given up on while connecting; a driver may still complete it.
+                self.late_events += 1;
+                cx.abort_connection(conn);
+            }
         }
-        download.peer = cx.peer(conn);
-        download.stage = Stage::Receiving(PoetryClient::new());
-        self.drive(cx, i, |client, pcx| client.connection_made(pcx));
     }
 
     fn data_received(
@@ -380,7 +440,13 @@ impl Program for GetPoetry {
         conn: ConnId,
         data: &[u8],
     ) {
-        let Some(i) = self.index(conn) else { return };
+        let Some((i, leg)) = self.route(conn) else {
+            return;
+        };
+        if leg == Leg::Transform {
+            self.drive_transform(cx, i, conn, Event::Data(data));
+            return;
+        }
         if self
             .drive(cx, i, |client, pcx| client.data_received(pcx, data))
             .is_some()
@@ -399,7 +465,19 @@ impl Program for GetPoetry {
     }
 
     fn read_connection_lost(&mut self, cx: &mut HostContext<'_, GetPoetryTimer>, conn: ConnId) {
-        let Some(i) = self.index(conn) else { return };
+        let Some((i, leg)) = self.route(conn) else {
+            cx.lose_connection(conn);
+            return;
+        };
+        if leg == Leg::Transform {
+            if matches!(self.downloads[i].stage, Stage::Transforming(_)) {
+                self.drive_transform(cx, i, conn, Event::ReadClosed);
+            } else {
+                self.late_events += 1;
+                cx.lose_connection(conn);
+            }
+            return;
+        }
         if self
             .drive(cx, i, |client, pcx| client.read_connection_lost(pcx))
             .is_none()
@@ -414,7 +492,13 @@ impl Program for GetPoetry {
         conn: ConnId,
         reason: Disconnect,
     ) {
-        let Some(i) = self.index(conn) else { return };
+        let Some((i, leg)) = self.route(conn) else {
+            return;
+        };
+        if leg == Leg::Transform {
+            self.drive_transform(cx, i, conn, Event::Lost(reason));
+            return;
+        }
         let received = self
             .drive(cx, i, |client, pcx| {
                 client.connection_lost(pcx, reason);
@@ -437,30 +521,42 @@ impl Program for GetPoetry {
         conn: ConnId,
         error: ConnectError,
     ) {
-        let Some(i) = self.index(conn) else { return };
-        if !matches!(self.downloads[i].stage, Stage::Connecting) {
-            self.late_events += 1;
+        let Some((i, leg)) = self.route(conn) else {
             return;
+        };
+        match (leg, &self.downloads[i].stage) {
+            (Leg::Poetry, Stage::Connecting) => self.fail(cx, i, Failure::Connect(error)),
+            (Leg::Transform, Stage::Transforming(stage)) if stage.conn() == conn => {
+                self.transformed(cx, i, Err(Transforming::connect_failed(error)));
+            }
+            _ => self.late_events += 1,
         }
-        self.fail(cx, i, Failure::Connect(error));
     }
 
     fn timer_fired(&mut self, cx: &mut HostContext<'_, GetPoetryTimer>, timer: GetPoetryTimer) {
-        let GetPoetryTimer::Timeout(i) = timer;
+        let (GetPoetryTimer::Timeout(i) | GetPoetryTimer::TransformTimeout(i)) = timer;
         let Some(download) = self.downloads.get_mut(i) else {
             return;
         };
-        download.timeout = None;
-        let (Stage::Connecting | Stage::Receiving(_), Some(conn)) =
-            (&download.stage, download.conn)
-        else {
-            self.late_events += 1;
-            return;
-        };
-        // Abort rather than close: a slow server would otherwise keep the connection
-        // (and its sender) alive. On a pending connect this withdraws it.
-        cx.abort_connection(conn);
-        let limit = self.options.timeout.unwrap_or_default();
-        self.fail(cx, i, Failure::TimedOut(limit));
+        match (timer, &download.stage, download.conn) {
+            (GetPoetryTimer::Timeout(_), Stage::Connecting | Stage::Receiving(_), Some(conn)) => {
+                download.timeout = None;
+                // Abort rather than close: a slow server would otherwise keep the
+                // connection (and its sender) alive. On a pending connect this
+                // withdraws it.
+                cx.abort_connection(conn);
+                let limit = self.options.timeout.unwrap_or_default();
+                self.fail(cx, i, Failure::TimedOut(limit));
+            }
+            (GetPoetryTimer::TransformTimeout(_), Stage::Transforming(stage), _) => {
+                download.timeout = None;
+                cx.abort_connection(stage.conn());
+                let limit = self.options.transform_limit().unwrap_or_default();
+                self.transformed(cx, i, Err(TransformStepError::TimedOut(limit)));
+            }
+            // A timer of a stage that has ended (stages cancel theirs, so this is only
+            // defensive); the current stage's timer is left alone.
+            _ => self.late_events += 1,
+        }
     }
 }

@@ -10,7 +10,8 @@
 //! - [`serial`]: the blocking slow server of Part 2, one client at a time.
 //! - [`client`]: the client protocol, which keeps the close reason with the poem.
 //! - [`fanin`]: [`FanIn`], results in input order (Twisted's `DeferredList`).
-//! - [`get_poetry`]: the get-poetry clients as one program.
+//! - [`get_poetry`]: the get-poetry clients as one program, with the transform stage of
+//!   clients 6.0 to 8.0.
 //! - [`proxy`]: the caching proxy with one upstream fetch in flight and cancellation.
 
 pub mod client;
@@ -23,7 +24,9 @@ pub mod server;
 
 pub use client::{DownloadError, Failure, PoetryClient, Received, TruncationPolicy};
 pub use fanin::{FanIn, FireOn, Fired, SettleError};
-pub use get_poetry::{GetPoetry, GetPoetryOptions, GetPoetryTimer, ReportStyle};
+pub use get_poetry::{
+    DEFAULT_TRANSFORM, GetPoetry, GetPoetryOptions, GetPoetryTimer, ReportStyle, TransformStepError,
+};
 pub use poems::Poem;
 pub use proxy::{DEFAULT_EXPIRY, PoetryProxy, ProxyOptions, ProxyStats};
 pub use serial::{SerialPoetryServer, SerialTimer};

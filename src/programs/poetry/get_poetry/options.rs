@@ -1,0 +1,148 @@
+//! get-poetry's options and report styles.
+
+use std::time::Duration;
+
+use crate::host::{DEFAULT_CONNECT_TIMEOUT, HostPort};
+
+use super::super::client::TruncationPolicy;
+
+/// The transform clients 6.0 to 8.0 ask for.
+pub const DEFAULT_TRANSFORM: &str = "cummingsify";
+
+/// How get-poetry reports.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub enum ReportStyle {
+    /// The async client of Part 2 (and Twisted client 1.0): a line per read
+    /// (`Task 1: got 30 bytes of poetry from 127.0.0.1:10000`), `Task 1 finished` at
+    /// each close, then `Task 1: 3003 bytes of poetry` per poem in input order and
+    /// `Got 3 poems in 0:00:10.100000` (virtual time). Failures go to stderr as
+    /// `Task 2 failed: <server>: <why>`.
+    #[default]
+    Tasks,
+    /// Clients 3.1 to 8.0 (the failure line is client 7.0's and 8.0's): each poem
+    /// printed as it arrives; each failure on stderr as
+    /// `The poem download failed: <server>: <why>`.
+    AsArrived,
+    /// Clients 5.0 and 6.0: as [`AsArrived`](Self::AsArrived), but a failure is the
+    /// bare `The poem download failed.` on stderr.
+    AsArrivedTerse,
+    /// Part 18 exercise 4: nothing until every download has ended, then the poems and
+    /// failures in input order (a failed transform's `Cummingsify failed!` just before
+    /// its poem). In the other styles that line goes out when the transform fails.
+    InOrderAtEnd,
+    /// The blocking client of Part 2 (use with [`GetPoetryOptions::sequential`]):
+    /// `Task 1: get poetry from: 127.0.0.1:10000` when a download starts,
+    /// `Task 1: got 3003 bytes of poetry from 127.0.0.1:10000 in 0:00:10.100000` when it
+    /// ends, then `Got 3 poems in 0:00:23`.
+    Blocking,
+    /// No output; only the exit status.
+    Quiet,
+}
+
+/// get-poetry's options.
+#[derive(Clone, Debug)]
+pub struct GetPoetryOptions {
+    /// The servers, in the order results are reported.
+    pub servers: Vec<HostPort>,
+    /// Per-stage limit. The download stage runs from the connect to the close; on
+    /// expiry the connection is aborted and the download fails with
+    /// [`Failure::TimedOut`](super::super::Failure::TimedOut). The transform stage gets
+    /// a fresh limit of its own (see [`transform_timeout`](Self::transform_timeout)).
+    /// `None`: no limit.
+    pub timeout: Option<Duration>,
+    /// Connect timeout (Twisted's 30 s), for poetry and transform servers alike.
+    pub connect_timeout: Duration,
+    /// Output format.
+    pub report: ReportStyle,
+    /// Whether a poem cut short by a reset is a failure (default) or a poem.
+    pub truncation: TruncationPolicy,
+    /// One download at a time, in input order, as the blocking client of Part 2 does
+    /// (the total is then the sum of the downloads, not the longest).
+    pub sequential: bool,
+    /// The transform server (clients 6.0 to 8.0, whose first address it is). Each poem
+    /// that arrives is sent there to be transformed; without one the step is skipped
+    /// (Part 13 exercise 2).
+    pub transform: Option<HostPort>,
+    /// The transform to ask for (Part 13 exercise 1); `cummingsify` by default.
+    pub transform_name: String,
+    /// Limit for the transform stage, from its connect to the reply; on expiry the
+    /// connection is aborted and the original poem is used. `None`: the same limit as
+    /// [`timeout`](Self::timeout), counted afresh from the poem's arrival.
+    pub transform_timeout: Option<Duration>,
+}
+
+impl GetPoetryOptions {
+    /// Downloads from `servers` with no timeout and no transform, reporting like the
+    /// Part 2 client.
+    pub fn new(servers: Vec<HostPort>) -> Self {
+        Self {
+            servers,
+            timeout: None,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            report: ReportStyle::default(),
+            truncation: TruncationPolicy::default(),
+            sequential: false,
+            transform: None,
+            transform_name: DEFAULT_TRANSFORM.to_owned(),
+            transform_timeout: None,
+        }
+    }
+
+    /// Downloads one poem at a time.
+    pub fn sequential(mut self) -> Self {
+        self.sequential = true;
+        self
+    }
+
+    /// Sets the per-stage timeout.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Sets the report style.
+    pub fn report(mut self, report: ReportStyle) -> Self {
+        self.report = report;
+        self
+    }
+
+    /// Sets the truncation policy.
+    pub fn truncation(mut self, truncation: TruncationPolicy) -> Self {
+        self.truncation = truncation;
+        self
+    }
+
+    /// Transforms every poem with the server at `server`.
+    pub fn transform(mut self, server: HostPort) -> Self {
+        self.transform = Some(server);
+        self
+    }
+
+    /// Asks the transform server for `name` instead of `cummingsify`.
+    pub fn transform_name(mut self, name: impl Into<String>) -> Self {
+        self.transform_name = name.into();
+        self
+    }
+
+    /// Sets the transform stage's own timeout.
+    pub fn transform_timeout(mut self, timeout: Duration) -> Self {
+        self.transform_timeout = Some(timeout);
+        self
+    }
+
+    /// The transform stage's limit: its own, or the per-stage one.
+    pub fn transform_limit(&self) -> Option<Duration> {
+        self.transform_timeout.or(self.timeout)
+    }
+
+    /// Clients 6.0 to 8.0 take their addresses as `xform-[host:]port [host:]port ...`:
+    /// the first is the transform server, the rest poetry servers. `None` with fewer
+    /// than two addresses (the originals then print their help).
+    pub fn from_xform_addresses(addresses: &[HostPort]) -> Option<Self> {
+        let (transform, servers) = addresses.split_first()?;
+        if servers.is_empty() {
+            return None;
+        }
+        Some(Self::new(servers.to_vec()).transform(transform.clone()))
+    }
+}
