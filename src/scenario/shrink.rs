@@ -31,6 +31,8 @@ pub fn shrink(scenario: &Scenario, seed: u64) -> Result<Option<ShrinkReport>, Sc
     let mut current = scenario.clone();
     current.faults = scenario.fault_schedule(seed);
     current.random_faults = None;
+    // The written file replays the failure without a --seed.
+    current.seed = seed;
     let original_faults = current.faults.len();
     let mut fails = |candidate: &Scenario| -> Result<bool, ScenarioError> {
         runs += 1;
