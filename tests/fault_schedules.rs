@@ -229,10 +229,10 @@ proptest! {
         }
         net.run_until(Instant::from_secs(30));
         let full = Poem::builtin("ten-bytes").unwrap();
-        if let Some(proxy) = net.node("proxy").and_then(|n| n.downcast_ref::<Host<PoetryProxy>>()) {
-            if let Some(cached) = proxy.program().cached() {
-                prop_assert_eq!(cached, &full, "the proxy cached a poem cut short");
-            }
+        if let Some(proxy) = net.node("proxy").and_then(|n| n.downcast_ref::<Host<PoetryProxy>>())
+            && let Some(cached) = proxy.program().cached()
+        {
+            prop_assert_eq!(cached, &full, "the proxy cached a poem cut short");
         }
         // A failed fetch reaches its waiters as an empty close (the protocol has no
         // other way to say so); anything else a reader gets must be the whole poem.
