@@ -18,7 +18,20 @@
 //!   [`testing::Pump`].
 //! - [`codec`]: wire formats (netstrings).
 //! - [`programs`]: the seed programs.
+//! - [`simnet`]: the seeded, event-driven simulated network, with faults as data.
+//! - [`scenario`]: the TOML scenario files of `sim/`, a front end to [`simnet`].
 //! - [`net`]: the tokio driver, on real TCP or turmoil: the only code that does IO.
+//! - [`cli`]: the `weft` command.
+//!
+//! ## The run-loop contract
+//!
+//! Every driver — the pump, SimNet, tokio — does the same thing with a program: it
+//! feeds one event in (`handle_*` on a [`host::Node`]: bytes, a timer, a connect
+//! answer), then drains what the program asked for (`poll_command`, `poll_dirty`,
+//! `pending`/`consume`, `close_action`) before the next event, and sleeps until
+//! `poll_timeout`. A protocol never waits, never reads a clock and never touches a
+//! socket, so which driver runs it cannot change what it does — only what the network
+//! does to it, and under simulation that is decided by the seed.
 //!
 //! ## Panics and errors
 //!

@@ -14,7 +14,7 @@
 //!   is cancelled (`Canceling poem download.`): the upstream connection is aborted, or
 //!   the pending connect withdrawn (proxy 3.0's canceller, Part 19).
 //!
-//! The Deferreds of the original become states: the cache, at most one [`Fetch`] with
+//! The Deferreds of the original become states: the cache, at most one fetch with
 //! its waiters, and the set of abandoned upstream connections whose late events are
 //! ignored, so a cancelled fetch can never also deliver.
 
