@@ -1,14 +1,11 @@
 //! `weft sim`: run, sweep and shrink scenario files, and the default job.
 //!
-//! Wall-clock reads here only time the runs for the summary; nothing a run does
-//! depends on them.
-#![allow(clippy::disallowed_methods)]
+//! Only virtual time is reported here; `weft bench sim` measures wall time.
 
 use std::io::{IsTerminal, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Instant as WallInstant;
 
 use clap::{Args, Subcommand};
 
@@ -131,8 +128,8 @@ pub(crate) fn run_default() -> i32 {
     };
     let mut failed = 0;
     println!(
-        "{:<28} {:>6} {:>12} {:>8} {:>9}  result",
-        "scenario", "seed", "virtual", "events", "wall"
+        "{:<28} {:>6} {:>12} {:>8}  result",
+        "scenario", "seed", "virtual", "events"
     );
     for file in &files {
         let scenario = match Scenario::load(file) {
@@ -144,17 +141,14 @@ pub(crate) fn run_default() -> i32 {
             }
         };
         let seed = seed_from_env(scenario.seed);
-        let started = WallInstant::now();
         match scenario.run(seed) {
             Ok(outcome) => {
-                let wall = started.elapsed();
                 println!(
-                    "{:<28} {:>6} {:>11}s {:>8} {:>8.1}ms  {}",
+                    "{:<28} {:>6} {:>11}s {:>8}  {}",
                     scenario.name,
                     seed,
                     outcome.finished_at,
                     outcome.events,
-                    wall.as_secs_f64() * 1e3,
                     verdict(&outcome)
                 );
                 if !outcome.passed() {
@@ -208,18 +202,15 @@ fn default_dir() -> Result<PathBuf, String> {
 fn run_one(file: &Path, seed: Option<u64>, transcript: bool) -> Result<i32, ScenarioError> {
     let scenario = Scenario::load(file)?;
     let seed = seed.unwrap_or_else(|| seed_from_env(scenario.seed));
-    let started = WallInstant::now();
     let outcome = scenario.run(seed)?;
-    let wall = started.elapsed();
     if transcript {
         print!("{}", outcome.transcript.render());
     }
     println!(
-        "{}: seed {seed}, {} s virtual, {} events, {:.1} ms wall: {}",
+        "{}: seed {seed}, {} s virtual, {} events: {}",
         scenario.name,
         outcome.finished_at,
         outcome.events,
-        wall.as_secs_f64() * 1e3,
         verdict(&outcome)
     );
     for (host, code) in &outcome.exit_codes {
@@ -282,7 +273,6 @@ fn sweep(
     let done = AtomicUsize::new(0);
     let results = Mutex::new(Vec::with_capacity(total));
     let tty = std::io::stderr().is_terminal();
-    let started = WallInstant::now();
     std::thread::scope(|scope| {
         for _ in 0..jobs {
             scope.spawn(|| {
@@ -311,12 +301,7 @@ fn sweep(
     }
     let mut results = results.into_inner().expect("a sweep worker panicked");
     results.sort_by_key(|r| (r.file, r.seed));
-    Ok(report_sweep(
-        &files,
-        &scenarios,
-        &results,
-        started.elapsed().as_secs_f64(),
-    ))
+    Ok(report_sweep(&files, &scenarios, &results))
 }
 
 fn run_seed(
@@ -358,12 +343,7 @@ fn progress(tty: bool, done: usize, total: usize) {
     }
 }
 
-fn report_sweep(
-    files: &[PathBuf],
-    scenarios: &[Scenario],
-    results: &[SweepResult],
-    wall: f64,
-) -> i32 {
+fn report_sweep(files: &[PathBuf], scenarios: &[Scenario], results: &[SweepResult]) -> i32 {
     println!(
         "{:<28} {:>6} {:>6} {:>6} {:>9} {:>14}",
         "scenario", "runs", "passed", "failed", "nondet", "virtual (max)"
@@ -414,7 +394,14 @@ fn report_sweep(
             r.seed
         );
     }
-    println!("{} runs in {wall:.2} s wall; {bad} failed", results.len());
+    let simulated: f64 = results
+        .iter()
+        .filter_map(|r| r.outcome.as_ref().ok().map(|o| o.3))
+        .sum();
+    println!(
+        "{} runs, {simulated:.1} s of virtual time; {bad} failed",
+        results.len()
+    );
     i32::from(bad > 0)
 }
 
