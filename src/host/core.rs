@@ -154,6 +154,7 @@ impl<P: Program> Host<P> {
             .conns
             .insert(conn, TransportState::new(local, peer));
         self.state.dirty.insert(conn);
+        let _span = conn_span(conn);
         self.call(now, |p, cx| p.connection_made(cx, conn));
     }
 }
@@ -264,6 +265,7 @@ impl<P: Program + 'static> Node for Host<P> {
 
     fn handle_connect_failed(&mut self, now: Instant, conn: ConnId, error: ConnectError) {
         if self.state.connecting.remove(&conn) {
+            let _span = conn_span(conn);
             self.call(now, |p, cx| p.connect_failed(cx, conn, error));
         }
     }
@@ -276,6 +278,7 @@ impl<P: Program + 'static> Node for Host<P> {
             .is_some_and(TransportState::accepts_data);
         if accepts && !data.is_empty() {
             self.state.dirty.insert(conn);
+            let _span = conn_span(conn);
             self.call(now, |p, cx| p.data_received(cx, conn, data));
         }
     }
@@ -288,6 +291,7 @@ impl<P: Program + 'static> Node for Host<P> {
             .is_some_and(TransportState::accepts_data);
         if accepts {
             self.state.dirty.insert(conn);
+            let _span = conn_span(conn);
             self.call(now, |p, cx| p.read_connection_lost(cx, conn));
         }
     }
@@ -299,10 +303,17 @@ impl<P: Program + 'static> Node for Host<P> {
         if transport.close() {
             // A registered producer hears stop_producing before connection_lost.
             self.state.dirty.insert(conn);
+            let _span = conn_span(conn);
             self.call(now, |_, _| {});
             self.call(now, |p, cx| p.connection_lost(cx, conn, reason));
         }
         self.state.conns.remove(&conn);
         self.state.dirty.remove(&conn);
     }
+}
+
+/// The tracing span a connection's callbacks run in, so their log lines say which
+/// connection they are about (at debug level: spans cost, and simulations make many).
+fn conn_span(conn: ConnId) -> tracing::span::EnteredSpan {
+    tracing::debug_span!("conn", id = %conn).entered()
 }
