@@ -183,15 +183,8 @@ impl GetPoetry {
     /// latest is an earlier attempt's, given up on.
     fn route(&self, conn: ConnId) -> Option<(usize, Leg)> {
         let (i, leg) = self.by_conn.get(&conn).copied()?;
-        let current = self.downloads[i].conn == Some(conn);
-        Some((
-            i,
-            if leg == Leg::Poetry && !current {
-                Leg::Stale
-            } else {
-                leg
-            },
-        ))
+        let stale = leg == Leg::Poetry && self.downloads[i].conn != Some(conn);
+        Some((i, if stale { Leg::Stale } else { leg }))
     }
 
     /// Runs a client protocol callback for download `i`, if it is receiving.
@@ -436,7 +429,10 @@ impl Program for GetPoetry {
         match leg {
             Leg::Poetry => {}
             Leg::Transform => return self.drive_transform(cx, i, conn, Event::Data(data)),
-            Leg::Stale => return self.late_events += 1,
+            Leg::Stale => {
+                self.late_events += 1;
+                return;
+            }
         }
         if self
             .drive(cx, i, |client, pcx| client.data_received(pcx, data))
