@@ -41,6 +41,37 @@ pub const PROGRAMS: &[(&str, &str)] = &[
         "streaming-client",
         "push producer doubling its writes every 1 ms; exits when done; options: connect, budget",
     ),
+    (
+        "fast-poetry",
+        "sends a whole poem and closes; options: port, iface, poem (loom, ten-bytes, clock)",
+    ),
+    (
+        "slow-poetry",
+        "sends a poem num-bytes every delay, each client on its own timer; options: port, iface, poem, num-bytes, delay",
+    ),
+    (
+        "serial-poetry",
+        "the blocking slow server, one client at a time; options: port, iface, poem, num-bytes, delay",
+    ),
+    (
+        "get-poetry",
+        "downloads a poem from each server, exits when all have ended; options: servers, \
+         timeout, connect-timeout, retries (0), retry-delay (1s), accept-truncated, sequential, \
+         report (tasks, as-arrived, as-arrived-terse, in-order, blocking, quiet), \
+         transform ([host:]port), transform-name (cummingsify), transform-timeout",
+    ),
+    (
+        "proxy",
+        "caching poetry proxy with one upstream fetch in flight; options: port, iface, upstream, expiry (or never)",
+    ),
+    (
+        "transform-server",
+        "the netstring transform service (cummingsify, ...); options: port, iface",
+    ),
+    (
+        "raw-client",
+        "sends bytes, prints what comes back; options: connect, send, half-close, give-up-after",
+    ),
 ];
 
 /// A host's program cannot be built.
@@ -176,6 +207,25 @@ struct GetPoetryScenario {
     sequential: bool,
     #[serde(default)]
     accept_truncated: bool,
+    #[serde(default, with = "opt_human_duration")]
+    connect_timeout: Option<Duration>,
+    #[serde(default)]
+    retries: u32,
+    #[serde(
+        default = "default_retry_delay",
+        with = "crate::simnet::human_duration"
+    )]
+    retry_delay: Duration,
+    #[serde(default)]
+    transform: Option<HostPort>,
+    #[serde(default)]
+    transform_name: Option<String>,
+    #[serde(default, with = "opt_human_duration")]
+    transform_timeout: Option<Duration>,
+}
+
+fn default_retry_delay() -> Duration {
+    crate::programs::poetry::DEFAULT_RETRY_DELAY
 }
 
 #[derive(Clone, Copy, Debug, Default, Deserialize)]
@@ -184,6 +234,7 @@ enum Report {
     #[default]
     Tasks,
     AsArrived,
+    AsArrivedTerse,
     InOrder,
     Blocking,
     Quiet,
@@ -194,6 +245,7 @@ impl From<Report> for ReportStyle {
         match report {
             Report::Tasks => Self::Tasks,
             Report::AsArrived => Self::AsArrived,
+            Report::AsArrivedTerse => Self::AsArrivedTerse,
             Report::InOrder => Self::InOrderAtEnd,
             Report::Blocking => Self::Blocking,
             Report::Quiet => Self::Quiet,
@@ -314,9 +366,24 @@ pub(super) fn factory(host: &HostSpec) -> Result<NodeFactory, ProgramError> {
         }
         "get-poetry" => {
             let o: GetPoetryScenario = options(host)?;
-            let mut get = GetPoetryOptions::new(o.servers).report(o.report.into());
+            let mut get = GetPoetryOptions::new(o.servers)
+                .report(o.report.into())
+                .retries(o.retries)
+                .retry_delay(o.retry_delay);
             if let Some(timeout) = o.timeout {
                 get = get.timeout(timeout);
+            }
+            if let Some(timeout) = o.connect_timeout {
+                get = get.connect_timeout(timeout);
+            }
+            if let Some(server) = o.transform {
+                get = get.transform(server);
+            }
+            if let Some(name) = o.transform_name {
+                get = get.transform_name(name);
+            }
+            if let Some(timeout) = o.transform_timeout {
+                get = get.transform_timeout(timeout);
             }
             if o.sequential {
                 get = get.sequential();
@@ -366,4 +433,85 @@ pub(super) fn factory(host: &HostSpec) -> Result<NodeFactory, ProgramError> {
             });
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::any::Any;
+
+    use super::*;
+
+    fn host(program: &str, options: &str) -> HostSpec {
+        HostSpec {
+            name: "h".into(),
+            program: program.into(),
+            options: toml::from_str(options).expect("options parse"),
+            ip: None,
+        }
+    }
+
+    fn get_poetry_options(options: &str) -> GetPoetryOptions {
+        let mut factory = factory(&host("get-poetry", options)).expect("builds");
+        let node = factory();
+        let any: &dyn Any = node.as_ref();
+        any.downcast_ref::<Host<GetPoetry>>()
+            .expect("a get-poetry host")
+            .program()
+            .options()
+            .clone()
+    }
+
+    #[test]
+    fn every_listed_program_is_known_to_the_factory() {
+        for (name, _) in PROGRAMS {
+            // No listed program runs without options, so each must complain about them.
+            assert!(
+                matches!(factory(&host(name, "")), Err(ProgramError::Options { .. })),
+                "{name} is listed but not built"
+            );
+        }
+    }
+
+    #[test]
+    fn get_poetry_takes_retries_and_the_transform_stage() {
+        let o = get_poetry_options(
+            r#"
+            servers = ["poet:10000"]
+            report = "as-arrived-terse"
+            retries = 3
+            retry-delay = "250ms"
+            connect-timeout = "2s"
+            transform = "xform:11000"
+            transform-name = "reverse-lines"
+            transform-timeout = "3s"
+            "#,
+        );
+        assert_eq!(o.report, ReportStyle::AsArrivedTerse);
+        assert_eq!((o.retries, o.retry_delay), (3, Duration::from_millis(250)));
+        assert_eq!(o.connect_timeout, Duration::from_secs(2));
+        assert_eq!(o.transform, Some(HostPort::new("xform", 11000)));
+        assert_eq!(o.transform_name, "reverse-lines");
+        assert_eq!(o.transform_timeout, Some(Duration::from_secs(3)));
+    }
+
+    #[test]
+    fn get_poetry_defaults_to_no_retries_and_no_transform() {
+        let o = get_poetry_options(r#"servers = ["poet:10000"]"#);
+        assert_eq!(o.retries, 0);
+        assert_eq!(o.retry_delay, Duration::from_secs(1));
+        assert_eq!(o.transform, None);
+        assert_eq!(o.transform_name, "cummingsify");
+    }
+
+    #[test]
+    fn a_misspelt_get_poetry_option_is_rejected() {
+        let error = factory(&host(
+            "get-poetry",
+            r#"servers = [10000]
+            retry = 2"#,
+        ))
+        .err()
+        .expect("rejected");
+        assert!(error.to_string().contains("retry"), "{error}");
+    }
 }

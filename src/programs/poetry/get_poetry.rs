@@ -23,11 +23,17 @@
 //! poem's arrival, and the transform stage gets a limit of its own
 //! ([`GetPoetryOptions::transform_timeout`], by default the same length counted
 //! afresh), so a slow transform server can cost the transform but never the poem.
+//!
+//! With [`GetPoetryOptions::retries`], a failed attempt is not the end: the download
+//! waits and connects again from scratch ([`retry`]); only its last attempt's failure
+//! settles it. The transform stage is not retried.
 
 mod options;
+mod report;
+mod retry;
 pub mod transform;
 
-pub use options::{DEFAULT_TRANSFORM, GetPoetryOptions, ReportStyle};
+pub use options::{DEFAULT_RETRY_DELAY, DEFAULT_TRANSFORM, GetPoetryOptions, ReportStyle};
 pub use transform::TransformStepError;
 
 use std::collections::BTreeMap;
@@ -36,7 +42,7 @@ use std::net::SocketAddr;
 use crate::clock::{CallId, Clock};
 use crate::host::{ConnId, ConnectError, HostContext, HostPort, Program};
 use crate::protocol::{Context, NoTimer, Protocol};
-use crate::time::{Instant, format_timedelta};
+use crate::time::Instant;
 use crate::transport::Disconnect;
 
 use super::client::{DownloadError, Failure, PoetryClient, no_timer};
@@ -51,6 +57,8 @@ pub enum GetPoetryTimer {
     Timeout(usize),
     /// The transform of poem `i` ran out of time.
     TransformTimeout(usize),
+    /// Download `i` has waited out its retry delay: time for its next attempt.
+    Retry(usize),
 }
 
 /// Where one download is.
@@ -62,6 +70,8 @@ enum Stage {
     Connecting,
     /// Connected; the client protocol is reading the poem.
     Receiving(PoetryClient),
+    /// An attempt failed; the next starts when the retry timer fires.
+    Backoff,
     /// The poem is in and out for transformation.
     Transforming(Box<Transforming>),
     /// Settled: poem or failure recorded. Later events for it are ignored.
@@ -71,8 +81,11 @@ enum Stage {
 /// Which of a download's connections a connection is.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Leg {
+    /// The current attempt's poetry connection.
     Poetry,
     Transform,
+    /// A poetry connection of an attempt given up on.
+    Stale,
 }
 
 #[derive(Debug)]
@@ -83,7 +96,9 @@ struct Download {
     started_at: Instant,
     peer: Option<SocketAddr>,
     stage: Stage,
-    /// The running stage's timeout.
+    /// Attempts started so far (1 once connecting; more with retries).
+    attempts: u32,
+    /// The running stage's timeout, or the retry timer while in backoff.
     timeout: Option<CallId>,
     transform_error: Option<TransformStepError>,
 }
@@ -115,6 +130,11 @@ impl GetPoetry {
         }
     }
 
+    /// The options it runs with.
+    pub fn options(&self) -> &GetPoetryOptions {
+        &self.options
+    }
+
     /// The results so far, in input order.
     pub fn results(&self) -> &FanIn<Poem, DownloadError> {
         &self.results
@@ -125,15 +145,21 @@ impl GetPoetry {
         self.finished_at
     }
 
-    /// Events that arrived for downloads that had already ended, and were ignored (a
-    /// close after the timeout aborted the connection, for instance).
+    /// Events that arrived for downloads that had already ended, or for attempts given
+    /// up on, and were ignored (a close after the timeout aborted the connection, for
+    /// instance).
     pub fn late_events(&self) -> u64 {
         self.late_events
     }
 
-    /// The connection (or connect) of download `i`.
+    /// The connection (or connect) of download `i`'s latest attempt.
     pub fn conn(&self, i: usize) -> Option<ConnId> {
         self.downloads.get(i)?.conn
+    }
+
+    /// How many attempts download `i` has started (more than one after retries).
+    pub fn attempts(&self, i: usize) -> u32 {
+        self.downloads.get(i).map_or(0, |d| d.attempts)
     }
 
     /// The transform connection (or connect) of poem `i`, once its stage has started.
@@ -153,8 +179,12 @@ impl GetPoetry {
         self.downloads.get(i)?.transform_error.as_ref()
     }
 
+    /// Whose connection `conn` is. A poetry connection that is not its download's
+    /// latest is an earlier attempt's, given up on.
     fn route(&self, conn: ConnId) -> Option<(usize, Leg)> {
-        self.by_conn.get(&conn).copied()
+        let (i, leg) = self.by_conn.get(&conn).copied()?;
+        let stale = leg == Leg::Poetry && self.downloads[i].conn != Some(conn);
+        Some((i, if stale { Leg::Stale } else { leg }))
     }
 
     /// Runs a client protocol callback for download `i`, if it is receiving.
@@ -255,7 +285,11 @@ impl GetPoetry {
         self.settle(cx, i, Ok(poem));
     }
 
+    /// The current attempt of download `i` failed: try again if it may, else settle.
     fn fail(&mut self, cx: &mut HostContext<'_, GetPoetryTimer>, i: usize, failure: Failure) {
+        if self.retry_later(cx, i, &failure) {
+            return;
+        }
         let error = DownloadError {
             server: self.downloads[i].server.clone(),
             failure,
@@ -280,28 +314,7 @@ impl GetPoetry {
             Err(error) => tracing::warn!(task, %error, "download failed"),
             Ok(poem) => tracing::info!(task, bytes = poem.len(), "poem received"),
         }
-        match (&result, self.options.report) {
-            (Ok(poem), ReportStyle::AsArrived | ReportStyle::AsArrivedTerse) => {
-                print_poem(cx, poem);
-            }
-            (Err(error), ReportStyle::AsArrived) => {
-                cx.eprint(format!("The poem download failed: {error}"));
-            }
-            (Err(_), ReportStyle::AsArrivedTerse) => cx.eprint("The poem download failed."),
-            (Err(error), ReportStyle::Tasks | ReportStyle::Blocking) => {
-                cx.eprint(format!("Task {task} failed: {error}"));
-            }
-            (Ok(poem), ReportStyle::Blocking) => {
-                let download = &self.downloads[i];
-                let took = format_timedelta(cx.now() - download.started_at);
-                cx.print(format!(
-                    "Task {task}: got {} bytes of poetry from {} in {took}",
-                    poem.len(),
-                    download.server
-                ));
-            }
-            _ => {}
-        }
+        self.report_result(cx, i, &result);
         if let Err(error) = self.results.settle(i, result) {
             // The stages make this unreachable; keep the first result if it ever is not.
             tracing::error!(%error, "a download ended twice");
@@ -314,7 +327,7 @@ impl GetPoetry {
         }
     }
 
-    /// Connects download `i` and starts its timeout.
+    /// Starts download `i` with its first attempt.
     fn start_download(&mut self, cx: &mut HostContext<'_, GetPoetryTimer>, i: usize) {
         let download = &mut self.downloads[i];
         if self.options.report == ReportStyle::Blocking {
@@ -324,9 +337,16 @@ impl GetPoetry {
                 download.server
             ));
         }
+        download.started_at = cx.now();
+        self.attempt(cx, i);
+    }
+
+    /// Connects download `i` afresh and starts the attempt's timeout.
+    fn attempt(&mut self, cx: &mut HostContext<'_, GetPoetryTimer>, i: usize) {
+        let download = &mut self.downloads[i];
         let conn = cx.connect(download.server.clone(), self.options.connect_timeout);
         download.conn = Some(conn);
-        download.started_at = cx.now();
+        download.attempts += 1;
         download.stage = Stage::Connecting;
         download.timeout = self
             .options
@@ -338,46 +358,8 @@ impl GetPoetry {
     fn finish(&mut self, cx: &mut HostContext<'_, GetPoetryTimer>) {
         let now = cx.now();
         self.finished_at = Some(now);
-        let results = self.results.results().unwrap_or_default();
-        match self.options.report {
-            ReportStyle::Blocking => {
-                let poems = results.iter().filter(|r| r.is_ok()).count();
-                let elapsed = format_timedelta(now - self.started);
-                cx.print(format!("Got {poems} poems in {elapsed}"));
-            }
-            ReportStyle::Tasks => {
-                let mut poems = 0;
-                for (i, result) in results.iter().enumerate() {
-                    if let Ok(poem) = result {
-                        poems += 1;
-                        cx.print(format!("Task {}: {} bytes of poetry", i + 1, poem.len()));
-                    }
-                }
-                let elapsed = format_timedelta(now - self.started);
-                cx.print(format!("Got {poems} poems in {elapsed}"));
-            }
-            ReportStyle::InOrderAtEnd => {
-                for (result, download) in results.iter().zip(&self.downloads) {
-                    match result {
-                        Ok(poem) => {
-                            if download.transform_error.is_some() {
-                                cx.eprint(transform::failed_line(&self.options.transform_name));
-                            }
-                            print_poem(cx, poem);
-                        }
-                        Err(error) => cx.eprint(format!("The poem download failed: {error}")),
-                    }
-                }
-            }
-            ReportStyle::AsArrived | ReportStyle::AsArrivedTerse | ReportStyle::Quiet => {}
-        }
+        self.report_end(cx);
         cx.exit(if self.results.all_succeeded() { 0 } else { 1 });
-    }
-}
-
-fn print_poem(cx: &mut HostContext<'_, GetPoetryTimer>, poem: &Poem) {
-    for line in poem.lines() {
-        cx.print(line);
     }
 }
 
@@ -394,6 +376,7 @@ impl Program for GetPoetry {
                 started_at: self.started,
                 peer: None,
                 stage: Stage::Waiting,
+                attempts: 0,
                 timeout: None,
                 transform_error: None,
             })
@@ -443,9 +426,13 @@ impl Program for GetPoetry {
         let Some((i, leg)) = self.route(conn) else {
             return;
         };
-        if leg == Leg::Transform {
-            self.drive_transform(cx, i, conn, Event::Data(data));
-            return;
+        match leg {
+            Leg::Poetry => {}
+            Leg::Transform => return self.drive_transform(cx, i, conn, Event::Data(data)),
+            Leg::Stale => {
+                self.late_events += 1;
+                return;
+            }
         }
         if self
             .drive(cx, i, |client, pcx| client.data_received(pcx, data))
@@ -469,14 +456,15 @@ impl Program for GetPoetry {
             cx.lose_connection(conn);
             return;
         };
-        if leg == Leg::Transform {
-            if matches!(self.downloads[i].stage, Stage::Transforming(_)) {
-                self.drive_transform(cx, i, conn, Event::ReadClosed);
-            } else {
-                self.late_events += 1;
-                cx.lose_connection(conn);
+        match leg {
+            Leg::Poetry => {}
+            Leg::Transform if matches!(self.downloads[i].stage, Stage::Transforming(_)) => {
+                return self.drive_transform(cx, i, conn, Event::ReadClosed);
             }
-            return;
+            Leg::Transform | Leg::Stale => {
+                self.late_events += 1;
+                return cx.lose_connection(conn);
+            }
         }
         if self
             .drive(cx, i, |client, pcx| client.read_connection_lost(pcx))
@@ -495,9 +483,14 @@ impl Program for GetPoetry {
         let Some((i, leg)) = self.route(conn) else {
             return;
         };
-        if leg == Leg::Transform {
-            self.drive_transform(cx, i, conn, Event::Lost(reason));
-            return;
+        match leg {
+            Leg::Poetry => {}
+            Leg::Transform => return self.drive_transform(cx, i, conn, Event::Lost(reason)),
+            Leg::Stale => {
+                self.late_events += 1;
+                self.by_conn.remove(&conn);
+                return;
+            }
         }
         let received = self
             .drive(cx, i, |client, pcx| {
@@ -506,10 +499,13 @@ impl Program for GetPoetry {
             })
             .flatten();
         let Some(received) = received else { return };
-        if self.options.report == ReportStyle::Tasks {
+        let verdict = self.options.truncation.judge(received);
+        // An attempt about to be retried has not finished the task.
+        let last = verdict.is_ok() || !self.has_attempts_left(i);
+        if self.options.report == ReportStyle::Tasks && last {
             cx.print(format!("Task {} finished", i + 1));
         }
-        match self.options.truncation.judge(received) {
+        match verdict {
             Ok(poem) => self.poem_arrived(cx, i, poem),
             Err(failure) => self.fail(cx, i, failure),
         }
@@ -534,7 +530,9 @@ impl Program for GetPoetry {
     }
 
     fn timer_fired(&mut self, cx: &mut HostContext<'_, GetPoetryTimer>, timer: GetPoetryTimer) {
-        let (GetPoetryTimer::Timeout(i) | GetPoetryTimer::TransformTimeout(i)) = timer;
+        let (GetPoetryTimer::Timeout(i)
+        | GetPoetryTimer::TransformTimeout(i)
+        | GetPoetryTimer::Retry(i)) = timer;
         let Some(download) = self.downloads.get_mut(i) else {
             return;
         };
@@ -553,6 +551,10 @@ impl Program for GetPoetry {
                 cx.abort_connection(stage.conn());
                 let limit = self.options.transform_limit().unwrap_or_default();
                 self.transformed(cx, i, Err(TransformStepError::TimedOut(limit)));
+            }
+            (GetPoetryTimer::Retry(_), Stage::Backoff, _) => {
+                download.timeout = None;
+                self.attempt(cx, i);
             }
             // A timer of a stage that has ended (stages cancel theirs, so this is only
             // defensive); the current stage's timer is left alone.

@@ -25,7 +25,8 @@ pub mod server;
 pub use client::{DownloadError, Failure, PoetryClient, Received, TruncationPolicy};
 pub use fanin::{FanIn, FireOn, Fired, SettleError};
 pub use get_poetry::{
-    DEFAULT_TRANSFORM, GetPoetry, GetPoetryOptions, GetPoetryTimer, ReportStyle, TransformStepError,
+    DEFAULT_RETRY_DELAY, DEFAULT_TRANSFORM, GetPoetry, GetPoetryOptions, GetPoetryTimer,
+    ReportStyle, TransformStepError,
 };
 pub use poems::Poem;
 pub use proxy::{DEFAULT_EXPIRY, PoetryProxy, ProxyOptions, ProxyStats};

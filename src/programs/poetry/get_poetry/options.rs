@@ -9,6 +9,9 @@ use super::super::client::TruncationPolicy;
 /// The transform clients 6.0 to 8.0 ask for.
 pub const DEFAULT_TRANSFORM: &str = "cummingsify";
 
+/// The wait between a failed attempt and the next, unless set.
+pub const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(1);
+
 /// How get-poetry reports.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
 pub enum ReportStyle {
@@ -69,6 +72,13 @@ pub struct GetPoetryOptions {
     /// connection is aborted and the original poem is used. `None`: the same limit as
     /// [`timeout`](Self::timeout), counted afresh from the poem's arrival.
     pub transform_timeout: Option<Duration>,
+    /// How many times a failed download is tried again (Parts 4 to 8 exercises): a
+    /// refused or timed-out connect, a reset or unclean close (unless truncated poems
+    /// are accepted), a download timeout. 0: no retry. The transform stage is never
+    /// retried.
+    pub retries: u32,
+    /// How long to wait after a failed attempt before the next one.
+    pub retry_delay: Duration,
 }
 
 impl GetPoetryOptions {
@@ -85,6 +95,8 @@ impl GetPoetryOptions {
             transform: None,
             transform_name: DEFAULT_TRANSFORM.to_owned(),
             transform_timeout: None,
+            retries: 0,
+            retry_delay: DEFAULT_RETRY_DELAY,
         }
     }
 
@@ -128,6 +140,29 @@ impl GetPoetryOptions {
     pub fn transform_timeout(mut self, timeout: Duration) -> Self {
         self.transform_timeout = Some(timeout);
         self
+    }
+
+    /// Sets the connect timeout.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Tries a failed download up to `retries` more times.
+    pub fn retries(mut self, retries: u32) -> Self {
+        self.retries = retries;
+        self
+    }
+
+    /// Waits `delay` between a failed attempt and the next.
+    pub fn retry_delay(mut self, delay: Duration) -> Self {
+        self.retry_delay = delay;
+        self
+    }
+
+    /// Attempts a download may take in all: the first and its retries.
+    pub fn attempts(&self) -> u32 {
+        self.retries.saturating_add(1)
     }
 
     /// The transform stage's limit: its own, or the per-stage one.
