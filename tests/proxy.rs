@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use weft::host::{ConnId, ConnectError, HostPort};
@@ -44,29 +42,8 @@ fn upstream_sends(
 
 /// Runs `f` with the log lines it emits captured (messages only).
 fn with_logs<R>(f: impl FnOnce() -> R) -> (R, Vec<String>) {
-    #[derive(Clone, Default)]
-    struct Sink(Arc<Mutex<Vec<u8>>>);
-    impl Write for Sink {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let sink = Sink::default();
-    let writer = sink.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .without_time()
-        .with_level(false)
-        .with_target(false)
-        .with_ansi(false)
-        .finish();
-    let result = tracing::subscriber::with_default(subscriber, f);
-    let text = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
-    (result, text.lines().map(str::to_owned).collect())
+    let (result, lines) = weft::testing::logs::capture(tracing::Level::TRACE, f);
+    (result, lines.into_iter().map(|(_, text)| text).collect())
 }
 
 fn count(logs: &[String], line: &str) -> usize {

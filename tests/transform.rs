@@ -5,8 +5,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io;
-use std::sync::{Arc, Mutex};
 
 use proptest::prelude::*;
 use weft::codec::netstring::{NetstringDecoder, NetstringError};
@@ -36,29 +34,13 @@ fn client(name: &str, poem: &[u8]) -> TestConnection<TransformClient> {
     StringTransport::with_disconnection().make_connection(TransformClient::new(name, poem))
 }
 
-/// Runs `f` with a `tracing` subscriber that records every event; returns the log text.
+/// Runs `f` and returns what it logged, one `LEVEL message` line per event.
 fn logs_of(f: impl FnOnce()) -> String {
-    #[derive(Clone, Default)]
-    struct Sink(Arc<Mutex<Vec<u8>>>);
-    impl io::Write for Sink {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-    let sink = Sink::default();
-    let writer = sink.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .without_time()
-        .with_max_level(tracing::Level::DEBUG)
-        .finish();
-    tracing::subscriber::with_default(subscriber, f);
-    String::from_utf8(sink.0.lock().unwrap().clone()).unwrap()
+    let ((), lines) = weft::testing::logs::capture(tracing::Level::DEBUG, f);
+    lines
+        .iter()
+        .map(|(level, text)| format!("{level} {text}\n"))
+        .collect()
 }
 
 // ---- the server on a string transport -------------------------------------------

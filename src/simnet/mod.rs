@@ -21,7 +21,6 @@
 //!
 //! [`Segmentation`]: crate::testing::Segmentation
 
-mod capture;
 mod commands;
 mod config;
 mod conn;
@@ -49,7 +48,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::host::{ConnId, ConnectError, ListenerId, Node, Stream};
-use crate::testing::{EventKind, Transcript};
+use crate::testing::{EventKind, Transcript, logs};
 use crate::time::Instant;
 use conn::{Conn, Packet};
 
@@ -186,8 +185,8 @@ pub struct SimNet {
     due_faults: VecDeque<FaultAction>,
     work: BTreeSet<(u64, usize)>,
     events_processed: u64,
-    /// Captures program logs into the transcript while the network runs.
-    capture: Option<tracing::Dispatch>,
+    /// Program log lines at this level and above go into the transcript.
+    capture: Option<tracing::Level>,
 }
 
 impl SimNet {
@@ -229,7 +228,7 @@ impl SimNet {
     /// lines of the host that logged them. While the network runs, this replaces any
     /// tracing subscriber the caller installed.
     pub fn capture_logs(mut self, level: tracing::Level) -> Self {
-        self.capture = Some(capture::dispatch(level));
+        self.capture = Some(level);
         self
     }
 
@@ -395,8 +394,11 @@ impl SimNet {
 
     /// Runs `f` with log capture on, if asked for.
     fn captured(&mut self, f: impl FnOnce(&mut Self)) {
-        match self.capture.clone() {
-            Some(dispatch) => tracing::dispatcher::with_default(&dispatch, || f(self)),
+        match self.capture {
+            Some(level) => {
+                let _level = logs::level(level);
+                tracing::dispatcher::with_default(&logs::dispatch(), || f(self));
+            }
             None => f(self),
         }
     }
@@ -407,11 +409,11 @@ impl SimNet {
         let now = self.host_now(h);
         let node = self.hosts[h].node.as_mut()?;
         let result = {
-            let _logging = capture::enter(h);
+            let _logging = logs::enter(h);
             f(node.as_mut(), now)
         };
         if self.capture.is_some() {
-            for (host, level, line) in capture::take_lines() {
+            for (host, level, line) in logs::take_lines() {
                 let who = self.names[host].clone();
                 let text = if level == tracing::Level::INFO {
                     format!("log: {line}")

@@ -11,6 +11,7 @@
 //! | `iosim.connect`, `connectedServerAndClient` | [`connected_pair`] |
 //! | `IOPump.pump`, `IOPump.flush` | [`Pump::pump`], [`Pump::flush`] |
 
+pub mod logs;
 mod memory_reactor;
 mod pump;
 mod segmentation;
