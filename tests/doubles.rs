@@ -368,3 +368,23 @@ fn memory_reactor_accepts_and_closes_like_a_string_transport() {
     reactor.data_received(conn, b"late");
     assert_eq!(reactor.program().lost.len(), 1);
 }
+
+#[test]
+fn memory_reactor_records_the_backlog_and_whether_accepting_is_paused() {
+    use weft::programs::poetry::{Pace, Poem, SERIAL_BACKLOG, SerialPoetryServer};
+    let server = SerialPoetryServer::new(
+        HostPort::new("127.0.0.1", 10000),
+        Poem::new(&b"two chunks"[..]),
+        Pace::new(5, Duration::from_millis(100)),
+    );
+    let mut reactor = MemoryReactor::new(server);
+    assert_eq!(reactor.tcp_servers()[0].backlog, SERIAL_BACKLOG);
+    assert!(!reactor.tcp_servers()[0].paused);
+    let conn = reactor.accept(0, ipv4(192, 168, 1, 1, 50000));
+    assert!(reactor.tcp_servers()[0].paused, "busy with one client");
+    reactor.advance(Duration::from_millis(100));
+    reactor.advance(Duration::from_millis(100));
+    assert_eq!(reactor.value(conn), b"two chunks");
+    assert!(!reactor.is_connected(conn));
+    assert!(!reactor.tcp_servers()[0].paused, "idle again");
+}

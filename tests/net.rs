@@ -363,3 +363,101 @@ fn listening_on_a_port_in_use_fails_and_the_server_exits_1() {
     );
     drop(holder);
 }
+
+/// Pauses accepting from the start and resumes after `open_after`; answers the first
+/// connection it hears of with the time it heard, then exits.
+struct LateAcceptor {
+    open_after: Duration,
+    announce: Option<oneshot::Sender<SocketAddr>>,
+    listener: Option<weft::host::ListenerId>,
+}
+
+impl weft::host::Program for LateAcceptor {
+    type Timer = ();
+    fn start(&mut self, cx: &mut weft::host::HostContext<'_, ()>) {
+        let listener = cx.listen(HostPort::new("127.0.0.1", 0));
+        cx.pause_accepting(listener);
+        self.listener = Some(listener);
+        weft::clock::Clock::call_later(cx, self.open_after, ());
+    }
+    fn listening(
+        &mut self,
+        _: &mut weft::host::HostContext<'_, ()>,
+        _: weft::host::ListenerId,
+        addr: SocketAddr,
+    ) {
+        if let Some(tx) = self.announce.take() {
+            let _ = tx.send(addr);
+        }
+    }
+    fn timer_fired(&mut self, cx: &mut weft::host::HostContext<'_, ()>, (): ()) {
+        cx.resume_accepting(self.listener.unwrap());
+    }
+    fn connection_made(
+        &mut self,
+        cx: &mut weft::host::HostContext<'_, ()>,
+        conn: weft::host::ConnId,
+    ) {
+        let at = weft::clock::Clock::now(cx).since_epoch().as_millis();
+        cx.write(conn, format!("accepted after {at} ms").as_bytes());
+        cx.lose_connection(conn);
+    }
+    fn data_received(
+        &mut self,
+        _: &mut weft::host::HostContext<'_, ()>,
+        _: weft::host::ConnId,
+        _: &[u8],
+    ) {
+    }
+    fn connection_lost(
+        &mut self,
+        cx: &mut weft::host::HostContext<'_, ()>,
+        _: weft::host::ConnId,
+        _: Disconnect,
+    ) {
+        cx.exit(0);
+    }
+    fn connect_failed(
+        &mut self,
+        _: &mut weft::host::HostContext<'_, ()>,
+        _: weft::host::ConnId,
+        _: ConnectError,
+    ) {
+    }
+}
+
+#[test]
+fn a_paused_listener_accepts_only_when_it_resumes() {
+    let (tx, rx) = oneshot::channel();
+    let mut server = Host::new(LateAcceptor {
+        open_after: Duration::from_millis(300),
+        announce: Some(tx),
+        listener: None,
+    });
+    let mut server_lines = Lines::new();
+    let mut client_lines = Lines::new();
+    let (server_code, client_code) = block_on(async {
+        let client = async {
+            let addr = rx.await.expect("the server listens");
+            let raw = weft::programs::raw::RawOptions {
+                to: addr.into(),
+                send: b"hi".to_vec(),
+                half_close: false,
+                give_up_after: None,
+            };
+            let mut client = Host::new(weft::programs::raw::RawClient::new(raw));
+            run_on(Tokio, &mut client, &mut client_lines).await
+        };
+        tokio::join!(run_on(Tokio, &mut server, &mut server_lines), client)
+    });
+    assert_eq!((server_code, client_code), (0, 0));
+    let reply = &client_lines[0].1;
+    let ms: u64 = reply
+        .trim_start_matches("received ")
+        .split("accepted after ")
+        .nth(1)
+        .and_then(|t| t.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected reply {reply:?}"));
+    assert!(ms >= 300, "accepted after {ms} ms, before the resume");
+}

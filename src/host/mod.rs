@@ -27,6 +27,9 @@ use std::time::Duration;
 
 use crate::transport::Disconnect;
 
+/// Twisted's default `listenTCP` backlog.
+pub const DEFAULT_BACKLOG: u32 = 50;
+
 /// Twisted's default `connectTCP` timeout.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -191,6 +194,19 @@ pub enum Command {
         listener: ListenerId,
         /// Interface and port (0: any free port).
         addr: HostPort,
+        /// Connections the kernel completes and holds while the program is not
+        /// accepting (see [`HostContext::pause_accepting`]); more are not answered.
+        backlog: u32,
+    },
+    /// Stop taking connections off a listener's backlog; new ones wait there.
+    PauseAccepting {
+        /// Which listener.
+        listener: ListenerId,
+    },
+    /// Take connections off the backlog again.
+    ResumeAccepting {
+        /// Which listener.
+        listener: ListenerId,
     },
     /// Stop accepting on a listener.
     StopListening {

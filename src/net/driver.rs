@@ -7,6 +7,7 @@ use std::io;
 use std::net::SocketAddr;
 
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
+use tokio::sync::watch;
 use tokio::task::{AbortHandle, JoinHandle};
 
 use super::Output;
@@ -52,7 +53,8 @@ pub(crate) struct Driver<'a, S: Stack> {
     start: tokio::time::Instant,
     events_tx: UnboundedSender<Event<S::Stream>>,
     events: UnboundedReceiver<Event<S::Stream>>,
-    listeners: BTreeMap<ListenerId, AbortHandle>,
+    /// Accept tasks, with the switch that pauses each.
+    listeners: BTreeMap<ListenerId, (AbortHandle, watch::Sender<bool>)>,
     connecting: BTreeMap<ConnId, AbortHandle>,
     conns: BTreeMap<ConnId, Conn>,
     /// Connections to look at again that the node has not marked dirty.
@@ -156,17 +158,31 @@ impl<'a, S: Stack> Driver<'a, S> {
             return;
         }
         match command {
-            Command::Listen { listener, addr } => {
+            Command::Listen {
+                listener,
+                addr,
+                backlog,
+            } => {
+                let (paused, paused_rx) = watch::channel(false);
                 let task = tokio::spawn(tasks::listen(
                     self.stack.clone(),
                     listener,
                     addr,
+                    backlog,
+                    paused_rx,
                     self.events_tx.clone(),
                 ));
-                self.listeners.insert(listener, task.abort_handle());
+                self.listeners
+                    .insert(listener, (task.abort_handle(), paused));
+            }
+            Command::PauseAccepting { listener } | Command::ResumeAccepting { listener } => {
+                let pause = matches!(command, Command::PauseAccepting { .. });
+                if let Some((_, paused)) = self.listeners.get(&listener) {
+                    paused.send_replace(pause);
+                }
             }
             Command::StopListening { listener } => {
-                if let Some(task) = self.listeners.remove(&listener) {
+                if let Some((task, _)) = self.listeners.remove(&listener) {
                     // Dropping the socket closes the port.
                     task.abort();
                 }
@@ -354,7 +370,8 @@ impl<'a, S: Stack> Driver<'a, S> {
     /// are let finish (each within the linger time), so a peer whose last bytes
     /// crossed our close sees a clean end rather than a reset from a dead process.
     async fn shut_down(&mut self) {
-        for task in self.listeners.values().chain(self.connecting.values()) {
+        let listeners = self.listeners.values().map(|(task, _)| task);
+        for task in listeners.chain(self.connecting.values()) {
             task.abort();
         }
         // Dropping the order channels ends the connection tasks, which drop the sockets.

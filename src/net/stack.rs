@@ -16,7 +16,11 @@ pub trait Stack: Clone + Send + Sync + 'static {
     type Stream: NetStream;
 
     /// Binds a listener to `addr` (port 0: any free port).
-    fn bind(&self, addr: SocketAddr) -> impl Future<Output = io::Result<Self::Listener>> + Send;
+    fn bind(
+        &self,
+        addr: SocketAddr,
+        backlog: u32,
+    ) -> impl Future<Output = io::Result<Self::Listener>> + Send;
 
     /// Opens a connection to `addr`.
     fn connect(&self, addr: SocketAddr) -> impl Future<Output = io::Result<Self::Stream>> + Send;
@@ -63,8 +67,15 @@ impl Stack for Tokio {
     type Listener = tokio::net::TcpListener;
     type Stream = tokio::net::TcpStream;
 
-    async fn bind(&self, addr: SocketAddr) -> io::Result<Self::Listener> {
-        tokio::net::TcpListener::bind(addr).await
+    async fn bind(&self, addr: SocketAddr, backlog: u32) -> io::Result<Self::Listener> {
+        let socket = match addr {
+            SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+            SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+        };
+        // As TcpListener::bind does: a restarted server can rebind at once.
+        socket.set_reuseaddr(true)?;
+        socket.bind(addr)?;
+        socket.listen(backlog)
     }
 
     async fn connect(&self, addr: SocketAddr) -> io::Result<Self::Stream> {
@@ -123,7 +134,8 @@ impl Stack for Turmoil {
     type Listener = turmoil::net::TcpListener;
     type Stream = turmoil::net::TcpStream;
 
-    async fn bind(&self, addr: SocketAddr) -> io::Result<Self::Listener> {
+    /// turmoil has no accept backlog to size; it queues every connection.
+    async fn bind(&self, addr: SocketAddr, _backlog: u32) -> io::Result<Self::Listener> {
         turmoil::net::TcpListener::bind(addr).await
     }
 

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
@@ -61,14 +62,17 @@ pub(crate) enum ToConn {
     Abort,
 }
 
-/// Binds `addr`, reports the outcome, then accepts until the task is aborted.
+/// Binds `addr`, reports the outcome, then accepts until the task is aborted, except
+/// while `paused` says so (the kernel then holds new connections in the backlog).
 pub(crate) async fn listen<S: Stack>(
     stack: S,
     listener: ListenerId,
     addr: HostPort,
+    backlog: u32,
+    mut paused: watch::Receiver<bool>,
     events: UnboundedSender<Event<S::Stream>>,
 ) {
-    let bound = match bind(&stack, &addr).await {
+    let bound = match bind(&stack, &addr, backlog).await {
         Ok(bound) => bound,
         Err(error) => {
             let _ = events.send(Event::Listening(listener, Err(error)));
@@ -86,6 +90,11 @@ pub(crate) async fn listen<S: Stack>(
         return;
     }
     loop {
+        while *paused.borrow_and_update() {
+            if paused.changed().await.is_err() {
+                return;
+            }
+        }
         match bound.accept().await {
             Ok((stream, _peer)) => {
                 if events.send(Event::Accepted(listener, stream)).is_err() {
@@ -102,7 +111,11 @@ pub(crate) async fn listen<S: Stack>(
     }
 }
 
-async fn bind<S: Stack>(stack: &S, addr: &HostPort) -> Result<S::Listener, ListenError> {
+async fn bind<S: Stack>(
+    stack: &S,
+    addr: &HostPort,
+    backlog: u32,
+) -> Result<S::Listener, ListenError> {
     let resolved = stack
         .lookup(&addr.host, addr.port)
         .await
@@ -110,7 +123,10 @@ async fn bind<S: Stack>(stack: &S, addr: &HostPort) -> Result<S::Listener, Liste
     let first = *resolved
         .first()
         .ok_or_else(|| ListenError::BadInterface(addr.clone()))?;
-    stack.bind(first).await.map_err(|e| listen_error(addr, &e))
+    stack
+        .bind(first, backlog)
+        .await
+        .map_err(|e| listen_error(addr, &e))
 }
 
 fn listen_error(addr: &HostPort, error: &io::Error) -> ListenError {

@@ -1,23 +1,32 @@
 //! What hosts ask of the network: listen, connect, print, exit.
 
+use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use super::conn::{Conn, End, Packet, Phase};
-use super::{Event, HostStatus, SimNet};
-use crate::host::{Command, ConnId, ConnectError, HostPort, ListenError, Stream};
+use super::{Event, HostStatus, Listener, SimNet};
+use crate::host::{Command, ConnId, ConnectError, HostPort, ListenError, ListenerId, Stream};
 use crate::testing::{EventKind, Segmentation, Segmenter};
 
 impl SimNet {
     pub(super) fn command(&mut self, h: usize, command: Command) {
         match command {
-            Command::Listen { listener, addr } => {
+            Command::Listen {
+                listener,
+                addr,
+                backlog,
+            } => {
                 let outcome = self.bind(h, &addr);
                 if let Ok(bound) = &outcome {
-                    let loopback_only = bound.ip().is_loopback();
-                    self.hosts[h]
-                        .listeners
-                        .insert(bound.port(), (listener, loopback_only));
+                    let entry = Listener {
+                        id: listener,
+                        loopback_only: bound.ip().is_loopback(),
+                        backlog,
+                        paused: false,
+                        waiting: VecDeque::new(),
+                    };
+                    self.hosts[h].listeners.insert(bound.port(), entry);
                 }
                 self.call_node(h, |node, now| match outcome {
                     Ok(bound) => node.handle_listening(now, listener, bound),
@@ -25,7 +34,40 @@ impl SimNet {
                 });
             }
             Command::StopListening { listener } => {
-                self.hosts[h].listeners.retain(|_, (l, _)| *l != listener);
+                let ports: Vec<u16> = self.listener_ports(h, listener);
+                for port in ports {
+                    let closed = self.hosts[h].listeners.remove(&port);
+                    // Connections still in the backlog are refused with a reset.
+                    for conn in closed.into_iter().flat_map(|l| l.waiting) {
+                        self.end_mut(conn, 1).phase = Phase::Dead;
+                        self.send(conn, 1, Packet::Rst);
+                    }
+                }
+            }
+            Command::PauseAccepting { listener } => {
+                for port in self.listener_ports(h, listener) {
+                    if let Some(l) = self.hosts[h].listeners.get_mut(&port) {
+                        l.paused = true;
+                    }
+                }
+            }
+            Command::ResumeAccepting { listener } => {
+                let incarnation = self.hosts[h].incarnation;
+                for port in self.listener_ports(h, listener) {
+                    if let Some(l) = self.hosts[h].listeners.get_mut(&port) {
+                        l.paused = false;
+                        if !l.waiting.is_empty() {
+                            self.schedule(
+                                self.now,
+                                Event::Accept {
+                                    host: h,
+                                    incarnation,
+                                    port,
+                                },
+                            );
+                        }
+                    }
+                }
             }
             Command::Connect { conn, to, timeout } => self.connect(h, conn, &to, timeout),
             Command::CancelConnect { conn } => {
@@ -49,6 +91,13 @@ impl SimNet {
             }
             Command::Exit { code } => self.exit(h, code),
         }
+    }
+
+    fn listener_ports(&self, h: usize, listener: ListenerId) -> Vec<u16> {
+        (self.hosts[h].listeners.iter())
+            .filter(|(_, l)| l.id == listener)
+            .map(|(&port, _)| port)
+            .collect()
     }
 
     pub(super) fn bind(&mut self, h: usize, addr: &HostPort) -> Result<SocketAddr, ListenError> {
@@ -172,7 +221,12 @@ impl SimNet {
         let who = self.names[h].clone();
         self.record(who, EventKind::Line(format!("exit {code}")));
         self.hosts[h].status = HostStatus::Exited(code);
-        self.hosts[h].listeners.clear();
+        // Connections still in a backlog were never the program's: they are reset.
+        let listeners = std::mem::take(&mut self.hosts[h].listeners);
+        for conn in listeners.into_values().flat_map(|l| l.waiting) {
+            self.end_mut(conn, 1).phase = Phase::Dead;
+            self.send(conn, 1, Packet::Rst);
+        }
         self.hosts[h].wake = None;
         // A process exit closes its sockets: the kernel sends what it holds, then FIN.
         let ends: Vec<(u64, usize)> = self
@@ -193,7 +247,7 @@ impl SimNet {
                     e.phase = Phase::Dead;
                     e.stall = None;
                 }
-                Phase::Closed | Phase::Dead => {}
+                Phase::Queued | Phase::Closed | Phase::Dead => {}
             }
         }
         self.index.retain(|(host, ..), _| *host != h);

@@ -40,6 +40,9 @@ pub(crate) enum Phase {
     /// The connecting end before its SYN is answered; the accepting end before its SYN
     /// arrived (it does not exist yet).
     Connecting,
+    /// Completed by the kernel, waiting in a listener's backlog for the program to
+    /// accept it: data is buffered, nothing is delivered.
+    Queued,
     /// Its program has the connection.
     Open,
     /// Its program closed the connection; the kernel still sends what is buffered and

@@ -24,6 +24,11 @@ impl SimNet {
             }
             Event::ConnectDeadline { conn } => self.connect_deadline(conn),
             Event::Retransmit { conn, from } => self.retransmit(conn, from),
+            Event::Accept {
+                host,
+                incarnation,
+                port,
+            } => self.accept_waiting(host, incarnation, port),
             Event::Fault(action) => self.apply(action),
         }
     }

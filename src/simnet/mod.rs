@@ -69,6 +69,21 @@ pub enum HostStatus {
 
 type NodeFactory = Box<dyn FnMut() -> Box<dyn Node>>;
 
+/// A listening port.
+#[derive(Debug)]
+struct Listener {
+    id: ListenerId,
+    /// Bound to the loopback interface: only the host itself can connect.
+    loopback_only: bool,
+    /// Most connections waiting to be accepted.
+    backlog: u32,
+    /// The program has paused accepting.
+    paused: bool,
+    /// Connections the kernel completed that the program has not accepted yet, oldest
+    /// first.
+    waiting: VecDeque<u64>,
+}
+
 /// A packet waiting at a hold-partition: (connection, sending end, packet).
 type HeldPacket = (u64, usize, Packet);
 
@@ -80,8 +95,8 @@ struct SimHost {
     status: HostStatus,
     incarnation: u32,
     clock_offset: Duration,
-    /// Port → (listener, loopback only).
-    listeners: BTreeMap<u16, (ListenerId, bool)>,
+    /// Listening ports.
+    listeners: BTreeMap<u16, Listener>,
     next_port: u16,
     wake: Option<Instant>,
     output: Vec<(Stream, String)>,
@@ -110,6 +125,12 @@ enum Event {
     Retransmit {
         conn: u64,
         from: usize,
+    },
+    /// Take the oldest waiting connection off a listener's backlog.
+    Accept {
+        host: usize,
+        incarnation: u32,
+        port: u16,
     },
     Fault(FaultAction),
 }

@@ -203,7 +203,7 @@ impl SimNet {
                 self.index.remove(&(h, incarnation, hc));
                 self.connect_failed(h, incarnation, hc, ConnectError::Refused);
             }
-            (Packet::Data(bytes), Phase::Open) => {
+            (Packet::Data(bytes), Phase::Open | Phase::Queued) => {
                 let [a, b] = &mut self.conns.get_mut(&conn).expect("checked").ends;
                 let (e, sender) = if to == 0 { (a, b) } else { (b, a) };
                 sender.in_flight = sender.in_flight.saturating_sub(bytes.len());
@@ -218,7 +218,7 @@ impl SimNet {
                 self.record(who, EventKind::Discarded(bytes.len()));
                 self.send(conn, to, Packet::Rst);
             }
-            (Packet::Fin, Phase::Open) => {
+            (Packet::Fin, Phase::Open | Phase::Queued) => {
                 self.end_mut(conn, to).eof_received = true;
                 self.deliver_reads(conn, to);
             }
@@ -230,7 +230,7 @@ impl SimNet {
                 e.stall = None;
                 self.lost(conn, to, Disconnect::Reset);
             }
-            (Packet::Rst, Phase::Closed) => {
+            (Packet::Rst, Phase::Closed | Phase::Queued) => {
                 let e = self.end_mut(conn, to);
                 e.phase = Phase::Dead;
                 e.send_buf.clear();
@@ -246,13 +246,38 @@ impl SimNet {
         let c = &self.conns[&conn];
         let h = c.ends[1].host;
         let loopback = c.ends[0].host == h;
+        let port = c.port;
+        let incarnation = self.hosts[h].incarnation;
         let listener = match self.hosts[h].status {
-            HostStatus::Running => self.hosts[h].listeners.get(&c.port).copied(),
+            HostStatus::Running => self.hosts[h].listeners.get_mut(&port),
             _ => None,
         };
-        let Some((listener, loopback_only)) = listener.filter(|(_, lo)| loopback || !lo) else {
+        let Some(listener) = listener.filter(|l| loopback || !l.loopback_only) else {
             return self.send(conn, 1, Packet::Refused);
         };
+        if listener.paused || !listener.waiting.is_empty() {
+            if listener.waiting.len() >= listener.backlog as usize {
+                // A full backlog answers nothing; the client retransmits its SYN.
+                return self.lose(conn, 0, Packet::Syn);
+            }
+            listener.waiting.push_back(conn);
+            let e = self.end_mut(conn, 1);
+            e.incarnation = incarnation;
+            e.phase = Phase::Queued;
+            return self.send(conn, 1, Packet::SynAck);
+        }
+        self.accept(conn);
+        self.send(conn, 1, Packet::SynAck);
+    }
+
+    /// Hands a connection to the accepting host's program.
+    pub(super) fn accept(&mut self, conn: u64) {
+        let c = &self.conns[&conn];
+        let h = c.ends[1].host;
+        let Some(listener) = self.hosts[h].listeners.get(&c.port) else {
+            return;
+        };
+        let (listener, loopback_only) = (listener.id, listener.loopback_only);
         let incarnation = self.hosts[h].incarnation;
         let (local, peer) = (c.ends[1].addr, c.ends[0].addr);
         let local = if loopback_only {
@@ -272,7 +297,38 @@ impl SimNet {
         self.index.insert((h, incarnation, hc), (conn, 1));
         let who = self.conns[&conn].end_label(1);
         self.record(who, EventKind::Open);
-        self.send(conn, 1, Packet::SynAck);
+    }
+
+    /// Takes the oldest waiting connection off a listener's backlog, and schedules the
+    /// next if the program is still accepting after hearing of this one.
+    pub(super) fn accept_waiting(&mut self, h: usize, incarnation: u32, port: u16) {
+        if !self.is_current(h, incarnation) {
+            return;
+        }
+        let Some(listener) = self.hosts[h].listeners.get_mut(&port) else {
+            return;
+        };
+        if listener.paused {
+            return;
+        }
+        let Some(conn) = listener.waiting.pop_front() else {
+            return;
+        };
+        let more = !listener.waiting.is_empty();
+        if self.conns[&conn].ends[1].phase == Phase::Queued {
+            self.accept(conn);
+            self.deliver_reads(conn, 1);
+        }
+        if more {
+            self.schedule(
+                self.now,
+                Event::Accept {
+                    host: h,
+                    incarnation,
+                    port,
+                },
+            );
+        }
     }
 
     /// The connecting end learns its connection is up.

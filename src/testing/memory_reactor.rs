@@ -16,9 +16,6 @@ use crate::host::{
 use crate::time::Instant;
 use crate::transport::{CloseAction, Disconnect, ipv4};
 
-/// Twisted's default `listenTCP` backlog.
-pub const DEFAULT_BACKLOG: u32 = 50;
-
 /// A recorded listen (Twisted's `tcpServers` entry).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ListenCall {
@@ -28,8 +25,10 @@ pub struct ListenCall {
     pub port: u16,
     /// The interface asked for.
     pub interface: String,
-    /// Accept backlog (always Twisted's default, 50).
+    /// Accept backlog (Twisted's default is 50).
     pub backlog: u32,
+    /// Whether the program has paused accepting on it.
+    pub paused: bool,
 }
 
 /// A recorded connect (Twisted's `tcpClients` entry).
@@ -272,14 +271,25 @@ impl<P: Program + 'static> MemoryReactor<P> {
 
     fn record(&mut self, command: Command) {
         match command {
-            Command::Listen { listener, addr } => {
+            Command::Listen {
+                listener,
+                addr,
+                backlog,
+            } => {
                 let HostPort { host, port } = addr;
                 self.tcp_servers.push(ListenCall {
                     listener,
                     port,
                     interface: host,
-                    backlog: DEFAULT_BACKLOG,
+                    backlog,
+                    paused: false,
                 });
+            }
+            Command::PauseAccepting { listener } | Command::ResumeAccepting { listener } => {
+                let paused = matches!(command, Command::PauseAccepting { .. });
+                if let Some(call) = self.tcp_servers.iter_mut().find(|c| c.listener == listener) {
+                    call.paused = paused;
+                }
             }
             Command::StopListening { listener } => self.stopped_listening.push(listener),
             Command::Connect { conn, to, timeout } => self.tcp_clients.push(ConnectCall {

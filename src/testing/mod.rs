@@ -19,7 +19,7 @@ mod string_transport;
 mod transcript;
 
 pub use crate::clock::ManualClock;
-pub use memory_reactor::{ConnectCall, DEFAULT_BACKLOG, ListenCall, MemoryReactor};
+pub use memory_reactor::{ConnectCall, ListenCall, MemoryReactor};
 pub use pump::{Pump, PumpOptions, Side, connected_pair};
 pub use segmentation::{Segmentation, Segmenter};
 pub use string_transport::{StringTransport, TestConnection};

@@ -30,7 +30,7 @@ pub use get_poetry::{
 };
 pub use poems::Poem;
 pub use proxy::{DEFAULT_EXPIRY, PoetryProxy, ProxyOptions, ProxyStats};
-pub use serial::{SerialPoetryServer, SerialTimer};
+pub use serial::{SERIAL_BACKLOG, SerialPoetryServer, SerialTimer};
 pub use server::{
     ChunkSender, DEFAULT_DELAY, DEFAULT_NUM_BYTES, FastPoetry, FastPoetryFactory, Pace, SlowPoetry,
     SlowPoetryFactory, SlowTimer,

@@ -5,14 +5,15 @@
 //! the TCP level (the kernel completes their handshake into the listen backlog) but get
 //! nothing until their turn.
 //!
-//! weft models that as a program that does accept every connection at once (so each
-//! client sees `connection_made` immediately, as it would from the kernel) but keeps
-//! them in an arrival-ordered queue and only starts sending to the next one when the
-//! current one is finished: its poem sent and closed, or the client gone. Each client is
-//! paced exactly like the slow server ([`Pace`]), so three clients take the *sum* of
-//! their times. Choices, documented because the original has none of them:
-//! - the backlog is not bounded (the original's `listen(5)` makes a sixth waiting client
-//!   retry its SYN in the kernel, which is SimNet's business, not this program's);
+//! weft does the same with the listener's backlog: it listens with the original's
+//! backlog of 5, stops accepting while it serves a client
+//! ([`HostContext::pause_accepting`]), and accepts the next when it is done. Waiting
+//! clients are connected (the kernel completed their handshake) but hear nothing; a
+//! sixth waiting client's SYN goes unanswered until there is room. Each client is paced
+//! exactly like the slow server ([`Pace`]), so three clients take the *sum* of their
+//! times. Connections a driver hands over before the pause takes effect wait in an
+//! arrival-ordered queue of the program's own. Choices, documented because the original
+//! has none of them:
 //! - a client that leaves mid-poem is noticed at once and the next client is served
 //!   at once (the original notices on its next failed `sendall`, a chunk or two later);
 //! - a waiting client that leaves is dropped from the queue without being served.
@@ -26,6 +27,9 @@ use crate::transport::Disconnect;
 
 use super::poems::Poem;
 use super::server::{ChunkSender, Pace};
+
+/// The original's `listen(5)`.
+pub const SERIAL_BACKLOG: u32 = 5;
 
 /// The serial server's one timer.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -46,6 +50,8 @@ pub struct SerialPoetryServer {
     poem: Poem,
     pace: Pace,
     current: Option<Serving>,
+    /// The listener, once listening, to pause and resume accepting on.
+    listener: Option<ListenerId>,
     backlog: VecDeque<ConnId>,
     served: Vec<ConnId>,
 }
@@ -58,6 +64,7 @@ impl SerialPoetryServer {
             poem,
             pace,
             current: None,
+            listener: None,
             backlog: VecDeque::new(),
             served: Vec::new(),
         }
@@ -82,6 +89,10 @@ impl SerialPoetryServer {
     fn serve_next(&mut self, cx: &mut HostContext<'_, SerialTimer>) {
         while self.current.is_none() {
             let Some(conn) = self.backlog.pop_front() else {
+                // Idle: take the next client from the kernel's backlog.
+                if let Some(listener) = self.listener {
+                    cx.resume_accepting(listener);
+                }
                 return;
             };
             if !cx.is_connected(conn) {
@@ -91,6 +102,9 @@ impl SerialPoetryServer {
                 tracing::info!("Somebody at {peer} wants poetry!");
             }
             self.served.push(conn);
+            if let Some(listener) = self.listener {
+                cx.pause_accepting(listener);
+            }
             self.current = Some(Serving {
                 conn,
                 sender: ChunkSender::new(self.poem.clone(), self.pace.num_bytes),
@@ -125,7 +139,7 @@ impl Program for SerialPoetryServer {
     type Timer = SerialTimer;
 
     fn start(&mut self, cx: &mut HostContext<'_, SerialTimer>) {
-        cx.listen(self.addr.clone());
+        self.listener = Some(cx.listen_with_backlog(self.addr.clone(), SERIAL_BACKLOG));
     }
 
     fn listening(
