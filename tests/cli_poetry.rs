@@ -3,156 +3,15 @@
 //! loopback, port 0. Checks startup lines, output, exit statuses and messages. Every
 //! process is killed if it outlives its timeout.
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::thread::JoinHandle;
-use std::time::Duration;
+mod support;
 
 use weft::programs::poetry::poems::{LOOM, TEN_BYTES};
 
-const TIMEOUT: Duration = Duration::from_secs(30);
-
-/// A server process, killed when dropped.
-struct Server {
-    child: Child,
-    port: u16,
-    first_line: String,
-    stderr: Option<JoinHandle<String>>,
-}
-
-impl Server {
-    /// Starts `weft ARGS` and waits for its startup line, which must end in
-    /// ` on 127.0.0.1:PORT.`
-    fn start(args: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_weft"))
-            .args(args)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("weft starts");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { return };
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        let mut stderr = child.stderr.take().expect("stderr");
-        let stderr = Some(std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = stderr.read_to_string(&mut text);
-            text
-        }));
-        let first_line = match rx.recv_timeout(TIMEOUT) {
-            Ok(line) => line,
-            Err(error) => {
-                let _ = child.kill();
-                panic!("weft {args:?} printed no startup line: {error}");
-            }
-        };
-        let port = first_line
-            .rsplit_once(" on 127.0.0.1:")
-            .and_then(|(_, port)| port.strip_suffix('.'))
-            .and_then(|port| port.parse().ok())
-            .unwrap_or_else(|| panic!("no address in {first_line:?}"));
-        Self {
-            child,
-            port,
-            first_line,
-            stderr,
-        }
-    }
-
-    fn port(&self) -> String {
-        self.port.to_string()
-    }
-
-    /// Kills the server; returns what it logged.
-    fn stop(mut self) -> String {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        self.stderr
-            .take()
-            .and_then(|t| t.join().ok())
-            .unwrap_or_default()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// What a finished `weft` run left.
-struct Ran {
-    code: i32,
-    stdout: Vec<u8>,
-    stderr: String,
-}
-
-impl Ran {
-    fn out(&self) -> String {
-        String::from_utf8_lossy(&self.stdout).into_owned()
-    }
-}
-
-/// Runs `weft ARGS` to its end (killing it after [`TIMEOUT`]).
-fn weft(args: &[&str]) -> Ran {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_weft"))
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("weft starts");
-    let mut stdout = child.stdout.take().expect("stdout");
-    let mut stderr = child.stderr.take().expect("stderr");
-    let out = std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        let _ = stdout.read_to_end(&mut bytes);
-        bytes
-    });
-    let err = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
-    let poll = Duration::from_millis(10);
-    let mut waited = Duration::ZERO;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if waited > TIMEOUT {
-            let _ = child.kill();
-            panic!("weft {args:?} did not finish");
-        }
-        std::thread::sleep(poll);
-        waited += poll;
-    };
-    Ran {
-        code: status.code().expect("exited"),
-        stdout: out.join().expect("stdout"),
-        stderr: err.join().expect("stderr"),
-    }
-}
-
-/// A port nobody listens on (bound, read, released).
-fn closed_port() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr").port().to_string()
-}
+use support::process::{Server, closed_port, weft};
 
 #[test]
 fn fast_poetry_says_where_it_serves_and_get_poetry_fetches_the_exact_bytes() {
-    let server = Server::start(&["fast-poetry"]);
+    let server = Server::weft(&["fast-poetry"]);
     assert_eq!(
         server.first_line,
         format!("Serving loom on 127.0.0.1:{}.", server.port)
@@ -166,7 +25,7 @@ fn fast_poetry_says_where_it_serves_and_get_poetry_fetches_the_exact_bytes() {
     let poem: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
     std::fs::write(&path, &poem).expect("write the poem");
     let file = path.to_str().expect("utf-8 path");
-    let server = Server::start(&["fast-poetry", file]);
+    let server = Server::weft(&["fast-poetry", file]);
     assert_eq!(
         server.first_line,
         format!("Serving {file} on 127.0.0.1:{}.", server.port)
@@ -179,7 +38,7 @@ fn fast_poetry_says_where_it_serves_and_get_poetry_fetches_the_exact_bytes() {
 
 #[test]
 fn slow_poetry_and_get_poetry_report_like_the_part_2_client() {
-    let server = Server::start(&[
+    let server = Server::weft(&[
         "slow-poetry",
         "--num-bytes",
         "300",
@@ -218,7 +77,7 @@ fn slow_poetry_and_get_poetry_report_like_the_part_2_client() {
 
 #[test]
 fn serial_slow_poetry_serves_one_client_at_a_time() {
-    let server = Server::start(&[
+    let server = Server::weft(&[
         "slow-poetry",
         "--serial",
         "--num-bytes",
@@ -270,7 +129,7 @@ fn seconds(timedelta: &str) -> f64 {
 
 #[test]
 fn get_poetry_times_out_on_a_slow_server_and_exits_1() {
-    let server = Server::start(&["slow-poetry"]);
+    let server = Server::weft(&["slow-poetry"]);
     let ran = weft(&["get-poetry", "--timeout", "0.3", &server.port()]);
     assert_eq!(ran.code, 1);
     assert!(
@@ -349,7 +208,7 @@ fn get_poetry_transform_option_says_it_is_not_available_yet() {
 
 #[test]
 fn transform_server_and_transform_client_speak_netstrings() {
-    let server = Server::start(&["transform-server"]);
+    let server = Server::weft(&["transform-server"]);
     assert_eq!(
         server.first_line,
         format!("Serving transforms on 127.0.0.1:{}.", server.port)
@@ -392,7 +251,7 @@ fn transform_server_and_transform_client_speak_netstrings() {
 
 #[test]
 fn proxy_in_front_of_slow_poetry_fetches_once_for_two_clients() {
-    let slow = Server::start(&[
+    let slow = Server::weft(&[
         "slow-poetry",
         "--num-bytes",
         "100",
@@ -400,7 +259,7 @@ fn proxy_in_front_of_slow_poetry_fetches_once_for_two_clients() {
         "0.02",
         "ten-bytes",
     ]);
-    let proxy = Server::start(&["proxy", &slow.port()]);
+    let proxy = Server::weft(&["proxy", &slow.port()]);
     assert_eq!(
         proxy.first_line,
         format!(

@@ -2,6 +2,7 @@
 //! binaries.
 #![allow(dead_code, unreachable_pub)] // each test binary uses part of it
 
+pub mod process;
 mod watch;
 
 #[allow(unused_imports)] // not every test binary watches a node
