@@ -31,8 +31,8 @@ pub type Watch = Rc<RefCell<Seen>>;
 /// Forwards everything to `inner`, and after every call records the program's queues
 /// (the `TransportState` of each connection) into a shared [`Seen`], so a test can look
 /// at them mid-run and bound the server's memory.
-pub struct Watched<N: Node> {
-    pub inner: N,
+pub struct Watched<N: Node + ?Sized> {
+    pub inner: Box<N>,
     seen: Watch,
     announce: Option<tokio::sync::oneshot::Sender<SocketAddr>>,
 }
@@ -40,12 +40,19 @@ pub struct Watched<N: Node> {
 impl<N: Node> Watched<N> {
     pub fn new(inner: N) -> (Self, Watch) {
         let seen = Watch::default();
-        let node = Self {
-            inner,
-            seen: seen.clone(),
-            announce: None,
-        };
+        let node = Self::sharing(Box::new(inner), seen.clone());
         (node, seen)
+    }
+}
+
+impl<N: Node + ?Sized> Watched<N> {
+    /// Wraps `inner`, recording into `seen`, which the caller keeps.
+    pub fn sharing(inner: Box<N>, seen: Watch) -> Self {
+        Self {
+            inner,
+            seen,
+            announce: None,
+        }
     }
 
     /// Sends the listening address on `tx` once bound.
@@ -65,7 +72,7 @@ impl<N: Node> Watched<N> {
     }
 }
 
-impl<N: Node> Node for Watched<N> {
+impl<N: Node + ?Sized> Node for Watched<N> {
     fn start(&mut self, now: Instant) {
         self.inner.start(now);
         self.sample();
