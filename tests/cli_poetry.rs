@@ -140,11 +140,7 @@ fn get_poetry_times_out_on_a_slow_server_and_exits_1() {
         "{}",
         ran.stderr
     );
-    assert!(
-        ran.out().contains("Got 0 poems in 0:00:00.3"),
-        "{}",
-        ran.out()
-    );
+    assert!(ran.out().contains("Got 0 poems in 0:00:0"), "{}", ran.out());
 }
 
 #[test]

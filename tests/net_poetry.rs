@@ -500,3 +500,42 @@ fn transform_server_closes_on_bad_netstrings_and_garbage_and_keeps_serving() {
     }
     assert_eq!(seen.borrow().accepted, 2 * replies.len());
 }
+
+#[test]
+fn poetry_servers_ignore_what_clients_send_and_still_send_the_poem() {
+    // The poetry protocol's clients send nothing; one that does (256 KiB of garbage
+    // while it reads) still gets the whole poem, from either server. (One that also
+    // half-closes gets what was sent so far: the servers take the end-of-stream as
+    // the client leaving, as Twisted does for a protocol that is not half-closeable.)
+    let mut garbage = vec![0; 256 << 10];
+    ChaCha8Rng::seed_from_u64(9).fill_bytes(&mut garbage);
+    let pace = Pace::new(500, Duration::from_millis(5));
+    let fast = FactoryProgram::new(FastPoetryFactory::new(LOOM.into())).listen(loopback());
+    let slow = FactoryProgram::new(SlowPoetryFactory::new(LOOM.into(), pace)).listen(loopback());
+    let (mut fast, _, fast_rx) = server(Host::new(fast));
+    let (mut slow, _, slow_rx) = server(Host::new(slow));
+    let got = block_on(async {
+        let (mut l1, mut l2) = (Lines::new(), Lines::new());
+        let (fast_run, fast_addr) = start(&mut fast, fast_rx, &mut l1).await;
+        let (slow_run, slow_addr) = start(&mut slow, slow_rx, &mut l2).await;
+        while_serving(&mut [fast_run, slow_run], async {
+            let mut got = Vec::new();
+            for addr in [fast_addr, slow_addr] {
+                let mut stream = TcpStream::connect(addr).await.expect("connect");
+                let (mut reader, mut writer) = stream.split();
+                let send = async {
+                    writer.write_all(&garbage).await.expect("the server reads");
+                };
+                let mut poem = Vec::new();
+                let receive = reader.read_to_end(&mut poem);
+                let ((), read) = tokio::join!(send, receive);
+                read.expect("a clean end");
+                got.push(poem);
+            }
+            got
+        })
+        .await
+    });
+    let sizes: Vec<usize> = got.iter().map(Vec::len).collect();
+    assert!(got.iter().all(|poem| poem == LOOM.as_bytes()), "{sizes:?}");
+}
