@@ -334,3 +334,41 @@ fn every_poetry_command_has_help_with_an_example() {
         );
     }
 }
+
+#[test]
+fn bench_tcp_prints_one_key_value_line_with_the_median_rate() {
+    let ran = weft(&[
+        "bench",
+        "tcp",
+        "--clients",
+        "3",
+        "--requests",
+        "30",
+        "--runs",
+        "3",
+    ]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let out = ran.out();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 1, "{out}");
+    assert!(
+        lines[0]
+            .starts_with("tcp server=weft clients=3 requests=30 bytes_per_response=3003 runs=3 "),
+        "{out}"
+    );
+    assert!(lines[0].contains(" requests_per_s="), "{out}");
+    let ran = weft(&[
+        "bench",
+        "tcp",
+        "--requests",
+        "5",
+        "--server",
+        &closed_port(),
+    ]);
+    assert_eq!(ran.code, 1);
+    assert!(
+        ran.stderr.contains("error: request failed: "),
+        "{}",
+        ran.stderr
+    );
+}

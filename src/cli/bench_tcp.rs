@@ -212,3 +212,34 @@ impl WeftServer {
         let _ = self.thread.join();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tcp_bench_completes_every_request_and_checks_each_length() {
+        let server = WeftServer::start(&PoemArg::default()).expect("the server starts");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let done = runtime.block_on(one_run(server.addr, 4, 40, Some(3003)));
+        assert!(matches!(done, Ok((_, 3003))), "{done:?}");
+        // Learning the length from the server, as with --server.
+        let learned = runtime.block_on(one_run(server.addr, 2, 10, None));
+        assert!(matches!(learned, Ok((_, 3003))), "{learned:?}");
+        let wrong = runtime.block_on(one_run(server.addr, 2, 10, Some(3000)));
+        assert!(
+            matches!(
+                wrong,
+                Err(BenchError::WrongLength {
+                    got: 3003,
+                    expected: 3000
+                })
+            ),
+            "{wrong:?}"
+        );
+        server.stop();
+    }
+}
