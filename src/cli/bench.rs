@@ -68,11 +68,19 @@ enum BenchCommand {
         #[arg(long, default_value_t = 0x5eed)]
         seed: u64,
     },
+    /// A fast poetry server on loopback (weft's, or --server's) under C clients that
+    /// connect, read the whole poem and reconnect until N requests are done: prints
+    /// `requests_per_s=`.
+    ///
+    /// Example: `weft bench tcp --clients 50 --requests 20000`, then the same with
+    /// `--server 127.0.0.1:PORT` against another implementation.
+    Tcp(super::bench_tcp::TcpArgs),
 }
 
 pub(crate) fn run(args: &BenchArgs) -> i32 {
     let runs = args.runs.max(1);
     match &args.what {
+        BenchCommand::Tcp(tcp) => return super::bench_tcp::run(tcp, runs),
         BenchCommand::Sim { file, seeds } => {
             let scenario = match crate::scenario::Scenario::load(file) {
                 Ok(scenario) => scenario,
@@ -154,20 +162,24 @@ fn bench_sim(scenario: &crate::scenario::Scenario, seeds: u64) -> (Measured, f64
 
 /// Runs `once` `runs` times; returns the rates it measured, sorted.
 fn repeat(runs: usize, mut once: impl FnMut() -> Measured) -> Vec<Measured> {
-    let mut all: Vec<Measured> = (0..runs).map(|_| once()).collect();
+    sorted((0..runs).map(|_| once()).collect())
+}
+
+/// The runs by rate, slowest first.
+pub(super) fn sorted(mut all: Vec<Measured>) -> Vec<Measured> {
     all.sort_by(|a, b| a.rate.total_cmp(&b.rate));
     all
 }
 
 /// One run: how many units in how long.
 #[derive(Clone, Copy, Debug)]
-struct Measured {
+pub(super) struct Measured {
     seconds: f64,
     rate: f64,
 }
 
 impl Measured {
-    fn new(units: u64, elapsed: Duration) -> Self {
+    pub(super) fn new(units: u64, elapsed: Duration) -> Self {
         let seconds = elapsed.as_secs_f64();
         Self {
             seconds,
@@ -177,7 +189,7 @@ impl Measured {
 }
 
 /// Prints one `key=value` line: the median rate, and the spread.
-fn report(what: &str, key: &str, sorted: &[Measured]) {
+pub(super) fn report(what: &str, key: &str, sorted: &[Measured]) {
     let median = sorted[sorted.len() / 2];
     println!(
         "{what} runs={} median_seconds={:.6} {key}={:.0} min_{key}={:.0} max_{key}={:.0}",

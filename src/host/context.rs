@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use super::{Command, ConnId, DEFAULT_BACKLOG, HostPort, ListenerId, Stream};
+use super::{Command, ConnId, HostPort, ListenerId, Stream};
 use crate::clock::{CallError, CallId, Clock, ManualClock, MapClock};
 use crate::flow::{Consumer, ProducerError, ProducerKind};
 use crate::protocol::Context;
@@ -54,12 +54,16 @@ pub struct HostContext<'a, T> {
 impl<T> HostContext<'_, T> {
     /// Starts listening on `addr`; the outcome arrives as `listening` or `listen_failed`.
     pub fn listen(&mut self, addr: HostPort) -> ListenerId {
-        self.listen_with_backlog(addr, DEFAULT_BACKLOG)
+        self.listen_on(addr, None)
     }
 
     /// Listens with a chosen backlog: how many connections wait, completed by the
     /// kernel, while the program is not accepting.
     pub fn listen_with_backlog(&mut self, addr: HostPort, backlog: u32) -> ListenerId {
+        self.listen_on(addr, Some(backlog))
+    }
+
+    fn listen_on(&mut self, addr: HostPort, backlog: Option<u32>) -> ListenerId {
         let listener = ListenerId(self.state.next_listener);
         self.state.next_listener += 1;
         self.state.commands.push_back(Command::Listen {

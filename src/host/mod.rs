@@ -196,7 +196,9 @@ pub enum Command {
         addr: HostPort,
         /// Connections the kernel completes and holds while the program is not
         /// accepting (see [`HostContext::pause_accepting`]); more are not answered.
-        backlog: u32,
+        /// `None`: the driver's default (SimNet: Twisted's 50; real sockets: 1024, as
+        /// tokio's own `bind`, so a busy server is not held up by the kernel).
+        backlog: Option<u32>,
     },
     /// Stop taking connections off a listener's backlog; new ones wait there.
     PauseAccepting {

@@ -168,7 +168,8 @@ impl<'a, S: Stack> Driver<'a, S> {
                     self.stack.clone(),
                     listener,
                     addr,
-                    backlog,
+                    // tokio's `bind` asks for 1024; a program's own choice is honoured.
+                    backlog.unwrap_or(1024),
                     paused_rx,
                     self.events_tx.clone(),
                 ));

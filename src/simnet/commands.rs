@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use super::conn::{Conn, End, Packet, Phase};
 use super::{Event, HostStatus, Listener, SimNet};
-use crate::host::{Command, ConnId, ConnectError, HostPort, ListenError, ListenerId, Stream};
+use crate::host::{
+    Command, ConnId, ConnectError, DEFAULT_BACKLOG, HostPort, ListenError, ListenerId, Stream,
+};
 use crate::testing::{EventKind, Segmentation, Segmenter};
 
 impl SimNet {
@@ -22,7 +24,7 @@ impl SimNet {
                     let entry = Listener {
                         id: listener,
                         loopback_only: bound.ip().is_loopback(),
-                        backlog,
+                        backlog: backlog.unwrap_or(DEFAULT_BACKLOG),
                         paused: false,
                         waiting: VecDeque::new(),
                     };

@@ -11,7 +11,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use crate::host::{
-    Command, ConnId, ConnectError, Host, HostPort, ListenerId, Node, Program, Stream,
+    Command, ConnId, ConnectError, DEFAULT_BACKLOG, Host, HostPort, ListenerId, Node, Program,
+    Stream,
 };
 use crate::time::Instant;
 use crate::transport::{CloseAction, Disconnect, ipv4};
@@ -281,7 +282,7 @@ impl<P: Program + 'static> MemoryReactor<P> {
                     listener,
                     port,
                     interface: host,
-                    backlog,
+                    backlog: backlog.unwrap_or(DEFAULT_BACKLOG),
                     paused: false,
                 });
             }

@@ -2,6 +2,12 @@
 //! binaries.
 #![allow(dead_code, unreachable_pub)] // each test binary uses part of it
 
+pub mod process;
+mod watch;
+
+#[allow(unused_imports)] // not every test binary watches a node
+pub use watch::{Seen, Watch, Watched};
+
 use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::rc::Rc;

@@ -1,0 +1,435 @@
+//! The servers on real TCP: `weft slow-poetry`, `weft fast-poetry`, `weft
+//! transform-server` and `weft proxy` (the poetry series, Parts 2, 11, 12 and 14).
+//!
+//! Each listens on `--iface` (127.0.0.1) and `--port` (0: a free port the kernel
+//! picks), prints one line saying where it serves once the port is bound, and serves
+//! until interrupted. A port it cannot bind ends it with status 1.
+
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::host::{
+    ConnId, ConnectError, FactoryProgram, HostContext, HostPort, ListenError, ListenerId, Program,
+};
+use crate::programs::poetry::{
+    DEFAULT_NUM_BYTES, FastPoetryFactory, Pace, Poem, PoetryProxy, ProxyOptions,
+    SerialPoetryServer, SlowPoetryFactory, poems::BUILTIN_POEMS,
+};
+use crate::programs::transform::TransformFactory;
+use crate::transport::Disconnect;
+
+/// A poem named on the command line: a built-in poem's name, or a file.
+#[derive(Clone, Debug)]
+pub(crate) struct PoemArg {
+    /// What was given, for the startup line.
+    pub(crate) label: String,
+    /// The poem, read once.
+    pub(crate) poem: Poem,
+}
+
+impl Default for PoemArg {
+    fn default() -> Self {
+        Self::builtin("loom")
+    }
+}
+
+impl PoemArg {
+    fn builtin(name: &str) -> Self {
+        Self {
+            label: name.to_owned(),
+            poem: Poem::builtin(name).unwrap_or_default(),
+        }
+    }
+}
+
+/// Why a `POEM` argument is unusable.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum PoemArgError {
+    /// Neither a built-in poem nor an existing file.
+    #[error("no such file or built-in poem: {path}; built-in poems: {builtins}")]
+    NotFound { path: String, builtins: String },
+    /// The file exists but cannot be read.
+    #[error("cannot read {path}: {source}")]
+    Unreadable {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+impl FromStr for PoemArg {
+    type Err = PoemArgError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if let Some(poem) = Poem::builtin(s) {
+            return Ok(Self {
+                label: s.to_owned(),
+                poem,
+            });
+        }
+        let poem = Poem::from_file(s).map_err(|source| match source.kind() {
+            std::io::ErrorKind::NotFound => PoemArgError::NotFound {
+                path: s.to_owned(),
+                builtins: builtin_names(),
+            },
+            _ => PoemArgError::Unreadable {
+                path: s.to_owned(),
+                source,
+            },
+        })?;
+        Ok(Self {
+            label: s.to_owned(),
+            poem,
+        })
+    }
+}
+
+fn builtin_names() -> String {
+    let names: Vec<&str> = BUILTIN_POEMS.iter().map(|(name, _)| *name).collect();
+    names.join(", ")
+}
+
+/// Parses seconds as a float (`0.1`, `5`), as the originals' `--delay` and `--timeout`.
+pub(crate) fn seconds(text: &str) -> Result<Duration, String> {
+    let value: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("expected a number of seconds, got {text:?}"))?;
+    Duration::try_from_secs_f64(value)
+        .map_err(|_| format!("seconds must be a finite number of at least 0, got {text:?}"))
+}
+
+/// Like [`seconds`], but 0 is refused.
+pub(crate) fn positive_seconds(text: &str) -> Result<Duration, String> {
+    let duration = seconds(text)?;
+    if duration.is_zero() {
+        return Err(format!("must be more than 0 seconds, got {text:?}"));
+    }
+    Ok(duration)
+}
+
+/// A count of at least 1.
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!(
+            "expected a whole number of at least 1, got {text:?}"
+        )),
+    }
+}
+
+/// Where a server listens: the originals' `--port` and `--iface`.
+#[derive(Debug, Args)]
+pub(crate) struct ListenArgs {
+    /// Port to listen on; 0 picks a free one (printed at startup).
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// Interface to listen on (0.0.0.0 for every interface).
+    #[arg(long, default_value = "127.0.0.1")]
+    iface: String,
+}
+
+impl ListenArgs {
+    fn addr(&self) -> HostPort {
+        HostPort::new(self.iface.clone(), self.port)
+    }
+}
+
+/// Arguments of `weft slow-poetry`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  weft slow-poetry --port 10000                       # loom, 10 bytes every 0.1 s
+  weft slow-poetry --port 10000 --num-bytes 30 loom   # the text's 10.1 s download
+  weft slow-poetry --serial --num-bytes 50 --delay 1 poem.txt")]
+pub(crate) struct SlowPoetryArgs {
+    #[command(flatten)]
+    listen: ListenArgs,
+    /// Bytes per chunk.
+    #[arg(long, default_value_t = DEFAULT_NUM_BYTES, value_parser = at_least_one)]
+    num_bytes: usize,
+    /// Seconds between chunks (a float).
+    #[arg(long, default_value = "0.1", value_parser = seconds, value_name = "SECONDS")]
+    delay: Duration,
+    /// Serve one client at a time, the others waiting their turn (the blocking server
+    /// of Part 2); by default every client is served at once.
+    #[arg(long)]
+    serial: bool,
+    /// The poem: a file, or a built-in poem (loom, ten-bytes, clock).
+    #[arg(value_name = "POEM", default_value = "loom")]
+    poem: PoemArg,
+}
+
+/// Arguments of `weft fast-poetry`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  weft fast-poetry --port 10000 clock
+  weft fast-poetry poem.txt                # on a free port; the line printed says which")]
+pub(crate) struct FastPoetryArgs {
+    #[command(flatten)]
+    listen: ListenArgs,
+    /// The poem: a file, or a built-in poem (loom, ten-bytes, clock).
+    #[arg(value_name = "POEM", default_value = "loom")]
+    poem: PoemArg,
+}
+
+/// Arguments of `weft transform-server`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Transforms: cummingsify (lower-case), cummingsify-loudly, reverse-lines, rot13, reverse.
+
+Example:
+  weft transform-server --port 11000
+  printf '27:cummingsify.HERE IS MY POEM,' | nc -q1 127.0.0.1 11000   # 15:here is my poem,")]
+pub(crate) struct TransformServerArgs {
+    #[command(flatten)]
+    listen: ListenArgs,
+}
+
+/// Arguments of `weft proxy`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Example:
+  weft slow-poetry --port 10001 ten-bytes
+  weft proxy --port 10000 10001
+  weft get-poetry 10000 10000      # one upstream fetch; the second is served from the cache")]
+pub(crate) struct ProxyArgs {
+    #[command(flatten)]
+    listen: ListenArgs,
+    /// Seconds a fetched poem is served from the cache; `never` keeps it forever.
+    #[arg(long, default_value = "7200", value_parser = expiry, value_name = "SECONDS")]
+    expiry: Expiry,
+    /// The poetry server to fetch from: `PORT` (on 127.0.0.1) or `HOST:PORT`.
+    #[arg(value_name = "[HOST:]PORT")]
+    upstream: HostPort,
+}
+
+/// How long the proxy keeps a poem.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Expiry(Option<Duration>);
+
+fn expiry(text: &str) -> Result<Expiry, String> {
+    if text == "never" {
+        return Ok(Expiry(None));
+    }
+    seconds(text).map(|d| Expiry(Some(d)))
+}
+
+pub(crate) fn slow_poetry(args: &SlowPoetryArgs) -> i32 {
+    let addr = args.listen.addr();
+    let pace = Pace::new(args.num_bytes, args.delay);
+    let poem = args.poem.poem.clone();
+    let label = &args.poem.label;
+    if args.serial {
+        serve(Announced::new(
+            SerialPoetryServer::new(addr, poem, pace),
+            format!("Serving {label} one client at a time"),
+        ))
+    } else {
+        let factory = SlowPoetryFactory::new(poem, pace);
+        serve(Announced::new(
+            FactoryProgram::new(factory).listen(addr),
+            format!("Serving {label}"),
+        ))
+    }
+}
+
+pub(crate) fn fast_poetry(args: &FastPoetryArgs) -> i32 {
+    let factory = FastPoetryFactory::new(args.poem.poem.clone());
+    serve(Announced::new(
+        FactoryProgram::new(factory).listen(args.listen.addr()),
+        format!("Serving {}", args.poem.label),
+    ))
+}
+
+pub(crate) fn transform_server(args: &TransformServerArgs) -> i32 {
+    serve(Announced::new(
+        FactoryProgram::new(TransformFactory::default()).listen(args.listen.addr()),
+        "Serving transforms".to_owned(),
+    ))
+}
+
+pub(crate) fn proxy(args: &ProxyArgs) -> i32 {
+    // The proxy prints its own startup line: `Proxying UPSTREAM on ADDR.`
+    let options =
+        ProxyOptions::new(args.listen.addr(), args.upstream.clone()).expiry(args.expiry.0);
+    serve(PoetryProxy::new(options))
+}
+
+/// Runs a server on real TCP until it exits (only a failed listen ends it).
+fn serve<P: Program + 'static>(program: P) -> i32 {
+    crate::net::init_logging();
+    crate::net::run(program).unwrap_or_else(|error| {
+        eprintln!("error: {error}");
+        1
+    })
+}
+
+/// A server that says where it serves: once a port is bound it prints
+/// `<what> on <addr>.` (`Serving loom on 127.0.0.1:10000.`, the fast server's startup
+/// line), and can hand the address to a caller (the benchmark). The wrapped program's
+/// own `listening` is not called: this line replaces whatever it would print.
+pub(crate) struct Announced<P> {
+    inner: P,
+    what: String,
+    notify: Option<std::sync::mpsc::Sender<SocketAddr>>,
+}
+
+impl<P: Program> Announced<P> {
+    pub(crate) fn new(inner: P, what: String) -> Self {
+        Self {
+            inner,
+            what,
+            notify: None,
+        }
+    }
+
+    /// Also sends the address on `tx` once bound.
+    pub(crate) fn notify(mut self, tx: std::sync::mpsc::Sender<SocketAddr>) -> Self {
+        self.notify = Some(tx);
+        self
+    }
+}
+
+impl<P: Program> Program for Announced<P> {
+    type Timer = P::Timer;
+
+    fn start(&mut self, cx: &mut HostContext<'_, P::Timer>) {
+        self.inner.start(cx);
+    }
+
+    fn listening(&mut self, cx: &mut HostContext<'_, P::Timer>, _: ListenerId, addr: SocketAddr) {
+        cx.print(format!("{} on {addr}.", self.what));
+        if let Some(tx) = self.notify.take() {
+            let _ = tx.send(addr);
+        }
+    }
+
+    fn listen_failed(
+        &mut self,
+        cx: &mut HostContext<'_, P::Timer>,
+        listener: ListenerId,
+        error: ListenError,
+    ) {
+        self.notify = None;
+        self.inner.listen_failed(cx, listener, error);
+    }
+
+    fn connection_made(&mut self, cx: &mut HostContext<'_, P::Timer>, conn: ConnId) {
+        self.inner.connection_made(cx, conn);
+    }
+
+    fn data_received(&mut self, cx: &mut HostContext<'_, P::Timer>, conn: ConnId, data: &[u8]) {
+        self.inner.data_received(cx, conn, data);
+    }
+
+    fn read_connection_lost(&mut self, cx: &mut HostContext<'_, P::Timer>, conn: ConnId) {
+        self.inner.read_connection_lost(cx, conn);
+    }
+
+    fn connection_lost(
+        &mut self,
+        cx: &mut HostContext<'_, P::Timer>,
+        conn: ConnId,
+        reason: Disconnect,
+    ) {
+        self.inner.connection_lost(cx, conn, reason);
+    }
+
+    fn connect_failed(
+        &mut self,
+        cx: &mut HostContext<'_, P::Timer>,
+        conn: ConnId,
+        error: ConnectError,
+    ) {
+        self.inner.connect_failed(cx, conn, error);
+    }
+
+    fn timer_fired(&mut self, cx: &mut HostContext<'_, P::Timer>, timer: P::Timer) {
+        self.inner.timer_fired(cx, timer);
+    }
+
+    fn pause_producing(&mut self, cx: &mut HostContext<'_, P::Timer>, conn: ConnId) {
+        self.inner.pause_producing(cx, conn);
+    }
+
+    fn resume_producing(&mut self, cx: &mut HostContext<'_, P::Timer>, conn: ConnId) {
+        self.inner.resume_producing(cx, conn);
+    }
+
+    fn stop_producing(&mut self, cx: &mut HostContext<'_, P::Timer>, conn: ConnId) {
+        self.inner.stop_producing(cx, conn);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::{Command, Host, Node};
+    use crate::time::Instant;
+    use crate::transport::ipv4;
+
+    /// Starts `program`, tells it its listener is bound to 127.0.0.1:10000, and returns
+    /// what it printed.
+    fn startup_lines<P: Program + 'static>(program: P) -> Vec<String> {
+        let mut host = Host::new(program);
+        host.start(Instant::ZERO);
+        host.handle_listening(Instant::ZERO, ListenerId(0), ipv4(127, 0, 0, 1, 10000));
+        std::iter::from_fn(|| host.poll_command())
+            .filter_map(|command| match command {
+                Command::Print { line, .. } => Some(line),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn poem_argument_is_a_builtin_name_or_a_file() {
+        let clock: PoemArg = "clock".parse().expect("built in");
+        assert_eq!((clock.label.as_str(), clock.poem.len()), ("clock", 653));
+        let error = "no/such/poem.txt".parse::<PoemArg>().expect_err("missing");
+        let message = error.to_string();
+        assert_eq!(
+            message,
+            "no such file or built-in poem: no/such/poem.txt; built-in poems: loom, ten-bytes, clock"
+        );
+    }
+
+    #[test]
+    fn seconds_are_floats_and_not_negative() {
+        assert_eq!(seconds("0.1"), Ok(Duration::from_millis(100)));
+        assert_eq!(seconds("5"), Ok(Duration::from_secs(5)));
+        assert!(seconds("-1").is_err());
+        assert!(seconds("soon").is_err());
+        assert!(positive_seconds("0").is_err());
+    }
+
+    #[test]
+    fn announced_server_prints_where_it_serves() {
+        let program = Announced::new(
+            FactoryProgram::new(FastPoetryFactory::new(Poem::from("hi\n")))
+                .listen(HostPort::new("127.0.0.1", 0)),
+            "Serving hi".to_owned(),
+        );
+        assert_eq!(startup_lines(program), ["Serving hi on 127.0.0.1:10000."]);
+    }
+
+    #[test]
+    fn announced_serial_server_replaces_its_own_startup_line() {
+        let program = Announced::new(
+            SerialPoetryServer::new(
+                HostPort::new("127.0.0.1", 0),
+                Poem::from("hi\n"),
+                Pace::default(),
+            ),
+            "Serving hi one client at a time".to_owned(),
+        );
+        assert_eq!(
+            startup_lines(program),
+            ["Serving hi one client at a time on 127.0.0.1:10000."]
+        );
+    }
+}

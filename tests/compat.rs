@@ -1,0 +1,270 @@
+//! Wire compatibility with Twisted: weft's servers against small Twisted clients, and
+//! weft's clients against small Twisted servers (compat/*.py, our own code on Twisted's
+//! API), byte for byte, for the fast poetry protocol, the netstring transform protocol
+//! and the caching proxy.
+//!
+//! Needs `python3` with Twisted (`python3 -m pip install --user 'twisted==26.10.0'`;
+//! .ci/run installs it). Without it every test here says on stderr that it was skipped
+//! and why, and passes, unless `WEFT_REQUIRE_TWISTED` is set (as in CI), when it fails.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use weft::programs::poetry::poems::LOOM;
+
+use support::process::{Server, run, weft};
+
+/// Whether Twisted can be used; if not, says why (past the test harness's capture, so
+/// a plain `cargo test` shows it) or fails when Twisted is required.
+fn twisted_available(test: &str) -> bool {
+    let probe = Command::new("python3")
+        .args(["-c", "import twisted; print(twisted.__version__)"])
+        .output();
+    let why = match probe {
+        Ok(out) if out.status.success() => return true,
+        Ok(out) => String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .last()
+            .unwrap_or("import failed")
+            .to_owned(),
+        Err(error) => format!("cannot run python3: {error}"),
+    };
+    let message = format!(
+        "compat: SKIPPED {test}: Twisted is not available (`python3 -c \"import twisted\"`: \
+         {why}); install it with `python3 -m pip install --user 'twisted==26.10.0'`"
+    );
+    if std::env::var_os("WEFT_REQUIRE_TWISTED").is_some() {
+        panic!("{message} (WEFT_REQUIRE_TWISTED is set)");
+    }
+    let _ = writeln!(std::io::stderr(), "{message}");
+    false
+}
+
+fn script(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("compat")
+        .join(name)
+}
+
+/// `python3 compat/NAME ARGS`.
+fn python(name: &str, args: &[&str]) -> Command {
+    let mut command = Command::new("python3");
+    command.arg(script(name)).args(args);
+    command
+}
+
+/// A poem file for this test: bytes that are not text, and longer than one read.
+struct PoemFile(PathBuf);
+
+impl PoemFile {
+    fn new(test: &str, bytes: &[u8]) -> Self {
+        let path = std::env::temp_dir().join(format!("weft-compat-{}-{test}", std::process::id()));
+        std::fs::write(&path, bytes).expect("write the poem");
+        Self(path)
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().expect("utf-8 path")
+    }
+}
+
+impl Drop for PoemFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn binary_poem() -> Vec<u8> {
+    (0..=255u8).cycle().take(100_000).collect()
+}
+
+#[test]
+fn twisted_poetry_client_reads_weft_fast_poetry_byte_for_byte() {
+    if !twisted_available("twisted_poetry_client_reads_weft_fast_poetry_byte_for_byte") {
+        return;
+    }
+    let poem = binary_poem();
+    let file = PoemFile::new("client", &poem);
+    for (args, want) in [
+        (vec!["fast-poetry"], LOOM.as_bytes()),
+        (vec!["fast-poetry", file.path()], poem.as_slice()),
+    ] {
+        let server = Server::weft(&args);
+        let ran = run(&mut python("twisted_poetry_client.py", &[&server.port()]));
+        assert_eq!(ran.code, 0, "{args:?}: {}", ran.stderr);
+        assert!(ran.stdout == want, "{args:?}: {} bytes", ran.stdout.len());
+    }
+}
+
+#[test]
+fn weft_get_poetry_reads_twisted_fast_poetry_byte_for_byte() {
+    if !twisted_available("weft_get_poetry_reads_twisted_fast_poetry_byte_for_byte") {
+        return;
+    }
+    let poem = binary_poem();
+    let file = PoemFile::new("server", &poem);
+    let server = Server::spawn(&mut python("twisted_fastpoetry.py", &[file.path()]));
+    let port = server.port();
+    let ran = weft(&["get-poetry", "--report", "raw", &port, &port]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert!(ran.stdout == [poem.as_slice(), &poem].concat());
+    let ran = weft(&["get-poetry", &port]);
+    assert!(
+        ran.out().contains("Task 1: 100000 bytes of poetry"),
+        "{}",
+        ran.out()
+    );
+}
+
+#[test]
+fn twisted_transform_client_gets_the_poem_from_weft_transform_server() {
+    if !twisted_available("twisted_transform_client_gets_the_poem_from_weft_transform_server") {
+        return;
+    }
+    let file = PoemFile::new("transform", LOOM.as_bytes());
+    let server = Server::weft(&["transform-server"]);
+    let ran = run(&mut python(
+        "twisted_transform_client.py",
+        &[&server.port(), file.path()],
+    ));
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert!(ran.stdout == LOOM.to_ascii_lowercase().as_bytes());
+    let ran = run(&mut python(
+        "twisted_transform_client.py",
+        &["--name", "rot13", &server.port(), file.path()],
+    ));
+    let once = ran.stdout.clone();
+    assert!(once.len() == LOOM.len() && once != LOOM.as_bytes());
+    let unknown = run(&mut python(
+        "twisted_transform_client.py",
+        &["--name", "bogus", &server.port(), file.path()],
+    ));
+    assert_eq!(unknown.code, 1, "no reply for an unknown transform");
+}
+
+#[test]
+fn weft_transform_client_gets_the_poem_from_twisted_transform_server() {
+    if !twisted_available("weft_transform_client_gets_the_poem_from_twisted_transform_server") {
+        return;
+    }
+    let server = Server::spawn(&mut python("twisted_transform_server.py", &[]));
+    let ran = weft(&["transform-client", &server.port(), "loom"]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert!(ran.stdout == LOOM.to_ascii_lowercase().as_bytes());
+    let ran = weft(&["transform-client", "--name", "bogus", &server.port()]);
+    assert_eq!(ran.code, 1);
+    assert!(
+        ran.stderr
+            .contains("transform server closed the connection without a reply"),
+        "{}",
+        ran.stderr
+    );
+}
+
+/// Sends `request` in one write and reads until the server closes (or resets).
+fn exchange(port: u16, request: &[u8]) -> Vec<u8> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let _ = stream.write_all(request);
+    let mut reply = Vec::new();
+    let _ = stream.read_to_end(&mut reply);
+    reply
+}
+
+#[test]
+fn weft_and_twisted_transform_servers_answer_every_request_with_the_same_bytes() {
+    if !twisted_available(
+        "weft_and_twisted_transform_servers_answer_every_request_with_the_same_bytes",
+    ) {
+        return;
+    }
+    // The request table of the text (Part 12), observed against Twisted.
+    let table: &[(&[u8], &[u8])] = &[
+        (b"27:cummingsify.HERE IS MY POEM,", b"15:here is my poem,"),
+        (b"11:cummingsify,", b""),
+        (b"9:bogus.ABC,", b""),
+        (b"12:cummingsify.,", b"0:,"),
+        (b"007:abc.def,", b""),
+        (b"5:a.bcdX", b""),
+        (b"100000:x.y,", b""),
+        (b"20:cummingsify.A.B.C.D.,", b"8:a.b.c.d.,"),
+        (b"12:cummingsify.,13:cummingsify.A,", b"0:,1:a,"),
+    ];
+    let twisted = Server::spawn(&mut python("twisted_transform_server.py", &[]));
+    let ours = Server::weft(&["transform-server"]);
+    for (request, expected) in table {
+        let theirs = exchange(twisted.port, request);
+        let mine = exchange(ours.port, request);
+        let shown = request.escape_ascii();
+        assert_eq!(
+            theirs.escape_ascii().to_string(),
+            expected.escape_ascii().to_string(),
+            "twisted, {shown}"
+        );
+        assert_eq!(
+            mine.escape_ascii().to_string(),
+            theirs.escape_ascii().to_string(),
+            "weft, {shown}"
+        );
+    }
+}
+
+#[test]
+fn twisted_client_reads_through_weft_proxy_in_front_of_twisted_fast_poetry() {
+    if !twisted_available("twisted_client_reads_through_weft_proxy_in_front_of_twisted_fast_poetry")
+    {
+        return;
+    }
+    let poem = binary_poem();
+    let file = PoemFile::new("proxy", &poem);
+    let upstream = Server::spawn(&mut python("twisted_fastpoetry.py", &[file.path()]));
+    let proxy = Server::weft(&["proxy", &upstream.port()]);
+    for _ in 0..2 {
+        let ran = run(&mut python("twisted_poetry_client.py", &[&proxy.port()]));
+        assert_eq!(ran.code, 0, "{}", ran.stderr);
+        assert!(ran.stdout == poem);
+    }
+    let log = proxy.stop();
+    assert_eq!(
+        log.matches("Fetching poem from server.").count(),
+        1,
+        "{log}"
+    );
+    assert_eq!(log.matches("Using cached poem.").count(), 1, "{log}");
+}
+
+#[test]
+fn weft_get_poetry_reads_through_twisted_proxy_in_front_of_weft_fast_poetry() {
+    if !twisted_available(
+        "weft_get_poetry_reads_through_twisted_proxy_in_front_of_weft_fast_poetry",
+    ) {
+        return;
+    }
+    let upstream = Server::weft(&["fast-poetry", "clock"]);
+    let proxy = Server::spawn(&mut python("twisted_proxy.py", &[&upstream.port()]));
+    let ran = weft(&["get-poetry", "--report", "raw", &proxy.port()]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let clock = weft::programs::poetry::poems::CLOCK.as_bytes();
+    assert!(ran.stdout == clock);
+    let ran = weft(&[
+        "get-poetry",
+        "--report",
+        "raw",
+        &proxy.port(),
+        &proxy.port(),
+    ]);
+    assert!(ran.stdout == [clock, clock].concat());
+    let log = upstream.stop();
+    assert_eq!(
+        log.matches("sending 653 bytes of poetry").count(),
+        1,
+        "{log}"
+    );
+}
