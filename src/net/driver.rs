@@ -142,9 +142,11 @@ impl<'a, S: Stack> Driver<'a, S> {
         loop {
             if let Some(command) = self.node.poll_command() {
                 self.command(command);
-            } else if self.exit.is_some() {
-                return;
-            } else if let Some(conn) = self.node.poll_dirty().or_else(|| self.todo.pop_first()) {
+            } else if let Some(conn) = self.node.poll_dirty() {
+                // Even after an exit: what the program did just before (a last write,
+                // an abort) happens, as it would in a process.
+                self.service(conn);
+            } else if let Some(conn) = self.todo.pop_first().filter(|_| self.exit.is_none()) {
                 self.service(conn);
             } else {
                 return;
@@ -326,7 +328,11 @@ impl<'a, S: Stack> Driver<'a, S> {
         match self.node.close_action(conn) {
             Some(CloseAction::Abort) => {
                 c.order(ToConn::Abort);
-                self.conns.remove(&conn);
+                if let Some(c) = self.conns.remove(&conn) {
+                    // Awaited at shut-down, so a reset is sent even if we exit now.
+                    self.closing.retain(|task| !task.is_finished());
+                    self.closing.push(c.task);
+                }
                 self.node.handle_closed(now, conn, Disconnect::Aborted);
                 return;
             }
@@ -345,7 +351,7 @@ impl<'a, S: Stack> Driver<'a, S> {
             }
             _ => {}
         }
-        if self.node.reading_paused(conn) {
+        if self.node.reading_paused(conn) || self.exit.is_some() {
             return;
         }
         match c.held.take() {
