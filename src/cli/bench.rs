@@ -142,18 +142,22 @@ pub(crate) fn run(args: &BenchArgs) -> i32 {
     0
 }
 
-/// Runs a scenario with seeds 0..seeds; returns seeds per second, and virtual seconds
-/// simulated per wall second.
+/// Simulates a scenario with seeds 0..seeds (building and running the network, with
+/// its transcript; its expectations are checked after the clock stops, once per seed);
+/// returns seeds per second, and virtual seconds simulated per wall second.
 fn bench_sim(scenario: &crate::scenario::Scenario, seeds: u64) -> (Measured, f64) {
-    let start = Instant::now();
+    let mut elapsed = Duration::ZERO;
     let mut simulated = 0.0;
     for seed in 0..seeds {
-        let outcome = scenario
-            .run(seed)
+        let start = Instant::now();
+        let (net, finished_at) = scenario
+            .simulate(seed)
             .expect("the scenario was loaded and checked");
-        simulated += outcome.finished_at.since_epoch().as_secs_f64();
+        elapsed += start.elapsed();
+        simulated += finished_at.since_epoch().as_secs_f64();
+        let failures = scenario.expect.check(&net, finished_at, scenario.duration);
+        assert!(failures.is_empty(), "seed {seed} fails: {failures:?}");
     }
-    let elapsed = start.elapsed();
     (
         Measured::new(seeds, elapsed),
         simulated / elapsed.as_secs_f64(),

@@ -324,17 +324,7 @@ impl Scenario {
 
     /// Runs the scenario once with `seed` and checks its expectations.
     pub fn run(&self, seed: u64) -> Result<Outcome, ScenarioError> {
-        let mut net = self.network(seed)?;
-        let awaited: Vec<&str> = self.expect.exit.keys().map(String::as_str).collect();
-        let finished_at = if awaited.is_empty() {
-            net.run_until(Instant::ZERO + self.duration);
-            net.now()
-        } else {
-            net.run_until_exit(&awaited, self.duration);
-            let exited = net.now();
-            net.run_for(self.linger);
-            exited
-        };
+        let (mut net, finished_at) = self.simulate(seed)?;
         let failures = self.expect.check(&net, finished_at, self.duration);
         let names = net.host_names().to_vec();
         Ok(Outcome {
@@ -350,8 +340,26 @@ impl Scenario {
                 .collect(),
             finished_at,
             events: net.events_processed(),
-            transcript: net.transcript().clone(),
+            transcript: net.take_transcript(),
         })
+    }
+
+    /// Builds the network for `seed` and runs it: until the awaited hosts have exited
+    /// (plus the linger) or the time limit. Returns it with the time the awaited hosts
+    /// had all exited (or the run stopped). No expectation is checked.
+    pub fn simulate(&self, seed: u64) -> Result<(SimNet, Instant), ScenarioError> {
+        let mut net = self.network(seed)?;
+        let awaited: Vec<&str> = self.expect.exit.keys().map(String::as_str).collect();
+        let finished_at = if awaited.is_empty() {
+            net.run_until(Instant::ZERO + self.duration);
+            net.now()
+        } else {
+            net.run_until_exit(&awaited, self.duration);
+            let exited = net.now();
+            net.run_for(self.linger);
+            exited
+        };
+        Ok((net, finished_at))
     }
 
     /// Runs twice with `seed` and compares the transcripts byte for byte. Returns the

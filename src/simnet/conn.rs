@@ -4,6 +4,8 @@
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
+
+use bytes::Bytes;
 use std::time::Duration;
 
 use crate::host::ConnId;
@@ -20,7 +22,7 @@ pub(crate) enum Packet {
     /// Nothing listens: the connect is refused (to the connecting end).
     Refused,
     /// Stream bytes.
-    Data(Vec<u8>),
+    Data(Bytes),
     /// End of the sender's stream.
     Fin,
     /// Reset.
@@ -81,7 +83,7 @@ pub(crate) struct End {
     /// Lost packets waiting for a retransmission, and everything sent after them.
     pub(crate) stall: Option<Stall>,
     /// Arrived, not yet read by the program.
-    pub(crate) recv_buf: VecDeque<u8>,
+    pub(crate) recv_buf: RecvBuffer,
     /// The other end's FIN arrived (after everything in `recv_buf`).
     pub(crate) eof_received: bool,
     pub(crate) eof_delivered: bool,
@@ -107,13 +109,70 @@ impl End {
             in_flight: 0,
             last_arrival: Instant::ZERO,
             stall: None,
-            recv_buf: VecDeque::new(),
+            recv_buf: RecvBuffer::default(),
             eof_received: false,
             eof_delivered: false,
             reads,
             bytes_delivered: 0,
             frames: FrameCounter::default(),
         }
+    }
+}
+
+/// Bytes that arrived and wait to be read, kept as the segments they came in, so that
+/// a read of a whole segment (the common case) copies nothing.
+#[derive(Debug, Default)]
+pub(crate) struct RecvBuffer {
+    segments: VecDeque<Bytes>,
+    len: usize,
+}
+
+impl RecvBuffer {
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub(crate) fn push(&mut self, segment: Bytes) {
+        self.len += segment.len();
+        if !segment.is_empty() {
+            self.segments.push_back(segment);
+        }
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.segments.clear();
+        self.len = 0;
+    }
+
+    /// The first `n` bytes (at most what is buffered): sliced out of the first segment
+    /// when it holds them, joined from several otherwise.
+    pub(crate) fn take(&mut self, n: usize) -> Bytes {
+        let n = n.min(self.len);
+        self.len -= n;
+        let Some(first) = self.segments.front_mut() else {
+            return Bytes::new();
+        };
+        if n <= first.len() {
+            let read = first.split_to(n);
+            if first.is_empty() {
+                self.segments.pop_front();
+            }
+            return read;
+        }
+        let mut joined = Vec::with_capacity(n);
+        while joined.len() < n {
+            let segment = self.segments.front_mut().expect("len counts the segments");
+            let take = (n - joined.len()).min(segment.len());
+            joined.extend_from_slice(&segment.split_to(take));
+            if segment.is_empty() {
+                self.segments.pop_front();
+            }
+        }
+        Bytes::from(joined)
     }
 }
 
@@ -220,6 +279,20 @@ mod tests {
             counter.feed(&stream[cut..]);
             assert_eq!(counter.frames, 3, "cut at {cut}");
         }
+    }
+
+    #[test]
+    fn receive_buffer_reads_slice_and_join_segments_in_order() {
+        let mut buf = RecvBuffer::default();
+        buf.push(Bytes::from_static(b"abc"));
+        buf.push(Bytes::new());
+        buf.push(Bytes::from_static(b"defg"));
+        assert_eq!(buf.len(), 7);
+        assert_eq!(&buf.take(2)[..], b"ab");
+        assert_eq!(&buf.take(3)[..], b"cde", "joined across segments");
+        assert_eq!(&buf.take(10)[..], b"fg", "no more than is there");
+        assert!(buf.is_empty());
+        assert_eq!(&buf.take(1)[..], b"");
     }
 
     #[test]

@@ -42,14 +42,16 @@ impl SimNet {
                 continue;
             }
             let mut busy = false;
-            for h in 0..self.hosts.len() {
+            // Only hosts the network called into can have anything to say.
+            while let Some(h) = self.touched.pop_first() {
+                self.settled.insert(h);
+                busy = true;
                 while self.hosts[h].status == HostStatus::Running {
                     let Some(command) = self.hosts[h].node.as_mut().and_then(|n| n.poll_command())
                     else {
                         break;
                     };
                     self.command(h, command);
-                    busy = true;
                 }
                 let incarnation = self.hosts[h].incarnation;
                 while self.hosts[h].status == HostStatus::Running {
@@ -70,7 +72,7 @@ impl SimNet {
                 break;
             }
         }
-        for h in 0..self.hosts.len() {
+        while let Some(h) = self.settled.pop_first() {
             self.schedule_wake(h);
         }
     }

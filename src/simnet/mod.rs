@@ -205,6 +205,10 @@ pub struct SimNet {
     triggers: Vec<(Trigger, FaultAction)>,
     due_faults: VecDeque<FaultAction>,
     work: BTreeSet<(u64, usize)>,
+    /// Hosts called into since they were last settled.
+    touched: BTreeSet<usize>,
+    /// Hosts settled in this step, whose next wake-up may have changed.
+    settled: BTreeSet<usize>,
     events_processed: u64,
     /// Program log lines at this level and above go into the transcript.
     capture: Option<tracing::Level>,
@@ -234,6 +238,8 @@ impl SimNet {
             triggers: Vec::new(),
             due_faults: VecDeque::new(),
             work: BTreeSet::new(),
+            touched: BTreeSet::new(),
+            settled: BTreeSet::new(),
             events_processed: 0,
             capture: None,
         }
@@ -333,6 +339,12 @@ impl SimNet {
         &self.transcript
     }
 
+    /// Takes the transcript out, leaving an empty one (at the end of a run, to keep it
+    /// without copying).
+    pub fn take_transcript(&mut self) -> Transcript {
+        std::mem::take(&mut self.transcript)
+    }
+
     /// Number of events processed so far.
     pub fn events_processed(&self) -> u64 {
         self.events_processed
@@ -401,15 +413,20 @@ impl SimNet {
     /// Runs one event. Returns false when nothing is left to happen.
     pub fn step(&mut self) -> bool {
         self.start();
+        let mut stepped = false;
+        self.captured(|net| stepped = net.step_captured());
+        stepped
+    }
+
+    /// [`step`](Self::step), inside the caller's log capture.
+    fn step_captured(&mut self) -> bool {
         let Some(Reverse(next)) = self.queue.pop() else {
             return false;
         };
         self.now = self.now.max(next.at);
         self.events_processed += 1;
-        self.captured(|net| {
-            net.handle(next.event);
-            net.settle();
-        });
+        self.handle(next.event);
+        self.settle();
         true
     }
 
@@ -429,6 +446,7 @@ impl SimNet {
     fn call_node<R>(&mut self, h: usize, f: impl FnOnce(&mut dyn Node, Instant) -> R) -> Option<R> {
         let now = self.host_now(h);
         let node = self.hosts[h].node.as_mut()?;
+        self.touched.insert(h);
         let result = {
             let _logging = logs::enter(h);
             f(node.as_mut(), now)
@@ -450,9 +468,11 @@ impl SimNet {
     /// Runs every event due up to `deadline`, then moves time to it.
     pub fn run_until(&mut self, deadline: Instant) {
         self.start();
-        while self.next_event_time().is_some_and(|t| t <= deadline) {
-            self.step();
-        }
+        self.captured(|net| {
+            while net.next_event_time().is_some_and(|t| t <= deadline) {
+                net.step_captured();
+            }
+        });
         self.now = self.now.max(deadline);
     }
 
@@ -466,20 +486,24 @@ impl SimNet {
     pub fn run_until_exit(&mut self, hosts: &[&str], limit: Duration) -> bool {
         self.start();
         let deadline = Instant::ZERO + limit;
-        let all_exited = |net: &Self| {
-            hosts
-                .iter()
-                .all(|h| matches!(net.status(h), Some(HostStatus::Exited(_))))
+        let Some(awaited) = hosts
+            .iter()
+            .map(|h| self.host_index(h))
+            .collect::<Option<Vec<_>>>()
+        else {
+            return false;
         };
-        while !all_exited(self) {
-            match self.next_event_time() {
-                Some(t) if t <= deadline => {
-                    self.step();
-                }
-                _ => return false,
+        let all_exited = |net: &Self| {
+            (awaited.iter()).all(|&h| matches!(net.hosts[h].status, HostStatus::Exited(_)))
+        };
+        let mut exited = all_exited(self);
+        self.captured(|net| {
+            while !exited && net.next_event_time().is_some_and(|t| t <= deadline) {
+                net.step_captured();
+                exited = all_exited(net);
             }
-        }
-        true
+        });
+        exited
     }
 
     /// When the next event happens, if anything is left to happen.

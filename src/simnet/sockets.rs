@@ -1,5 +1,7 @@
 //! The socket layer: kernel buffers, the receive window, reads, closes, triggers.
 
+use bytes::Bytes;
+
 use super::SimNet;
 use super::conn::{End, Packet, Phase};
 use crate::testing::EventKind;
@@ -98,7 +100,7 @@ impl SimNet {
             let window = recv_buffer.saturating_sub(peer.recv_buf.len() + e.in_flight);
             let n = window.min(mss).min(e.send_buf.len());
             if n > 0 {
-                let data: Vec<u8> = e.send_buf.drain(..n).collect();
+                let data = Bytes::from(take_front(&mut e.send_buf, n));
                 e.in_flight += n;
                 self.send(conn, from, Packet::Data(data));
                 continue;
@@ -132,7 +134,7 @@ impl SimNet {
             let accepts = node.accepts_data(hc);
             if !e.recv_buf.is_empty() {
                 let n = e.reads.next_read(e.recv_buf.len());
-                let chunk: bytes::Bytes = e.recv_buf.drain(..n).collect::<Vec<u8>>().into();
+                let chunk = e.recv_buf.take(n);
                 e.bytes_delivered += n as u64;
                 e.frames.feed(&chunk);
                 let who = c.label(1 - to);
@@ -180,4 +182,16 @@ impl SimNet {
             }
         }
     }
+}
+
+/// The first `n` bytes of a ring buffer, copied out in (at most) two slices rather than
+/// byte by byte.
+fn take_front(buf: &mut std::collections::VecDeque<u8>, n: usize) -> Vec<u8> {
+    let (a, b) = buf.as_slices();
+    let from_a = n.min(a.len());
+    let mut out = Vec::with_capacity(n);
+    out.extend_from_slice(&a[..from_a]);
+    out.extend_from_slice(&b[..n - from_a]);
+    buf.drain(..n);
+    out
 }

@@ -207,7 +207,7 @@ impl SimNet {
                 let [a, b] = &mut self.conns.get_mut(&conn).expect("checked").ends;
                 let (e, sender) = if to == 0 { (a, b) } else { (b, a) };
                 sender.in_flight = sender.in_flight.saturating_sub(bytes.len());
-                e.recv_buf.extend(bytes);
+                e.recv_buf.push(bytes);
                 self.deliver_reads(conn, to);
             }
             (Packet::Data(bytes), _) => {

@@ -104,9 +104,16 @@ impl Transcript {
     /// `escape_ascii` and wrapped; a payload of one repeated byte is shown as a count.
     pub fn render(&self) -> String {
         let width = self.events.iter().map(|e| e.who.len()).max().unwrap_or(0);
-        let mut out = String::new();
+        let mut out = String::with_capacity(self.events.len() * (width + 40));
+        // One prefix buffer for all events: rendering is on the hot path of sweeps
+        // whose expectations read the transcript.
+        let mut prefix = String::with_capacity(width + 16);
         for event in &self.events {
-            let prefix = format!("{:>11}  {:<width$}  ", event.at, event.who);
+            prefix.clear();
+            write_time(&mut prefix, event.at);
+            prefix.push_str("  ");
+            prefix.push_str(&event.who);
+            prefix.extend(std::iter::repeat_n(' ', width - event.who.len() + 2));
             render_event(&mut out, &prefix, &event.what);
         }
         out
@@ -119,25 +126,37 @@ impl fmt::Display for Transcript {
     }
 }
 
+/// Seconds with six decimals, right-aligned in 11 columns, without allocating.
+fn write_time(out: &mut String, at: Instant) {
+    let nanos = at.as_nanos();
+    let (secs, micros) = (nanos / 1_000_000_000, (nanos % 1_000_000_000) / 1_000);
+    let digits = secs.checked_ilog10().unwrap_or(0) as usize + 1;
+    out.extend(std::iter::repeat_n(' ', 11usize.saturating_sub(digits + 7)));
+    // Writing to a String cannot fail.
+    let _ = write!(out, "{secs}.{micros:06}");
+}
+
 fn render_event(out: &mut String, prefix: &str, what: &EventKind) {
-    let line = |out: &mut String, text: &str| {
-        // Writing to a String cannot fail.
-        let _ = writeln!(out, "{prefix}{text}");
+    out.push_str(prefix);
+    // Writing to a String cannot fail.
+    let _ = match what {
+        EventKind::Open => writeln!(out, "open"),
+        EventKind::Data(bytes) => {
+            out.truncate(out.len() - prefix.len());
+            render_data(out, prefix, bytes);
+            Ok(())
+        }
+        EventKind::Discarded(n) => writeln!(out, "discarded {n} B (not reading)"),
+        EventKind::Eof => writeln!(out, "eof"),
+        EventKind::Lost(reason) => writeln!(out, "lost: {reason}"),
+        EventKind::ConnectFailed(error) => writeln!(out, "connect failed: {error}"),
+        EventKind::Paused => writeln!(out, "producer paused"),
+        EventKind::Resumed => writeln!(out, "producer resumed"),
+        EventKind::Stopped => writeln!(out, "producer stopped"),
+        EventKind::Timer(name) => writeln!(out, "timer {name}"),
+        EventKind::Fault(what) => writeln!(out, "FAULT {what}"),
+        EventKind::Line(text) => writeln!(out, "| {text}"),
     };
-    match what {
-        EventKind::Open => line(out, "open"),
-        EventKind::Data(bytes) => render_data(out, prefix, bytes),
-        EventKind::Discarded(n) => line(out, &format!("discarded {n} B (not reading)")),
-        EventKind::Eof => line(out, "eof"),
-        EventKind::Lost(reason) => line(out, &format!("lost: {reason}")),
-        EventKind::ConnectFailed(error) => line(out, &format!("connect failed: {error}")),
-        EventKind::Paused => line(out, "producer paused"),
-        EventKind::Resumed => line(out, "producer resumed"),
-        EventKind::Stopped => line(out, "producer stopped"),
-        EventKind::Timer(name) => line(out, &format!("timer {name}")),
-        EventKind::Fault(what) => line(out, &format!("FAULT {what}")),
-        EventKind::Line(text) => line(out, &format!("| {text}")),
-    }
 }
 
 fn render_data(out: &mut String, prefix: &str, bytes: &[u8]) {
@@ -147,13 +166,37 @@ fn render_data(out: &mut String, prefix: &str, bytes: &[u8]) {
         let _ = writeln!(out, "{prefix}{n:>6} B  \"{one}\" x {n}");
         return;
     }
-    let escaped = bytes.escape_ascii().to_string();
+    let mut escaped = String::with_capacity(bytes.len() + bytes.len() / 8);
+    escape_into(&mut escaped, bytes);
     let mut chunks = wrap_escaped(&escaped);
     let first = chunks.next().unwrap_or_default();
     let _ = writeln!(out, "{prefix}{n:>6} B  \"{first}\"");
     let indent = " ".repeat(prefix.len() + 10);
     for chunk in chunks {
         let _ = writeln!(out, "{indent}\"{chunk}\"");
+    }
+}
+
+/// Appends `bytes` escaped exactly as `<[u8]>::escape_ascii` does, without going
+/// through the formatting machinery one character at a time.
+fn escape_into(out: &mut String, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for &b in bytes {
+        match b {
+            b'\t' => out.push_str("\\t"),
+            b'\r' => out.push_str("\\r"),
+            b'\n' => out.push_str("\\n"),
+            b'\\' | b'\'' | b'"' => {
+                out.push('\\');
+                out.push(char::from(b));
+            }
+            0x20..=0x7e => out.push(char::from(b)),
+            _ => {
+                out.push_str("\\x");
+                out.push(char::from(HEX[usize::from(b >> 4)]));
+                out.push(char::from(HEX[usize::from(b & 0xf)]));
+            }
+        }
     }
 }
 
@@ -239,6 +282,14 @@ mod tests {
             text.contains(r#""and here comes the second line of it\n""#),
             "{text}"
         );
+    }
+
+    #[test]
+    fn escaping_matches_escape_ascii_for_every_byte() {
+        let all: Vec<u8> = (0..=255).collect();
+        let mut ours = String::new();
+        escape_into(&mut ours, &all);
+        assert_eq!(ours, all.escape_ascii().to_string());
     }
 
     #[test]
