@@ -17,7 +17,20 @@ use clap::{Parser, Subcommand};
 
 /// Deterministic simulation test harness for network protocols.
 #[derive(Debug, Parser)]
-#[command(name = "weft", version, about, long_about = None)]
+#[command(
+    name = "weft",
+    version,
+    about,
+    long_about = None,
+    after_help = "\
+With no command, weft runs every scenario in sim/ with its seed and prints a summary.
+
+Examples:
+  weft                                          the bundled scenarios, summarised
+  weft sim run sim/pingpong.toml --transcript   one scenario, every byte and fault
+  weft sim sweep sim/ --seeds 200 --check-determinism
+  weft slow-poetry --port 10000 loom            a real server; then: weft get-poetry 10000"
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
