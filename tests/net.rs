@@ -24,15 +24,7 @@ const TEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Runs `f` on a fresh current-thread runtime; a hang fails the test.
 fn block_on<F: Future>(f: F) -> F::Output {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(async {
-        tokio::time::timeout(TEST_TIMEOUT, f)
-            .await
-            .expect("the test timed out")
-    })
+    support::block_on(TEST_TIMEOUT, f)
 }
 
 type Lines = Vec<(Stream, String)>;

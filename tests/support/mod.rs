@@ -9,6 +9,7 @@ mod watch;
 pub use watch::{Seen, Watch, Watched};
 
 use std::cell::RefCell;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Duration;
@@ -408,4 +409,18 @@ impl Factory for BeatCounterFactory {
             arrivals: self.arrivals.clone(),
         }
     }
+}
+
+/// Runs `f` on a fresh current-thread runtime, failing the test if it takes longer than
+/// `limit` (a hang must fail, not block CI).
+pub fn block_on<F: Future>(limit: Duration, f: F) -> F::Output {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        tokio::time::timeout(limit, f)
+            .await
+            .expect("the test timed out")
+    })
 }
