@@ -83,12 +83,16 @@ impl SimNet {
                 }
             }
             Command::Print { stream, line } => {
-                let who = self.names[h].clone();
+                let who = self.labels[h].clone();
                 let tag = match stream {
-                    Stream::Stdout => "out",
-                    Stream::Stderr => "err",
+                    Stream::Stdout => "out: ",
+                    Stream::Stderr => "err: ",
                 };
-                self.record(who, EventKind::Line(format!("{tag}: {line}")));
+                // Built by hand: `format!` pads every argument, and programs print a lot.
+                let mut text = String::with_capacity(tag.len() + line.len());
+                text.push_str(tag);
+                text.push_str(&line);
+                self.record(who, EventKind::Line(text));
                 self.hosts[h].output.push((stream, line));
             }
             Command::Exit { code } => self.exit(h, code),
@@ -220,7 +224,7 @@ impl SimNet {
         for (conn, end) in mine {
             self.service(conn, end);
         }
-        let who = self.names[h].clone();
+        let who = self.labels[h].clone();
         self.record(who, EventKind::Line(format!("exit {code}")));
         self.hosts[h].status = HostStatus::Exited(code);
         // Connections still in a backlog were never the program's: they are reset.

@@ -15,7 +15,7 @@ impl SimNet {
                 error,
             } => {
                 if self.is_current(host, incarnation) {
-                    let who = self.names[host].clone();
+                    let who = self.labels[host].clone();
                     self.record(who, EventKind::ConnectFailed(error.to_string()));
                     self.call_node(host, |node, now| {
                         node.handle_connect_failed(now, conn, error)

@@ -190,6 +190,8 @@ pub struct SimNet {
     queue: BinaryHeap<Reverse<Scheduled>>,
     hosts: Vec<SimHost>,
     names: Vec<String>,
+    /// The names again, shared, for transcript lines.
+    labels: Vec<std::sync::Arc<str>>,
     conns: BTreeMap<u64, Conn>,
     next_conn: u64,
     /// (host, incarnation, host's conn id) → (connection, end).
@@ -226,6 +228,7 @@ impl SimNet {
             queue: BinaryHeap::new(),
             hosts: Vec::new(),
             names: Vec::new(),
+            labels: Vec::new(),
             conns: BTreeMap::new(),
             next_conn: 0,
             index: BTreeMap::new(),
@@ -291,6 +294,7 @@ impl SimNet {
             output: Vec::new(),
         });
         self.names.push(name.to_owned());
+        self.labels.push(name.into());
         HostId(self.hosts.len() - 1)
     }
 
@@ -453,12 +457,15 @@ impl SimNet {
         };
         if self.capture.is_some() {
             for (host, level, line) in logs::take_lines() {
-                let who = self.names[host].clone();
-                let text = if level == tracing::Level::INFO {
-                    format!("log: {line}")
-                } else {
-                    format!("log {level}: {line}")
-                };
+                let who = self.labels[host].clone();
+                let mut text = String::with_capacity(line.len() + 12);
+                text.push_str("log");
+                if level != tracing::Level::INFO {
+                    text.push(' ');
+                    text.push_str(level.as_str());
+                }
+                text.push_str(": ");
+                text.push_str(&line);
                 self.record(who, EventKind::Line(text));
             }
         }

@@ -171,7 +171,7 @@ impl SimNet {
         if !self.is_current(h, incarnation) {
             return;
         }
-        let who = self.names[h].clone();
+        let who = self.labels[h].clone();
         self.record(who, EventKind::ConnectFailed(error.to_string()));
         self.call_node(h, |node, now| node.handle_connect_failed(now, hc, error));
     }

@@ -71,11 +71,13 @@ impl Poem {
     /// The lines for printing one by one: the poem's text split at line ends (a poem
     /// with no bytes is one empty line, as Python's `print` shows it).
     pub fn lines(&self) -> Vec<String> {
-        let text = self.text();
-        if text.is_empty() {
+        if self.is_empty() {
             return vec![String::new()];
         }
-        text.lines().map(str::to_owned).collect()
+        match std::str::from_utf8(self.as_bytes()) {
+            Ok(text) => text.lines().map(str::to_owned).collect(),
+            Err(_) => self.text().lines().map(str::to_owned).collect(),
+        }
     }
 }
 
