@@ -17,8 +17,6 @@
 //! retransmission; turmoil delivers each write as one message, and its dropping
 //! partition loses messages for good.
 //!
-//! TODO(after merge): client 8.0 with the transform stage (`--transform`) once
-//! `GetPoetryOptions` has it.
 
 mod support;
 
@@ -28,15 +26,12 @@ use std::path::Path;
 use std::rc::Rc;
 use std::time::Duration;
 
-use weft::host::{FactoryProgram, Host, HostPort, Node, Stream};
+use weft::host::{Host, Node, Stream};
 use weft::net::{Turmoil, run_on};
-use weft::programs::poetry::{
-    FastPoetryFactory, GetPoetry, GetPoetryOptions, Pace, Poem, PoetryProxy, ProxyOptions,
-    ReportStyle, SerialPoetryServer, SlowPoetryFactory,
-};
-use weft::programs::raw::{RawClient, RawOptions};
+use weft::programs::poetry::{GetPoetry, PoetryProxy};
+use weft::programs::raw::RawClient;
 use weft::scenario::{HostSpec, Scenario};
-use weft::simnet::{FaultAction, Latency, PartitionMode, SimNet, parse_duration};
+use weft::simnet::{FaultAction, Latency, PartitionMode, SimNet};
 use weft::time::Instant;
 
 use support::{Watch, Watched};
@@ -145,94 +140,9 @@ fn on_simnet(scenario: &Scenario) -> Run {
     run
 }
 
-fn option<'a>(spec: &'a HostSpec, key: &str) -> Option<&'a toml::Value> {
-    spec.options.get(key)
-}
-
-fn text(spec: &HostSpec, key: &str, default: &str) -> String {
-    option(spec, key)
-        .and_then(toml::Value::as_str)
-        .unwrap_or(default)
-        .to_owned()
-}
-
-fn duration(spec: &HostSpec, key: &str) -> Option<Duration> {
-    let value = option(spec, key)?.as_str()?;
-    Some(parse_duration(value).expect("a duration"))
-}
-
-fn address(spec: &HostSpec, key: &str) -> HostPort {
-    text(spec, key, "").parse().expect("an address")
-}
-
-fn listen(spec: &HostSpec) -> HostPort {
-    let port = option(spec, "port").and_then(toml::Value::as_integer);
-    HostPort::new(
-        "0.0.0.0",
-        u16::try_from(port.expect("a port")).expect("a port"),
-    )
-}
-
-fn poem_and_pace(spec: &HostSpec) -> (Poem, Pace) {
-    let poem = Poem::builtin(&text(spec, "poem", "loom")).expect("a built-in poem");
-    let num_bytes = option(spec, "num-bytes").and_then(toml::Value::as_integer);
-    let num_bytes = num_bytes.map_or(10, |n| usize::try_from(n).expect("a count"));
-    let delay = duration(spec, "delay").unwrap_or(Duration::from_millis(100));
-    (poem, Pace::new(num_bytes, delay))
-}
-
-/// The program a scenario host runs, built from its options as the scenario engine
-/// builds it (the subset of programs and options the poetry scenarios use).
+/// The program a scenario host runs, built by the scenario engine's own registry.
 fn program(spec: &HostSpec) -> Box<dyn Node> {
-    match spec.program.as_str() {
-        "slow-poetry" => {
-            let (poem, pace) = poem_and_pace(spec);
-            let program = FactoryProgram::new(SlowPoetryFactory::new(poem, pace));
-            Box::new(Host::new(program.listen(listen(spec))))
-        }
-        "fast-poetry" => {
-            let (poem, _) = poem_and_pace(spec);
-            let program = FactoryProgram::new(FastPoetryFactory::new(poem));
-            Box::new(Host::new(program.listen(listen(spec))))
-        }
-        "serial-poetry" => {
-            let (poem, pace) = poem_and_pace(spec);
-            Box::new(Host::new(SerialPoetryServer::new(listen(spec), poem, pace)))
-        }
-        "proxy" => {
-            let options = ProxyOptions::new(listen(spec), address(spec, "upstream"));
-            Box::new(Host::new(PoetryProxy::new(options)))
-        }
-        "get-poetry" => {
-            let servers = (option(spec, "servers").and_then(toml::Value::as_array))
-                .expect("servers")
-                .iter()
-                .map(|s| s.as_str().expect("an address").parse().expect("an address"))
-                .collect();
-            let report = match text(spec, "report", "tasks").as_str() {
-                "tasks" => ReportStyle::Tasks,
-                "quiet" => ReportStyle::Quiet,
-                "blocking" => ReportStyle::Blocking,
-                "as-arrived" => ReportStyle::AsArrived,
-                other => panic!("report {other:?}"),
-            };
-            let mut options = GetPoetryOptions::new(servers).report(report);
-            if let Some(timeout) = duration(spec, "timeout") {
-                options = options.timeout(timeout);
-            }
-            if option(spec, "sequential").and_then(toml::Value::as_bool) == Some(true) {
-                options = options.sequential();
-            }
-            Box::new(Host::new(GetPoetry::new(options)))
-        }
-        "raw-client" => Box::new(Host::new(RawClient::new(RawOptions {
-            to: address(spec, "connect"),
-            send: text(spec, "send", "").into_bytes(),
-            half_close: option(spec, "half-close").and_then(toml::Value::as_bool) == Some(true),
-            give_up_after: duration(spec, "give-up-after"),
-        }))),
-        other => panic!("no turmoil translation for {other:?}"),
-    }
+    spec.node().expect("the scenario's programs build")
 }
 
 fn on_turmoil(scenario: &Scenario) -> Run {
@@ -447,4 +357,46 @@ fn a_server_partitioned_mid_poem_makes_get_poetry_time_out_on_both() {
             Some(Instant::ZERO + Duration::from_secs(5))
         );
     }
+}
+
+#[test]
+fn client_8_with_the_transform_service_cummingsifies_every_poem_on_both_networks() {
+    let (simnet, turmoil) = agree("client8-transform.toml");
+    for run in [&simnet, &turmoil] {
+        let client = &run.clients["client"];
+        assert_eq!(client.code, Some(0));
+        assert!(
+            client.lines(Stream::Stderr).is_empty(),
+            "no Cummingsify failed!"
+        );
+        let stdout = client.stdout().join("\n");
+        for title in [
+            "the loom of wires",
+            "ten bytes at a time",
+            "the clock that never ticks alone",
+        ] {
+            assert!(stdout.contains(title), "{title} missing from {stdout}");
+        }
+        assert!(
+            !stdout.contains("The Loom of Wires"),
+            "a poem was not transformed"
+        );
+    }
+    // SimNet counts accepts from the poetry servers' log lines; turmoil counts them all.
+    let poets = |run: &Run| -> Vec<usize> {
+        ["poet1", "poet2", "poet3"]
+            .iter()
+            .map(|p| run.accepted[*p])
+            .collect()
+    };
+    assert_eq!(
+        poets(&simnet),
+        [1, 1, 1],
+        "one connection per poetry server"
+    );
+    assert_eq!(poets(&turmoil), [1, 1, 1]);
+    assert_eq!(
+        turmoil.accepted["xform"], 3,
+        "one transform request per poem"
+    );
 }

@@ -106,6 +106,14 @@ pub struct HostSpec {
     pub ip: Option<Ipv4Addr>,
 }
 
+impl HostSpec {
+    /// A fresh instance of this host's program, ready for any driver: what SimNet runs
+    /// for it, and what a test can run on turmoil or real TCP to compare.
+    pub fn node(&self) -> Result<Box<dyn crate::host::Node>, ProgramError> {
+        programs::factory(self).map(|mut make| make())
+    }
+}
+
 /// A latency for one pair of hosts, both ways.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
