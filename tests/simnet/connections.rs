@@ -168,14 +168,8 @@ fn one_byte_segmentation_cuts_every_read_to_a_byte() {
         greeting: b"hello",
         ..Recorder::default()
     };
-    net.add_host("a", move || {
-        boxed(FactoryProgram::new(RecorderFactory(talker.clone())).connect(HostPort::new("b", 1)))
-    });
-    net.add_host("b", || {
-        boxed(
-            FactoryProgram::new(RecorderFactory(Recorder::default())).listen(HostPort::new("", 1)),
-        )
-    });
+    connecting_recorder(&mut net, "a", HostPort::new("b", 1), talker);
+    listening_recorder(&mut net, "b", 1, Recorder::default());
     net.run_until(Instant::from_secs(1));
     let b = recorder(&net, "b").unwrap();
     assert_eq!((b.heard.as_slice(), b.reads), (&b"hello"[..], 5));

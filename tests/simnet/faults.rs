@@ -5,14 +5,8 @@ use super::*;
 #[test]
 fn held_partition_delays_and_then_releases_in_order() {
     let mut net = SimNet::new(NetConfig::default(), 1);
-    net.add_host("beater", || {
-        boxed(FactoryProgram::new(HeartbeatFactory).connect(HostPort::new("listener", 7)))
-    });
-    net.add_host("listener", || {
-        boxed(
-            FactoryProgram::new(RecorderFactory(Recorder::default())).listen(HostPort::new("", 7)),
-        )
-    });
+    heartbeat_to(&mut net, "beater", HostPort::new("listener", 7));
+    listening_recorder(&mut net, "listener", 7, Recorder::default());
     let pair = |mode| PartitionSpec {
         a: "beater".into(),
         b: "listener".into(),
@@ -52,14 +46,8 @@ fn dropping_partition_outlasting_the_retransmit_timeout_times_the_connection_out
         ..NetConfig::default()
     };
     let mut net = SimNet::new(config, 1);
-    net.add_host("beater", || {
-        boxed(FactoryProgram::new(HeartbeatFactory).connect(HostPort::new("listener", 7)))
-    });
-    net.add_host("listener", || {
-        boxed(
-            FactoryProgram::new(RecorderFactory(Recorder::default())).listen(HostPort::new("", 7)),
-        )
-    });
+    heartbeat_to(&mut net, "beater", HostPort::new("listener", 7));
+    listening_recorder(&mut net, "listener", 7, Recorder::default());
     net.add_fault(Fault::at(
         secs(10),
         FaultAction::Partition(PartitionSpec {
@@ -89,17 +77,8 @@ fn dropping_partition_outlasting_the_retransmit_timeout_times_the_connection_out
 #[test]
 fn reset_fault_resets_both_ends() {
     let mut net = SimNet::new(NetConfig::default(), 1);
-    net.add_host("a", || {
-        boxed(
-            FactoryProgram::new(RecorderFactory(Recorder::default()))
-                .connect(HostPort::new("b", 1)),
-        )
-    });
-    net.add_host("b", || {
-        boxed(
-            FactoryProgram::new(RecorderFactory(Recorder::default())).listen(HostPort::new("", 1)),
-        )
-    });
+    connecting_recorder(&mut net, "a", HostPort::new("b", 1), Recorder::default());
+    listening_recorder(&mut net, "b", 1, Recorder::default());
     net.add_fault(Fault::at(
         secs(1),
         FaultAction::Reset(ResetSpec {
@@ -119,14 +98,8 @@ fn frame_triggered_fault_fires_after_the_nth_netstring() {
         greeting: b"1:a,1:b,1:c,1:d,",
         ..Recorder::default()
     };
-    net.add_host("a", move || {
-        boxed(FactoryProgram::new(RecorderFactory(talker.clone())).connect(HostPort::new("b", 1)))
-    });
-    net.add_host("b", || {
-        boxed(
-            FactoryProgram::new(RecorderFactory(Recorder::default())).listen(HostPort::new("", 1)),
-        )
-    });
+    connecting_recorder(&mut net, "a", HostPort::new("b", 1), talker);
+    listening_recorder(&mut net, "b", 1, Recorder::default());
     net.add_fault(Fault::after(
         Trigger {
             from: "a".into(),
@@ -183,14 +156,8 @@ fn crash_and_restart_brings_a_fresh_program_back() {
 #[test]
 fn clock_jump_fires_the_hosts_timers_inside_the_jump() {
     let mut net = SimNet::new(NetConfig::default(), 1);
-    net.add_host("beater", || {
-        boxed(FactoryProgram::new(HeartbeatFactory).connect(HostPort::new("listener", 7)))
-    });
-    net.add_host("listener", || {
-        boxed(
-            FactoryProgram::new(RecorderFactory(Recorder::default())).listen(HostPort::new("", 7)),
-        )
-    });
+    heartbeat_to(&mut net, "beater", HostPort::new("listener", 7));
+    listening_recorder(&mut net, "listener", 7, Recorder::default());
     net.add_fault(Fault::at(
         secs(1),
         FaultAction::ClockJump(ClockJumpSpec {

@@ -82,6 +82,29 @@ impl Factory for RecorderFactory {
     }
 }
 
+/// Adds a host that listens on `port` with a recorder per connection.
+fn listening_recorder(net: &mut SimNet, name: &str, port: u16, recorder: Recorder) {
+    net.add_host(name, move || {
+        boxed(
+            FactoryProgram::new(RecorderFactory(recorder.clone())).listen(HostPort::new("", port)),
+        )
+    });
+}
+
+/// Adds a host that connects to `to` with a recorder.
+fn connecting_recorder(net: &mut SimNet, name: &str, to: HostPort, recorder: Recorder) {
+    net.add_host(name, move || {
+        boxed(FactoryProgram::new(RecorderFactory(recorder.clone())).connect(to.clone()))
+    });
+}
+
+/// Adds a host whose heartbeat connects to `to`.
+fn heartbeat_to(net: &mut SimNet, name: &str, to: HostPort) {
+    net.add_host(name, move || {
+        boxed(FactoryProgram::new(HeartbeatFactory).connect(to.clone()))
+    });
+}
+
 /// The recorder protocol of a host's first connection, from outside the network.
 fn recorder(net: &SimNet, host: &str) -> Option<Recorder> {
     let host = net
