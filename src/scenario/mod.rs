@@ -48,6 +48,9 @@ use crate::simnet::{Fault, Latency, NetConfig, RandomFaults, SimNet, human_durat
 use crate::testing::Transcript;
 use crate::time::Instant;
 
+/// Hosts get 10.0.0.1 to 10.0.0.254.
+const MAX_HOSTS: usize = 254;
+
 /// The seed used when neither the file, `--seed` nor `WEFT_SEED` gives one.
 pub const DEFAULT_SEED: u64 = 1;
 
@@ -251,6 +254,12 @@ impl Scenario {
     fn validate(&self) -> Result<(), ScenarioError> {
         if self.hosts.is_empty() {
             return Err(self.invalid("a scenario needs at least one host".into()));
+        }
+        if self.hosts.len() > MAX_HOSTS {
+            return Err(self.invalid(format!(
+                "{} hosts: at most {MAX_HOSTS} fit the 10.0.0.0/24 network",
+                self.hosts.len()
+            )));
         }
         let mut seen = std::collections::BTreeSet::new();
         for host in &self.hosts {

@@ -264,6 +264,9 @@ impl SimNet {
 
     /// Adds a host named `name` at the next address (10.0.0.1, 10.0.0.2, ...).
     /// `factory` builds its program at start, and again at each restart after a crash.
+    ///
+    /// # Panics
+    /// Past 254 hosts (use [`add_host_at`](Self::add_host_at) to choose addresses).
     pub fn add_host(
         &mut self,
         name: &str,
