@@ -54,3 +54,47 @@ fn every_scenario_is_deterministic() {
         }
     }
 }
+
+#[test]
+fn bad_scenarios_are_refused_with_the_reason() {
+    let host = "[[hosts]]\nname = \"a\"\nprogram = \"sink\"\noptions = { port = 1 }\n";
+    for (text, reason) in [
+        ("", "missing field `hosts`"),
+        (&format!("{host}{host}"), "two hosts are named \"a\""),
+        (
+            "[[hosts]]\nname = \"a\"\nprogram = \"nope\"\n",
+            "unknown program \"nope\"",
+        ),
+        (
+            "[[hosts]]\nname = \"a\"\nprogram = \"sink\"\n",
+            "missing field `port`",
+        ),
+        (
+            &format!("[network]\nmss = 0\n{host}"),
+            "mss must be at least 1 byte",
+        ),
+        (
+            &format!("[network]\nlatncy = \"1ms\"\n{host}"),
+            "unknown field `latncy`",
+        ),
+        (
+            &format!("{host}[[faults]]\nat = \"1s\"\ncrash = \"b\"\n"),
+            "no host is named \"b\"",
+        ),
+        (
+            &format!("{host}[[faults]]\ncrash = \"a\"\n"),
+            "needs exactly one of `at` and `after`",
+        ),
+        (
+            &format!("log-level = \"loud\"\n{host}"),
+            "log-level \"loud\"",
+        ),
+        (
+            &format!("duration = \"soon\"\n{host}"),
+            "invalid duration \"soon\"",
+        ),
+    ] {
+        let error = Scenario::parse("bad", text).expect_err(text).to_string();
+        assert!(error.contains(reason), "{text:?}: {error}");
+    }
+}

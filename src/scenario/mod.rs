@@ -282,6 +282,9 @@ impl Scenario {
         for fault in &self.faults {
             named.extend(expect::fault_hosts(fault));
         }
+        if let Some(problem) = self.network.problems().into_iter().next() {
+            return Err(self.invalid(format!("[network] {problem}")));
+        }
         if self.log_level != "off" && self.log_level.parse::<tracing::Level>().is_err() {
             return Err(self.invalid(format!(
                 "log-level {:?} is not one of off, error, warn, info, debug, trace",

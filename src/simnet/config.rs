@@ -112,6 +112,28 @@ impl Default for NetConfig {
     }
 }
 
+impl NetConfig {
+    /// What is wrong with these settings, if anything: buffers and segments must hold at
+    /// least a byte (or nothing could ever be sent), and retransmissions must wait a
+    /// little (or they would repeat forever at one instant).
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        for (name, value) in [
+            ("send-buffer", self.send_buffer),
+            ("recv-buffer", self.recv_buffer),
+            ("mss", self.mss),
+        ] {
+            if value == 0 {
+                problems.push(format!("{name} must be at least 1 byte"));
+            }
+        }
+        if self.initial_rto.is_zero() {
+            problems.push("initial-rto must be longer than zero".to_owned());
+        }
+        problems
+    }
+}
+
 /// A duration that could not be parsed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("invalid duration {0:?}: expected a number and a unit, like 150ms, 1.5s, 2m, 1h")]

@@ -218,7 +218,17 @@ pub struct SimNet {
 
 impl SimNet {
     /// An empty network with `config`, whose every random choice derives from `seed`.
+    ///
+    /// # Panics
+    /// If `config` has [`problems`](NetConfig::problems) (a zero-sized buffer or
+    /// segment, a zero retransmission delay): the network could never make progress.
     pub fn new(config: NetConfig, seed: u64) -> Self {
+        let problems = config.problems();
+        assert!(
+            problems.is_empty(),
+            "unusable network settings: {}",
+            problems.join("; ")
+        );
         Self {
             config,
             seed,
