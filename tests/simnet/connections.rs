@@ -9,7 +9,7 @@ fn pingpong_runs_unchanged_and_takes_virtual_time() {
         latency: Latency::Fixed(Duration::from_millis(5)),
         ..NetConfig::default()
     };
-    let mut net = pingpong_net(config, 1);
+    let mut net = pingpong_net(config, 1, 100);
     assert!(net.run_until_exit(&["client"], secs(60)));
     assert_eq!(net.exit_code("client"), Some(0));
     // Unlike the lockstep pump, two bytes are in flight each way: the server greets on
@@ -30,7 +30,7 @@ fn same_seed_same_transcript_other_seed_other_transcript() {
         ..NetConfig::default()
     };
     let run = |seed| {
-        let mut net = pingpong_net(config.clone(), seed);
+        let mut net = pingpong_net(config.clone(), seed, 100);
         net.run_until_exit(&["client"], secs(60));
         net.transcript().render()
     };
@@ -233,20 +233,7 @@ fn pingpong_transcript_over_simnet() {
         latency: Latency::Fixed(Duration::from_millis(5)),
         ..NetConfig::default()
     };
-    let mut net = SimNet::new(config, 1);
-    net.add_host("server", || {
-        boxed(
-            FactoryProgram::new(PingPongFactory::server(None))
-                .listen(HostPort::new("0.0.0.0", 8000)),
-        )
-    });
-    net.add_host("client", || {
-        boxed(
-            FactoryProgram::new(PingPongFactory::client(Some(5)))
-                .connect(HostPort::new("server", 8000))
-                .exit_when_done(),
-        )
-    });
+    let mut net = pingpong_net(config, 1, 5);
     net.run_until_exit(&["client"], secs(10));
     net.run_for(secs(1));
     assert_snapshot!("simnet_pingpong_max_5", net.transcript().render());

@@ -113,7 +113,8 @@ fn recorder(net: &SimNet, host: &str) -> Option<Recorder> {
     host.program().last_protocol().cloned()
 }
 
-fn pingpong_net(config: NetConfig, seed: u64) -> SimNet {
+/// A ping-pong server and a client that stops after `pings` exchanges.
+fn pingpong_net(config: NetConfig, seed: u64, pings: u64) -> SimNet {
     let mut net = SimNet::new(config, seed);
     net.add_host("server", || {
         boxed(
@@ -121,9 +122,9 @@ fn pingpong_net(config: NetConfig, seed: u64) -> SimNet {
                 .listen(HostPort::new("0.0.0.0", 8000)),
         )
     });
-    net.add_host("client", || {
+    net.add_host("client", move || {
         boxed(
-            FactoryProgram::new(PingPongFactory::client(Some(100)))
+            FactoryProgram::new(PingPongFactory::client(Some(pings)))
                 .connect(HostPort::new("server", 8000))
                 .exit_when_done(),
         )
