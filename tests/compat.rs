@@ -7,6 +7,7 @@
 //! .ci/run installs it). Without it every test here says on stderr that it was skipped
 //! and why, and passes, unless `WEFT_REQUIRE_TWISTED` is set (as in CI), when it fails.
 
+mod common;
 mod support;
 
 use std::io::{Read, Write};
@@ -185,21 +186,9 @@ fn weft_and_twisted_transform_servers_answer_every_request_with_the_same_bytes()
     ) {
         return;
     }
-    // The request table of the text (Part 12), observed against Twisted.
-    let table: &[(&[u8], &[u8])] = &[
-        (b"27:cummingsify.HERE IS MY POEM,", b"15:here is my poem,"),
-        (b"11:cummingsify,", b""),
-        (b"9:bogus.ABC,", b""),
-        (b"12:cummingsify.,", b"0:,"),
-        (b"007:abc.def,", b""),
-        (b"5:a.bcdX", b""),
-        (b"100000:x.y,", b""),
-        (b"20:cummingsify.A.B.C.D.,", b"8:a.b.c.d.,"),
-        (b"12:cummingsify.,13:cummingsify.A,", b"0:,1:a,"),
-    ];
     let twisted = Server::spawn(&mut python("twisted_transform_server.py", &[]));
     let ours = Server::weft(&["transform-server"]);
-    for (request, expected) in table {
+    for &(request, expected) in common::transform::OBSERVED_REPLIES {
         let theirs = exchange(twisted.port, request);
         let mine = exchange(ours.port, request);
         let shown = request.escape_ascii();

@@ -56,17 +56,7 @@ fn seed_request_is_answered_byte_exact_then_closed() {
 
 #[test]
 fn observed_replies_of_the_original_are_matched() {
-    // The table of §2.11, as observed against Twisted.
-    let table: [(&[u8], &[u8]); 7] = [
-        (REQUEST, REPLY),
-        (b"11:cummingsify,", b""),
-        (b"9:bogus.ABC,", b""),
-        (b"12:cummingsify.,", b"0:,"),
-        (b"007:abc.def,", b""),
-        (b"5:a.bcdX", b""),
-        (b"100000:x.y,", b""),
-    ];
-    for (request, reply) in table {
+    for &(request, reply) in common::transform::OBSERVED_REPLIES {
         let mut conn = server();
         conn.data_received(request);
         assert_eq!(conn.value(), reply, "{}", request.escape_ascii());

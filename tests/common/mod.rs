@@ -16,3 +16,4 @@ macro_rules! assert_snapshot {
 }
 
 pub(crate) mod poetry;
+pub(crate) mod transform;
