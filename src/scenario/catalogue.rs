@@ -195,7 +195,8 @@ struct Entry {
 ///
 /// ```
 /// use serde::Deserialize;
-/// use weft::host::{ConnId, HostContext, HostPort, Program};
+/// use weft::host::{ConnId, ConnectError, HostContext, Program};
+/// use weft::transport::Disconnect;
 /// use weft::scenario::{Catalogue, OptionDoc, ProgramOptions, Scenario};
 ///
 /// /// Prints a greeting and exits.
@@ -209,6 +210,8 @@ struct Entry {
 ///     }
 ///     fn connection_made(&mut self, _: &mut HostContext<'_, ()>, _: ConnId) {}
 ///     fn data_received(&mut self, _: &mut HostContext<'_, ()>, _: ConnId, _: &[u8]) {}
+///     fn connection_lost(&mut self, _: &mut HostContext<'_, ()>, _: ConnId, _: Disconnect) {}
+///     fn connect_failed(&mut self, _: &mut HostContext<'_, ()>, _: ConnId, _: ConnectError) {}
 /// }
 ///
 /// #[derive(Deserialize)]
