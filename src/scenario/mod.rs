@@ -3,8 +3,27 @@
 //! A scenario names its hosts and the program each runs (with options), the network's
 //! settings, a fault schedule (scripted, seeded, frame-triggered), a default seed, and
 //! what must hold at the end (exit codes, output lines, transcript lines, a deadline).
-//! It is a front end only: [`Scenario::network`] turns it into a [`SimNet`] through the
-//! same builder API a Rust test would use.
+//! It is a front end only: [`Scenario::network`] turns it into a
+//! [`SimNet`](crate::simnet::SimNet) through the same builder API a Rust test would use.
+//!
+//! The programs a host can name come from a [`Catalogue`]: weft's built-ins are
+//! [`weft::programs::catalogue()`](crate::programs::catalogue), and a crate adds its own
+//! through the same API. Everything that reads or runs a scenario takes the catalogue:
+//!
+//! ```
+//! use weft::scenario::{Scenario, shrink};
+//!
+//! let catalogue = weft::programs::catalogue();
+//! let scenario = Scenario::load("sim/pingpong.toml".as_ref(), &catalogue)?;
+//! assert!(scenario.run(&catalogue, 42)?.passed());
+//! assert_eq!(scenario.check_determinism(&catalogue, 42)?, None);
+//! assert!(shrink(&catalogue, &scenario, 42)?.is_none(), "a passing run has nothing to shrink");
+//! # Ok::<(), weft::scenario::ScenarioError>(())
+//! ```
+//!
+//! A crate's `cargo test` runs a folder of them with [`assert_scenarios!`](crate::assert_scenarios)
+//! and a [`ScenarioFolder`]; its binary gets the `sim` command line from
+//! [`weft::cli::main`](crate::cli::main).
 //!
 //! ```toml
 //! description = "Ping-pong across a 5 ms link"
