@@ -6,10 +6,10 @@ use std::process::ExitCode;
 
 use serde::Deserialize;
 use weft::host::{ConnId, ConnectError, HostContext, HostPort, Program};
-use weft::transport::Disconnect;
 use weft::scenario::{
     Catalogue, OptionDoc, ProgramOptions, Scenario, ScenarioError, ScenarioFolder,
 };
+use weft::transport::Disconnect;
 
 /// Greets every client and closes; with `panic-on`, keeps the connection open and panics
 /// if the client sends that text.

@@ -1,6 +1,6 @@
 //! SimNet: a seeded, event-driven simulated network of hosts running weft programs.
 //!
-//! Each host runs a program in a [`Host`](crate::host::Host) (any [`Node`]), exactly as
+//! Each host runs a program in a [`Host`] (any [`Node`]), exactly as
 //! the tokio driver would. SimNet plays the operating systems and the wires between them:
 //!
 //! - connections with a kernel send buffer and a receive buffer per end, counted in bytes;
@@ -405,7 +405,7 @@ impl SimNet {
     }
 
     /// The running node of a host, as `Any`: for a node that is neither a
-    /// [`Host`](crate::host::Host) nor a [`FactoryProgram`] (a hand-written
+    /// [`Host`] nor a [`FactoryProgram`] (a hand-written
     /// [`Node`]); otherwise [`program`](Self::program) and [`factory`](Self::factory)
     /// say it in one call.
     pub fn node(&self, host: &str) -> Option<&dyn Any> {
