@@ -444,3 +444,31 @@ fn a_folder_run_reports_every_failing_file_with_its_replay_command() {
     assert_eq!(snapshotted.len(), 1, "only the passing file is snapshotted");
     assert_eq!(snapshotted[0].0, "a-greeting.toml");
 }
+
+#[test]
+fn a_user_binarys_help_offers_only_the_scenario_commands() {
+    let (status, out) = cli(&catalogue(), &["--help"]);
+    assert_eq!(status, ExitCode::SUCCESS, "{out}");
+    assert!(out.contains("Usage: greetsim [COMMAND]"), "{out}");
+    assert!(out.contains("sim"), "{out}");
+    for weft_only in ["slow-poetry", "pingpong", "bench"] {
+        assert!(!out.contains(weft_only), "{weft_only} in:\n{out}");
+    }
+}
+
+#[test]
+fn a_user_binary_without_arguments_summarises_the_sim_folder() {
+    // Tests run in the crate's root, whose sim/ holds weft's scenarios; the catalogue
+    // here holds the built-ins they name.
+    let (status, out) = cli(&catalogue(), &[]);
+    assert_eq!(status, ExitCode::SUCCESS, "{out}");
+    assert!(
+        out.starts_with("greetsim: running the scenarios in sim\n"),
+        "{out}"
+    );
+    assert!(out.contains("pingpong                          1"), "{out}");
+    assert!(
+        out.contains(" passed, 0 failed. More: greetsim sim run FILE"),
+        "{out}"
+    );
+}
