@@ -37,6 +37,7 @@ impl FolderReport {
     ///
     /// # Panics
     /// If any file failed, or the folder held no scenario file.
+    #[track_caller]
     pub fn assert_passed(&self) {
         assert!(self.files > 0, "no scenario files found");
         assert!(
