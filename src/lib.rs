@@ -21,7 +21,8 @@
 //! - [`simnet`]: the seeded, event-driven simulated network, with faults as data.
 //! - [`scenario`]: the TOML scenario files of `sim/`, a front end to [`simnet`].
 //! - [`net`]: the tokio driver, on real TCP or turmoil: the only code that does IO.
-//! - [`cli`]: the `weft` command.
+//! - [`cli`]: the command line, for `weft` and for a user's binary over its own
+//!   [`scenario::Catalogue`].
 //!
 //! ## The run-loop contract
 //!
@@ -52,3 +53,7 @@ pub mod simnet;
 pub mod testing;
 pub mod time;
 pub mod transport;
+
+/// insta, for [`assert_scenarios!`]: its snapshot step expands in the caller's crate.
+#[doc(hidden)]
+pub use insta as __insta;

@@ -382,11 +382,12 @@ fn weft_sim_shrink_reduces_a_seeded_schedule_to_the_fault_that_matters() {
         [expect]
         exit = { client = 0 }
     "#;
-    let scenario = weft::scenario::Scenario::parse("impatient", text).unwrap();
+    let catalogue = weft::programs::catalogue();
+    let scenario = weft::scenario::Scenario::parse("impatient", text, &catalogue).unwrap();
     let failing = (0..50)
-        .find(|&seed| !scenario.run(seed).unwrap().passed())
+        .find(|&seed| !scenario.run(&catalogue, seed).unwrap().passed())
         .expect("some seed breaks the client");
-    let report = weft::scenario::shrink(&scenario, failing)
+    let report = weft::scenario::shrink(&catalogue, &scenario, failing)
         .unwrap()
         .expect("it fails");
     assert!(
@@ -404,10 +405,11 @@ fn weft_sim_shrink_reduces_a_seeded_schedule_to_the_fault_that_matters() {
         "the schedule is explicit"
     );
     assert!(
-        !report.minimal.run(failing).unwrap().passed(),
+        !report.minimal.run(&catalogue, failing).unwrap().passed(),
         "the minimal schedule still fails"
     );
     // It round-trips through its file format.
-    let again = weft::scenario::Scenario::parse("again", &report.minimal.to_toml()).unwrap();
+    let again =
+        weft::scenario::Scenario::parse("again", &report.minimal.to_toml(), &catalogue).unwrap();
     assert_eq!(again.faults, report.minimal.faults);
 }

@@ -7,7 +7,6 @@ mod common;
 use std::time::Duration;
 
 use common::poetry::{TENTH, at, boxed, get_poetry, instant_net, slow_server, stdout_ending_with};
-use weft::host::Host;
 use weft::host::{ConnectError, HostPort, Stream};
 use weft::programs::poetry::poems::{CLOCK, LOOM, TEN_BYTES};
 use weft::programs::poetry::{
@@ -145,10 +144,8 @@ fn serial_server_serves_one_client_at_a_time_so_the_total_is_the_sum() {
         "each client waits for the one before"
     );
     let server = net
-        .node("blocking")
-        .and_then(|n| n.downcast_ref::<Host<SerialPoetryServer>>())
-        .expect("serial server")
-        .program();
+        .program::<SerialPoetryServer>("blocking")
+        .expect("serial server");
     assert_eq!(server.served().len(), 3);
     assert_eq!(
         net.lines("blocking", Stream::Stdout),

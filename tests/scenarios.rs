@@ -3,49 +3,28 @@
 
 use std::path::Path;
 
-use weft::scenario::{Scenario, seed_from_env};
-
-fn run(path: &Path) -> String {
-    let scenario = Scenario::load(path).unwrap_or_else(|e| panic!("{e}"));
-    let seed = seed_from_env(scenario.seed);
-    let outcome = scenario.run(seed).unwrap_or_else(|e| panic!("{e}"));
-    assert!(
-        outcome.passed(),
-        "scenario {} failed with seed {seed}:\n  {}\nreplay: weft sim run {} --seed {seed}  (or WEFT_SEED={seed} cargo test --test scenarios)",
-        scenario.name,
-        outcome.failures.join("\n  "),
-        path.display(),
-    );
-    outcome.transcript.render()
-}
+use weft::scenario::{Scenario, ScenarioFolder};
 
 #[test]
 fn every_scenario_passes_and_matches_its_transcript_snapshot() {
-    let overridden = std::env::var_os("WEFT_SEED").is_some();
-    insta::with_settings!({
-        snapshot_path => concat!(env!("CARGO_MANIFEST_DIR"), "/snapshots"),
-        prepend_module_to_snapshot => false,
-        omit_expression => true,
-    }, {
-        insta::glob!("../sim", "*.toml", |path| {
-            let transcript = run(path);
-            // Snapshots are of each file's own seed; another seed makes another run.
-            if !overridden {
-                insta::assert_snapshot!("scenario", transcript);
-            }
-        });
-    });
+    let catalogue = weft::programs::catalogue();
+    weft::assert_scenarios!(
+        ScenarioFolder::new(&catalogue, "sim")
+            .snapshots("snapshots")
+            .replay_command("weft sim run")
+    );
 }
 
 #[test]
-fn every_scenario_is_deterministic() {
+fn every_scenario_is_deterministic_with_other_seeds_too() {
+    let catalogue = weft::programs::catalogue();
     for entry in
         weft::scenario::scenario_files(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/sim")))
             .unwrap()
     {
-        let scenario = Scenario::load(&entry).unwrap();
-        for seed in [scenario.seed, 2, 3] {
-            let mismatch = scenario.check_determinism(seed).unwrap();
+        let scenario = Scenario::load(&entry, &catalogue).unwrap();
+        for seed in [2, 3] {
+            let mismatch = scenario.check_determinism(&catalogue, seed).unwrap();
             assert_eq!(
                 mismatch, None,
                 "{} is not deterministic with seed {seed}",
@@ -57,13 +36,14 @@ fn every_scenario_is_deterministic() {
 
 #[test]
 fn bad_scenarios_are_refused_with_the_reason() {
+    let catalogue = weft::programs::catalogue();
     let host = "[[hosts]]\nname = \"a\"\nprogram = \"sink\"\noptions = { port = 1 }\n";
     for (text, reason) in [
         ("", "missing field `hosts`"),
         (&format!("{host}{host}"), "two hosts are named \"a\""),
         (
             "[[hosts]]\nname = \"a\"\nprogram = \"nope\"\n",
-            "unknown program \"nope\"",
+            "unknown program \"nope\"; known programs: fast-poetry, get-poetry, heartbeat",
         ),
         (
             "[[hosts]]\nname = \"a\"\nprogram = \"sink\"\n",
@@ -94,7 +74,9 @@ fn bad_scenarios_are_refused_with_the_reason() {
             "invalid duration \"soon\"",
         ),
     ] {
-        let error = Scenario::parse("bad", text).expect_err(text).to_string();
+        let error = Scenario::parse("bad", text, &catalogue)
+            .expect_err(text)
+            .to_string();
         assert!(error.contains(reason), "{text:?}: {error}");
     }
 }

@@ -43,7 +43,8 @@ type Lines = Vec<(Stream, String)>;
 
 fn scenario(name: &str) -> Scenario {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("sim").join(name);
-    let mut scenario = Scenario::load(&path).expect("the scenario loads");
+    let mut scenario =
+        Scenario::load(&path, &weft::programs::catalogue()).expect("the scenario loads");
     scenario.network.latency = Latency::Fixed(LATENCY);
     scenario
 }
@@ -103,7 +104,9 @@ struct Run {
 }
 
 fn on_simnet(scenario: &Scenario) -> Run {
-    let mut net: SimNet = scenario.network(scenario.seed).expect("the network builds");
+    let mut net: SimNet = scenario
+        .network(&weft::programs::catalogue(), scenario.seed)
+        .expect("the network builds");
     let awaited: Vec<&str> = scenario.expect.exit.keys().map(String::as_str).collect();
     assert!(
         net.run_until_exit(&awaited, scenario.duration),
@@ -124,8 +127,8 @@ fn on_simnet(scenario: &Scenario) -> Run {
         run.clients.insert(name.to_owned(), ended);
     }
     run.fetches = (scenario.hosts.iter())
-        .filter_map(|h| net.node(&h.name)?.downcast_ref::<Host<PoetryProxy>>())
-        .map(|h| h.program().stats().fetches)
+        .filter_map(|h| net.program::<PoetryProxy>(&h.name))
+        .map(|proxy| proxy.stats().fetches)
         .next();
     let transcript = net.transcript().render();
     for host in &scenario.hosts {
@@ -140,9 +143,10 @@ fn on_simnet(scenario: &Scenario) -> Run {
     run
 }
 
-/// The program a scenario host runs, built by the scenario engine's own registry.
+/// The program a scenario host runs, built from weft's built-in catalogue.
 fn program(spec: &HostSpec) -> Box<dyn Node> {
-    spec.node().expect("the scenario's programs build")
+    spec.node(&weft::programs::catalogue())
+        .expect("the scenario's programs build")
 }
 
 fn on_turmoil(scenario: &Scenario) -> Run {

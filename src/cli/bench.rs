@@ -82,7 +82,8 @@ pub(crate) fn run(args: &BenchArgs) -> i32 {
     match &args.what {
         BenchCommand::Tcp(tcp) => return super::bench_tcp::run(tcp, runs),
         BenchCommand::Sim { file, seeds } => {
-            let scenario = match crate::scenario::Scenario::load(file) {
+            let catalogue = crate::programs::catalogue();
+            let scenario = match crate::scenario::Scenario::load(file, &catalogue) {
                 Ok(scenario) => scenario,
                 Err(error) => {
                     eprintln!("error: {error}");
@@ -92,7 +93,7 @@ pub(crate) fn run(args: &BenchArgs) -> i32 {
             let seeds = (*seeds).max(1);
             let mut speedups = Vec::new();
             let rates = repeat(runs, || {
-                let (measured, speedup) = bench_sim(&scenario, seeds);
+                let (measured, speedup) = bench_sim(&catalogue, &scenario, seeds);
                 speedups.push(speedup);
                 measured
             });
@@ -145,13 +146,17 @@ pub(crate) fn run(args: &BenchArgs) -> i32 {
 /// Simulates a scenario with seeds 0..seeds (building and running the network, with
 /// its transcript; its expectations are checked after the clock stops, once per seed);
 /// returns seeds per second, and virtual seconds simulated per wall second.
-fn bench_sim(scenario: &crate::scenario::Scenario, seeds: u64) -> (Measured, f64) {
+fn bench_sim(
+    catalogue: &crate::scenario::Catalogue,
+    scenario: &crate::scenario::Scenario,
+    seeds: u64,
+) -> (Measured, f64) {
     let mut elapsed = Duration::ZERO;
     let mut simulated = 0.0;
     for seed in 0..seeds {
         let start = Instant::now();
         let (net, finished_at) = scenario
-            .simulate(seed)
+            .simulate(catalogue, seed)
             .expect("the scenario was loaded and checked");
         elapsed += start.elapsed();
         simulated += finished_at.since_epoch().as_secs_f64();

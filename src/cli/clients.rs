@@ -144,7 +144,7 @@ fn write_raw(program: &GetPoetry) {
 
 /// Prints the long help of subcommand `name` on stdout.
 fn print_help(name: &str) {
-    let mut command = super::Cli::command();
+    let mut command = super::WeftCli::command();
     command.build();
     if let Some(sub) = command.find_subcommand_mut(name) {
         let mut sub = sub.clone().bin_name(format!("weft {name}"));

@@ -1,10 +1,19 @@
-//! The `weft` command line.
+//! The command line, for `weft` and for a user's own binary.
 //!
-//! `weft` with no arguments runs every scenario in `sim/` and prints a summary; `weft
-//! sim` runs, sweeps and shrinks scenarios; `weft pingpong` plays the chapter 1 protocol
-//! on real TCP; the poetry commands (`slow-poetry`, `fast-poetry`, `transform-server`,
-//! `proxy`, `get-poetry`, `transform-client`) run the poetry series' programs on real
-//! TCP; `weft bench` measures the engine and the driver.
+//! [`main`] gives a binary the `sim run | sweep | shrink | programs` commands over its
+//! [`Catalogue`], and with no arguments runs every scenario of `sim/` and prints a
+//! summary. [`run_from`] is the same with given arguments and output, for tests.
+//! [`weft_main`] is the `weft` binary: the built-in catalogue, plus `weft pingpong`, the
+//! poetry servers and clients on real TCP, and `weft bench`.
+//!
+//! A user's `src/main.rs`:
+//!
+//! ```no_run
+//! fn main() -> std::process::ExitCode {
+//!     let catalogue = weft::programs::catalogue(); // plus the crate's own programs
+//!     weft::cli::main(catalogue)
+//! }
+//! ```
 
 mod bench;
 mod bench_tcp;
@@ -13,7 +22,15 @@ mod pingpong;
 mod serve;
 mod sim;
 
-use clap::{Parser, Subcommand};
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+
+use crate::scenario::Catalogue;
+use sim::SimContext;
 
 /// Deterministic simulation test harness for network protocols.
 #[derive(Debug, Parser)]
@@ -31,7 +48,7 @@ Examples:
   weft sim sweep sim/ --seeds 200 --check-determinism
   weft slow-poetry --port 10000 loom            a real server; then: weft get-poetry 10000"
 )]
-pub struct Cli {
+struct WeftCli {
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -106,11 +123,11 @@ enum Command {
     TransformClient(clients::TransformClientArgs),
 }
 
-impl Cli {
+impl WeftCli {
     /// Runs the command; returns the process exit status.
-    pub fn run(self) -> i32 {
+    fn run(self, ctx: &mut SimContext<'_>) -> i32 {
         match self.command {
-            Some(Command::Sim(args)) => sim::run(args),
+            Some(Command::Sim(args)) => sim::run(ctx, args),
             Some(Command::Bench(args)) => bench::run(&args),
             Some(Command::Pingpong(args)) => pingpong::run(&args),
             Some(Command::SlowPoetry(args)) => serve::slow_poetry(&args),
@@ -119,7 +136,146 @@ impl Cli {
             Some(Command::Proxy(args)) => serve::proxy(&args),
             Some(Command::GetPoetry(args)) => clients::get_poetry(&args),
             Some(Command::TransformClient(args)) => clients::transform_client(&args),
-            None => sim::run_default(),
+            None => sim::run_default(ctx),
         }
     }
+}
+
+/// The command line of a user's binary: only the scenario commands.
+#[derive(Debug, Parser)]
+#[command(
+    about = "Deterministic simulation scenarios over this program's catalogue",
+    long_about = None,
+    after_help = "With no command, runs every scenario in sim/ with its seed and prints a summary."
+)]
+struct UserCli {
+    #[command(subcommand)]
+    command: Option<UserCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Run, sweep and shrink simulation scenarios (files in sim/).
+    Sim(sim::SimArgs),
+}
+
+/// The entry point of a binary whose scenarios run `catalogue`'s programs: parses the
+/// process's arguments, reports on stdout, and returns the exit status (0 passed, 1 a
+/// run failed, 2 bad arguments or files).
+///
+/// A panic in a program is reported as its run's failure (with host, virtual time,
+/// seed and replay command) without the default panic message.
+///
+/// ```no_run
+/// fn main() -> std::process::ExitCode {
+///     weft::cli::main(weft::programs::catalogue())
+/// }
+/// ```
+pub fn main(catalogue: Catalogue) -> ExitCode {
+    install_panic_hook();
+    run_from(
+        &catalogue,
+        std::env::args_os(),
+        &mut std::io::stdout().lock(),
+    )
+}
+
+/// [`main`] with given arguments (the first is the binary's name, used in replay
+/// lines) and output, for a test that runs the command line in-process.
+///
+/// ```
+/// let mut out = Vec::new();
+/// let status = weft::cli::run_from(
+///     &weft::programs::catalogue(),
+///     ["mybin", "sim", "run", "sim/pingpong.toml"],
+///     &mut out,
+/// );
+/// assert_eq!(status, std::process::ExitCode::SUCCESS);
+/// assert!(String::from_utf8(out).unwrap().contains("pingpong: seed 1"));
+/// ```
+pub fn run_from<I, T>(catalogue: &Catalogue, args: I, out: &mut dyn Write) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let bin = args
+        .first()
+        .and_then(|a| Path::new(a).file_stem())
+        .map_or_else(|| "sim".to_owned(), |s| s.to_string_lossy().into_owned());
+    let command = UserCli::command().bin_name(bin.clone());
+    let cli = match command
+        .try_get_matches_from(&args)
+        .and_then(|m| UserCli::from_arg_matches(&m))
+    {
+        Ok(cli) => cli,
+        Err(error) => return clap_exit(&error, out),
+    };
+    let mut ctx = SimContext {
+        catalogue,
+        bin,
+        fallback_dir: None,
+        out,
+    };
+    let status = match cli.command {
+        Some(UserCommand::Sim(args)) => sim::run(&mut ctx, args),
+        None => sim::run_default(&mut ctx),
+    };
+    exit_code(status)
+}
+
+/// The `weft` binary: [`main`] with weft's built-in catalogue, plus weft's real-TCP,
+/// ping-pong and benchmark commands; with no arguments it runs the `sim/` folder of the
+/// current directory, else of weft's source tree.
+pub fn weft_main() -> ExitCode {
+    install_panic_hook();
+    let catalogue = crate::programs::catalogue();
+    let cli = match WeftCli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => error.exit(),
+    };
+    let mut stdout = std::io::stdout().lock();
+    let mut ctx = SimContext {
+        catalogue: &catalogue,
+        bin: "weft".to_owned(),
+        fallback_dir: Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sim")),
+        out: &mut stdout,
+    };
+    exit_code(cli.run(&mut ctx))
+}
+
+fn exit_code(status: i32) -> ExitCode {
+    ExitCode::from(u8::try_from(status).unwrap_or(2))
+}
+
+/// Help and version go to `out` (status 0); usage errors to stderr (status 2).
+fn clap_exit(error: &clap::Error, out: &mut dyn Write) -> ExitCode {
+    let text = error.render().to_string();
+    if error.use_stderr() {
+        eprint!("{text}");
+    } else {
+        let _ = write!(out, "{text}");
+    }
+    exit_code(error.exit_code())
+}
+
+/// Panics inside scenario runs are caught and reported by the run itself, so the
+/// default message is noise there; `| head` closing stdout is not a bug either.
+fn install_panic_hook() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.contains("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        if crate::scenario::in_run() {
+            return;
+        }
+        default(info);
+    }));
 }

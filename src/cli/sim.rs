@@ -1,18 +1,39 @@
-//! `weft sim`: run, sweep and shrink scenario files, and the default job.
+//! `sim`: run, sweep and shrink scenario files over a catalogue, and the default job.
 //!
 //! Only virtual time is reported here; `weft bench sim` measures wall time.
 
-use std::io::{IsTerminal, Write as _};
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use clap::{Args, Subcommand};
+use rayon::prelude::*;
 
 use crate::host::Stream;
-use crate::scenario::{Outcome, Scenario, ScenarioError, scenario_files, seed_from_env, shrink};
+use crate::scenario::{
+    Catalogue, Outcome, Scenario, ScenarioError, scenario_files, seed_from_env, shrink,
+};
 
-/// Arguments of `weft sim`.
+/// Writes one line of the report; a closed output (`| head`) is not an error here.
+macro_rules! say {
+    ($ctx:expr, $($arg:tt)*) => {{
+        let _ = writeln!($ctx.out, $($arg)*);
+    }};
+}
+
+/// What a `sim` command runs against and where it reports.
+pub(crate) struct SimContext<'a> {
+    /// The programs scenario files may name.
+    pub(crate) catalogue: &'a Catalogue,
+    /// The binary's name, for replay lines (`weft`, or a user's binary).
+    pub(crate) bin: String,
+    /// The `sim/` folder to use when there is none in the current directory.
+    pub(crate) fallback_dir: Option<PathBuf>,
+    /// Where the report goes.
+    pub(crate) out: &'a mut dyn Write,
+}
+
+/// Arguments of `sim`.
 #[derive(Debug, Args)]
 pub(crate) struct SimArgs {
     #[command(subcommand)]
@@ -64,7 +85,7 @@ enum SimCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// List the programs a scenario host can run.
+    /// List the programs a scenario host can run, with their options.
     Programs,
 }
 
@@ -80,13 +101,13 @@ fn parse_shard(text: &str) -> Result<(u64, u64), String> {
     Ok((i, n))
 }
 
-pub(crate) fn run(args: SimArgs) -> i32 {
+pub(crate) fn run(ctx: &mut SimContext<'_>, args: SimArgs) -> i32 {
     let result = match args.command {
         SimCommand::Run {
             file,
             seed,
             transcript,
-        } => run_one(&file, seed, transcript),
+        } => run_one(ctx, &file, seed, transcript),
         SimCommand::Sweep {
             paths,
             seeds,
@@ -94,12 +115,19 @@ pub(crate) fn run(args: SimArgs) -> i32 {
             jobs,
             shard,
             check_determinism,
-        } => sweep(&paths, seeds, first_seed, jobs, shard, check_determinism),
-        SimCommand::Shrink { file, seed, out } => shrink_one(&file, seed, out),
+        } => {
+            let plan = SweepPlan {
+                seeds,
+                first_seed,
+                jobs,
+                shard,
+                check_determinism,
+            };
+            sweep(ctx, &paths, &plan)
+        }
+        SimCommand::Shrink { file, seed, out } => shrink_one(ctx, &file, seed, out),
         SimCommand::Programs => {
-            for (name, about) in crate::scenario::PROGRAMS {
-                println!("{name:<18} {about}");
-            }
+            let _ = write!(ctx.out, "{}", ctx.catalogue.listing());
             Ok(0)
         }
     };
@@ -110,15 +138,20 @@ pub(crate) fn run(args: SimArgs) -> i32 {
 }
 
 /// The default job: every scenario in `sim/` with its own seed, and a summary.
-pub(crate) fn run_default() -> i32 {
-    let dir = match default_dir() {
+pub(crate) fn run_default(ctx: &mut SimContext<'_>) -> i32 {
+    let dir = match default_dir(ctx) {
         Ok(dir) => dir,
         Err(error) => {
             eprintln!("error: {error}");
             return 2;
         }
     };
-    println!("weft: running the scenarios in {}", dir.display());
+    say!(
+        ctx,
+        "{}: running the scenarios in {}",
+        ctx.bin,
+        dir.display()
+    );
     let files = match scenario_files(&dir) {
         Ok(files) => files,
         Err(error) => {
@@ -127,46 +160,49 @@ pub(crate) fn run_default() -> i32 {
         }
     };
     let mut failed = 0;
-    println!(
+    say!(
+        ctx,
         "{:<28} {:>6} {:>12} {:>8}  result",
-        "scenario", "seed", "virtual", "events"
+        "scenario",
+        "seed",
+        "virtual",
+        "events"
     );
     for file in &files {
-        let scenario = match Scenario::load(file) {
-            Ok(s) => s,
-            Err(error) => {
-                println!("{error}");
-                failed += 1;
-                continue;
-            }
-        };
-        let seed = seed_from_env(scenario.seed);
-        match scenario.run(seed) {
-            Ok(outcome) => {
-                println!(
+        let outcome = Scenario::load(file, ctx.catalogue).and_then(|scenario| {
+            let seed = seed_from_env(scenario.seed);
+            let outcome = scenario.run(ctx.catalogue, seed)?;
+            Ok((scenario, outcome))
+        });
+        match outcome {
+            Ok((scenario, outcome)) => {
+                say!(
+                    ctx,
                     "{:<28} {:>6} {:>11}s {:>8}  {}",
                     scenario.name,
-                    seed,
+                    outcome.seed,
                     outcome.finished_at,
                     outcome.events,
                     verdict(&outcome)
                 );
                 if !outcome.passed() {
                     failed += 1;
-                    print_failures(&outcome, file);
+                    print_failures(ctx, &outcome, file);
                 }
             }
             Err(error) => {
-                println!("{error}");
+                say!(ctx, "{error}");
                 failed += 1;
             }
         }
     }
-    println!(
-        "{} scenarios, {} passed, {} failed. More: weft sim run FILE --transcript; weft sim sweep --seeds 200",
+    say!(
+        ctx,
+        "{} scenarios, {} passed, {} failed. More: {bin} sim run FILE --transcript; {bin} sim sweep --seeds 200",
         files.len(),
         files.len() - failed,
-        failed
+        failed,
+        bin = ctx.bin,
     );
     i32::from(failed > 0)
 }
@@ -175,38 +211,44 @@ fn verdict(outcome: &Outcome) -> &'static str {
     if outcome.passed() { "ok" } else { "FAILED" }
 }
 
-fn print_failures(outcome: &Outcome, file: &Path) {
-    for failure in &outcome.failures {
-        println!("    {failure}");
-    }
-    println!(
-        "    replay: weft sim run {} --seed {}",
-        file.display(),
-        outcome.seed
-    );
+fn replay(ctx: &SimContext<'_>, file: &Path, seed: u64) -> String {
+    format!("{} sim run {} --seed {seed}", ctx.bin, file.display())
 }
 
-/// `sim/` in the current directory, else in the source tree weft was built from.
-fn default_dir() -> Result<PathBuf, String> {
+fn print_failures(ctx: &mut SimContext<'_>, outcome: &Outcome, file: &Path) {
+    for failure in &outcome.failures {
+        say!(ctx, "    {failure}");
+    }
+    let replay = replay(ctx, file, outcome.seed);
+    say!(ctx, "    replay: {replay}");
+}
+
+/// `sim/` in the current directory, else the fallback (weft's own source tree).
+fn default_dir(ctx: &SimContext<'_>) -> Result<PathBuf, String> {
     let here = PathBuf::from("sim");
     if here.is_dir() {
         return Ok(here);
     }
-    let built = Path::new(env!("CARGO_MANIFEST_DIR")).join("sim");
-    if built.is_dir() {
-        return Ok(built);
+    if let Some(dir) = ctx.fallback_dir.as_ref().filter(|d| d.is_dir()) {
+        return Ok(dir.clone());
     }
     Err("no sim/ directory here; pass scenario files or directories".into())
 }
 
-fn run_one(file: &Path, seed: Option<u64>, transcript: bool) -> Result<i32, ScenarioError> {
-    let scenario = Scenario::load(file)?;
+fn run_one(
+    ctx: &mut SimContext<'_>,
+    file: &Path,
+    seed: Option<u64>,
+    transcript: bool,
+) -> Result<i32, ScenarioError> {
+    let scenario = Scenario::load(file, ctx.catalogue)?;
     let seed = seed.unwrap_or_else(|| seed_from_env(scenario.seed));
-    let outcome = scenario.run(seed)?;
+    let outcome = scenario.run(ctx.catalogue, seed)?;
     if transcript {
-        print!("{}", outcome.transcript.render());
+        let _ = write!(ctx.out, "{}", outcome.transcript.render());
     }
-    println!(
+    say!(
+        ctx,
         "{}: seed {seed}, {} s virtual, {} events: {}",
         scenario.name,
         outcome.finished_at,
@@ -215,7 +257,7 @@ fn run_one(file: &Path, seed: Option<u64>, transcript: bool) -> Result<i32, Scen
     );
     for (host, code) in &outcome.exit_codes {
         let status = code.map_or_else(|| "running".to_owned(), |c| format!("exit {c}"));
-        println!("  {host}: {status}");
+        say!(ctx, "  {host}: {status}");
         if !transcript {
             for (stream, line) in &outcome.output[host] {
                 let tag = if *stream == Stream::Stdout {
@@ -223,95 +265,105 @@ fn run_one(file: &Path, seed: Option<u64>, transcript: bool) -> Result<i32, Scen
                 } else {
                     "err"
                 };
-                println!("    {tag}: {line}");
+                say!(ctx, "    {tag}: {line}");
             }
         }
     }
     if !outcome.passed() {
-        print_failures(&outcome, file);
+        print_failures(ctx, &outcome, file);
     }
     Ok(i32::from(!outcome.passed()))
 }
 
-struct SweepResult {
-    file: usize,
-    seed: u64,
-    outcome: Result<(bool, Vec<String>, Option<String>, f64), String>,
-}
-
-fn sweep(
-    paths: &[PathBuf],
+struct SweepPlan {
     seeds: u64,
     first_seed: u64,
     jobs: Option<usize>,
     shard: Option<(u64, u64)>,
     check_determinism: bool,
+}
+
+/// One run of a sweep: passed, its failures, a determinism mismatch, virtual seconds.
+type RunSummary = Result<(bool, Vec<String>, Option<String>, f64), String>;
+
+struct SweepResult {
+    file: usize,
+    seed: u64,
+    outcome: RunSummary,
+}
+
+fn sweep(
+    ctx: &mut SimContext<'_>,
+    paths: &[PathBuf],
+    plan: &SweepPlan,
 ) -> Result<i32, ScenarioError> {
-    let files = collect_files(paths).map_err(|problem| ScenarioError::Invalid {
+    let files = collect_files(ctx, paths).map_err(|problem| ScenarioError::Invalid {
         name: "sweep".into(),
         problem,
     })?;
-    let scenarios: Vec<Scenario> = files
+    // A file that does not load is a failed row; the others still run.
+    let scenarios: Vec<Result<Scenario, String>> = files
         .iter()
-        .map(|f| Scenario::load(f))
-        .collect::<Result<_, _>>()?;
+        .map(|f| Scenario::load(f, ctx.catalogue).map_err(|e| e.to_string()))
+        .collect();
     let mut work: Vec<(usize, u64)> = Vec::new();
     let mut index = 0u64;
-    for file in 0..scenarios.len() {
-        for seed in first_seed..first_seed + seeds {
+    for (file, scenario) in scenarios.iter().enumerate() {
+        if scenario.is_err() {
+            continue;
+        }
+        for seed in plan.first_seed..plan.first_seed + plan.seeds {
             index += 1;
-            if shard.is_none_or(|(i, n)| (index - 1) % n == i - 1) {
+            if plan.shard.is_none_or(|(i, n)| (index - 1) % n == i - 1) {
                 work.push((file, seed));
             }
         }
     }
-    let jobs = jobs
+    let jobs = plan
+        .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .max(1);
     let total = work.len();
-    let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
-    let results = Mutex::new(Vec::with_capacity(total));
     let tty = std::io::stderr().is_terminal();
-    std::thread::scope(|scope| {
-        for _ in 0..jobs {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&(file, seed)) = work.get(i) else {
-                        break;
-                    };
-                    let result = run_seed(&scenarios[file], seed, check_determinism);
-                    results
-                        .lock()
-                        .expect("a sweep worker panicked")
-                        .push(SweepResult {
-                            file,
-                            seed,
-                            outcome: result,
-                        });
-                    let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
-                    progress(tty, finished, total);
+    let catalogue = ctx.catalogue;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .build()
+        .map_err(|e| ScenarioError::Invalid {
+            name: "sweep".into(),
+            problem: format!("cannot start {jobs} worker threads: {e}"),
+        })?;
+    // Results come back in work order, so the report does not depend on scheduling.
+    let results: Vec<SweepResult> = pool.install(|| {
+        work.par_iter()
+            .map(|&(file, seed)| {
+                let scenario = scenarios[file].as_ref().expect("only loaded files run");
+                let outcome = run_seed(catalogue, scenario, seed, plan.check_determinism);
+                progress(tty, done.fetch_add(1, Ordering::Relaxed) + 1, total);
+                SweepResult {
+                    file,
+                    seed,
+                    outcome,
                 }
-            });
-        }
+            })
+            .collect()
     });
     if tty {
         eprintln!();
     }
-    let mut results = results.into_inner().expect("a sweep worker panicked");
-    results.sort_by_key(|r| (r.file, r.seed));
-    Ok(report_sweep(&files, &scenarios, &results))
+    Ok(report_sweep(ctx, &files, &scenarios, &results))
 }
 
 fn run_seed(
+    catalogue: &Catalogue,
     scenario: &Scenario,
     seed: u64,
     check_determinism: bool,
-) -> Result<(bool, Vec<String>, Option<String>, f64), String> {
-    let outcome = scenario.run(seed).map_err(|e| e.to_string())?;
+) -> RunSummary {
+    let outcome = scenario.run(catalogue, seed).map_err(|e| e.to_string())?;
     let mismatch = if check_determinism {
-        let again = scenario.run(seed).map_err(|e| e.to_string())?;
+        let again = scenario.run(catalogue, seed).map_err(|e| e.to_string())?;
         let (a, b) = (outcome.transcript.render(), again.transcript.render());
         (a != b).then(|| {
             let line = a
@@ -343,13 +395,39 @@ fn progress(tty: bool, done: usize, total: usize) {
     }
 }
 
-fn report_sweep(files: &[PathBuf], scenarios: &[Scenario], results: &[SweepResult]) -> i32 {
-    println!(
+fn file_label(file: &Path) -> String {
+    file.file_stem().map_or_else(
+        || file.display().to_string(),
+        |s| s.to_string_lossy().into_owned(),
+    )
+}
+
+fn report_sweep(
+    ctx: &mut SimContext<'_>,
+    files: &[PathBuf],
+    scenarios: &[Result<Scenario, String>],
+    results: &[SweepResult],
+) -> i32 {
+    say!(
+        ctx,
         "{:<28} {:>6} {:>6} {:>6} {:>9} {:>14}",
-        "scenario", "runs", "passed", "failed", "nondet", "virtual (max)"
+        "scenario",
+        "runs",
+        "passed",
+        "failed",
+        "nondet",
+        "virtual (max)"
     );
     let mut bad = 0;
     for (i, scenario) in scenarios.iter().enumerate() {
+        let Ok(scenario) = scenario else {
+            say!(
+                ctx,
+                "{:<28}  not run: the file is refused",
+                file_label(&files[i])
+            );
+            continue;
+        };
         let mine: Vec<&SweepResult> = results.iter().filter(|r| r.file == i).collect();
         let passed = mine
             .iter()
@@ -363,7 +441,8 @@ fn report_sweep(files: &[PathBuf], scenarios: &[Scenario], results: &[SweepResul
             .iter()
             .filter_map(|r| r.outcome.as_ref().ok().map(|o| o.3))
             .fold(0.0, f64::max);
-        println!(
+        say!(
+            ctx,
             "{:<28} {:>6} {:>6} {:>6} {:>9} {:>13.3}s",
             scenario.name,
             mine.len(),
@@ -372,6 +451,12 @@ fn report_sweep(files: &[PathBuf], scenarios: &[Scenario], results: &[SweepResul
             nondet,
             max_virtual
         );
+    }
+    for (file, scenario) in files.iter().zip(scenarios) {
+        if let Err(error) = scenario {
+            bad += 1;
+            say!(ctx, "FAILED {}: {error}", file.display());
+        }
     }
     for r in results {
         let problem = match &r.outcome {
@@ -384,30 +469,26 @@ fn report_sweep(files: &[PathBuf], scenarios: &[Scenario], results: &[SweepResul
             Err(error) => error.clone(),
         };
         bad += 1;
-        println!(
-            "FAILED {} seed {}: {problem}",
-            scenarios[r.file].name, r.seed
-        );
-        println!(
-            "  replay: weft sim run {} --seed {}",
-            files[r.file].display(),
-            r.seed
-        );
+        let name = scenarios[r.file].as_ref().map_or("?", |s| s.name.as_str());
+        say!(ctx, "FAILED {name} seed {}: {problem}", r.seed);
+        let replay = replay(ctx, &files[r.file], r.seed);
+        say!(ctx, "  replay: {replay}");
     }
     let simulated: f64 = results
         .iter()
         .filter_map(|r| r.outcome.as_ref().ok().map(|o| o.3))
         .sum();
-    println!(
+    say!(
+        ctx,
         "{} runs, {simulated:.1} s of virtual time; {bad} failed",
         results.len()
     );
     i32::from(bad > 0)
 }
 
-fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+fn collect_files(ctx: &SimContext<'_>, paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     let paths = if paths.is_empty() {
-        vec![default_dir()?]
+        vec![default_dir(ctx)?]
     } else {
         paths.to_vec()
     };
@@ -427,16 +508,26 @@ fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     Ok(files)
 }
 
-fn shrink_one(file: &Path, seed: u64, out: Option<PathBuf>) -> Result<i32, ScenarioError> {
-    let scenario = Scenario::load(file)?;
-    let Some(report) = shrink(&scenario, seed)? else {
-        println!("{}: seed {seed} passes; nothing to shrink", scenario.name);
+fn shrink_one(
+    ctx: &mut SimContext<'_>,
+    file: &Path,
+    seed: u64,
+    out: Option<PathBuf>,
+) -> Result<i32, ScenarioError> {
+    let scenario = Scenario::load(file, ctx.catalogue)?;
+    let Some(report) = shrink(ctx.catalogue, &scenario, seed)? else {
+        say!(
+            ctx,
+            "{}: seed {seed} passes; nothing to shrink",
+            scenario.name
+        );
         return Ok(0);
     };
     let out =
         out.unwrap_or_else(|| file.with_file_name(format!("{}.shrunk-{seed}.toml", scenario.name)));
     let text = format!(
-        "# Shrunk by `weft sim shrink {} --seed {seed}`: {} of {} faults remain.\n# Still fails with seed {seed}: {}\n{}",
+        "# Shrunk by `{} sim shrink {} --seed {seed}`: {} of {} faults remain.\n# Still fails with seed {seed}: {}\n{}",
+        ctx.bin,
         file.display(),
         report.minimal.faults.len(),
         report.original_faults,
@@ -447,7 +538,8 @@ fn shrink_one(file: &Path, seed: u64, out: Option<PathBuf>) -> Result<i32, Scena
         path: out.clone(),
         source,
     })?;
-    println!(
+    say!(
+        ctx,
         "{}: {} of {} faults remain after {} runs; wrote {}",
         scenario.name,
         report.minimal.faults.len(),
@@ -456,8 +548,9 @@ fn shrink_one(file: &Path, seed: u64, out: Option<PathBuf>) -> Result<i32, Scena
         out.display()
     );
     for failure in &report.failures {
-        println!("  {failure}");
+        say!(ctx, "  {failure}");
     }
-    println!("  replay: weft sim run {} --seed {seed}", out.display());
+    let replay = replay(ctx, &out, seed);
+    say!(ctx, "  replay: {replay}");
     Ok(1)
 }

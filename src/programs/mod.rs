@@ -11,10 +11,16 @@
 //!   scenarios).
 //! - [`transform`]: the netstring poetry transformation server and its one-request
 //!   client (the poetry series, Parts 12 and 13).
+//!
+//! [`catalogue()`] registers them all for scenario files, through the same public
+//! [`Catalogue`](crate::scenario::Catalogue) API a user's crate uses.
 
+mod catalogue;
 pub mod heartbeat;
 pub mod pingpong;
 pub mod poetry;
 pub mod raw;
 pub mod streaming;
 pub mod transform;
+
+pub use catalogue::catalogue;

@@ -3,8 +3,27 @@
 //! A scenario names its hosts and the program each runs (with options), the network's
 //! settings, a fault schedule (scripted, seeded, frame-triggered), a default seed, and
 //! what must hold at the end (exit codes, output lines, transcript lines, a deadline).
-//! It is a front end only: [`Scenario::network`] turns it into a [`SimNet`] through the
-//! same builder API a Rust test would use.
+//! It is a front end only: [`Scenario::network`] turns it into a
+//! [`SimNet`](crate::simnet::SimNet) through the same builder API a Rust test would use.
+//!
+//! The programs a host can name come from a [`Catalogue`]: weft's built-ins are
+//! [`weft::programs::catalogue()`](crate::programs::catalogue), and a crate adds its own
+//! through the same API. Everything that reads or runs a scenario takes the catalogue:
+//!
+//! ```
+//! use weft::scenario::{Scenario, shrink};
+//!
+//! let catalogue = weft::programs::catalogue();
+//! let scenario = Scenario::load("sim/pingpong.toml".as_ref(), &catalogue)?;
+//! assert!(scenario.run(&catalogue, 42)?.passed());
+//! assert_eq!(scenario.check_determinism(&catalogue, 42)?, None);
+//! assert!(shrink(&catalogue, &scenario, 42)?.is_none(), "a passing run has nothing to shrink");
+//! # Ok::<(), weft::scenario::ScenarioError>(())
+//! ```
+//!
+//! A crate's `cargo test` runs a folder of them with [`assert_scenarios!`](crate::assert_scenarios)
+//! and a [`ScenarioFolder`]; its binary gets the `sim` command line from
+//! [`weft::cli::main`](crate::cli::main).
 //!
 //! ```toml
 //! description = "Ping-pong across a 5 ms link"
@@ -28,25 +47,29 @@
 //! exit = { client = 0 }
 //! ```
 
+mod catalogue;
 mod expect;
-mod programs;
+mod folder;
+mod run;
 mod shrink;
 
+pub use catalogue::{
+    Catalogue, Constructor, NoOptions, OptionDoc, ProgramError, ProgramOptions,
+    assert_options_listed, options_listing_problems,
+};
 pub use expect::Expect;
-pub use programs::{PROGRAMS, ProgramError};
+pub use folder::{FolderReport, ScenarioFolder};
+pub(crate) use run::in_run;
+pub use run::{Outcome, PanicReport};
 pub use shrink::{ShrinkReport, shrink};
 
-use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::host::Stream;
-use crate::simnet::{Fault, Latency, NetConfig, RandomFaults, SimNet, human_duration};
-use crate::testing::Transcript;
-use crate::time::Instant;
+use crate::simnet::{Fault, Latency, NetConfig, RandomFaults, human_duration};
 
 /// Hosts get 10.0.0.1 to 10.0.0.254.
 const MAX_HOSTS: usize = 254;
@@ -99,7 +122,7 @@ pub enum ScenarioError {
 pub struct HostSpec {
     /// Its name (also resolvable as a host name by the others).
     pub name: String,
-    /// Which program it runs (see [`PROGRAMS`]).
+    /// Which program it runs: a name registered in the [`Catalogue`].
     pub program: String,
     /// The program's options.
     #[serde(default)]
@@ -110,10 +133,12 @@ pub struct HostSpec {
 }
 
 impl HostSpec {
-    /// A fresh instance of this host's program, ready for any driver: what SimNet runs
-    /// for it, and what a test can run on turmoil or real TCP to compare.
-    pub fn node(&self) -> Result<Box<dyn crate::host::Node>, ProgramError> {
-        programs::factory(self).map(|mut make| make())
+    /// A fresh instance of this host's program from `catalogue`, ready for any driver:
+    /// what SimNet runs for it, and what a test can run on turmoil or real TCP to compare.
+    pub fn node(&self, catalogue: &Catalogue) -> Result<Box<dyn crate::host::Node>, ProgramError> {
+        catalogue
+            .prepare(&self.program, &self.options)
+            .map(|make| make())
     }
 }
 
@@ -188,35 +213,9 @@ fn default_log_level() -> String {
     "info".to_owned()
 }
 
-/// What one run of a scenario produced.
-#[derive(Debug)]
-pub struct Outcome {
-    /// The seed it ran with.
-    pub seed: u64,
-    /// Broken expectations, one line each; empty means the run passed.
-    pub failures: Vec<String>,
-    /// Everything that happened.
-    pub transcript: Transcript,
-    /// Exit status per host (`None`: still running or crashed at the end).
-    pub exit_codes: BTreeMap<String, Option<i32>>,
-    /// Output lines per host.
-    pub output: BTreeMap<String, Vec<(Stream, String)>>,
-    /// When the awaited hosts had all exited (or the run stopped).
-    pub finished_at: Instant,
-    /// Events processed.
-    pub events: u64,
-}
-
-impl Outcome {
-    /// Whether every expectation held.
-    pub fn passed(&self) -> bool {
-        self.failures.is_empty()
-    }
-}
-
 impl Scenario {
-    /// Reads a scenario file.
-    pub fn load(path: &Path) -> Result<Self, ScenarioError> {
+    /// Reads a scenario file and checks it against `catalogue`.
+    pub fn load(path: &Path, catalogue: &Catalogue) -> Result<Self, ScenarioError> {
         let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
             path: path.to_owned(),
             source,
@@ -225,17 +224,19 @@ impl Scenario {
             || path.display().to_string(),
             |s| s.to_string_lossy().into_owned(),
         );
-        Self::parse(&name, &text)
+        Self::parse(&name, &text, catalogue)
     }
 
-    /// Parses scenario text; `name` labels errors and the result.
-    pub fn parse(name: &str, text: &str) -> Result<Self, ScenarioError> {
+    /// Parses scenario text and checks it against `catalogue`: every host's program
+    /// must be registered there and its options must parse and pass their check.
+    /// `name` labels errors and the result.
+    pub fn parse(name: &str, text: &str, catalogue: &Catalogue) -> Result<Self, ScenarioError> {
         let mut scenario: Self = toml::from_str(text).map_err(|source| ScenarioError::Parse {
             name: name.to_owned(),
             source: Box::new(source),
         })?;
         scenario.name = name.to_owned();
-        scenario.validate()?;
+        scenario.validate(catalogue)?;
         Ok(scenario)
     }
 
@@ -251,7 +252,9 @@ impl Scenario {
         }
     }
 
-    fn validate(&self) -> Result<(), ScenarioError> {
+    /// Checks the scenario against `catalogue` (done by [`parse`](Self::parse); call it
+    /// again after editing a scenario in code).
+    pub fn validate(&self, catalogue: &Catalogue) -> Result<(), ScenarioError> {
         if self.hosts.is_empty() {
             return Err(self.invalid("a scenario needs at least one host".into()));
         }
@@ -266,11 +269,13 @@ impl Scenario {
             if !seen.insert(host.name.as_str()) {
                 return Err(self.invalid(format!("two hosts are named {:?}", host.name)));
             }
-            programs::check(host).map_err(|source| ScenarioError::Program {
-                name: self.name.clone(),
-                host: host.name.clone(),
-                source,
-            })?;
+            catalogue
+                .prepare(&host.program, &host.options)
+                .map_err(|source| ScenarioError::Program {
+                    name: self.name.clone(),
+                    host: host.name.clone(),
+                    source,
+                })?;
         }
         let known = |h: &str| seen.contains(h);
         let mut named: Vec<&str> = self
@@ -303,105 +308,6 @@ impl Scenario {
             }
         }
         Ok(())
-    }
-
-    /// The faults this scenario applies with `seed`: the scripted ones, plus the seeded
-    /// ones expanded.
-    pub fn fault_schedule(&self, seed: u64) -> Vec<Fault> {
-        let mut faults = self.faults.clone();
-        if let Some(random) = &self.random_faults {
-            let names: Vec<String> = self.hosts.iter().map(|h| h.name.clone()).collect();
-            faults.extend(random.expand(seed, &names));
-        }
-        faults
-    }
-
-    /// Builds the network for a run with `seed`.
-    pub fn network(&self, seed: u64) -> Result<SimNet, ScenarioError> {
-        let mut net = SimNet::new(self.network.clone(), seed);
-        if let Ok(level) = self.log_level.parse::<tracing::Level>() {
-            net = net.capture_logs(level);
-        }
-        for host in &self.hosts {
-            let factory = programs::factory(host).map_err(|source| ScenarioError::Program {
-                name: self.name.clone(),
-                host: host.name.clone(),
-                source,
-            })?;
-            match host.ip {
-                Some(ip) => net.add_host_at(&host.name, ip, factory),
-                None => net.add_host(&host.name, factory),
-            };
-        }
-        for link in &self.links {
-            net.set_latency(&link.a, &link.b, link.latency.clone());
-        }
-        for fault in self.fault_schedule(seed) {
-            net.add_fault(fault);
-        }
-        Ok(net)
-    }
-
-    /// Runs the scenario once with `seed` and checks its expectations.
-    pub fn run(&self, seed: u64) -> Result<Outcome, ScenarioError> {
-        let (mut net, finished_at) = self.simulate(seed)?;
-        let failures = self.expect.check(&net, finished_at, self.duration);
-        let names = net.host_names().to_vec();
-        Ok(Outcome {
-            seed,
-            failures,
-            exit_codes: names
-                .iter()
-                .map(|h| (h.clone(), net.exit_code(h)))
-                .collect(),
-            output: names
-                .iter()
-                .map(|h| (h.clone(), net.output(h).to_vec()))
-                .collect(),
-            finished_at,
-            events: net.events_processed(),
-            transcript: net.take_transcript(),
-        })
-    }
-
-    /// Builds the network for `seed` and runs it: until the awaited hosts have exited
-    /// (plus the linger) or the time limit. Returns it with the time the awaited hosts
-    /// had all exited (or the run stopped). No expectation is checked.
-    pub fn simulate(&self, seed: u64) -> Result<(SimNet, Instant), ScenarioError> {
-        let mut net = self.network(seed)?;
-        let awaited: Vec<&str> = self.expect.exit.keys().map(String::as_str).collect();
-        let finished_at = if awaited.is_empty() {
-            net.run_until(Instant::ZERO + self.duration);
-            net.now()
-        } else {
-            net.run_until_exit(&awaited, self.duration);
-            let exited = net.now();
-            net.run_for(self.linger);
-            exited
-        };
-        Ok((net, finished_at))
-    }
-
-    /// Runs twice with `seed` and compares the transcripts byte for byte. Returns the
-    /// first differing line if they differ.
-    pub fn check_determinism(&self, seed: u64) -> Result<Option<String>, ScenarioError> {
-        let first = self.run(seed)?.transcript.render();
-        let second = self.run(seed)?.transcript.render();
-        Ok(first
-            .lines()
-            .zip(second.lines())
-            .position(|(a, b)| a != b)
-            .map(|i| {
-                format!(
-                    "line {}: {:?} vs {:?}",
-                    i + 1,
-                    first.lines().nth(i),
-                    second.lines().nth(i)
-                )
-            })
-            .or_else(|| {
-                (first.len() != second.len()).then(|| "transcripts differ in length".to_owned())
-            }))
     }
 }
 

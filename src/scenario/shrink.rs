@@ -6,7 +6,7 @@
 //! run still fails; finally the network is simplified (whole reads, no per-link
 //! latencies) where the failure survives it. The seed stays: it still drives latency.
 
-use super::{Scenario, ScenarioError};
+use super::{Catalogue, Scenario, ScenarioError};
 use crate::testing::Segmentation;
 
 /// The result of a shrink.
@@ -22,10 +22,15 @@ pub struct ShrinkReport {
     pub runs: usize,
 }
 
-/// Shrinks `scenario` run with `seed`. `Ok(None)` if that run passes.
-pub fn shrink(scenario: &Scenario, seed: u64) -> Result<Option<ShrinkReport>, ScenarioError> {
+/// Shrinks `scenario` run with `seed`, its programs from `catalogue`. `Ok(None)` if that
+/// run passes.
+pub fn shrink(
+    catalogue: &Catalogue,
+    scenario: &Scenario,
+    seed: u64,
+) -> Result<Option<ShrinkReport>, ScenarioError> {
     let mut runs = 1;
-    if scenario.run(seed)?.passed() {
+    if scenario.run(catalogue, seed)?.passed() {
         return Ok(None);
     }
     let mut current = scenario.clone();
@@ -36,7 +41,7 @@ pub fn shrink(scenario: &Scenario, seed: u64) -> Result<Option<ShrinkReport>, Sc
     let original_faults = current.faults.len();
     let mut fails = |candidate: &Scenario| -> Result<bool, ScenarioError> {
         runs += 1;
-        Ok(!candidate.run(seed)?.passed())
+        Ok(!candidate.run(catalogue, seed)?.passed())
     };
 
     let mut chunk = current.faults.len().div_ceil(2);
@@ -71,7 +76,7 @@ pub fn shrink(scenario: &Scenario, seed: u64) -> Result<Option<ShrinkReport>, Sc
         }
     }
 
-    let failures = current.run(seed)?.failures;
+    let failures = current.run(catalogue, seed)?.failures;
     Ok(Some(ShrinkReport {
         original_faults,
         minimal: current,

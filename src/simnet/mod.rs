@@ -1,6 +1,6 @@
 //! SimNet: a seeded, event-driven simulated network of hosts running weft programs.
 //!
-//! Each host runs a program in a [`Host`](crate::host::Host) (any [`Node`]), exactly as
+//! Each host runs a program in a [`Host`] (any [`Node`]), exactly as
 //! the tokio driver would. SimNet plays the operating systems and the wires between them:
 //!
 //! - connections with a kernel send buffer and a receive buffer per end, counted in bytes;
@@ -47,7 +47,8 @@ use std::time::Duration;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::host::{ConnId, ConnectError, ListenerId, Node, Stream};
+use crate::host::{ConnId, ConnectError, FactoryProgram, Host, ListenerId, Node, Program, Stream};
+use crate::protocol::Factory;
 use crate::testing::{EventKind, Transcript, logs};
 use crate::time::Instant;
 use conn::{Conn, Packet};
@@ -214,6 +215,8 @@ pub struct SimNet {
     events_processed: u64,
     /// Program log lines at this level and above go into the transcript.
     capture: Option<tracing::Level>,
+    /// The host whose program code is running; left set if that code panics.
+    calling: Option<usize>,
 }
 
 impl SimNet {
@@ -255,6 +258,7 @@ impl SimNet {
             settled: BTreeSet::new(),
             events_processed: 0,
             capture: None,
+            calling: None,
         }
     }
 
@@ -400,11 +404,48 @@ impl SimNet {
             .collect()
     }
 
-    /// The running node of a host, to inspect its program:
-    /// `net.node("client").and_then(|n| n.downcast_ref::<Host<P>>())`.
+    /// The running node of a host, as `Any`: for a node that is neither a
+    /// [`Host`] nor a [`FactoryProgram`] (a hand-written
+    /// [`Node`]); otherwise [`program`](Self::program) and [`factory`](Self::factory)
+    /// say it in one call.
     pub fn node(&self, host: &str) -> Option<&dyn Any> {
         let node = self.hosts[self.host_index(host)?].node.as_deref()?;
         Some(node as &dyn Any)
+    }
+
+    /// The program of a running host, if it runs a `Host<P>`: `None` if there is no such
+    /// host, it is down, or its program is another type.
+    ///
+    /// ```
+    /// use weft::host::{FactoryProgram, Host};
+    /// use weft::programs::pingpong::PingPongFactory;
+    /// use weft::simnet::{NetConfig, SimNet};
+    ///
+    /// let mut net = SimNet::new(NetConfig::default(), 1);
+    /// net.add_host("server", || {
+    ///     let server = FactoryProgram::new(PingPongFactory::server(None));
+    ///     Box::new(Host::new(server.listen("0.0.0.0:8000".parse().unwrap())))
+    /// });
+    /// net.start();
+    /// let server = net.program::<FactoryProgram<PingPongFactory>>("server");
+    /// assert!(server.is_some());
+    /// assert!(net.factory::<PingPongFactory>("server").is_some());
+    /// ```
+    pub fn program<P: Program + 'static>(&self, host: &str) -> Option<&P> {
+        let host = self.node(host)?.downcast_ref::<Host<P>>()?;
+        Some(host.program())
+    }
+
+    /// The factory of a running host whose program is a [`FactoryProgram<F>`], to read
+    /// the state its protocols share.
+    pub fn factory<F: Factory + 'static>(&self, host: &str) -> Option<&F> {
+        Some(self.program::<FactoryProgram<F>>(host)?.factory())
+    }
+
+    /// The host whose program was running when a panic unwound out of this network
+    /// (`None` if none did, or the panic was in the network itself).
+    pub fn host_in_call(&self) -> Option<&str> {
+        self.calling.map(|h| self.names[h].as_str())
     }
 
     /// Starts every host's program (done by the run methods if not done before).
@@ -464,10 +505,12 @@ impl SimNet {
         let now = self.host_now(h);
         let node = self.hosts[h].node.as_mut()?;
         self.touched.insert(h);
+        self.calling = Some(h);
         let result = {
             let _logging = logs::enter(h);
             f(node.as_mut(), now)
         };
+        self.calling = None;
         if self.capture.is_some() {
             for (host, level, line) in logs::take_lines() {
                 let who = self.labels[host].clone();
@@ -556,7 +599,9 @@ impl SimNet {
     }
 
     fn boot(&mut self, h: usize) {
+        self.calling = Some(h);
         let node = (self.hosts[h].factory)();
+        self.calling = None;
         let host = &mut self.hosts[h];
         host.node = Some(node);
         host.status = HostStatus::Running;

@@ -49,10 +49,7 @@ pub(crate) fn slow_server(
 /// # Panics
 /// If `host` does not run get-poetry (or has crashed).
 pub(crate) fn get_poetry<'a>(net: &'a SimNet, host: &str) -> &'a GetPoetry {
-    net.node(host)
-        .and_then(|n| n.downcast_ref::<Host<GetPoetry>>())
-        .expect("a get-poetry host")
-        .program()
+    net.program::<GetPoetry>(host).expect("a get-poetry host")
 }
 
 /// When `host` printed each line ending with `suffix`, with the line.

@@ -76,13 +76,7 @@ fn gate_net(backlog: u32, clients: &[&'static str]) -> SimNet {
 }
 
 fn accepted(net: &SimNet) -> Vec<(Instant, Vec<u8>)> {
-    net.node("gate")
-        .unwrap()
-        .downcast_ref::<Host<Gatekeeper>>()
-        .unwrap()
-        .program()
-        .accepted
-        .clone()
+    net.program::<Gatekeeper>("gate").unwrap().accepted.clone()
 }
 
 #[test]

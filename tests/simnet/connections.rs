@@ -141,9 +141,8 @@ fn a_reader_that_stops_reading_pushes_back_to_the_producer() {
         "paused: nothing read"
     );
     let client = net
-        .node("streamer")
-        .and_then(|n| n.downcast_ref::<Host<FactoryProgram<StreamingClientFactory>>>())
-        .and_then(|h| h.program().last_protocol())
+        .program::<FactoryProgram<StreamingClientFactory>>("streamer")
+        .and_then(FactoryProgram::last_protocol)
         .map(StreamingClient::pauses)
         .unwrap();
     assert!(client >= 1, "the producer was paused");

@@ -107,10 +107,8 @@ fn heartbeat_to(net: &mut SimNet, name: &str, to: HostPort) {
 
 /// The recorder protocol of a host's first connection, from outside the network.
 fn recorder(net: &SimNet, host: &str) -> Option<Recorder> {
-    let host = net
-        .node(host)?
-        .downcast_ref::<Host<FactoryProgram<RecorderFactory>>>()?;
-    host.program().last_protocol().cloned()
+    let host = net.program::<FactoryProgram<RecorderFactory>>(host)?;
+    host.last_protocol().cloned()
 }
 
 /// A ping-pong server and a client that stops after `pings` exchanges.

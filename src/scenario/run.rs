@@ -1,0 +1,239 @@
+//! Running a scenario: building its network from a catalogue, running it, catching a
+//! program's panic as the run's failure, and checking determinism.
+
+use std::collections::BTreeMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use super::{Catalogue, Scenario, ScenarioError};
+use crate::host::Stream;
+use crate::simnet::SimNet;
+use crate::testing::{Transcript, logs};
+use crate::time::Instant;
+
+/// What one run of a scenario produced.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The seed it ran with.
+    pub seed: u64,
+    /// Broken expectations (or the panic), one line each; empty means the run passed.
+    pub failures: Vec<String>,
+    /// A program panicked and the run stopped there.
+    pub panic: Option<PanicReport>,
+    /// Everything that happened (up to the panic, if one stopped the run).
+    pub transcript: Transcript,
+    /// Exit status per host (`None`: still running or crashed at the end).
+    pub exit_codes: BTreeMap<String, Option<i32>>,
+    /// Output lines per host.
+    pub output: BTreeMap<String, Vec<(Stream, String)>>,
+    /// When the awaited hosts had all exited (or the run stopped).
+    pub finished_at: Instant,
+    /// Events processed.
+    pub events: u64,
+}
+
+impl Outcome {
+    /// Whether every expectation held (and nothing panicked).
+    pub fn passed(&self) -> bool {
+        self.failures.is_empty()
+    }
+}
+
+/// A panic inside a program, caught: the run is a failure, the sweep goes on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PanicReport {
+    /// The host whose program panicked (`None` if the panic was outside any program).
+    pub host: Option<String>,
+    /// The virtual time of the panic.
+    pub at: Instant,
+    /// The panic's message.
+    pub message: String,
+}
+
+impl std::fmt::Display for PanicReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.host {
+            Some(host) => write!(
+                f,
+                "host {host:?} panicked at {} s: {}",
+                self.at, self.message
+            ),
+            None => write!(f, "the run panicked at {} s: {}", self.at, self.message),
+        }
+    }
+}
+
+thread_local! {
+    /// Set while this thread runs a scenario, so a panic hook can stay quiet about
+    /// panics that the run catches and reports itself.
+    static IN_RUN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether the current thread is inside a scenario run (whose panics are caught).
+pub(crate) fn in_run() -> bool {
+    IN_RUN.with(std::cell::Cell::get)
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_else(|| "(a panic without a message)".to_owned())
+}
+
+impl Scenario {
+    /// The faults this scenario applies with `seed`: the scripted ones, plus the seeded
+    /// ones expanded.
+    pub fn fault_schedule(&self, seed: u64) -> Vec<crate::simnet::Fault> {
+        let mut faults = self.faults.clone();
+        if let Some(random) = &self.random_faults {
+            let names: Vec<String> = self.hosts.iter().map(|h| h.name.clone()).collect();
+            faults.extend(random.expand(seed, &names));
+        }
+        faults
+    }
+
+    /// Builds the network for a run with `seed`, its hosts' programs from `catalogue`.
+    pub fn network(&self, catalogue: &Catalogue, seed: u64) -> Result<SimNet, ScenarioError> {
+        let mut net = SimNet::new(self.network.clone(), seed);
+        if let Ok(level) = self.log_level.parse::<tracing::Level>() {
+            net = net.capture_logs(level);
+        }
+        for host in &self.hosts {
+            let make = catalogue
+                .prepare(&host.program, &host.options)
+                .map_err(|source| ScenarioError::Program {
+                    name: self.name.clone(),
+                    host: host.name.clone(),
+                    source,
+                })?;
+            let factory = move || make();
+            match host.ip {
+                Some(ip) => net.add_host_at(&host.name, ip, factory),
+                None => net.add_host(&host.name, factory),
+            };
+        }
+        for link in &self.links {
+            net.set_latency(&link.a, &link.b, link.latency.clone());
+        }
+        for fault in self.fault_schedule(seed) {
+            net.add_fault(fault);
+        }
+        Ok(net)
+    }
+
+    /// Runs the scenario once with `seed` and checks its expectations. A panic in a
+    /// program ends the run and is its failure ([`Outcome::panic`]).
+    ///
+    /// ```
+    /// use weft::scenario::Scenario;
+    ///
+    /// let catalogue = weft::programs::catalogue();
+    /// let scenario = Scenario::load("sim/pingpong.toml".as_ref(), &catalogue)?;
+    /// let outcome = scenario.run(&catalogue, scenario.seed)?;
+    /// assert!(outcome.passed(), "{:?}", outcome.failures);
+    /// # Ok::<(), weft::scenario::ScenarioError>(())
+    /// ```
+    pub fn run(&self, catalogue: &Catalogue, seed: u64) -> Result<Outcome, ScenarioError> {
+        let mut net = self.network(catalogue, seed)?;
+        let (finished_at, panic) = match self.drive(&mut net) {
+            Ok(finished_at) => (finished_at, None),
+            Err(panic) => (panic.at, Some(panic)),
+        };
+        let mut failures = Vec::new();
+        match &panic {
+            Some(panic) => failures.push(panic.to_string()),
+            None => failures = self.expect.check(&net, finished_at, self.duration),
+        }
+        let names = net.host_names().to_vec();
+        Ok(Outcome {
+            seed,
+            failures,
+            panic,
+            exit_codes: names
+                .iter()
+                .map(|h| (h.clone(), net.exit_code(h)))
+                .collect(),
+            output: names
+                .iter()
+                .map(|h| (h.clone(), net.output(h).to_vec()))
+                .collect(),
+            finished_at,
+            events: net.events_processed(),
+            transcript: net.take_transcript(),
+        })
+    }
+
+    /// Builds the network for `seed` and runs it: until the awaited hosts have exited
+    /// (plus the linger) or the time limit. Returns it with the time the awaited hosts
+    /// had all exited (or the run stopped). No expectation is checked, and a program's
+    /// panic is not caught.
+    pub fn simulate(
+        &self,
+        catalogue: &Catalogue,
+        seed: u64,
+    ) -> Result<(SimNet, Instant), ScenarioError> {
+        let mut net = self.network(catalogue, seed)?;
+        let finished_at = self.drive_uncaught(&mut net);
+        Ok((net, finished_at))
+    }
+
+    /// Runs `net` as the scenario says, catching a program's panic.
+    fn drive(&self, net: &mut SimNet) -> Result<Instant, PanicReport> {
+        let was_in_run = IN_RUN.with(|flag| flag.replace(true));
+        let result = catch_unwind(AssertUnwindSafe(|| self.drive_uncaught(net)));
+        IN_RUN.with(|flag| flag.set(was_in_run));
+        result.map_err(|payload| {
+            // Lines the program logged before it panicked were never collected; they
+            // must not leak into the next run on this thread.
+            drop(logs::take_lines());
+            PanicReport {
+                host: net.host_in_call().map(str::to_owned),
+                at: net.now(),
+                message: panic_message(payload.as_ref()),
+            }
+        })
+    }
+
+    fn drive_uncaught(&self, net: &mut SimNet) -> Instant {
+        let awaited: Vec<&str> = self.expect.exit.keys().map(String::as_str).collect();
+        if awaited.is_empty() {
+            net.run_until(Instant::ZERO + self.duration);
+            net.now()
+        } else {
+            net.run_until_exit(&awaited, self.duration);
+            let exited = net.now();
+            net.run_for(self.linger);
+            exited
+        }
+    }
+
+    /// Runs twice with `seed` and compares the transcripts byte for byte. Returns the
+    /// first differing line if they differ.
+    pub fn check_determinism(
+        &self,
+        catalogue: &Catalogue,
+        seed: u64,
+    ) -> Result<Option<String>, ScenarioError> {
+        let first = self.run(catalogue, seed)?.transcript.render();
+        let second = self.run(catalogue, seed)?.transcript.render();
+        Ok(first_difference(&first, &second))
+    }
+}
+
+/// Where two transcripts first differ, if they do.
+pub(crate) fn first_difference(first: &str, second: &str) -> Option<String> {
+    first
+        .lines()
+        .zip(second.lines())
+        .position(|(a, b)| a != b)
+        .map(|i| {
+            format!(
+                "line {}: {:?} vs {:?}",
+                i + 1,
+                first.lines().nth(i),
+                second.lines().nth(i)
+            )
+        })
+        .or_else(|| (first != second).then(|| "transcripts differ in length".to_owned()))
+}
