@@ -39,7 +39,7 @@ pub use transform::TransformStepError;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
-use crate::clock::{CallId, Clock};
+use crate::clock::CallId;
 use crate::host::{ConnId, ConnectError, HostContext, HostPort, Program};
 use crate::protocol::{Context, NoTimer, Protocol};
 use crate::time::Instant;
