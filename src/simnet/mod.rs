@@ -35,7 +35,7 @@ pub use config::{
 };
 pub use fault::{
     Between, ClockJumpSpec, Fault, FaultAction, LatencySpec, PartitionMode, PartitionSpec,
-    RandomFaults, ResetSpec, Trigger,
+    RandomFaults, ResetSpec, Trigger, When,
 };
 
 use std::any::Any;

@@ -95,10 +95,7 @@ fn connect_to_a_crashed_host_times_out() {
                 .exit_when_done(),
         )
     });
-    net.add_fault(Fault::at(
-        Duration::ZERO,
-        FaultAction::Crash("server".into()),
-    ));
+    net.add_fault(Fault::at(Duration::ZERO).crash("server"));
     assert!(net.run_until_exit(&["client"], secs(120)));
     assert_eq!(
         net.lines("client", Stream::Stderr),
