@@ -15,6 +15,8 @@ pub mod logs;
 mod memory_reactor;
 mod pump;
 mod segmentation;
+#[cfg(feature = "proptest")]
+pub mod strategies;
 mod string_transport;
 mod transcript;
 
