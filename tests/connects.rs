@@ -34,7 +34,7 @@ const PORT: u16 = 7000;
 const DIALERS: [(&str, Duration, Option<Duration>); 3] = [
     ("alice", Duration::from_millis(400), None),
     // Waits longer for a connect than the network retransmits a lost SYN.
-    ("bob", Duration::from_secs(3), None),
+    ("bob", Duration::from_secs(4), None),
     // Withdraws its connects (abort_connection), often mid-handshake.
     (
         "carol",
@@ -163,12 +163,18 @@ impl Node for Answered {
     }
 }
 
-/// Connects to the server, says hello, hangs up a little later, and dials again, a
-/// fixed number of times.
+/// No dialer starts a connect after this time on its clock.
+const LAST_DIAL: Instant = Instant::from_secs(8);
+
+/// Long enough for every connect to have ended: the last dial, plus the longest
+/// connect timeout, plus slack.
+const RUN_UNTIL: Instant = Instant::from_secs(20);
+
+/// Connects to the server, says hello, hangs up a little later, and dials again,
+/// until [`LAST_DIAL`].
 struct Dialer {
     timeout: Duration,
     give_up_after: Option<Duration>,
-    dials_left: u32,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -180,10 +186,9 @@ enum DialerTimer {
 
 impl Dialer {
     fn dial(&mut self, cx: &mut HostContext<'_, DialerTimer>) {
-        if self.dials_left == 0 {
+        if cx.now() > LAST_DIAL {
             return;
         }
-        self.dials_left -= 1;
         let conn = cx.connect(HostPort::new(SERVER, PORT), self.timeout);
         if let Some(after) = self.give_up_after {
             cx.call_later(after, DialerTimer::GiveUp(conn));
@@ -287,7 +292,6 @@ fn dial_through(
             let dialer = Dialer {
                 timeout,
                 give_up_after,
-                dials_left: 40,
             };
             Box::new(Answered {
                 inner: Box::new(Host::new(dialer)),
@@ -296,7 +300,7 @@ fn dial_through(
         });
         dialers.push((name, incarnations));
     }
-    net.run_until(Instant::from_secs(60));
+    net.run_until(RUN_UNTIL);
     dialers
         .into_iter()
         .map(|(name, incarnations)| (name, net.status(name), incarnations))
