@@ -357,7 +357,6 @@ proptest! {
     })]
 
     #[test]
-    #[ignore = "fails until the SimNet handshake-reset fix"]
     fn every_connect_ends_exactly_once_whatever_faults_land_mid_handshake(
         schedule in faults().strategy(),
         cuts in segmentation(),
@@ -371,7 +370,6 @@ proptest! {
 /// must end the connect there, as a refused connect (what TCP reports for a reset in
 /// SYN-SENT), not leave it hanging past its timeout.
 #[test]
-#[ignore = "fails until the SimNet handshake-reset fix"]
 fn a_reset_while_the_syn_ack_travels_fails_the_connect_as_refused() {
     let config = NetConfig {
         latency: Latency::Fixed(Duration::from_millis(10)),
