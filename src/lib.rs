@@ -52,3 +52,7 @@ pub mod simnet;
 pub mod testing;
 pub mod time;
 pub mod transport;
+
+/// Shared, cheaply cloned bytes (re-exported from the `bytes` crate): what transcripts
+/// record and poems are made of.
+pub use bytes::Bytes;
