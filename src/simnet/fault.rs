@@ -475,6 +475,70 @@ mod tests {
     }
 
     #[test]
+    fn every_fault_a_file_can_say_has_a_constructor_that_reads_the_same() {
+        #[derive(Deserialize)]
+        struct File {
+            faults: Vec<Fault>,
+        }
+        let file: File = toml::from_str(
+            r#"
+            [[faults]]
+            at = "1s"
+            partition = { a = "a", b = "b" }
+            [[faults]]
+            at = "1s"
+            partition = { a = "a", b = "b", one-way = true, mode = "hold" }
+            [[faults]]
+            at = "2s"
+            heal = { a = "a", b = "b", one-way = true }
+            [[faults]]
+            at = "3s"
+            crash = "a"
+            [[faults]]
+            at = "4s"
+            restart = "a"
+            [[faults]]
+            after = { from = "a", to = "b", bytes = 10 }
+            reset = { host = "b" }
+            [[faults]]
+            after = { from = "a", to = "b", netstrings = 2 }
+            reset = { host = "b", port = 7 }
+            [[faults]]
+            at = "5s"
+            latency = { a = "a", b = "b", latency = { fixed = "5ms" } }
+            [[faults]]
+            at = "5s"
+            latency = { latency = { fixed = "1ms" } }
+            [[faults]]
+            at = "6s"
+            clock-jump = { host = "a", by = "1m" }
+            "#,
+        )
+        .unwrap();
+        let s = Duration::from_secs;
+        let fixed = |ms| Latency::Fixed(Duration::from_millis(ms));
+        let built = vec![
+            Fault::at(s(1)).partition("a", "b"),
+            Fault::at(s(1)).partition("a", "b").one_way().hold(),
+            Fault::at(s(2)).heal("a", "b").one_way(),
+            Fault::at(s(3)).crash("a"),
+            Fault::at(s(4)).restart("a"),
+            Fault::after(Trigger::bytes("a", "b", 10)).reset("b"),
+            Fault::after(Trigger::netstrings("a", "b", 2)).reset_on_port("b", 7),
+            Fault::at(s(5)).latency("a", "b", fixed(5)),
+            Fault::at(s(5)).latency_everywhere(fixed(1)),
+            Fault::at(s(6)).clock_jump("a", s(60)),
+        ];
+        assert_eq!(file.faults, built);
+    }
+
+    #[test]
+    fn partition_modifiers_leave_other_faults_alone() {
+        let crash = Fault::at(Duration::ZERO).crash("a");
+        assert_eq!(crash.clone().one_way().hold(), crash);
+    }
+
+    #[test]
     fn faults_read_from_toml() {
         #[derive(Deserialize)]
         struct File {

@@ -101,10 +101,10 @@ impl Schedule {
     /// Schedules as described, ordered by time.
     pub fn strategy(&self) -> BoxedStrategy<Vec<Fault>> {
         let one = self.fault();
-        let crash = crash_and_restart(self.crashable.clone(), self.window, self.max_down);
         let crashes = if self.crashable.is_empty() {
             Just(Vec::new()).boxed()
         } else {
+            let crash = crash_and_restart(self.crashable.clone(), self.window, self.max_down);
             proptest::collection::vec(crash, self.crashes.clone()).boxed()
         };
         (proptest::collection::vec(one, self.faults.clone()), crashes)
@@ -118,8 +118,13 @@ impl Schedule {
 
     /// One fault other than a crash, at a millisecond inside the window.
     pub fn fault(&self) -> BoxedStrategy<Fault> {
-        let host = proptest::sample::select(self.hosts.clone());
+        let max_ms = millis(self.max_latency).max(1);
+        let latency = (1..=max_ms).prop_map(FaultOf::Latency).boxed();
+        if self.hosts.is_empty() {
+            return self.timed(vec![latency]);
+        }
         let mut kinds: Vec<BoxedStrategy<FaultOf>> = Vec::new();
+        let host = proptest::sample::select(self.hosts.clone());
         if self.hosts.len() >= 2 {
             let pair = (host.clone(), host.clone()).prop_filter("two hosts", |(a, b)| a != b);
             kinds.push(
@@ -130,8 +135,7 @@ impl Schedule {
             kinds.push(pair.prop_map(|(a, b)| FaultOf::Heal(a, b)).boxed());
         }
         kinds.push(host.clone().prop_map(FaultOf::Reset).boxed());
-        let max_ms = millis(self.max_latency).max(1);
-        kinds.push((1..=max_ms).prop_map(FaultOf::Latency).boxed());
+        kinds.push(latency);
         if let Some(by) = self.max_clock_jump {
             let max_ms = millis(by).max(1);
             kinds.push(
@@ -140,6 +144,11 @@ impl Schedule {
                     .boxed(),
             );
         }
+        self.timed(kinds)
+    }
+
+    /// One of `kinds`, at a millisecond inside the window.
+    fn timed(&self, kinds: Vec<BoxedStrategy<FaultOf>>) -> BoxedStrategy<Fault> {
         let window = millis(self.window).max(1);
         (0..window, Union::new(kinds))
             .prop_map(|(ms, kind)| kind.at(Duration::from_millis(ms)))
@@ -183,6 +192,9 @@ impl FaultOf {
 }
 
 /// A crash of one of `hosts` inside `window`, and its restart up to `max_down` later.
+///
+/// # Panics
+/// If `hosts` is empty.
 pub fn crash_and_restart(
     hosts: Vec<String>,
     window: Duration,
@@ -213,4 +225,87 @@ pub fn segmentation() -> BoxedStrategy<Segmentation> {
 
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::simnet::FaultAction;
+    use proptest::test_runner::{Config, RngSeed, TestRunner};
+
+    fn hosts_of(action: &FaultAction) -> Vec<&str> {
+        match action {
+            FaultAction::Partition(p) => vec![&p.a, &p.b],
+            FaultAction::Heal(b) => vec![&b.a, &b.b],
+            FaultAction::Crash(h) | FaultAction::Restart(h) => vec![h],
+            FaultAction::Reset(r) => vec![&r.host],
+            FaultAction::Latency(_) => vec![],
+            FaultAction::ClockJump(j) => vec![&j.host],
+        }
+    }
+
+    #[test]
+    fn schedules_stay_in_their_window_and_crash_only_the_crashable() {
+        let spec = Schedule::new(["a", "b", "c"], Duration::from_secs(2))
+            .crashable(["c"])
+            .max_down(Duration::from_millis(500))
+            .clock_jumps(Duration::from_secs(1));
+        let mut runner = TestRunner::new(Config {
+            rng_seed: RngSeed::Fixed(1),
+            ..Config::default()
+        });
+        let mut kinds = std::collections::BTreeSet::new();
+        for _ in 0..300 {
+            let schedule = spec.strategy().new_tree(&mut runner).unwrap().current();
+            assert!(schedule.windows(2).all(|w| w[0].at <= w[1].at), "ordered");
+            for fault in &schedule {
+                let at = fault.at.expect("scheduled at a time");
+                let kind = fault.describe();
+                kinds.insert(
+                    kind.split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned(),
+                );
+                match &fault.action {
+                    FaultAction::Crash(h) => {
+                        assert_eq!(h, "c");
+                        assert!(at < Duration::from_secs(2));
+                    }
+                    FaultAction::Restart(h) => {
+                        assert_eq!(h, "c");
+                        assert!(at < Duration::from_millis(2_500));
+                    }
+                    FaultAction::Partition(p) => {
+                        assert_ne!(p.a, p.b);
+                        assert!(at < Duration::from_secs(2));
+                    }
+                    FaultAction::ClockJump(j) => assert!(j.by <= Duration::from_secs(1)),
+                    _ => assert!(at < Duration::from_secs(2)),
+                }
+                assert!(
+                    hosts_of(&fault.action)
+                        .iter()
+                        .all(|h| ["a", "b", "c"].contains(h))
+                );
+            }
+        }
+        assert_eq!(kinds.len(), 7, "every kind of fault turns up");
+    }
+
+    #[test]
+    fn one_host_gets_no_partitions_and_no_rejections() {
+        let spec = Schedule::new(["only"], Duration::from_secs(1));
+        let mut runner = TestRunner::new(Config {
+            rng_seed: RngSeed::Fixed(2),
+            ..Config::default()
+        });
+        for _ in 0..100 {
+            let schedule = spec.strategy().new_tree(&mut runner).unwrap().current();
+            assert!(schedule.iter().all(|f| !matches!(
+                f.action,
+                FaultAction::Partition(_) | FaultAction::Heal(_) | FaultAction::Crash(_)
+            )));
+        }
+    }
 }
