@@ -22,6 +22,9 @@ pub struct Ended<S> {
     pub measured: S,
 }
 
+/// What a [`Probe`] records of a connection as it ends.
+type Measure<P, S> = Box<dyn FnMut(&P, ConnId) -> S>;
+
 /// A shared, ordered log of lines from the programs of one test (they run on one
 /// thread, so its order is the order of events).
 pub type SharedLog = Rc<RefCell<Vec<String>>>;
@@ -107,7 +110,7 @@ pub struct Probe<P: Program, S = ()> {
     failed: Vec<ConnectError>,
     address: ListenAddress,
     exit_after: Option<usize>,
-    measure: Box<dyn FnMut(&P, ConnId) -> S>,
+    measure: Measure<P, S>,
     producer_log: Option<SharedLog>,
 }
 
