@@ -213,7 +213,7 @@ impl SimNet {
             (Packet::SynAck, Phase::Connecting) if c.awaiting_answer => self.established(conn),
             (Packet::SynAck, _) => self.send(conn, to, Packet::Rst),
             // A reset in answer to a SYN is a refusal, as TCP reports it in SYN-SENT.
-            (Packet::Refused | Packet::Rst, Phase::Connecting) => {
+            (Packet::Refused | Packet::Rst, Phase::Connecting) if to == 0 => {
                 self.fail_connect(conn, ConnectError::Refused);
             }
             (Packet::Data(bytes), Phase::Open | Phase::Queued) => {
