@@ -429,3 +429,39 @@ fn a_reset_while_the_syn_ack_travels_fails_the_connect_as_refused() {
         "the client never hears connection_made"
     );
 }
+
+/// A SYN lost behind a dropping partition is retransmitted at 0.2, 0.6, 1.4 and 3 s;
+/// with a 2 s retransmission timeout the last gives up, and the connect (whose own
+/// timeout is Twisted's 30 s) fails there, as TCP's ETIMEDOUT would, not never.
+#[test]
+fn a_connect_whose_syn_retransmissions_give_up_times_out_then() {
+    let config = NetConfig {
+        latency: Latency::Fixed(Duration::from_millis(10)),
+        retransmit_timeout: Duration::from_secs(2),
+        ..NetConfig::default()
+    };
+    let mut net = SimNet::new(config, 1);
+    net.add_host(SERVER, || {
+        Box::new(Host::new(
+            FactoryProgram::new(SinkFactory).listen(HostPort::new("0.0.0.0", PORT)),
+        ))
+    });
+    net.add_host("client", || {
+        Box::new(Host::new(
+            FactoryProgram::new(SinkFactory)
+                .connect(HostPort::new(SERVER, PORT))
+                .exit_when_done(),
+        ))
+    });
+    net.add_fault(Fault::at(Duration::ZERO).partition("client", SERVER));
+    assert!(net.run_until_exit(&["client"], Duration::from_secs(120)));
+    assert_eq!(
+        net.now(),
+        Instant::from_secs(3),
+        "when retransmission gave up"
+    );
+    assert_eq!(
+        net.lines("client", Stream::Stderr),
+        ["connection failed: connection timed out"]
+    );
+}
