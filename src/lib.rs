@@ -57,3 +57,7 @@ pub mod transport;
 /// insta, for [`assert_scenarios!`]: its snapshot step expands in the caller's crate.
 #[doc(hidden)]
 pub use insta as __insta;
+
+/// Shared, cheaply cloned bytes (re-exported from the `bytes` crate): what transcripts
+/// record and poems are made of.
+pub use bytes::Bytes;

@@ -151,6 +151,14 @@ pub trait Factory {
     type Protocol: Protocol;
     /// A protocol for a new connection with `peer`.
     fn build_protocol(&mut self, peer: SocketAddr) -> Self::Protocol;
+
+    /// The program running this factory is accepting on `addr` (the real port, if 0
+    /// was asked for): [`FactoryProgram`](crate::host::FactoryProgram) passes
+    /// [`Program::listening`](crate::host::Program::listening) on. The default does
+    /// nothing.
+    fn listening(&mut self, addr: SocketAddr) {
+        let _ = addr;
+    }
 }
 
 /// A transport whose owed calls ([`Notice`]s) a driver can collect.

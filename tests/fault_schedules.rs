@@ -17,90 +17,25 @@ use weft::programs::poetry::{
     ProxyOptions, ReportStyle, SlowPoetryFactory,
 };
 use weft::programs::transform::TransformFactory;
-use weft::simnet::{
-    Between, Fault, FaultAction, Latency, LatencySpec, NetConfig, PartitionMode, PartitionSpec,
-    ResetSpec, SimNet,
-};
+use weft::simnet::{Fault, Latency, NetConfig, SimNet};
 use weft::testing::Segmentation;
+use weft::testing::strategies::{Schedule, segmentation};
 use weft::time::Instant;
 use weft::transport::Disconnect;
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 const WORST_LATENCY: Duration = Duration::from_millis(20);
 
-/// One fault at a time within `window`, touching only `hosts` (clients are never
+/// Faults touching only `hosts`, crashes only of `servers` (clients are never
 /// crashed: the properties are about what they report).
-fn fault(hosts: &'static [&'static str], window: Duration) -> impl Strategy<Value = Fault> {
-    let host = proptest::sample::select(hosts);
-    let pair = (host.clone(), host.clone()).prop_filter("two different hosts", |(a, b)| a != b);
-    let action = prop_oneof![
-        (pair.clone(), any::<bool>(), any::<bool>()).prop_map(|((a, b), one_way, hold)| {
-            FaultAction::Partition(PartitionSpec {
-                a: a.into(),
-                b: b.into(),
-                one_way,
-                mode: if hold {
-                    PartitionMode::Hold
-                } else {
-                    PartitionMode::Drop
-                },
-            })
-        }),
-        pair.prop_map(|(a, b)| FaultAction::Heal(Between {
-            a: a.into(),
-            b: b.into(),
-            one_way: false
-        })),
-        host.clone().prop_map(|h| FaultAction::Reset(ResetSpec {
-            host: h.into(),
-            port: None
-        })),
-        (1u64..=20).prop_map(|ms| FaultAction::Latency(LatencySpec {
-            a: None,
-            b: None,
-            latency: Latency::Fixed(Duration::from_millis(ms)),
-        })),
-    ];
-    let window = u64::try_from(window.as_millis()).expect("a short window");
-    (0..window, action).prop_map(|(ms, action)| Fault::at(Duration::from_millis(ms), action))
-}
-
-/// Crashes and restarts of the given server hosts.
-fn crash(servers: &'static [&'static str], window: Duration) -> impl Strategy<Value = Vec<Fault>> {
-    let window = u64::try_from(window.as_millis()).expect("a short window");
-    (proptest::sample::select(servers), 0..window, 1..3_000u64).prop_map(|(host, at, down)| {
-        vec![
-            Fault::at(Duration::from_millis(at), FaultAction::Crash(host.into())),
-            Fault::at(
-                Duration::from_millis(at + down),
-                FaultAction::Restart(host.into()),
-            ),
-        ]
-    })
-}
-
 fn schedule(
     hosts: &'static [&'static str],
     servers: &'static [&'static str],
     window: Duration,
 ) -> impl Strategy<Value = Vec<Fault>> {
-    (
-        proptest::collection::vec(fault(hosts, window), 0..6),
-        proptest::collection::vec(crash(servers, window), 0..2),
-    )
-        .prop_map(|(mut faults, crashes)| {
-            faults.extend(crashes.into_iter().flatten());
-            faults.sort_by_key(|f| f.at);
-            faults
-        })
-}
-
-fn segmentation() -> impl Strategy<Value = Segmentation> {
-    prop_oneof![
-        Just(Segmentation::Whole),
-        (1usize..8).prop_map(Segmentation::Fixed),
-        proptest::collection::vec(1usize..40, 1..5).prop_map(Segmentation::Cuts),
-    ]
+    Schedule::new(hosts.iter().copied(), window)
+        .crashable(servers.iter().copied())
+        .strategy()
 }
 
 fn net(segmentation: Segmentation, faults: &[Fault]) -> SimNet {

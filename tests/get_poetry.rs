@@ -13,7 +13,7 @@ use weft::programs::poetry::{
     Failure, GetPoetry, GetPoetryOptions, Pace, Poem, ReportStyle, SerialPoetryServer,
     TruncationPolicy,
 };
-use weft::simnet::{Fault, FaultAction, ResetSpec, SimNet};
+use weft::simnet::{Fault, SimNet};
 use weft::testing::MemoryReactor;
 use weft::time::Instant;
 use weft::transport::Disconnect;
@@ -324,13 +324,7 @@ fn a_timeout_at_the_instant_of_the_close_wins_and_ends_the_download_once() {
 fn a_close_at_the_instant_of_the_timeout_wins_and_cancels_it() {
     for server_first in [true, false] {
         let mut net = racing_net(server_first, TruncationPolicy::Accept);
-        net.add_fault(Fault::at(
-            Duration::from_millis(200),
-            FaultAction::Reset(ResetSpec {
-                host: "server".into(),
-                port: None,
-            }),
-        ));
+        net.add_fault(Fault::at(Duration::from_millis(200)).reset("server"));
         net.run_for(Duration::from_secs(1));
         let program = get_poetry(&net, "client");
         let results = program.results();
@@ -383,13 +377,7 @@ fn a_server_crash_mid_poem_truncates_the_download() {
     net.add_host("server", || boxed(slow_server(LOOM, 30, 10000)));
     let options = GetPoetryOptions::new(vec![at(1, 10000)]).report(ReportStyle::Quiet);
     net.add_host("client", move || boxed(GetPoetry::new(options.clone())));
-    net.add_fault(Fault::at(
-        Duration::from_millis(1_050),
-        FaultAction::Reset(ResetSpec {
-            host: "server".into(),
-            port: None,
-        }),
-    ));
+    net.add_fault(Fault::at(Duration::from_millis(1_050)).reset("server"));
     assert!(net.run_until_exit(&["client"], Duration::from_secs(60)));
     assert_eq!(net.exit_code("client"), Some(1));
     assert_eq!(net.now(), Instant::from_millis(1_050));

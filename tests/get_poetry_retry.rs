@@ -7,11 +7,10 @@ mod common;
 use std::time::Duration;
 
 use common::poetry::{at, boxed, get_poetry, instant_net, slow_server};
-use weft::clock::Clock;
 use weft::host::{ConnId, ConnectError, HostContext, HostPort, ListenerId, Program, Stream};
 use weft::programs::poetry::poems::LOOM;
 use weft::programs::poetry::{Failure, GetPoetry, GetPoetryOptions, ReportStyle};
-use weft::simnet::{Fault, FaultAction, ResetSpec, SimNet};
+use weft::simnet::{Fault, SimNet};
 use weft::testing::{EventKind, MemoryReactor};
 use weft::time::Instant;
 use weft::transport::Disconnect;
@@ -152,8 +151,8 @@ fn a_refused_connect_is_retried_after_the_delay_until_the_server_listens() {
 fn a_server_crashed_from_the_start_and_restarted_is_reached_on_the_third_attempt() {
     let mut net = instant_net().capture_logs(tracing::Level::INFO);
     net.add_host("poet", || boxed(slow_server("abcdefghij", 5, 10000)));
-    net.add_fault(Fault::at(Duration::ZERO, FaultAction::Crash("poet".into())));
-    net.add_fault(Fault::at(2 * SECOND, FaultAction::Restart("poet".into())));
+    net.add_fault(Fault::at(Duration::ZERO).crash("poet"));
+    net.add_fault(Fault::at(2 * SECOND).restart("poet"));
     let options = GetPoetryOptions::new(vec![at(1, 10000)])
         .retries(5)
         .retry_delay(SECOND)
@@ -240,13 +239,7 @@ fn the_retry_waits_the_delay_and_starts_a_fresh_connect() {
 fn a_reset_mid_poem_is_retried_from_scratch_and_the_whole_poem_arrives() {
     let mut net = instant_net().capture_logs(tracing::Level::INFO);
     net.add_host("poet", || boxed(slow_server(LOOM, 30, 10000)));
-    net.add_fault(Fault::at(
-        Duration::from_millis(1_050),
-        FaultAction::Reset(ResetSpec {
-            host: "poet".into(),
-            port: None,
-        }),
-    ));
+    net.add_fault(Fault::at(Duration::from_millis(1_050)).reset("poet"));
     let options = GetPoetryOptions::new(vec![at(1, 10000)])
         .retries(1)
         .retry_delay(SECOND);

@@ -18,6 +18,7 @@ use weft::transport::Disconnect;
 
 use support::{
     AborterFactory, Counted, HalfCloseFactory, Log, Probe, QUESTION, SlowReaderFactory, Stats,
+    probe,
 };
 
 const TEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -51,17 +52,14 @@ where
     S::Protocol: Counted,
     C::Protocol: Counted,
 {
-    let (tx, rx) = oneshot::channel::<SocketAddr>();
-    let mut server = Host::new(
-        Probe::new(server.listen(HostPort::new("127.0.0.1", 0)))
-            .announce(tx)
-            .exit_after(1),
-    );
+    let server = probe(server.listen(HostPort::new("127.0.0.1", 0))).exit_after(1);
+    let address = server.address();
+    let mut server = Host::new(server);
     let mut server_lines = Lines::new();
     let mut client_lines = Lines::new();
     let (server_code, (client, client_code)) = block_on(async {
         let client_run = async {
-            let addr = rx.await.expect("the server listens");
+            let addr = address.wait().await;
             let mut client = Host::new(client(addr.into()));
             let code = run_on(Tokio, &mut client, &mut client_lines).await;
             (client, code)
@@ -78,20 +76,20 @@ where
 }
 
 /// A client for `factory` that connects to `addr` and exits when done.
-fn client<F: Factory>(factory: F, addr: HostPort) -> Probe<F>
+fn client<F: Factory + 'static>(factory: F, addr: HostPort) -> Probe<F>
 where
     F::Protocol: Counted,
 {
-    Probe::new(FactoryProgram::new(factory).connect(addr).exit_when_done())
+    probe(FactoryProgram::new(factory).connect(addr).exit_when_done())
 }
 
 fn only_end<F: Factory>(host: &Host<Probe<F>>) -> (Disconnect, Stats)
 where
     F::Protocol: Counted,
 {
-    let ended = &host.program().ended;
+    let ended = host.program().ended();
     assert_eq!(ended.len(), 1, "one connection: {ended:?}");
-    (ended[0].reason, ended[0].stats)
+    (ended[0].reason, ended[0].measured)
 }
 
 #[test]
@@ -136,7 +134,7 @@ fn paused_reader_pauses_the_producer_until_it_reads_again() {
         budget: Some(BUDGET),
     };
     let run = serve_one(FactoryProgram::new(reader), |addr| {
-        client(producer, addr).log_to(log.clone())
+        client(producer, addr).log_producer_to(log.clone())
     });
     let (client_end, client) = only_end(&run.client);
     let (server_end, server) = only_end(&run.server);
@@ -172,7 +170,7 @@ fn connect_to_a_closed_port_is_refused_and_the_client_exits_1() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         listener.local_addr().expect("addr").port()
     };
-    let mut client = Host::new(Probe::new(
+    let mut client = Host::new(probe(
         FactoryProgram::new(PingPongFactory::client(Some(100)))
             .connect(HostPort::new("127.0.0.1", port))
             .exit_when_done(),
@@ -180,7 +178,7 @@ fn connect_to_a_closed_port_is_refused_and_the_client_exits_1() {
     let mut lines = Lines::new();
     let code = block_on(run_on(Tokio, &mut client, &mut lines));
     assert_eq!(code, 1);
-    assert_eq!(client.program().failed, vec![ConnectError::Refused]);
+    assert_eq!(client.program().failed(), [ConnectError::Refused]);
     assert_eq!(
         lines,
         vec![(
@@ -339,13 +337,13 @@ fn weft_pingpong_client_with_a_bad_address_exits_2() {
 fn listening_on_a_port_in_use_fails_and_the_server_exits_1() {
     let holder = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = holder.local_addr().expect("addr").port();
-    let mut server = Host::new(Probe::new(
+    let mut server = Host::new(probe(
         FactoryProgram::new(PingPongFactory::server(None)).listen(HostPort::new("127.0.0.1", port)),
     ));
     let mut lines = Lines::new();
     let code = block_on(run_on(Tokio, &mut server, &mut lines));
     assert_eq!(code, 1);
-    assert_eq!(server.program().listening, None);
+    assert_eq!(server.program().listening(), None);
     assert_eq!(
         lines,
         vec![(
@@ -370,7 +368,7 @@ impl weft::host::Program for LateAcceptor {
         let listener = cx.listen(HostPort::new("127.0.0.1", 0));
         cx.pause_accepting(listener);
         self.listener = Some(listener);
-        weft::clock::Clock::call_later(cx, self.open_after, ());
+        cx.call_later(self.open_after, ());
     }
     fn listening(
         &mut self,
@@ -390,7 +388,7 @@ impl weft::host::Program for LateAcceptor {
         cx: &mut weft::host::HostContext<'_, ()>,
         conn: weft::host::ConnId,
     ) {
-        let at = weft::clock::Clock::now(cx).since_epoch().as_millis();
+        let at = cx.now().since_epoch().as_millis();
         cx.write(conn, format!("accepted after {at} ms").as_bytes());
         cx.lose_connection(conn);
     }

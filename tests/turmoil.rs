@@ -8,7 +8,6 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use weft::clock::Clock;
 use weft::host::{
     ConnId, ConnectError, FactoryProgram, Host, HostContext, HostPort, Program, Stream,
 };
@@ -18,7 +17,7 @@ use weft::programs::pingpong::PingPongFactory;
 use weft::time::Instant;
 use weft::transport::Disconnect;
 
-use support::{BeatCounterFactory, Ended, Probe, Stats};
+use support::{BeatCounterFactory, Ended, Probe, Stats, probe};
 
 const PORT: u16 = 8000;
 
@@ -46,8 +45,8 @@ where
     let code = run_on(Turmoil, &mut host, &mut lines).await;
     let mut out = out.borrow_mut();
     out.code = Some(code);
-    out.ended = host.program().ended.clone();
-    out.failed = host.program().failed.clone();
+    out.ended = host.program().ended().to_vec();
+    out.failed = host.program().failed().to_vec();
     out.lines = lines;
     Ok(())
 }
@@ -61,12 +60,12 @@ fn pingpong_under_turmoil_ends_as_over_the_pump() {
         .simulation_duration(Duration::from_secs(10))
         .build();
     let (server, client) = (Shared::default(), Shared::default());
-    let program = Probe::new(
+    let program = probe(
         FactoryProgram::new(PingPongFactory::server(None)).listen(HostPort::new("0.0.0.0", PORT)),
     )
     .exit_after(1);
     sim.client("server", run_probe(program, server.clone()));
-    let program = Probe::new(
+    let program = probe(
         FactoryProgram::new(PingPongFactory::client(Some(100)))
             .connect(HostPort::new("server", PORT))
             .exit_when_done(),
@@ -82,7 +81,7 @@ fn pingpong_under_turmoil_ends_as_over_the_pump() {
     let ends = |o: &Outcome| {
         o.ended
             .iter()
-            .map(|e| (e.reason, e.stats))
+            .map(|e| (e.reason, e.measured))
             .collect::<Vec<_>>()
     };
     assert_eq!(
@@ -166,7 +165,7 @@ fn connect_across_a_held_link_times_out() {
         Ok(())
     });
     let client = Shared::default();
-    let program = Probe::new(
+    let program = probe(
         FactoryProgram::new(PingPongFactory::client(Some(100)))
             .connect(HostPort::new("server", PORT))
             .exit_when_done(),
@@ -272,14 +271,14 @@ fn a_cancelled_connect_is_never_heard_of_again() {
     let server = Shared::default();
     let seen = server.clone();
     sim.client("server", async move {
-        let program = Probe::new(
+        let program = probe(
             FactoryProgram::new(PingPongFactory::server(None))
                 .listen(HostPort::new("0.0.0.0", PORT)),
         );
         let (mut host, mut lines) = (Host::new(program), Lines::new());
         let run = run_on(Turmoil, &mut host, &mut lines);
         let _ = tokio::time::timeout(Duration::from_secs(45), run).await;
-        seen.borrow_mut().ended = host.program().ended.clone();
+        seen.borrow_mut().ended = host.program().ended().to_vec();
         Ok(())
     });
     let client: Heard = Rc::default();

@@ -2,9 +2,12 @@
 //! from each other (ping-pong, heartbeat, streaming).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
 use std::time::Duration;
 
-use super::{ConnId, ConnectError, DEFAULT_CONNECT_TIMEOUT, HostContext, HostPort, Program};
+use super::{
+    ConnId, ConnectError, DEFAULT_CONNECT_TIMEOUT, HostContext, HostPort, ListenerId, Program,
+};
 use crate::protocol::{Factory, Protocol};
 use crate::transport::Disconnect;
 
@@ -38,6 +41,8 @@ pub struct FactoryProgram<F: Factory> {
     outgoing: BTreeSet<ConnId>,
     outgoing_failed: bool,
     exit_when_done: bool,
+    /// Where its listeners accept, in the order they were bound.
+    listening: Vec<SocketAddr>,
 }
 
 type TimerOf<F> = <<F as Factory>::Protocol as Protocol>::Timer;
@@ -53,6 +58,7 @@ impl<F: Factory> FactoryProgram<F> {
             outgoing: BTreeSet::new(),
             outgoing_failed: false,
             exit_when_done: false,
+            listening: Vec::new(),
         }
     }
 
@@ -80,6 +86,34 @@ impl<F: Factory> FactoryProgram<F> {
     /// The factory, with whatever state its protocols share.
     pub fn factory(&self) -> &F {
         &self.factory
+    }
+
+    /// The addresses its listeners accept on, in the order they were bound, with the
+    /// real port where 0 was asked for. (On real TCP, where the test cannot look inside
+    /// a running program, [`Probe::address`](crate::testing::Probe::address) hands the
+    /// address out as it is bound.)
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use weft::host::{FactoryProgram, Host, HostPort};
+    /// use weft::programs::pingpong::PingPongFactory;
+    /// use weft::simnet::{NetConfig, SimNet};
+    ///
+    /// let mut net = SimNet::new(NetConfig::default(), 1);
+    /// net.add_host("server", || {
+    ///     let program = FactoryProgram::new(PingPongFactory::server(None))
+    ///         .listen(HostPort::new("0.0.0.0", 0));
+    ///     Box::new(Host::new(program))
+    /// });
+    /// net.run_for(Duration::from_secs(1));
+    /// let host = net.node("server").unwrap();
+    /// let server = host.downcast_ref::<Host<FactoryProgram<PingPongFactory>>>().unwrap();
+    /// let bound = server.program().listening_addrs();
+    /// assert_eq!(bound.len(), 1);
+    /// assert_ne!(bound[0].port(), 0, "the port it got, not the 0 it asked for");
+    /// ```
+    pub fn listening_addrs(&self) -> &[SocketAddr] {
+        &self.listening
     }
 
     /// The protocol of a live connection.
@@ -179,6 +213,11 @@ impl<F: Factory> Program for FactoryProgram<F> {
         tracing::warn!(%conn, %error, "connect failed");
         cx.eprint(format!("connection failed: {error}"));
         self.outgoing_ended(cx, conn, false);
+    }
+
+    fn listening(&mut self, _: &mut HostContext<'_, Self::Timer>, _: ListenerId, addr: SocketAddr) {
+        self.listening.push(addr);
+        self.factory.listening(addr);
     }
 
     fn timer_fired(&mut self, cx: &mut HostContext<'_, Self::Timer>, (conn, timer): Self::Timer) {

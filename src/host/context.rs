@@ -260,6 +260,51 @@ impl<T> HostContext<'_, T> {
     pub fn has_exited(&self) -> bool {
         self.state.exit_code.is_some()
     }
+
+    /// The host's current time (its clock, which a fault may have jumped).
+    pub fn now(&self) -> Instant {
+        self.clock.now()
+    }
+
+    /// Schedules `timer` to come back through `timer_fired` after `delay`, as
+    /// [`Context::call_later`] does for a protocol. The rest of the timer API
+    /// (`reset`, `delay`, `deadline`) is on the [`Clock`] trait.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use weft::host::{ConnId, ConnectError, HostContext, Program};
+    /// use weft::transport::Disconnect;
+    ///
+    /// /// Prints a line every second, three times.
+    /// struct Ticker(u32);
+    ///
+    /// impl Program for Ticker {
+    ///     type Timer = ();
+    ///     fn start(&mut self, cx: &mut HostContext<'_, ()>) {
+    ///         cx.call_later(Duration::from_secs(1), ());
+    ///     }
+    ///     fn timer_fired(&mut self, cx: &mut HostContext<'_, ()>, (): ()) {
+    ///         self.0 += 1;
+    ///         cx.print(format!("tick {} at {}", self.0, cx.now()));
+    ///         if self.0 < 3 {
+    ///             cx.call_later(Duration::from_secs(1), ());
+    ///         }
+    ///     }
+    ///     // A ticker has no connections.
+    ///     fn connection_made(&mut self, _: &mut HostContext<'_, ()>, _: ConnId) {}
+    ///     fn data_received(&mut self, _: &mut HostContext<'_, ()>, _: ConnId, _: &[u8]) {}
+    ///     fn connection_lost(&mut self, _: &mut HostContext<'_, ()>, _: ConnId, _: Disconnect) {}
+    ///     fn connect_failed(&mut self, _: &mut HostContext<'_, ()>, _: ConnId, _: ConnectError) {}
+    /// }
+    /// ```
+    pub fn call_later(&mut self, delay: Duration, timer: T) -> CallId {
+        self.clock.call_later(delay, timer)
+    }
+
+    /// Cancels a pending call made with [`call_later`](Self::call_later).
+    pub fn cancel(&mut self, call: CallId) -> Result<(), CallError> {
+        self.clock.cancel(call)
+    }
 }
 
 impl<T> Clock<T> for HostContext<'_, T> {

@@ -77,7 +77,7 @@ impl SimNet {
                 if let Some((net, _)) = self.index.remove(&(h, incarnation, conn))
                     && let Some(c) = self.conns.get_mut(&net)
                 {
-                    c.abandoned = true;
+                    c.awaiting_answer = false;
                     c.ends[0].phase = Phase::Dead;
                     c.ends[0].stall = None;
                 }

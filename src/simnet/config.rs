@@ -46,7 +46,7 @@ impl Default for Latency {
 
 impl Latency {
     /// Draws one latency.
-    pub fn sample(&self, rng: &mut impl Rng) -> Duration {
+    pub(crate) fn sample(&self, rng: &mut impl Rng) -> Duration {
         match *self {
             Self::Fixed(d) => d,
             Self::Uniform { min, max } if max > min => {

@@ -180,9 +180,11 @@ impl RecvBuffer {
 #[derive(Debug)]
 pub(crate) struct Conn {
     pub(crate) ends: [End; 2],
-    /// The connect's deadline has passed or the program withdrew it: a late SYN-ACK
+    /// The connecting program is still owed the answer to its connect:
+    /// `connection_made` or a connect failure, exactly once. Cleared when either is
+    /// delivered or the program withdraws the connect; a SYN-ACK arriving after that
     /// is answered with a reset.
-    pub(crate) abandoned: bool,
+    pub(crate) awaiting_answer: bool,
     /// Port asked for by the connecting end.
     pub(crate) port: u16,
     /// Transcript labels, made once: `"client:40001 > server:10000"` for bytes sent by
@@ -201,7 +203,7 @@ impl Conn {
             sent_by: [format!("{a} > {b}").into(), format!("{b} > {a}").into()],
             end: [a.into(), b.into()],
             ends,
-            abandoned: false,
+            awaiting_answer: true,
             port,
         }
     }

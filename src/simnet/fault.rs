@@ -145,27 +145,180 @@ pub struct Fault {
 }
 
 impl Fault {
-    /// `action` at virtual time `at`.
-    pub fn at(at: Duration, action: FaultAction) -> Self {
-        Self {
+    /// A fault at virtual time `at`; say which with a method of [`When`]:
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use weft::simnet::Fault;
+    /// let cut = Fault::at(Duration::from_secs(2)).partition("client", "server").hold();
+    /// let heal = Fault::at(Duration::from_secs(5)).heal("client", "server");
+    /// # let _ = (cut, heal);
+    /// ```
+    pub fn at(at: Duration) -> When {
+        When {
             at: Some(at),
             after: None,
-            action,
         }
     }
 
-    /// `action` when `trigger` fires.
-    pub fn after(trigger: Trigger, action: FaultAction) -> Self {
-        Self {
+    /// A fault when `trigger` fires (a count of bytes or netstrings delivered):
+    ///
+    /// ```
+    /// use weft::simnet::{Fault, Trigger};
+    /// let reset = Fault::after(Trigger::netstrings("client", "server", 3)).reset("server");
+    /// # let _ = reset;
+    /// ```
+    pub fn after(trigger: Trigger) -> When {
+        When {
             at: None,
             after: Some(trigger),
-            action,
         }
+    }
+
+    /// Only the `a` to `b` direction, for a partition or a heal (no effect on other
+    /// faults).
+    pub fn one_way(mut self) -> Self {
+        match &mut self.action {
+            FaultAction::Partition(p) => p.one_way = true,
+            FaultAction::Heal(b) => b.one_way = true,
+            _ => {}
+        }
+        self
+    }
+
+    /// A partition that holds packets until it heals, instead of dropping them (no
+    /// effect on other faults).
+    pub fn hold(self) -> Self {
+        self.mode(PartitionMode::Hold)
+    }
+
+    /// A partition's mode (no effect on other faults).
+    pub fn mode(mut self, mode: PartitionMode) -> Self {
+        if let FaultAction::Partition(p) = &mut self.action {
+            p.mode = mode;
+        }
+        self
     }
 
     /// A one-line description for transcripts.
     pub fn describe(&self) -> String {
         describe(&self.action)
+    }
+}
+
+/// When a fault happens, waiting to be told what happens: made by [`Fault::at`] or
+/// [`Fault::after`], turned into a [`Fault`] by one of its methods, one per thing a
+/// scenario file's `[[faults]]` can say.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[must_use = "a `When` is not a fault until one of its methods says what happens"]
+pub struct When {
+    at: Option<Duration>,
+    after: Option<Trigger>,
+}
+
+impl When {
+    /// Any action, spelled out.
+    pub fn then(self, action: FaultAction) -> Fault {
+        Fault {
+            at: self.at,
+            after: self.after,
+            action,
+        }
+    }
+
+    /// Cuts the link between `a` and `b`, both ways, dropping packets (see
+    /// [`Fault::one_way`] and [`Fault::hold`]).
+    pub fn partition(self, a: impl Into<String>, b: impl Into<String>) -> Fault {
+        self.then(FaultAction::Partition(PartitionSpec {
+            a: a.into(),
+            b: b.into(),
+            one_way: false,
+            mode: PartitionMode::Drop,
+        }))
+    }
+
+    /// Restores the link between `a` and `b`, both ways, releasing held packets.
+    pub fn heal(self, a: impl Into<String>, b: impl Into<String>) -> Fault {
+        self.then(FaultAction::Heal(Between {
+            a: a.into(),
+            b: b.into(),
+            one_way: false,
+        }))
+    }
+
+    /// Crashes `host`: its program and connections vanish without a word.
+    pub fn crash(self, host: impl Into<String>) -> Fault {
+        self.then(FaultAction::Crash(host.into()))
+    }
+
+    /// Starts a crashed `host` again with a fresh program.
+    pub fn restart(self, host: impl Into<String>) -> Fault {
+        self.then(FaultAction::Restart(host.into()))
+    }
+
+    /// Resets every connection of `host`.
+    pub fn reset(self, host: impl Into<String>) -> Fault {
+        self.then(FaultAction::Reset(ResetSpec {
+            host: host.into(),
+            port: None,
+        }))
+    }
+
+    /// Resets the connections of `host` with `port` at either end.
+    pub fn reset_on_port(self, host: impl Into<String>, port: u16) -> Fault {
+        self.then(FaultAction::Reset(ResetSpec {
+            host: host.into(),
+            port: Some(port),
+        }))
+    }
+
+    /// Sets the latency between `a` and `b`, both ways.
+    pub fn latency(self, a: impl Into<String>, b: impl Into<String>, latency: Latency) -> Fault {
+        self.then(FaultAction::Latency(LatencySpec {
+            a: Some(a.into()),
+            b: Some(b.into()),
+            latency,
+        }))
+    }
+
+    /// Sets the latency of every link.
+    pub fn latency_everywhere(self, latency: Latency) -> Fault {
+        self.then(FaultAction::Latency(LatencySpec {
+            a: None,
+            b: None,
+            latency,
+        }))
+    }
+
+    /// Jumps `host`'s clock forward by `by`.
+    pub fn clock_jump(self, host: impl Into<String>, by: Duration) -> Fault {
+        self.then(FaultAction::ClockJump(ClockJumpSpec {
+            host: host.into(),
+            by,
+        }))
+    }
+}
+
+impl Trigger {
+    /// Fires once `n` bytes from `from` have been delivered to `to` on one connection.
+    pub fn bytes(from: impl Into<String>, to: impl Into<String>, n: u64) -> Self {
+        Self {
+            from: from.into(),
+            to: to.into(),
+            bytes: Some(n),
+            netstrings: None,
+        }
+    }
+
+    /// Fires once `n` netstrings from `from` have been delivered to `to` on one
+    /// connection.
+    pub fn netstrings(from: impl Into<String>, to: impl Into<String>, n: u64) -> Self {
+        Self {
+            from: from.into(),
+            to: to.into(),
+            bytes: None,
+            netstrings: Some(n),
+        }
     }
 }
 
@@ -262,33 +415,17 @@ impl RandomFaults {
                 let b = (a + rng.random_range(1..hosts.len())) % hosts.len();
                 let (a, b) = (hosts[a].clone(), hosts[b].clone());
                 vec![
-                    Fault::at(
-                        t,
-                        FaultAction::Partition(PartitionSpec {
-                            a: a.clone(),
-                            b: b.clone(),
-                            one_way: false,
-                            mode: self.partition_mode,
-                        }),
-                    ),
-                    Fault::at(
-                        t + self.partition_lasting,
-                        FaultAction::Heal(Between {
-                            a,
-                            b,
-                            one_way: false,
-                        }),
-                    ),
+                    Fault::at(t)
+                        .partition(a.clone(), b.clone())
+                        .mode(self.partition_mode),
+                    Fault::at(t + self.partition_lasting).heal(a, b),
                 ]
             });
         }
         if !hosts.is_empty() {
             each(self.reset_every, &mut |rng, t| {
                 let host = hosts[rng.random_range(0..hosts.len())].clone();
-                vec![Fault::at(
-                    t,
-                    FaultAction::Reset(ResetSpec { host, port: None }),
-                )]
+                vec![Fault::at(t).reset(host)]
             });
         }
         if !self.crashable.is_empty() {
@@ -296,8 +433,8 @@ impl RandomFaults {
             each(self.crash_every, &mut |rng, t| {
                 let host = crashable[rng.random_range(0..crashable.len())].clone();
                 vec![
-                    Fault::at(t, FaultAction::Crash(host.clone())),
-                    Fault::at(t + self.down_for, FaultAction::Restart(host)),
+                    Fault::at(t).crash(host.clone()),
+                    Fault::at(t + self.down_for).restart(host),
                 ]
             });
         }
@@ -335,6 +472,70 @@ mod tests {
                 assert!(fault.at.unwrap() < Duration::from_secs(100));
             }
         }
+    }
+
+    #[test]
+    fn every_fault_a_file_can_say_has_a_constructor_that_reads_the_same() {
+        #[derive(Deserialize)]
+        struct File {
+            faults: Vec<Fault>,
+        }
+        let file: File = toml::from_str(
+            r#"
+            [[faults]]
+            at = "1s"
+            partition = { a = "a", b = "b" }
+            [[faults]]
+            at = "1s"
+            partition = { a = "a", b = "b", one-way = true, mode = "hold" }
+            [[faults]]
+            at = "2s"
+            heal = { a = "a", b = "b", one-way = true }
+            [[faults]]
+            at = "3s"
+            crash = "a"
+            [[faults]]
+            at = "4s"
+            restart = "a"
+            [[faults]]
+            after = { from = "a", to = "b", bytes = 10 }
+            reset = { host = "b" }
+            [[faults]]
+            after = { from = "a", to = "b", netstrings = 2 }
+            reset = { host = "b", port = 7 }
+            [[faults]]
+            at = "5s"
+            latency = { a = "a", b = "b", latency = { fixed = "5ms" } }
+            [[faults]]
+            at = "5s"
+            latency = { latency = { fixed = "1ms" } }
+            [[faults]]
+            at = "6s"
+            clock-jump = { host = "a", by = "1m" }
+            "#,
+        )
+        .unwrap();
+        let s = Duration::from_secs;
+        let fixed = |ms| Latency::Fixed(Duration::from_millis(ms));
+        let built = vec![
+            Fault::at(s(1)).partition("a", "b"),
+            Fault::at(s(1)).partition("a", "b").one_way().hold(),
+            Fault::at(s(2)).heal("a", "b").one_way(),
+            Fault::at(s(3)).crash("a"),
+            Fault::at(s(4)).restart("a"),
+            Fault::after(Trigger::bytes("a", "b", 10)).reset("b"),
+            Fault::after(Trigger::netstrings("a", "b", 2)).reset_on_port("b", 7),
+            Fault::at(s(5)).latency("a", "b", fixed(5)),
+            Fault::at(s(5)).latency_everywhere(fixed(1)),
+            Fault::at(s(6)).clock_jump("a", s(60)),
+        ];
+        assert_eq!(file.faults, built);
+    }
+
+    #[test]
+    fn partition_modifiers_leave_other_faults_alone() {
+        let crash = Fault::at(Duration::ZERO).crash("a");
+        assert_eq!(crash.clone().one_way().hold(), crash);
     }
 
     #[test]

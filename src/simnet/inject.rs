@@ -4,6 +4,7 @@
 use super::conn::Phase;
 use super::fault::{FaultAction, describe};
 use super::{Event, HostStatus, SimNet};
+use crate::host::ConnectError;
 use crate::testing::EventKind;
 use crate::transport::Disconnect;
 
@@ -57,9 +58,11 @@ impl SimNet {
                     .iter()
                     .filter(|(_, c)| {
                         c.ends.iter().any(|e| e.host == h)
-                            && c.ends
-                                .iter()
-                                .any(|e| matches!(e.phase, Phase::Open | Phase::Closed))
+                            // Established at one end at least: by its program, or by
+                            // the kernel in a listener's backlog.
+                            && c.ends.iter().any(|e| {
+                                matches!(e.phase, Phase::Open | Phase::Closed | Phase::Queued)
+                            })
                             && spec
                                 .port
                                 .is_none_or(|p| c.ends.iter().any(|e| e.addr.port() == p))
@@ -69,13 +72,19 @@ impl SimNet {
                 for conn in victims {
                     for end in 0..2 {
                         let e = self.end_mut(conn, end);
-                        let was_open = e.phase == Phase::Open;
+                        let phase = e.phase;
                         e.phase = Phase::Dead;
                         e.send_buf.clear();
                         e.recv_buf.clear();
                         e.stall = None;
-                        if was_open {
-                            self.lost(conn, end, Disconnect::Reset);
+                        match phase {
+                            Phase::Open => self.lost(conn, end, Disconnect::Reset),
+                            // Mid-handshake (the SYN-ACK still travelling): the reset
+                            // refuses the connect, as TCP reports one in SYN-SENT.
+                            Phase::Connecting if end == 0 => {
+                                self.fail_connect(conn, ConnectError::Refused);
+                            }
+                            Phase::Connecting | Phase::Queued | Phase::Closed | Phase::Dead => {}
                         }
                     }
                 }

@@ -30,12 +30,15 @@ mod inject;
 mod sockets;
 mod wire;
 
+/// The level of program log lines [`SimNet::capture_logs`] records (re-exported from
+/// `tracing`).
+pub use crate::testing::logs::Level;
 pub use config::{
     Latency, NetConfig, format_duration, human_duration, opt_human_duration, parse_duration,
 };
 pub use fault::{
     Between, ClockJumpSpec, Fault, FaultAction, LatencySpec, PartitionMode, PartitionSpec,
-    RandomFaults, ResetSpec, Trigger,
+    RandomFaults, ResetSpec, Trigger, When,
 };
 
 use std::any::Any;
@@ -214,7 +217,7 @@ pub struct SimNet {
     settled: BTreeSet<usize>,
     events_processed: u64,
     /// Program log lines at this level and above go into the transcript.
-    capture: Option<tracing::Level>,
+    capture: Option<Level>,
     /// The host whose program code is running; left set if that code panics.
     calling: Option<usize>,
 }
@@ -271,7 +274,13 @@ impl SimNet {
     /// Records the programs' log events at `level` and above in the transcript, as
     /// lines of the host that logged them. While the network runs, this replaces any
     /// tracing subscriber the caller installed.
-    pub fn capture_logs(mut self, level: tracing::Level) -> Self {
+    ///
+    /// ```
+    /// use weft::simnet::{Level, NetConfig, SimNet};
+    /// let net = SimNet::new(NetConfig::default(), 1).capture_logs(Level::INFO);
+    /// # let _ = net;
+    /// ```
+    pub fn capture_logs(mut self, level: Level) -> Self {
         self.capture = Some(level);
         self
     }
@@ -516,7 +525,7 @@ impl SimNet {
                 let who = self.labels[host].clone();
                 let mut text = String::with_capacity(line.len() + 12);
                 text.push_str("log");
-                if level != tracing::Level::INFO {
+                if level != Level::INFO {
                     text.push(' ');
                     text.push_str(level.as_str());
                 }

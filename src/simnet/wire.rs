@@ -122,13 +122,18 @@ impl SimNet {
                 }
             }
             _ if self.now - stall.since >= self.config.retransmit_timeout => {
-                let was_open = e.phase == Phase::Open;
+                let phase = e.phase;
                 let e = self.end_mut(conn, from);
                 e.stall = None;
                 e.send_buf.clear();
                 e.phase = Phase::Dead;
-                if was_open {
-                    self.lost(conn, from, Disconnect::TimedOut);
+                match phase {
+                    Phase::Open => self.lost(conn, from, Disconnect::TimedOut),
+                    // The SYN's retransmissions gave up: ETIMEDOUT, before the deadline.
+                    Phase::Connecting if from == 0 => {
+                        self.fail_connect(conn, ConnectError::TimedOut);
+                    }
+                    _ => {}
                 }
             }
             _ => {
@@ -141,24 +146,34 @@ impl SimNet {
         }
     }
 
+    /// The connect's timeout: whatever happened to the connection meanwhile, a connect
+    /// still unanswered fails now.
     pub(super) fn connect_deadline(&mut self, conn: u64) {
+        self.fail_connect(conn, ConnectError::TimedOut);
+    }
+
+    /// Ends the connecting side of `conn` with `error`, if its program is still owed an
+    /// answer (never twice, never after `connection_made`). Every way a connect can
+    /// fail comes through here, so none can leave it unanswered.
+    pub(super) fn fail_connect(&mut self, conn: u64, error: ConnectError) {
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
-        if c.abandoned || c.ends[0].phase != Phase::Connecting {
+        if !c.awaiting_answer {
             return;
         }
-        c.abandoned = true;
+        c.awaiting_answer = false;
         let e = &mut c.ends[0];
         e.phase = Phase::Dead;
         e.stall = None;
+        e.send_buf.clear();
         let (h, incarnation, hc) = (
             e.host,
             e.incarnation,
             e.conn.expect("connecting end has an id"),
         );
         self.index.remove(&(h, incarnation, hc));
-        self.connect_failed(h, incarnation, hc, ConnectError::TimedOut);
+        self.connect_failed(h, incarnation, hc, error);
     }
 
     pub(super) fn connect_failed(
@@ -195,13 +210,11 @@ impl SimNet {
             || matches!(self.hosts[h].status, HostStatus::Exited(_)) && e.phase != Phase::Closed;
         let phase = if stale { Phase::Dead } else { e.phase };
         match (packet, phase) {
-            (Packet::SynAck, Phase::Connecting) if !c.abandoned => self.established(conn),
+            (Packet::SynAck, Phase::Connecting) if c.awaiting_answer => self.established(conn),
             (Packet::SynAck, _) => self.send(conn, to, Packet::Rst),
-            (Packet::Refused, Phase::Connecting) => {
-                let (incarnation, hc) = (e.incarnation, e.conn.expect("connecting end has an id"));
-                self.end_mut(conn, to).phase = Phase::Dead;
-                self.index.remove(&(h, incarnation, hc));
-                self.connect_failed(h, incarnation, hc, ConnectError::Refused);
+            // A reset in answer to a SYN is a refusal, as TCP reports it in SYN-SENT.
+            (Packet::Refused | Packet::Rst, Phase::Connecting) if to == 0 => {
+                self.fail_connect(conn, ConnectError::Refused);
             }
             (Packet::Data(bytes), Phase::Open | Phase::Queued) => {
                 let [a, b] = &mut self.conns.get_mut(&conn).expect("checked").ends;
@@ -340,10 +353,12 @@ impl SimNet {
         let accepted = self
             .call_node(h, |node, now| node.handle_connected(now, hc, local, peer))
             .unwrap_or(false);
+        let c = self.conns.get_mut(&conn).expect("checked");
+        c.awaiting_answer = false;
         if !accepted {
             return self.send(conn, 0, Packet::Rst);
         }
-        self.end_mut(conn, 0).phase = Phase::Open;
+        c.ends[0].phase = Phase::Open;
         let who = self.conns[&conn].end_label(0);
         self.record(who, EventKind::Open);
         self.work.insert((conn, 0));

@@ -21,7 +21,11 @@ use std::sync::OnceLock;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::subscriber::Interest;
-use tracing::{Event, Level, Metadata, Subscriber};
+use tracing::{Event, Metadata, Subscriber};
+
+/// A log event's level (`tracing`'s, re-exported so a test needs no `tracing`
+/// dependency to choose what to capture).
+pub use tracing::Level;
 use tracing_subscriber::filter::LevelFilter;
 
 thread_local! {
@@ -80,6 +84,12 @@ pub(crate) fn take_lines() -> Vec<(usize, Level, String)> {
 /// Runs `f` and returns, beside its result, what it logged at `level` and above on this
 /// thread, one `(level, text)` per event, the message first and then other fields as
 /// `key=value`. Safe to use from tests running in parallel.
+///
+/// ```
+/// use weft::testing::logs::{Level, capture};
+/// let ((), lines) = capture(Level::INFO, || tracing::warn!(port = 8000, "cannot bind"));
+/// assert_eq!(lines, [(Level::WARN, "cannot bind port=8000".to_owned())]);
+/// ```
 pub fn capture<R>(level: Level, f: impl FnOnce() -> R) -> (R, Vec<(Level, String)>) {
     let before = take_lines();
     let result = {

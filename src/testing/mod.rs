@@ -10,16 +10,23 @@
 //! | `MemoryReactor`, `MemoryReactorClock` | [`MemoryReactor`] |
 //! | `iosim.connect`, `connectedServerAndClient` | [`connected_pair`] |
 //! | `IOPump.pump`, `IOPump.flush` | [`Pump::pump`], [`Pump::flush`] |
+//!
+//! [`Probe`] wraps a program to record how its connections ended and hand out the
+//! address it got for port 0, for tests on real TCP or turmoil.
 
 pub mod logs;
 mod memory_reactor;
+mod probe;
 mod pump;
 mod segmentation;
+#[cfg(feature = "proptest")]
+pub mod strategies;
 mod string_transport;
 mod transcript;
 
 pub use crate::clock::ManualClock;
 pub use memory_reactor::{ConnectCall, ListenCall, MemoryReactor};
+pub use probe::{Ended, ListenAddress, Probe, SharedLog};
 pub use pump::{Pump, PumpOptions, Side, connected_pair};
 pub use segmentation::{Segmentation, Segmenter};
 pub use string_transport::{StringTransport, TestConnection};

@@ -95,10 +95,7 @@ fn connect_to_a_crashed_host_times_out() {
                 .exit_when_done(),
         )
     });
-    net.add_fault(Fault::at(
-        Duration::ZERO,
-        FaultAction::Crash("server".into()),
-    ));
+    net.add_fault(Fault::at(Duration::ZERO).crash("server"));
     assert!(net.run_until_exit(&["client"], secs(120)));
     assert_eq!(
         net.lines("client", Stream::Stderr),
@@ -236,4 +233,48 @@ fn pingpong_transcript_over_simnet() {
     net.run_until_exit(&["client"], secs(10));
     net.run_for(secs(1));
     assert_snapshot!("simnet_pingpong_max_5", net.transcript().render());
+}
+
+/// A factory that remembers where its program listens.
+struct ListeningFactory(std::rc::Rc<std::cell::RefCell<Vec<std::net::SocketAddr>>>);
+
+impl Factory for ListeningFactory {
+    type Protocol = Recorder;
+    fn build_protocol(&mut self, _peer: std::net::SocketAddr) -> Recorder {
+        Recorder::default()
+    }
+    fn listening(&mut self, addr: std::net::SocketAddr) {
+        self.0.borrow_mut().push(addr);
+    }
+}
+
+#[test]
+fn a_factory_program_passes_the_port_it_got_for_port_0_to_its_factory() {
+    let mut net = SimNet::new(NetConfig::default(), 1);
+    let heard = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let shared = heard.clone();
+    net.add_host("server", move || {
+        let factory = ListeningFactory(shared.clone());
+        boxed(
+            FactoryProgram::new(factory)
+                .listen(HostPort::new("0.0.0.0", 0))
+                .listen(HostPort::new("127.0.0.1", 9000)),
+        )
+    });
+    net.run_for(secs(1));
+    let bound = heard.borrow().clone();
+    assert_eq!(bound.len(), 2, "{bound:?}");
+    assert_eq!(bound[0].ip().to_string(), "10.0.0.1");
+    assert_ne!(
+        bound[0].port(),
+        0,
+        "the port it got, not the 0 it asked for"
+    );
+    assert_eq!(bound[1], "127.0.0.1:9000".parse().unwrap());
+    let host = net.node("server").unwrap();
+    let program = host
+        .downcast_ref::<Host<FactoryProgram<ListeningFactory>>>()
+        .unwrap()
+        .program();
+    assert_eq!(program.listening_addrs(), bound.as_slice());
 }

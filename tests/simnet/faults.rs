@@ -7,24 +7,8 @@ fn held_partition_delays_and_then_releases_in_order() {
     let mut net = SimNet::new(NetConfig::default(), 1);
     heartbeat_to(&mut net, "beater", HostPort::new("listener", 7));
     listening_recorder(&mut net, "listener", 7, Recorder::default());
-    let pair = |mode| PartitionSpec {
-        a: "beater".into(),
-        b: "listener".into(),
-        one_way: false,
-        mode,
-    };
-    net.add_fault(Fault::at(
-        secs(10),
-        FaultAction::Partition(pair(PartitionMode::Hold)),
-    ));
-    net.add_fault(Fault::at(
-        secs(100),
-        FaultAction::Heal(Between {
-            a: "beater".into(),
-            b: "listener".into(),
-            one_way: false,
-        }),
-    ));
+    net.add_fault(Fault::at(secs(10)).partition("beater", "listener").hold());
+    net.add_fault(Fault::at(secs(100)).heal("beater", "listener"));
     net.run_until(Instant::from_secs(99));
     assert_eq!(
         recorder(&net, "listener").unwrap().heard,
@@ -48,15 +32,11 @@ fn dropping_partition_outlasting_the_retransmit_timeout_times_the_connection_out
     let mut net = SimNet::new(config, 1);
     heartbeat_to(&mut net, "beater", HostPort::new("listener", 7));
     listening_recorder(&mut net, "listener", 7, Recorder::default());
-    net.add_fault(Fault::at(
-        secs(10),
-        FaultAction::Partition(PartitionSpec {
-            a: "beater".into(),
-            b: "listener".into(),
-            one_way: true,
-            mode: PartitionMode::Drop,
-        }),
-    ));
+    net.add_fault(
+        Fault::at(secs(10))
+            .partition("beater", "listener")
+            .one_way(),
+    );
     net.run_until(Instant::from_secs(120));
     let lost: Vec<_> = net
         .transcript()
@@ -79,13 +59,7 @@ fn reset_fault_resets_both_ends() {
     let mut net = SimNet::new(NetConfig::default(), 1);
     connecting_recorder(&mut net, "a", HostPort::new("b", 1), Recorder::default());
     listening_recorder(&mut net, "b", 1, Recorder::default());
-    net.add_fault(Fault::at(
-        secs(1),
-        FaultAction::Reset(ResetSpec {
-            host: "b".into(),
-            port: None,
-        }),
-    ));
+    net.add_fault(Fault::at(secs(1)).reset("b"));
     net.run_until(Instant::from_secs(2));
     assert_eq!(recorder(&net, "a").unwrap().lost, Some(Disconnect::Reset));
     assert_eq!(recorder(&net, "b").unwrap().lost, Some(Disconnect::Reset));
@@ -100,18 +74,7 @@ fn frame_triggered_fault_fires_after_the_nth_netstring() {
     };
     connecting_recorder(&mut net, "a", HostPort::new("b", 1), talker);
     listening_recorder(&mut net, "b", 1, Recorder::default());
-    net.add_fault(Fault::after(
-        Trigger {
-            from: "a".into(),
-            to: "b".into(),
-            bytes: None,
-            netstrings: Some(3),
-        },
-        FaultAction::Reset(ResetSpec {
-            host: "b".into(),
-            port: None,
-        }),
-    ));
+    net.add_fault(Fault::after(Trigger::netstrings("a", "b", 3)).reset("b"));
     net.run_until(Instant::from_secs(1));
     assert_eq!(recorder(&net, "b").unwrap().lost, Some(Disconnect::Reset));
     let faults = net
@@ -134,8 +97,8 @@ fn crash_and_restart_brings_a_fresh_program_back() {
     net.add_host("client", || {
         boxed(FactoryProgram::new(HeartbeatFactory).connect(HostPort::new("server", 5)))
     });
-    net.add_fault(Fault::at(secs(40), FaultAction::Crash("server".into())));
-    net.add_fault(Fault::at(secs(50), FaultAction::Restart("server".into())));
+    net.add_fault(Fault::at(secs(40)).crash("server"));
+    net.add_fault(Fault::at(secs(50)).restart("server"));
     net.run_until(Instant::from_secs(200));
     // After the restart the old connection is unknown to the server: the client's next
     // beat (retransmitted) meets a reset.
@@ -158,13 +121,7 @@ fn clock_jump_fires_the_hosts_timers_inside_the_jump() {
     let mut net = SimNet::new(NetConfig::default(), 1);
     heartbeat_to(&mut net, "beater", HostPort::new("listener", 7));
     listening_recorder(&mut net, "listener", 7, Recorder::default());
-    net.add_fault(Fault::at(
-        secs(1),
-        FaultAction::ClockJump(ClockJumpSpec {
-            host: "beater".into(),
-            by: secs(60),
-        }),
-    ));
+    net.add_fault(Fault::at(secs(1)).clock_jump("beater", secs(60)));
     net.run_until(Instant::from_secs(2));
     // Beat at 0; the jump to 61 s on the beater's clock runs one (skipping) beat.
     assert_eq!(recorder(&net, "listener").unwrap().heard, b"**");

@@ -14,10 +14,7 @@ use weft::programs::heartbeat::HeartbeatFactory;
 use weft::programs::pingpong::PingPongFactory;
 use weft::programs::streaming::{StreamingClient, StreamingClientFactory};
 use weft::protocol::{Context, Factory, NoTimer, Protocol};
-use weft::simnet::{
-    Between, ClockJumpSpec, Fault, FaultAction, Latency, NetConfig, PartitionMode, PartitionSpec,
-    ResetSpec, SimNet, Trigger,
-};
+use weft::simnet::{Fault, Latency, NetConfig, SimNet, Trigger};
 use weft::testing::{EventKind, Segmentation};
 use weft::time::Instant;
 use weft::transport::Disconnect;

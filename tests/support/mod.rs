@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Duration;
 
-use weft::host::{ConnId, ConnectError, FactoryProgram, HostContext, ListenerId, Program};
+use weft::host::FactoryProgram;
 use weft::programs::pingpong::PingPong;
 use weft::programs::streaming::StreamingClient;
 use weft::protocol::{Context, Factory, NoTimer, Protocol};
@@ -51,148 +51,27 @@ impl Counted for StreamingClient {
     }
 }
 
-/// How one connection ended.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub struct Ended {
-    pub conn: ConnId,
-    pub reason: Disconnect,
-    pub stats: Stats,
-}
+/// How one connection ended, with its protocol's counts.
+pub type Ended = weft::testing::Ended<Stats>;
 
-/// A shared, ordered log of what happened across the programs of one test (they run on
-/// one thread, so the order is the order of events).
-pub type Log = Rc<RefCell<Vec<String>>>;
+/// A shared, ordered log of what happened across the programs of one test.
+pub type Log = weft::testing::SharedLog;
 
-/// A [`FactoryProgram`] that records how each connection ended and what its protocol
-/// counted, hands out its listening address, logs producer calls, and exits once a
-/// given number of connections has ended.
-pub struct Probe<F: Factory> {
-    pub inner: FactoryProgram<F>,
-    pub ended: Vec<Ended>,
-    pub failed: Vec<ConnectError>,
-    pub listening: Option<SocketAddr>,
-    announce: Option<tokio::sync::oneshot::Sender<SocketAddr>>,
-    exit_after: Option<usize>,
-    log: Log,
-}
+/// weft's [`Probe`](weft::testing::Probe) around a factory program, measuring each
+/// connection's protocol as it ends.
+pub type Probe<F> = weft::testing::Probe<FactoryProgram<F>, Stats>;
 
-impl<F: Factory> Probe<F>
+/// Probes `inner`, recording what each connection's protocol counted.
+pub fn probe<F: Factory + 'static>(inner: FactoryProgram<F>) -> Probe<F>
 where
     F::Protocol: Counted,
 {
-    pub fn new(inner: FactoryProgram<F>) -> Self {
-        Self {
-            inner,
-            ended: Vec::new(),
-            failed: Vec::new(),
-            listening: None,
-            announce: None,
-            exit_after: None,
-            log: Log::default(),
-        }
-    }
-
-    /// Sends the listening address on `tx` once bound.
-    pub fn announce(mut self, tx: tokio::sync::oneshot::Sender<SocketAddr>) -> Self {
-        self.announce = Some(tx);
-        self
-    }
-
-    /// Exits with status 0 once `n` connections have ended.
-    pub fn exit_after(mut self, n: usize) -> Self {
-        self.exit_after = Some(n);
-        self
-    }
-
-    /// Logs pause/resume/stop of the producer into `log`.
-    pub fn log_to(mut self, log: Log) -> Self {
-        self.log = log;
-        self
-    }
-}
-
-type TimerOf<F> = <FactoryProgram<F> as Program>::Timer;
-
-impl<F: Factory> Program for Probe<F>
-where
-    F::Protocol: Counted,
-{
-    type Timer = TimerOf<F>;
-
-    fn start(&mut self, cx: &mut HostContext<'_, Self::Timer>) {
-        self.inner.start(cx);
-    }
-
-    fn connection_made(&mut self, cx: &mut HostContext<'_, Self::Timer>, conn: ConnId) {
-        self.inner.connection_made(cx, conn);
-    }
-
-    fn data_received(&mut self, cx: &mut HostContext<'_, Self::Timer>, conn: ConnId, data: &[u8]) {
-        self.inner.data_received(cx, conn, data);
-    }
-
-    fn read_connection_lost(&mut self, cx: &mut HostContext<'_, Self::Timer>, conn: ConnId) {
-        self.inner.read_connection_lost(cx, conn);
-    }
-
-    fn connection_lost(
-        &mut self,
-        cx: &mut HostContext<'_, Self::Timer>,
-        conn: ConnId,
-        reason: Disconnect,
-    ) {
-        let stats = self.inner.protocol(conn).map(Counted::stats);
-        self.ended.push(Ended {
-            conn,
-            reason,
-            stats: stats.unwrap_or_default(),
-        });
-        self.inner.connection_lost(cx, conn, reason);
-        if self.exit_after == Some(self.ended.len()) {
-            cx.exit(0);
-        }
-    }
-
-    fn connect_failed(
-        &mut self,
-        cx: &mut HostContext<'_, Self::Timer>,
-        conn: ConnId,
-        error: ConnectError,
-    ) {
-        self.failed.push(error.clone());
-        self.inner.connect_failed(cx, conn, error);
-    }
-
-    fn listening(
-        &mut self,
-        cx: &mut HostContext<'_, Self::Timer>,
-        listener: ListenerId,
-        addr: SocketAddr,
-    ) {
-        self.listening = Some(addr);
-        if let Some(tx) = self.announce.take() {
-            let _ = tx.send(addr);
-        }
-        self.inner.listening(cx, listener, addr);
-    }
-
-    fn timer_fired(&mut self, cx: &mut HostContext<'_, Self::Timer>, timer: Self::Timer) {
-        self.inner.timer_fired(cx, timer);
-    }
-
-    fn pause_producing(&mut self, cx: &mut HostContext<'_, Self::Timer>, conn: ConnId) {
-        self.log.borrow_mut().push("producer paused".into());
-        self.inner.pause_producing(cx, conn);
-    }
-
-    fn resume_producing(&mut self, cx: &mut HostContext<'_, Self::Timer>, conn: ConnId) {
-        self.log.borrow_mut().push("producer resumed".into());
-        self.inner.resume_producing(cx, conn);
-    }
-
-    fn stop_producing(&mut self, cx: &mut HostContext<'_, Self::Timer>, conn: ConnId) {
-        self.inner.stop_producing(cx, conn);
-    }
+    weft::testing::Probe::new(inner).measure(|program: &FactoryProgram<F>, conn| {
+        program
+            .protocol(conn)
+            .map(Counted::stats)
+            .unwrap_or_default()
+    })
 }
 
 /// A receiver that does not read for its first `pause`, then counts what arrives.

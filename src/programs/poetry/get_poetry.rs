@@ -25,8 +25,9 @@
 //! afresh), so a slow transform server can cost the transform but never the poem.
 //!
 //! With [`GetPoetryOptions::retries`], a failed attempt is not the end: the download
-//! waits and connects again from scratch ([`retry`]); only its last attempt's failure
-//! settles it. The transform stage is not retried.
+//! waits [`GetPoetryOptions::retry_delay`] and connects again from scratch, its
+//! partial poem dropped; only its last attempt's failure settles it. The transform
+//! stage is not retried.
 
 mod options;
 mod report;
@@ -39,7 +40,7 @@ pub use transform::TransformStepError;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
-use crate::clock::{CallId, Clock};
+use crate::clock::CallId;
 use crate::host::{ConnId, ConnectError, HostContext, HostPort, Program};
 use crate::protocol::{Context, NoTimer, Protocol};
 use crate::time::Instant;

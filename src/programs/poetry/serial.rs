@@ -21,7 +21,7 @@
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 
-use crate::clock::{CallId, Clock};
+use crate::clock::CallId;
 use crate::host::{ConnId, ConnectError, HostContext, HostPort, ListenerId, Program};
 use crate::transport::Disconnect;
 

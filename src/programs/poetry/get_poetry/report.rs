@@ -1,7 +1,6 @@
 //! What get-poetry prints: a line (or a poem) as each download ends, and the summary
 //! once they all have, in the chosen [`ReportStyle`].
 
-use crate::clock::Clock;
 use crate::host::HostContext;
 use crate::time::format_timedelta;
 

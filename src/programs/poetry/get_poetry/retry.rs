@@ -11,7 +11,6 @@
 //! was withdrawn) is counted as late and never reaches the new attempt. Only the last
 //! attempt's failure settles the download, so it still ends exactly once.
 
-use crate::clock::Clock;
 use crate::host::HostContext;
 use crate::time::format_timedelta;
 
