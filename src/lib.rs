@@ -57,3 +57,8 @@ pub mod transport;
 /// insta, for [`assert_scenarios!`]: its snapshot step expands in the caller's crate.
 #[doc(hidden)]
 pub use insta as __insta;
+
+/// The `rand` crate weft's random sources implement ([`host::HostRng`] is a
+/// [`rand::RngCore`]), re-exported so a program can use [`rand::Rng`]'s methods without
+/// depending on it separately.
+pub use rand;
