@@ -5,7 +5,7 @@
 //!   series). A checking parser for whole buffers ([`netstring::check`],
 //!   [`netstring::parse`]) and an incremental decoder that hands out frames without
 //!   copying them when it can ([`NetstringDecoder`]).
-//! - [`line`]: delimited lines, with the rules of Twisted's `LineReceiver` (a
+//! - [`line`](mod@line): delimited lines, with the rules of Twisted's `LineReceiver` (a
 //!   configurable delimiter, a maximum length and its "line too long" error):
 //!   [`LineFormat`] and [`LineDecoder`].
 //! - [`int32`]: 4-byte big-endian length prefixes, with the rules of Twisted's

@@ -251,8 +251,8 @@ impl RetryPolicy {
             return base;
         }
         let secs = self.initial_delay.as_secs_f64() * self.factor.powf(f64::from(exponent));
-        // `!(<)` also catches an infinite product.
-        if !(secs < self.max_delay.as_secs_f64()) {
+        // An infinite product (a huge factor or exponent) lands here too.
+        if secs.is_nan() || secs >= self.max_delay.as_secs_f64() {
             return self.max_delay;
         }
         Duration::try_from_secs_f64(secs).map_or(self.max_delay, |d| d.min(self.max_delay))

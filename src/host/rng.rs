@@ -22,7 +22,7 @@ use rand_chacha::ChaCha8Rng;
 ///
 /// ```
 /// use weft::host::HostRng;
-/// use weft::rand::Rng;
+/// use weft::rand::{Rng, RngCore};
 ///
 /// let mut a = HostRng::new(7, 0);
 /// let mut b = HostRng::new(7, 0);

@@ -18,8 +18,8 @@
 //!
 //! It never ticks: it jumps from one event to the next, every queue ordered by (time,
 //! sequence), every random draw from the run's seed. Same seed, same transcript. Each
-//! host's program gets a [`HostRng`](crate::host::HostRng) of its own from the seed
-//! (one stream per host and incarnation), for draws such as a retry's jitter.
+//! host's program gets a [`HostRng`] of its own from the seed (one stream per host and
+//! incarnation), for draws such as a retry's jitter.
 //!
 //! [`Segmentation`]: crate::testing::Segmentation
 
