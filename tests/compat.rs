@@ -303,23 +303,22 @@ fn hex(bytes: &[u8]) -> String {
 /// What weft's decoder makes of a case, in the script's output format.
 fn weft_framing(kind: &str, delimiter: &[u8], max_length: usize, chunks: &[Vec<u8>]) -> String {
     let mut frames = Vec::new();
-    let mut exceeded = false;
     let mut on_frame = |f: &[u8]| frames.push(hex(f));
-    if kind == "line" {
+    let exceeded = if kind == "line" {
         let format = LineFormat::new()
             .with_delimiter(delimiter)
             .expect("not empty")
             .with_max_length(max_length);
         let mut decoder = LineDecoder::new(format);
-        exceeded = chunks
+        chunks
             .iter()
-            .any(|c| decoder.decode(c, &mut on_frame).is_err());
+            .any(|c| decoder.decode(c, &mut on_frame).is_err())
     } else {
         let mut decoder = Int32Decoder::with_max_length(max_length);
-        exceeded |= chunks
+        chunks
             .iter()
-            .any(|c| decoder.decode(c, &mut on_frame).is_err());
-    }
+            .any(|c| decoder.decode(c, &mut on_frame).is_err())
+    };
     format!(
         "{}|{}|{}",
         frames.len(),

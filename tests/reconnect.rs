@@ -1,15 +1,17 @@
 //! The reconnecting client (Twisted's `ClientService`) under the doubles: it waits as
 //! its `RetryPolicy` says after each failed connect or lost connection, a connection
 //! resets the count, it gives up when the retries run out, and its jitter follows the
-//! host's seed.
+//! host's seed; and on SimNet, a reset connection comes back after the policy's wait.
 
 use std::time::Duration;
 
 use weft::host::{
-    ConnectError, HostPort, HostRng, Jitter, ReconnectingClient, RetryPolicy, Stream,
+    ConnectError, FactoryProgram, Host, HostPort, HostRng, Jitter, Node, ReconnectingClient,
+    RetryPolicy, Stream,
 };
 use weft::programs::pingpong::PingPongFactory;
-use weft::testing::MemoryReactor;
+use weft::simnet::{Fault, FaultAction, Latency, NetConfig, ResetSpec, SimNet};
+use weft::testing::{EventKind, MemoryReactor};
 use weft::time::Instant;
 use weft::transport::Disconnect;
 
@@ -122,4 +124,43 @@ fn the_jitter_replays_from_the_hosts_seed() {
         assert!((SECOND..2 * SECOND).contains(&wait), "{wait:?}");
         previous = t;
     }
+}
+
+#[test]
+fn on_simnet_a_reset_connection_is_reconnected_after_the_policy_wait() {
+    let config = NetConfig {
+        latency: Latency::Fixed(Duration::from_millis(10)),
+        ..NetConfig::default()
+    };
+    let mut net = SimNet::new(config, 1);
+    net.add_host("server", || {
+        let server = FactoryProgram::new(PingPongFactory::server(None))
+            .listen(HostPort::new("0.0.0.0", 8000));
+        Box::new(Host::new(server)) as Box<dyn Node>
+    });
+    net.add_host("client", || {
+        let policy = RetryPolicy::fixed(Duration::from_millis(500));
+        Box::new(Host::new(client(policy))) as Box<dyn Node>
+    });
+    let reset = ResetSpec {
+        host: "client".into(),
+        port: None,
+    };
+    net.add_fault(Fault::at(SECOND, FaultAction::Reset(reset)));
+    net.run_for(3 * SECOND);
+    let opens: Vec<Instant> = net
+        .transcript()
+        .events()
+        .iter()
+        .filter(|e| e.who.starts_with("client:") && e.what == EventKind::Open)
+        .map(|e| e.at)
+        .collect();
+    // Connected after one round trip; again one wait and one round trip after the reset.
+    let ms = |n| Instant::ZERO + Duration::from_millis(n);
+    assert_eq!(opens, [ms(20), ms(1520)]);
+    let host = net
+        .node("client")
+        .and_then(|n| n.downcast_ref::<Host<Client>>());
+    let program = host.expect("the client host").program();
+    assert_eq!((program.connections(), program.failures()), (2, 0));
 }
