@@ -333,7 +333,7 @@ fn line_and_int32_decoders_agree_with_twisteds_receivers_on_seeded_streams() {
     {
         return;
     }
-    let mut rng = HostRng::new(0x7715_7ed, 0);
+    let mut rng = HostRng::new(0x0771_57ed, 0);
     let cases: Vec<_> = (0..4000)
         .map(|i| framing_case(&mut rng, i % 2 == 0))
         .collect();
