@@ -13,10 +13,12 @@
 //! - [`time`], [`clock`]: virtual time; timers are named values, not closures.
 //! - [`transport`], [`flow`], [`protocol`]: what a per-connection protocol sees.
 //! - [`host`]: programs that own several connections, and the sans-IO [`host::Host`]
-//!   every driver runs them in.
+//!   every driver runs them in; the seeded [`host::HostRng`], the back-off of
+//!   [`host::RetryPolicy`] and the [`host::ReconnectingClient`].
 //! - [`testing`]: the doubles (`StringTransport`, `ManualClock`, `MemoryReactor`) and the
 //!   [`testing::Pump`].
-//! - [`codec`]: wire formats (netstrings).
+//! - [`codec`]: wire formats: netstrings, delimited lines (`LineReceiver`) and int32
+//!   length prefixes (`Int32StringReceiver`).
 //! - [`programs`]: the seed programs.
 //! - [`simnet`]: the seeded, event-driven simulated network, with faults as data.
 //! - [`scenario`]: the TOML scenario files of `sim/`, a front end to [`simnet`].
@@ -61,3 +63,8 @@ pub use insta as __insta;
 /// Shared, cheaply cloned bytes (re-exported from the `bytes` crate): what transcripts
 /// record and poems are made of.
 pub use bytes::Bytes;
+
+/// The `rand` crate weft's random sources implement ([`host::HostRng`] is a
+/// [`rand::RngCore`]), re-exported so a program can use [`rand::Rng`]'s methods without
+/// depending on it separately.
+pub use rand;

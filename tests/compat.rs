@@ -1,7 +1,8 @@
 //! Wire compatibility with Twisted: weft's servers against small Twisted clients, and
 //! weft's clients against small Twisted servers (compat/*.py, our own code on Twisted's
 //! API), byte for byte, for the fast poetry protocol, the netstring transform protocol
-//! and the caching proxy.
+//! and the caching proxy; and weft's line and int32 decoders against Twisted's
+//! `LineReceiver` and `Int32StringReceiver` on the same reads.
 //!
 //! Needs `python3` with Twisted (`python3 -m pip install --user 'twisted==26.10.0'`;
 //! .ci/run installs it). Without it every test here says on stderr that it was skipped
@@ -16,7 +17,11 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
+use weft::codec::int32::Int32Decoder;
+use weft::codec::line::{LineDecoder, LineFormat};
+use weft::host::HostRng;
 use weft::programs::poetry::poems::LOOM;
+use weft::rand::Rng;
 
 use support::process::{Server, run, weft};
 
@@ -256,4 +261,110 @@ fn weft_get_poetry_reads_through_twisted_proxy_in_front_of_weft_fast_poetry() {
         1,
         "{log}"
     );
+}
+
+/// One framing case for `compat/twisted_framing.py`: a codec, its settings, and the
+/// reads of a stream drawn from bytes that make frames, near-frames and overlong ones.
+fn framing_case(rng: &mut impl Rng, line: bool) -> (String, Vec<u8>, usize, Vec<Vec<u8>>) {
+    let delimiters: [&[u8]; 5] = [b"\r\n", b"\n", b"aa", b"aba", b"\r\n\r\n"];
+    let delimiter = if line {
+        delimiters[rng.random_range(0..delimiters.len())].to_vec()
+    } else {
+        Vec::new()
+    };
+    let alphabet: &[u8] = if line {
+        b"\r\nabx"
+    } else {
+        &[0, 0, 0, 1, 2, 3, 9, 255]
+    };
+    let max_length = rng.random_range(0..12);
+    let len = rng.random_range(0..40);
+    let stream: Vec<u8> = (0..len)
+        .map(|_| alphabet[rng.random_range(0..alphabet.len())])
+        .collect();
+    let mut cuts: Vec<usize> = (0..rng.random_range(0..6))
+        .map(|_| rng.random_range(0..=len))
+        .collect();
+    cuts.sort_unstable();
+    let mut chunks = Vec::new();
+    let mut start = 0;
+    for cut in cuts.into_iter().chain([len]) {
+        chunks.push(stream[start..cut].to_vec());
+        start = cut;
+    }
+    let kind = if line { "line" } else { "int32" };
+    (kind.to_owned(), delimiter, max_length, chunks)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What weft's decoder makes of a case, in the script's output format.
+fn weft_framing(kind: &str, delimiter: &[u8], max_length: usize, chunks: &[Vec<u8>]) -> String {
+    let mut frames = Vec::new();
+    let mut on_frame = |f: &[u8]| frames.push(hex(f));
+    let exceeded = if kind == "line" {
+        let format = LineFormat::new()
+            .with_delimiter(delimiter)
+            .expect("not empty")
+            .with_max_length(max_length);
+        let mut decoder = LineDecoder::new(format);
+        chunks
+            .iter()
+            .any(|c| decoder.decode(c, &mut on_frame).is_err())
+    } else {
+        let mut decoder = Int32Decoder::with_max_length(max_length);
+        chunks
+            .iter()
+            .any(|c| decoder.decode(c, &mut on_frame).is_err())
+    };
+    format!(
+        "{}|{}|{}",
+        frames.len(),
+        frames.join(","),
+        u8::from(exceeded)
+    )
+}
+
+#[test]
+fn line_and_int32_decoders_agree_with_twisteds_receivers_on_seeded_streams() {
+    if !twisted_available("line_and_int32_decoders_agree_with_twisteds_receivers_on_seeded_streams")
+    {
+        return;
+    }
+    let mut rng = HostRng::new(0x0771_57ed, 0);
+    let cases: Vec<_> = (0..4000)
+        .map(|i| framing_case(&mut rng, i % 2 == 0))
+        .collect();
+    let input: String = cases
+        .iter()
+        .map(|(kind, delimiter, max, chunks)| {
+            let chunks: Vec<String> = chunks.iter().map(|c| hex(c)).collect();
+            format!("{kind}|{}|{max}|{}\n", hex(delimiter), chunks.join(","))
+        })
+        .collect();
+    let mut child = python("twisted_framing.py", &[])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run python3");
+    child
+        .stdin
+        .take()
+        .expect("piped")
+        .write_all(input.as_bytes())
+        .expect("write the cases");
+    let out = child.wait_with_output().expect("the script's output");
+    assert!(out.status.success(), "twisted_framing.py failed");
+    let twisted = String::from_utf8(out.stdout).expect("utf-8");
+    let twisted: Vec<&str> = twisted.lines().collect();
+    assert_eq!(twisted.len(), cases.len());
+    for ((kind, delimiter, max, chunks), expected) in cases.iter().zip(twisted) {
+        assert_eq!(
+            weft_framing(kind, delimiter, *max, chunks),
+            expected,
+            "{kind} delimiter {delimiter:?} max {max} reads {chunks:?}"
+        );
+    }
 }

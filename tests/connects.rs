@@ -17,8 +17,8 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};
 
 use weft::host::{
-    Command, ConnId, ConnectError, FactoryProgram, Host, HostContext, HostPort, ListenError,
-    ListenerId, Node, Program, Stream,
+    Command, ConnId, ConnectError, FactoryProgram, Host, HostContext, HostPort, HostRng,
+    ListenError, ListenerId, Node, Program, Stream,
 };
 use weft::protocol::{Context, Factory, NoTimer, Protocol};
 use weft::simnet::{Fault, HostStatus, Latency, NetConfig, SimNet};
@@ -71,6 +71,9 @@ struct Answered {
 }
 
 impl Node for Answered {
+    fn set_rng(&mut self, rng: HostRng) {
+        self.inner.set_rng(rng);
+    }
     fn start(&mut self, now: Instant) {
         self.inner.start(now);
     }

@@ -1,16 +1,20 @@
 //! get-poetry's retries: a failed attempt (refused or timed-out connect, a reset
-//! mid-poem, the download timeout) waits `retry_delay` and starts again from scratch;
-//! only the last attempt's failure settles the download, which still ends exactly once.
+//! mid-poem, the download timeout) waits as its `RetryPolicy` says (`retry_delay` by
+//! default) and starts again from scratch; only the last attempt's failure settles the
+//! download, which still ends exactly once. Jitter comes from the host's seeded source.
 
 mod common;
 
 use std::time::Duration;
 
 use common::poetry::{at, boxed, get_poetry, instant_net, slow_server};
-use weft::host::{ConnId, ConnectError, HostContext, HostPort, ListenerId, Program, Stream};
+use weft::host::{
+    ConnId, ConnectError, HostContext, HostPort, HostRng, Jitter, ListenerId, Program, RetryPolicy,
+    Stream,
+};
 use weft::programs::poetry::poems::LOOM;
 use weft::programs::poetry::{Failure, GetPoetry, GetPoetryOptions, ReportStyle};
-use weft::simnet::{Fault, SimNet};
+use weft::simnet::{Fault, Latency, NetConfig, SimNet};
 use weft::testing::{EventKind, MemoryReactor};
 use weft::time::Instant;
 use weft::transport::Disconnect;
@@ -353,6 +357,101 @@ fn without_retries_the_first_failure_settles_the_download() {
         failure.and_then(Result::err).map(|e| e.failure),
         Some(Failure::Connect(ConnectError::Refused))
     );
+}
+
+/// get-poetry against a host where nothing listens, under `seed`: every attempt is
+/// refused at once, so the times of the refusals are the policy's waits, added up.
+fn refusal_times(seed: u64, policy: RetryPolicy) -> Vec<Instant> {
+    let config = NetConfig {
+        latency: Latency::Fixed(Duration::ZERO),
+        ..NetConfig::default()
+    };
+    let mut net = SimNet::new(config, seed);
+    net.add_host("deaf", || {
+        let never = Duration::from_secs(86_400);
+        boxed(LateServer {
+            port: 1,
+            poem: "",
+            after: never,
+        })
+    });
+    let options = GetPoetryOptions::new(vec![at(1, 10000)])
+        .retry_policy(policy)
+        .report(ReportStyle::Quiet);
+    assert_eq!(run_client(&mut net, options), Some(1));
+    connect_failures(&net, "client")
+        .into_iter()
+        .map(|(_, t)| t)
+        .collect()
+}
+
+#[test]
+fn an_exponential_policy_spaces_the_attempts_and_caps_the_wait() {
+    let policy = RetryPolicy::exponential(Duration::from_millis(250), 2.0)
+        .with_max_delay(SECOND)
+        .with_max_retries(4);
+    // Waits of 0.25, 0.5, 1 and (capped) 1 s; the fifth refusal is final.
+    assert_eq!(
+        refusal_times(1, policy),
+        [secs(0.0), secs(0.25), secs(0.75), secs(1.75), secs(2.75)]
+    );
+}
+
+#[test]
+fn jittered_waits_replay_from_the_run_seed_and_change_with_it() {
+    let policy = RetryPolicy::fixed(SECOND)
+        .with_jitter(Jitter::Proportional(0.5))
+        .with_max_retries(3);
+    let first = refusal_times(7, policy);
+    assert_eq!(first.len(), 4);
+    assert_eq!(refusal_times(7, policy), first, "same seed, same waits");
+    assert_ne!(refusal_times(8, policy), first, "another seed, other waits");
+    for gap in first.windows(2).map(|w| w[1] - w[0]) {
+        assert!(
+            (Duration::from_millis(500)..=Duration::from_millis(1500)).contains(&gap),
+            "{gap:?}"
+        );
+    }
+}
+
+#[test]
+fn two_clients_on_one_network_draw_different_jitter() {
+    let policy = RetryPolicy::fixed(SECOND)
+        .with_jitter(Jitter::Proportional(0.5))
+        .with_max_retries(3);
+    let mut net = instant_net();
+    net.add_host("deaf", || {
+        let never = Duration::from_secs(86_400);
+        boxed(LateServer {
+            port: 1,
+            poem: "",
+            after: never,
+        })
+    });
+    let options = GetPoetryOptions::new(vec![at(1, 10000)])
+        .retry_policy(policy)
+        .report(ReportStyle::Quiet);
+    for name in ["a", "b"] {
+        let options = options.clone();
+        net.add_host(name, move || boxed(GetPoetry::new(options.clone())));
+    }
+    assert!(net.run_until_exit(&["a", "b"], Duration::from_secs(60)));
+    let (a, b) = (connect_failures(&net, "a"), connect_failures(&net, "b"));
+    assert_eq!((a.len(), b.len()), (4, 4));
+    assert_ne!(a, b, "each host has a random stream of its own");
+}
+
+#[test]
+fn under_the_doubles_the_jitter_comes_from_the_hosts_random_source() {
+    let policy = RetryPolicy::fixed(SECOND)
+        .with_jitter(Jitter::Add(SECOND))
+        .with_max_retries(1);
+    let options = GetPoetryOptions::new(vec![local(10000)]).retry_policy(policy);
+    let mut reactor = MemoryReactor::with_rng(GetPoetry::new(options), HostRng::new(5, 0));
+    reactor.fail_connect(0, ConnectError::Refused);
+    let expected = policy.delay(1, &mut HostRng::new(5, 0)).unwrap();
+    assert_eq!(reactor.next_deadline(), Some(Instant::ZERO + expected));
+    assert_ne!(expected, SECOND, "the jitter moved the retry");
 }
 
 mod any_schedule {

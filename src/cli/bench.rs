@@ -10,6 +10,7 @@ use clap::{Args, Subcommand};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use super::bench_codec::Codec;
 use crate::clock::{CallId, Clock, ManualClock};
 use crate::codec::NetstringDecoder;
 use crate::programs::pingpong::PingPongFactory;
@@ -68,6 +69,12 @@ enum BenchCommand {
         #[arg(long, default_value_t = 0x5eed)]
         seed: u64,
     },
+    /// A stream of `\r\n`-delimited lines fed to the line decoder in seeded
+    /// random-sized reads: prints `bytes_per_s=`.
+    Line(super::bench_codec::StreamArgs),
+    /// A stream of int32-prefixed strings fed to the int32 decoder in seeded
+    /// random-sized reads: prints `bytes_per_s=`.
+    Int32(super::bench_codec::StreamArgs),
     /// A fast poetry server on loopback (weft's, or --server's) under C clients that
     /// connect, read the whole poem and reconnect until N requests are done: prints
     /// `requests_per_s=`.
@@ -81,6 +88,8 @@ pub(crate) fn run(args: &BenchArgs) -> i32 {
     let runs = args.runs.max(1);
     match &args.what {
         BenchCommand::Tcp(tcp) => return super::bench_tcp::run(tcp, runs),
+        BenchCommand::Line(stream) => super::bench_codec::run(Codec::Line, stream, runs),
+        BenchCommand::Int32(stream) => super::bench_codec::run(Codec::Int32, stream, runs),
         BenchCommand::Sim { file, seeds } => {
             let catalogue = crate::programs::catalogue();
             let scenario = match crate::scenario::Scenario::load(file, &catalogue) {

@@ -16,6 +16,7 @@
 //! ```
 
 mod bench;
+mod bench_codec;
 mod bench_tcp;
 mod clients;
 mod pingpong;

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use super::{Command, ConnId, HostPort, ListenerId, Stream};
+use super::{Command, ConnId, HostPort, HostRng, ListenerId, Stream};
 use crate::clock::{CallError, CallId, Clock, ManualClock, MapClock};
 use crate::flow::{Consumer, ProducerError, ProducerKind};
 use crate::protocol::Context;
@@ -25,6 +25,8 @@ pub(crate) struct HostState {
     pub(crate) next_conn: u64,
     pub(crate) next_listener: u64,
     pub(crate) exit_code: Option<i32>,
+    /// The program's random source, seeded by the driver.
+    pub(crate) rng: HostRng,
 }
 
 impl HostState {
@@ -304,6 +306,21 @@ impl<T> HostContext<'_, T> {
     /// Cancels a pending call made with [`call_later`](Self::call_later).
     pub fn cancel(&mut self, call: CallId) -> Result<(), CallError> {
         self.clock.cancel(call)
+    }
+
+    /// The host's random source, seeded by the driver (see [`HostRng`]): draw from it,
+    /// never from an unseeded generator, so that a run replays from its seed.
+    ///
+    /// ```
+    /// use weft::host::{HostContext, Jitter, RetryPolicy};
+    /// use std::time::Duration;
+    ///
+    /// fn next_wait<T>(cx: &mut HostContext<'_, T>, failures: u32) -> Option<Duration> {
+    ///     RetryPolicy::client_service().delay(failures, cx.rng())
+    /// }
+    /// ```
+    pub fn rng(&mut self) -> &mut HostRng {
+        &mut self.state.rng
     }
 }
 

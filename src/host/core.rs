@@ -4,7 +4,9 @@ use std::any::Any;
 use std::net::SocketAddr;
 
 use super::context::HostState;
-use super::{Command, ConnId, ConnectError, HostContext, ListenError, ListenerId, Program};
+use super::{
+    Command, ConnId, ConnectError, HostContext, HostRng, ListenError, ListenerId, Program,
+};
 use crate::clock::ManualClock;
 use crate::flow::Notice;
 use crate::time::Instant;
@@ -23,6 +25,10 @@ use crate::transport::{CloseAction, Disconnect, TransportState};
 /// `Node: Any`, so a driver's caller can look inside: `(node as &dyn Any)
 /// .downcast_ref::<Host<MyProgram>>()`.
 pub trait Node: Any {
+    /// Replaces the random source the program draws from ([`HostContext::rng`]).
+    /// Drivers call it before [`start`](Self::start): SimNet with a stream of the run's
+    /// seed for each host; a host nobody seeds uses [`HostRng::default`].
+    fn set_rng(&mut self, rng: HostRng);
     /// Starts the program. Call once, first.
     fn start(&mut self, now: Instant);
     /// The exit status, once the program has exited.
@@ -100,6 +106,13 @@ impl<P: Program> Host<P> {
         }
     }
 
+    /// A host whose program draws from `rng` instead of [`HostRng::default`].
+    pub fn with_rng(program: P, rng: HostRng) -> Self {
+        let mut host = Self::new(program);
+        host.state.rng = rng;
+        host
+    }
+
     /// The program, to inspect its state in tests.
     pub fn program(&self) -> &P {
         &self.program
@@ -160,6 +173,10 @@ impl<P: Program> Host<P> {
 }
 
 impl<P: Program + 'static> Node for Host<P> {
+    fn set_rng(&mut self, rng: HostRng) {
+        self.state.rng = rng;
+    }
+
     fn start(&mut self, now: Instant) {
         self.call(now, |p, cx| p.start(cx));
     }

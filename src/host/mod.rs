@@ -11,14 +11,25 @@
 //!
 //! Drivers run a program inside a [`Host`], the sans-IO core they all share: they feed it
 //! network events and poll it for [`Command`]s, bytes to send and deadlines.
+//!
+//! A program that draws random numbers (a retry's jitter) draws them from its host's
+//! [`HostRng`], seeded by the driver; [`RetryPolicy`] is the back-off a retrying client
+//! needs, and [`ReconnectingClient`] (Twisted's `ClientService`) keeps a connection up
+//! with it.
 
 mod adapter;
 mod context;
 mod core;
+mod reconnect;
+pub mod retry;
+mod rng;
 
 pub use adapter::{FactoryProgram, Role};
 pub use context::HostContext;
 pub use core::{Host, Node};
+pub use reconnect::{ReconnectTimer, ReconnectingClient};
+pub use retry::{Jitter, RetryPolicy};
+pub use rng::HostRng;
 
 use std::fmt;
 use std::net::SocketAddr;

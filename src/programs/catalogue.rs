@@ -227,7 +227,10 @@ mod tests {
             "#,
         );
         assert_eq!(o.report, ReportStyle::AsArrivedTerse);
-        assert_eq!((o.retries, o.retry_delay), (3, Duration::from_millis(250)));
+        assert_eq!(
+            (o.retry.max_retries(), o.retry.initial_delay()),
+            (Some(3), Duration::from_millis(250))
+        );
         assert_eq!(o.connect_timeout, Duration::from_secs(2));
         assert_eq!(o.transform, Some(HostPort::new("xform", 11000)));
         assert_eq!(o.transform_name, "reverse-lines");
@@ -237,8 +240,8 @@ mod tests {
     #[test]
     fn get_poetry_defaults_to_no_retries_and_no_transform() {
         let o = get_poetry_options(r#"servers = ["poet:10000"]"#);
-        assert_eq!(o.retries, 0);
-        assert_eq!(o.retry_delay, Duration::from_secs(1));
+        assert_eq!(o.retry.max_retries(), Some(0));
+        assert_eq!(o.retry.initial_delay(), Duration::from_secs(1));
         assert_eq!(o.transform, None);
         assert_eq!(o.transform_name, "cummingsify");
     }

@@ -17,7 +17,9 @@
 //! - a [`Transcript`] of everything, with virtual times.
 //!
 //! It never ticks: it jumps from one event to the next, every queue ordered by (time,
-//! sequence), every random draw from the run's seed. Same seed, same transcript.
+//! sequence), every random draw from the run's seed. Same seed, same transcript. Each
+//! host's program gets a [`HostRng`] of its own from the seed (one stream per host and
+//! incarnation), for draws such as a retry's jitter.
 //!
 //! [`Segmentation`]: crate::testing::Segmentation
 
@@ -50,7 +52,9 @@ use std::time::Duration;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::host::{ConnId, ConnectError, FactoryProgram, Host, ListenerId, Node, Program, Stream};
+use crate::host::{
+    ConnId, ConnectError, FactoryProgram, Host, HostRng, ListenerId, Node, Program, Stream,
+};
 use crate::protocol::Factory;
 use crate::testing::{EventKind, Transcript, logs};
 use crate::time::Instant;
@@ -609,8 +613,12 @@ impl SimNet {
 
     fn boot(&mut self, h: usize) {
         self.calling = Some(h);
-        let node = (self.hosts[h].factory)();
+        let mut node = (self.hosts[h].factory)();
         self.calling = None;
+        // A stream of its own per host and incarnation; stream 0 of the seed stays the
+        // network's, so seeding hosts moves none of the network's draws.
+        let stream = (h as u64 + 1) << 32 | u64::from(self.hosts[h].incarnation);
+        node.set_rng(HostRng::new(self.seed, stream));
         let host = &mut self.hosts[h];
         host.node = Some(node);
         host.status = HostStatus::Running;

@@ -11,8 +11,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use crate::host::{
-    Command, ConnId, ConnectError, DEFAULT_BACKLOG, Host, HostPort, ListenerId, Node, Program,
-    Stream,
+    Command, ConnId, ConnectError, DEFAULT_BACKLOG, Host, HostPort, HostRng, ListenerId, Node,
+    Program, Stream,
 };
 use crate::time::Instant;
 use crate::transport::{CloseAction, Disconnect, ipv4};
@@ -64,10 +64,17 @@ pub struct MemoryReactor<P: Program> {
 }
 
 impl<P: Program + 'static> MemoryReactor<P> {
-    /// Starts `program` at time zero and records its first requests.
+    /// Starts `program` at time zero and records its first requests. Its random
+    /// source is [`HostRng::default`].
     pub fn new(program: P) -> Self {
+        Self::with_rng(program, HostRng::default())
+    }
+
+    /// [`new`](Self::new), with the program drawing from `rng` (to show that what it
+    /// draws, a retry's jitter, follows the seed).
+    pub fn with_rng(program: P, rng: HostRng) -> Self {
         let mut reactor = Self {
-            host: Host::new(program),
+            host: Host::with_rng(program, rng),
             now: Instant::ZERO,
             tcp_servers: Vec::new(),
             tcp_clients: Vec::new(),

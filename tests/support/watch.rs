@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::rc::Rc;
 
-use weft::host::{Command, ConnId, ConnectError, ListenError, ListenerId, Node};
+use weft::host::{Command, ConnId, ConnectError, HostRng, ListenError, ListenerId, Node};
 use weft::time::Instant;
 use weft::transport::{CloseAction, Disconnect};
 
@@ -73,6 +73,10 @@ impl<N: Node + ?Sized> Watched<N> {
 }
 
 impl<N: Node + ?Sized> Node for Watched<N> {
+    fn set_rng(&mut self, rng: HostRng) {
+        self.inner.set_rng(rng);
+    }
+
     fn start(&mut self, now: Instant) {
         self.inner.start(now);
         self.sample();

@@ -25,9 +25,8 @@
 //! afresh), so a slow transform server can cost the transform but never the poem.
 //!
 //! With [`GetPoetryOptions::retries`], a failed attempt is not the end: the download
-//! waits [`GetPoetryOptions::retry_delay`] and connects again from scratch, its
-//! partial poem dropped; only its last attempt's failure settles it. The transform
-//! stage is not retried.
+//! waits as [`GetPoetryOptions::retry`] says and connects again from scratch; only its
+//! last attempt's failure settles it. The transform stage is not retried.
 
 mod options;
 mod report;

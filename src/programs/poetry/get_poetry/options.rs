@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::host::{DEFAULT_CONNECT_TIMEOUT, HostPort};
+use crate::host::{DEFAULT_CONNECT_TIMEOUT, HostPort, RetryPolicy};
 
 use super::super::client::TruncationPolicy;
 
@@ -72,13 +72,14 @@ pub struct GetPoetryOptions {
     /// connection is aborted and the original poem is used. `None`: the same limit as
     /// [`timeout`](Self::timeout), counted afresh from the poem's arrival.
     pub transform_timeout: Option<Duration>,
-    /// How many times a failed download is tried again (Parts 4 to 8 exercises): a
-    /// refused or timed-out connect, a reset or unclean close (unless truncated poems
-    /// are accepted), a download timeout. 0: no retry. The transform stage is never
-    /// retried.
-    pub retries: u32,
-    /// How long to wait after a failed attempt before the next one.
-    pub retry_delay: Duration,
+    /// When a failed download is tried again (Parts 4 to 8 exercises) and how long it
+    /// waits first. A failure is a refused or timed-out connect, a reset or unclean
+    /// close (unless truncated poems are accepted), a download timeout; the transform
+    /// stage is never retried. The default never retries; [`retries`](Self::retries)
+    /// and [`retry_delay`](Self::retry_delay) make it a fixed wait, and
+    /// [`retry_policy`](Self::retry_policy) sets any back-off, whose jitter is drawn
+    /// from the host's seeded random source.
+    pub retry: RetryPolicy,
 }
 
 impl GetPoetryOptions {
@@ -95,8 +96,7 @@ impl GetPoetryOptions {
             transform: None,
             transform_name: DEFAULT_TRANSFORM.to_owned(),
             transform_timeout: None,
-            retries: 0,
-            retry_delay: DEFAULT_RETRY_DELAY,
+            retry: RetryPolicy::fixed(DEFAULT_RETRY_DELAY).with_max_retries(0),
         }
     }
 
@@ -150,19 +150,42 @@ impl GetPoetryOptions {
 
     /// Tries a failed download up to `retries` more times.
     pub fn retries(mut self, retries: u32) -> Self {
-        self.retries = retries;
+        self.retry = self.retry.with_max_retries(retries);
         self
     }
 
-    /// Waits `delay` between a failed attempt and the next.
+    /// Waits `delay` after the first failed attempt (after every one, unless
+    /// [`retry_policy`](Self::retry_policy) set a growing back-off).
     pub fn retry_delay(mut self, delay: Duration) -> Self {
-        self.retry_delay = delay;
+        self.retry = self.retry.with_initial_delay(delay);
         self
     }
 
-    /// Attempts a download may take in all: the first and its retries.
-    pub fn attempts(&self) -> u32 {
-        self.retries.saturating_add(1)
+    /// Retries as `policy` says: its back-off, jitter and maximum retries (a policy
+    /// with no maximum retries a failing download until it succeeds).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use weft::host::{HostPort, Jitter, RetryPolicy};
+    /// use weft::programs::poetry::GetPoetryOptions;
+    ///
+    /// let backoff = RetryPolicy::exponential(Duration::from_millis(250), 2.0)
+    ///     .with_max_delay(Duration::from_secs(4))
+    ///     .with_jitter(Jitter::Proportional(0.1))
+    ///     .with_max_retries(5);
+    /// let options = GetPoetryOptions::new(vec![HostPort::new("poet", 10000)])
+    ///     .retry_policy(backoff);
+    /// assert_eq!(options.attempts(), Some(6));
+    /// ```
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// Attempts a download may take in all, the first and its retries; `None`: no
+    /// limit.
+    pub fn attempts(&self) -> Option<u32> {
+        self.retry.max_attempts()
     }
 
     /// The transform stage's limit: its own, or the per-stage one.

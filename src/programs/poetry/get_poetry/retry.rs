@@ -3,8 +3,10 @@
 //!
 //! A failed attempt (refused or timed-out connect, a reset or unclean close whose
 //! truncated poem is not accepted, the download timeout) with attempts left does not
-//! settle the download: it waits [`retry_delay`](super::GetPoetryOptions::retry_delay)
-//! in [`Stage::Backoff`], then connects afresh. The bytes of the failed attempt are
+//! settle the download: it waits as [`GetPoetryOptions::retry`](super::GetPoetryOptions::retry)
+//! says (a fixed [`retry_delay`](super::GetPoetryOptions::retry_delay) unless a
+//! [`RetryPolicy`](crate::host::RetryPolicy) says otherwise, jitter drawn from the
+//! host's seeded random source) in [`Stage::Backoff`], then connects afresh. The bytes of the failed attempt are
 //! dropped with its client protocol, so the poem starts again from its first byte. A
 //! poetry connection that is not its download's latest is routed as
 //! [`Leg::Stale`](super::Leg::Stale), so anything still arriving from it (the close of an aborted connection, a connect a driver completes after it
@@ -26,19 +28,22 @@ impl GetPoetry {
         i: usize,
         failure: &Failure,
     ) -> bool {
-        let total = self.options.attempts();
-        let delay = self.options.retry_delay;
         let download = &mut self.downloads[i];
-        if download.attempts >= total {
+        // Every attempt so far has failed: that is the policy's failure count.
+        let Some(delay) = self.options.retry.delay(download.attempts, cx.rng()) else {
             return false;
-        }
+        };
         if let Some(call) = download.timeout.take() {
             let _ = cx.cancel(call);
         }
         download.stage = Stage::Backoff;
         download.timeout = Some(cx.call_later(delay, GetPoetryTimer::Retry(i)));
+        let of_total = match self.options.attempts() {
+            Some(total) => format!(" of {total}"),
+            None => String::new(),
+        };
         tracing::info!(
-            "Task {}: retrying {} in {} (attempt {} of {total}): {failure}",
+            "Task {}: retrying {} in {} (attempt {}{of_total}): {failure}",
             i + 1,
             download.server,
             format_timedelta(delay),
@@ -49,6 +54,6 @@ impl GetPoetry {
 
     /// Whether a failure of download `i`'s current attempt would be retried.
     pub(super) fn has_attempts_left(&self, i: usize) -> bool {
-        self.downloads[i].attempts < self.options.attempts()
+        self.options.retry.allows(self.downloads[i].attempts)
     }
 }
