@@ -303,135 +303,81 @@ impl Drop for Connection {
     }
 }
 
-/// A listen in progress; completes with a [`Listener`] once the driver listens.
-#[must_use = "futures do nothing unless polled"]
-pub struct Listen {
-    net: Net,
-    addr: HostPort,
-    backlog: Option<u32>,
-    listener: Option<ListenId>,
-}
-
-impl std::fmt::Debug for Listen {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Listen").field("addr", &self.addr).finish()
-    }
-}
-
-impl Listen {
-    pub(crate) fn new(net: Net, addr: HostPort) -> Self {
-        Self {
-            net,
-            addr,
-            backlog: None,
-            listener: None,
-        }
-    }
-
-    /// How many connections the kernel completes and holds while nobody accepts.
-    pub fn backlog(mut self, backlog: u32) -> Self {
-        self.backlog = Some(backlog);
-        self
-    }
-}
-
-impl Future for Listen {
-    type Output = Result<Listener, ListenError>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = &mut *self;
-        let mut net = this.net.borrow_mut();
-        let id = match this.listener {
-            Some(id) => id,
-            None => {
-                let id = net.add_listener();
-                net.ops.push_back(Op::Listen {
-                    listener: id,
-                    addr: this.addr.clone(),
-                    backlog: this.backlog,
-                });
-                this.listener = Some(id);
-                id
-            }
-        };
-        let Some(state) = net.listeners.get_mut(&id) else {
-            return Poll::Ready(Err(ListenError::Other("listener was dropped".into())));
-        };
-        match &state.phase {
-            ListenPhase::Pending => {
-                state.waker = Some(cx.waker().clone());
-                Poll::Pending
-            }
-            ListenPhase::Failed(error) => {
-                let error = error.clone();
-                net.listeners.remove(&id);
-                this.listener = None;
-                Poll::Ready(Err(error))
-            }
-            &ListenPhase::Listening(addr) => {
-                this.listener = None;
-                drop(net);
-                Poll::Ready(Ok(Listener {
-                    net: this.net.clone(),
-                    id,
-                    addr,
-                }))
-            }
-        }
-    }
-}
-
-impl Drop for Listen {
-    fn drop(&mut self) {
-        if let Some(listener) = self.listener.take() {
-            let mut net = self.net.borrow_mut();
-            if let Some(state) = net.listeners.get_mut(&listener) {
-                state.orphaned = true;
-            }
-            net.ops.push_back(Op::StopListening { listener });
-        }
-    }
-}
-
-/// A listening port. Dropping it stops listening and closes connections not yet
-/// accepted.
+/// A listening port, as Twisted's `listenTCP` returns it: made at once, confirmed (or
+/// refused) by the driver later. Dropping it stops listening and closes connections not
+/// yet accepted.
 pub struct Listener {
     net: Net,
     id: ListenId,
-    addr: SocketAddr,
 }
 
 impl std::fmt::Debug for Listener {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Listener")
-            .field("addr", &self.addr)
+            .field("addr", &self.local_addr())
             .finish()
     }
 }
 
 impl Listener {
-    /// Where it listens (the real port, if 0 was asked for).
-    pub fn local_addr(&self) -> SocketAddr {
-        self.addr
+    pub(crate) fn new(net: Net, addr: HostPort, backlog: Option<u32>) -> Self {
+        let id = {
+            let mut core = net.borrow_mut();
+            let id = core.add_listener(addr.port);
+            core.ops.push_back(Op::Listen {
+                listener: id,
+                addr,
+                backlog,
+            });
+            id
+        };
+        Self { net, id }
     }
 
-    /// The next connection, oldest first.
-    pub fn accept(&mut self) -> impl Future<Output = Connection> + '_ {
+    /// Where it listens (the real port, if 0 was asked for), once the driver has said.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        match self.net.borrow().listeners.get(&self.id)?.phase {
+            ListenPhase::Listening(addr) => Some(addr),
+            _ => None,
+        }
+    }
+
+    /// Waits for the driver's answer: the address it listens on, or why it cannot.
+    pub fn listening(&mut self) -> impl Future<Output = Result<SocketAddr, ListenError>> + '_ {
         std::future::poll_fn(move |cx| {
             let mut net = self.net.borrow_mut();
             let Some(state) = net.listeners.get_mut(&self.id) else {
-                return Poll::Pending;
+                return Poll::Ready(Err(ListenError::Other("not listening".into())));
             };
-            match state.backlog.pop_front() {
-                Some(sock) => Poll::Ready(Connection {
-                    net: self.net.clone(),
-                    sock,
-                }),
-                None => {
+            match &state.phase {
+                ListenPhase::Pending => {
                     state.waker = Some(cx.waker().clone());
                     Poll::Pending
                 }
+                ListenPhase::Failed(error) => Poll::Ready(Err(error.clone())),
+                &ListenPhase::Listening(addr) => Poll::Ready(Ok(addr)),
             }
+        })
+    }
+
+    /// The next connection, oldest first; an error if the listen failed.
+    pub fn accept(&mut self) -> impl Future<Output = Result<Connection, ListenError>> + '_ {
+        std::future::poll_fn(move |cx| {
+            let mut net = self.net.borrow_mut();
+            let Some(state) = net.listeners.get_mut(&self.id) else {
+                return Poll::Ready(Err(ListenError::Other("not listening".into())));
+            };
+            if let Some(sock) = state.backlog.pop_front() {
+                return Poll::Ready(Ok(Connection {
+                    net: self.net.clone(),
+                    sock,
+                }));
+            }
+            if let ListenPhase::Failed(error) = &state.phase {
+                return Poll::Ready(Err(error.clone()));
+            }
+            state.waker = Some(cx.waker().clone());
+            Poll::Pending
         })
     }
 }

@@ -140,6 +140,8 @@ pub(crate) enum ListenPhase {
 #[derive(Debug)]
 pub(crate) struct ListenerState {
     pub(crate) id: Option<ListenerId>,
+    /// The port asked for (0: any), until the driver says which.
+    pub(crate) port: u16,
     pub(crate) phase: ListenPhase,
     pub(crate) backlog: VecDeque<SockId>,
     pub(crate) waker: Option<Waker>,
@@ -174,13 +176,14 @@ impl NetCore {
         sock
     }
 
-    pub(crate) fn add_listener(&mut self) -> ListenId {
+    pub(crate) fn add_listener(&mut self, port: u16) -> ListenId {
         let id = self.next_listener;
         self.next_listener += 1;
         self.listeners.insert(
             id,
             ListenerState {
                 id: None,
+                port,
                 phase: ListenPhase::Pending,
                 backlog: VecDeque::new(),
                 waker: None,

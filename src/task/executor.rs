@@ -289,13 +289,23 @@ impl TaskProgram {
             return;
         };
         let mut net = self.net.borrow_mut();
-        // A program is told which connection, not which listener: the local port says.
-        let listener = net.listeners.iter().find_map(|(&id, l)| match l.phase {
-            ListenPhase::Listening(addr) if !l.orphaned && addr.port() == local.port() => {
-                Some(id)
-            }
-            _ => None,
-        });
+        // A program is told which connection, not which listener: the local port says
+        // (the port asked for, while the driver has not said which it got).
+        let live = || net.listeners.iter().filter(|(_, l)| !l.orphaned);
+        let port_of = |l: &super::core::ListenerState| match l.phase {
+            ListenPhase::Listening(addr) => addr.port(),
+            _ => l.port,
+        };
+        let listener = live()
+            .find(|(_, l)| port_of(l) == local.port())
+            .map(|(&id, _)| id)
+            .or_else(|| {
+                let mut all = live();
+                match (all.next(), all.next()) {
+                    (Some((&id, _)), None) => Some(id),
+                    _ => None,
+                }
+            });
         let Some(listener) = listener else {
             drop(net);
             cx.abort_connection(conn);

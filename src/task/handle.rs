@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use super::conn::{Connect, Listen};
+use super::conn::{Connect, Listener};
 use super::core::{Net, Op};
 use super::oneshot::{self, Receiver};
 use super::timer::{Interval, Sleep, Timeout, Timers};
@@ -88,10 +88,17 @@ impl Tasks {
         Connect::new(self.net.clone(), to, DEFAULT_CONNECT_TIMEOUT)
     }
 
-    /// Listens on `addr` (port 0: any free port); completes once the driver is
-    /// listening, or with why it could not.
-    pub fn listen(&self, addr: HostPort) -> Listen {
-        Listen::new(self.net.clone(), addr)
+    /// Listens on `addr` (port 0: any free port), with the driver's default backlog.
+    /// The listener is there at once; [`Listener::listening`] waits for the driver's
+    /// answer, and [`Listener::accept`] reports a failed listen.
+    pub fn listen(&self, addr: HostPort) -> Listener {
+        Listener::new(self.net.clone(), addr, None)
+    }
+
+    /// Listens with a chosen backlog: how many connections the kernel completes and
+    /// holds while nobody accepts.
+    pub fn listen_with_backlog(&self, addr: HostPort, backlog: u32) -> Listener {
+        Listener::new(self.net.clone(), addr, Some(backlog))
     }
 
     /// Prints a line on standard output.
@@ -125,7 +132,6 @@ impl Tasks {
 }
 
 /// A spawned task's result, as a future. Dropping it leaves the task running.
-#[must_use = "dropping a JoinHandle detaches its task"]
 pub struct JoinHandle<T> {
     net: Net,
     id: u64,

@@ -15,13 +15,12 @@
 //!
 //! /// An echo server, one task per client.
 //! async fn echo(tasks: Tasks) {
-//!     let Ok(mut listener) = tasks.listen(HostPort::new("0.0.0.0", 7)).await else {
-//!         return tasks.exit(1);
-//!     };
-//!     loop {
-//!         let conn = listener.accept().await;
+//!     let mut listener = tasks.listen(HostPort::new("0.0.0.0", 7));
+//!     // An error here: the listen failed.
+//!     while let Ok(conn) = listener.accept().await {
 //!         tasks.spawn(serve(conn));
 //!     }
+//!     tasks.exit(1);
 //! }
 //!
 //! async fn serve(mut conn: Connection) {
@@ -91,7 +90,7 @@ pub mod oneshot;
 mod sync;
 mod timer;
 
-pub use conn::{Closing, Connect, Connection, ConnectionError, Listen, Listener};
+pub use conn::{Closing, Connect, Connection, ConnectionError, Listener};
 pub use deferred::{
     FirstError, WithCanceller, deferred_list, fastest_of_two, first_failure, first_success,
     gather_results, there_can_be_only_one, with_canceller,
