@@ -341,7 +341,10 @@ fn tv21_gather_results_fails_with_the_first_error() {
 
 #[test]
 fn tv21_among_inputs_already_fired_the_first_in_the_list_wins() {
-    let mut list = pin!(first_success([boxed(ready(Ok("a"))), boxed(ready(Ok("b")))]));
+    let mut list = pin!(first_success([
+        boxed(ready(Ok("a"))),
+        boxed(ready(Ok("b")))
+    ]));
     assert_eq!(success_result_of(&mut list), (0, "a"));
 }
 
@@ -403,8 +406,9 @@ fn contenders(n: usize, log: &Log) -> (Vec<Sender<Result<&'static str, Oops>>>, 
         .map(|i| {
             let (sender, d) = deferred::<&'static str>();
             let log = log.clone();
-            let contender: Contender =
-                Box::pin(with_canceller(d, move || log.borrow_mut().push(format!("cancel {i}"))));
+            let contender: Contender = Box::pin(with_canceller(d, move || {
+                log.borrow_mut().push(format!("cancel {i}"))
+            }));
             (sender, contender)
         })
         .unzip()
@@ -468,7 +472,11 @@ fn tv24_timeout_fires_at_ten_seconds_and_leaves_no_call() {
         }
     );
     assert_eq!(clock.pending_count(), 0, "no delayed call is left");
-    assert_eq!(log_of(&cancelled), ["cancelled"], "expiry cancels the inner future");
+    assert_eq!(
+        log_of(&cancelled),
+        ["cancelled"],
+        "expiry cancels the inner future"
+    );
 }
 
 #[test]
@@ -493,7 +501,10 @@ fn part19_cancelling_runs_the_canceller() {
     let (_d, awaited) = oneshot::channel::<&str>();
     let d = with_canceller(awaited, {
         let log = log.clone();
-        move || log.borrow_mut().push("I need to cancel this deferred".into())
+        move || {
+            log.borrow_mut()
+                .push("I need to cancel this deferred".into())
+        }
     });
     drop(d);
     log.borrow_mut().push("done".into());

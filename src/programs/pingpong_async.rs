@@ -87,4 +87,3 @@ pub fn client(to: HostPort, maximum: Option<u64>) -> TaskProgram {
         tasks.exit(code);
     })
 }
-

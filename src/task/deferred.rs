@@ -88,7 +88,12 @@ where
         if inputs.iter().any(Option::is_some) {
             return Poll::Pending;
         }
-        Poll::Ready(results.drain(..).map(|r| r.expect("every input finished")).collect())
+        Poll::Ready(
+            results
+                .drain(..)
+                .map(|r| r.expect("every input finished"))
+                .collect(),
+        )
     })
     .await
 }

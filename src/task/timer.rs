@@ -279,7 +279,10 @@ impl<F: Future> Future for Timeout<F> {
             this.sleep = None;
             return Poll::Ready(Ok(output));
         }
-        let sleep = this.sleep.as_mut().expect("a running timeout has its timer");
+        let sleep = this
+            .sleep
+            .as_mut()
+            .expect("a running timeout has its timer");
         if Pin::new(sleep).poll(cx).is_ready() {
             this.sleep = None;
             // Cancel (drop) what was running before reporting.
