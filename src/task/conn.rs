@@ -249,6 +249,12 @@ impl Connection {
         }
     }
 
+    /// Closes cleanly once what was written is sent (Twisted's `loseConnection`), without
+    /// waiting for the end, whatever [`abort_on_drop`](Self::abort_on_drop) says.
+    pub fn lose_connection(self) {
+        self.with(|s| s.abort_on_drop = false);
+    }
+
     /// Closes now, discarding what is unsent; the peer sees a reset.
     pub fn abort(mut self) {
         self.abort_on_drop();
