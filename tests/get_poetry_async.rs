@@ -8,10 +8,10 @@ use std::path::Path;
 
 use weft::host::{Host, Node};
 use weft::programs::poetry::GetPoetry;
+use weft::programs::poetry::GetPoetryOptions;
 use weft::programs::poetry::get_poetry_async::{
     get_poetry_deferred_list, get_poetry_inline_callbacks,
 };
-use weft::programs::poetry::GetPoetryOptions;
 use weft::scenario::{Scenario, scenario_files};
 use weft::simnet::SimNet;
 use weft::task::TaskProgram;
@@ -97,7 +97,11 @@ fn first_difference(a: &str, b: &str) -> String {
             a.lines().nth(i).unwrap_or_default(),
             b.lines().nth(i).unwrap_or_default()
         ),
-        None => format!("lengths differ: {} vs {} lines", a.lines().count(), b.lines().count()),
+        None => format!(
+            "lengths differ: {} vs {} lines",
+            a.lines().count(),
+            b.lines().count()
+        ),
     }
 }
 
@@ -129,12 +133,39 @@ fn client_8_deferred_list_has_the_state_machines_transcripts() {
 }
 
 #[test]
+fn the_async_clients_are_deterministic() {
+    for scenario in get_poetry_scenarios() {
+        for client in [
+            get_poetry_inline_callbacks as Client,
+            get_poetry_deferred_list,
+        ] {
+            let first = run(&scenario, network_with(&scenario, scenario.seed, client));
+            let second = run(&scenario, network_with(&scenario, scenario.seed, client));
+            assert!(
+                first == second,
+                "{}: {}",
+                scenario.name,
+                first_difference(&first.0, &second.0)
+            );
+        }
+    }
+}
+
+#[test]
 fn the_async_clients_pass_every_scenario_the_state_machine_passes() {
     for scenario in get_poetry_scenarios() {
         let seed = scenario.seed;
         let outcome = scenario.run(seed).expect("runs");
-        assert!(outcome.passed(), "{}: {:?}", scenario.name, outcome.failures);
-        for client in [get_poetry_inline_callbacks as Client, get_poetry_deferred_list] {
+        assert!(
+            outcome.passed(),
+            "{}: {:?}",
+            scenario.name,
+            outcome.failures
+        );
+        for client in [
+            get_poetry_inline_callbacks as Client,
+            get_poetry_deferred_list,
+        ] {
             let mut net = network_with(&scenario, seed, client);
             let awaited: Vec<&str> = scenario.expect.exit.keys().map(String::as_str).collect();
             let finished_at = if awaited.is_empty() {

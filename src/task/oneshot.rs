@@ -18,6 +18,15 @@
 //! d.send(1).unwrap();
 //! assert_eq!(success_result_of(&mut awaited), 1);
 //! ```
+//!
+//! Firing twice (Twisted's `AlreadyCalledError`) does not compile: `send` takes the
+//! sender.
+//!
+//! ```compile_fail
+//! let (d, _awaited) = weft::task::oneshot::channel::<&str>();
+//! d.send("result").unwrap();
+//! d.send("whoops").unwrap();
+//! ```
 
 use std::cell::RefCell;
 use std::future::Future;

@@ -76,7 +76,11 @@ pub fn get_poetry_deferred_list(options: GetPoetryOptions) -> TaskProgram {
             let (tasks, options) = (&tasks, &options);
             let downloads = (0..count)
                 .map(|i| async move { Ok::<_, ()>(get_transformed_poem(tasks, options, i).await) });
-            deferred_list(downloads).await.into_iter().flatten().collect()
+            deferred_list(downloads)
+                .await
+                .into_iter()
+                .flatten()
+                .collect()
         };
         finish(&tasks, &options, started, &outcomes);
     })
@@ -87,7 +91,14 @@ fn finish(tasks: &Tasks, options: &GetPoetryOptions, started: Instant, outcomes:
     let failed: Vec<bool> = outcomes.iter().map(|(_, t)| t.is_some()).collect();
     let elapsed = tasks.now() - started;
     let name = &options.transform_name;
-    end_lines(&mut { tasks }, options.report, &results, &failed, name, elapsed);
+    end_lines(
+        &mut { tasks },
+        options.report,
+        &results,
+        &failed,
+        name,
+        elapsed,
+    );
     tasks.exit(i32::from(!results.iter().all(|r| r.is_ok())));
 }
 
@@ -118,7 +129,10 @@ async fn get_transformed_poem(tasks: &Tasks, options: &GetPoetryOptions, i: usiz
                     Ok(transformed) => Ok(transformed),
                     Err(error) => {
                         tracing::warn!(task = i + 1, %error, "transform failed; using the original poem");
-                        if !matches!(options.report, ReportStyle::Quiet | ReportStyle::InOrderAtEnd) {
+                        if !matches!(
+                            options.report,
+                            ReportStyle::Quiet | ReportStyle::InOrderAtEnd
+                        ) {
                             tasks.eprint(failed_line(&options.transform_name));
                         }
                         transform_error = Some(error);
@@ -147,8 +161,9 @@ async fn download(tasks: &Tasks, options: &GetPoetryOptions, i: usize) -> Result
         let last = attempt >= total;
         let receiving = receive(tasks, options, i, last);
         let outcome = match options.timeout {
-            Some(limit) => (tasks.timeout(limit, receiving).await)
-                .unwrap_or(Err(Failure::TimedOut(limit))),
+            Some(limit) => {
+                (tasks.timeout(limit, receiving).await).unwrap_or(Err(Failure::TimedOut(limit)))
+            }
             None => receiving.await,
         };
         match outcome {
@@ -261,4 +276,3 @@ async fn transform(
     }
     .into())
 }
-
