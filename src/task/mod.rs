@@ -56,7 +56,7 @@
 //!
 //! | Twisted | weft | shown by |
 //! |---|---|---|
-//! | `Deferred` | a future; one you fire yourself is a [`oneshot`] | `tests/deferreds.rs` `a_fired_oneshot_keeps_its_value_until_awaited`; firing twice does not compile ([`oneshot`]) |
+//! | `Deferred` | a future; one you fire yourself is a [`oneshot`] | `tests/deferreds/` `a_fired_oneshot_keeps_its_value_until_awaited`; firing twice does not compile ([`oneshot`]) |
 //! | callbacks / errbacks | `.await` and `Result` combinators (`map`, `map_err`, `or_else`, `?`) | `tv17_the_callback_pipeline_gives_16`, `tv17_the_errback_turns_a_type_error_into_minus_one` |
 //! | a callback returning a Deferred (nested) | awaiting inside an `async` block: the outer future waits | `tv19_an_inner_future_pauses_the_outer_chain` |
 //! | `succeed(x)` / `fail(e)` / `maybeDeferred(f)` | `std::future::ready(Ok(x))` / `ready(Err(e))` / `async { f() }` | `tv22_fired_deferred_is_first_result`, `tv22_fail_deferred` |
@@ -68,12 +68,12 @@
 //! | `gatherResults` | [`gather_results`] | `tv21_gather_results_fails_with_the_first_error` |
 //! | `fastestOfTwo` | [`fastest_of_two`] | the five `tv22_*` tests |
 //! | `there_can_be_only_one` | [`there_can_be_only_one`] | `tv23_there_can_be_only_one_cancels_the_losers` |
-//! | `Deferred(canceller)`, `d.cancel()` | [`with_canceller`]; dropping the future (a [`Connection`] it owned closes cleanly) | `part19_*` in `tests/deferreds.rs` and `tests/tasks.rs`, `dropping_a_connection_closes_it_cleanly_after_its_writes` |
+//! | `Deferred(canceller)`, `d.cancel()` | [`with_canceller`]; dropping the future (a [`Connection`] it owned closes cleanly) | `part19_*` in `tests/deferreds/` and `tests/tasks.rs`, `dropping_a_connection_closes_it_cleanly_after_its_writes` |
 //! | `addTimeout(t, clock)` | [`Timers::timeout`] / [`Tasks::timeout`], [`TimedOut`] | `tv24_timeout_fires_at_ten_seconds_and_leaves_no_call` |
 //! | `TimeoutMixin` | a [`Tasks::timeout`] around each [`Connection::read`]: data resets it | `tests/tasks.rs` `tv25_an_idle_timeout_is_reset_by_data` |
 //! | `deferLater`, `LoopingCall` | [`Tasks::sleep`], [`Tasks::interval`] | `tests/tasks.rs` `an_interval_skips_missed_ticks_like_looping_call` |
 //! | `task.Clock` for Deferred tests | [`FakeClock`] | `tv24_*` |
-//! | `SynchronousTestCase`: `assertNoResult`, `successResultOf`, `failureResultOf` | [`assert_no_result`], [`success_result_of`], [`failure_result_of`] | every `tests/deferreds.rs` test |
+//! | `SynchronousTestCase`: `assertNoResult`, `successResultOf`, `failureResultOf` | [`assert_no_result`], [`success_result_of`], [`failure_result_of`] | every `tests/deferreds/` test |
 //!
 //! The seed clients in this form are [`get_poetry_async`](crate::programs::poetry::get_poetry_async)
 //! (clients 7.0 and 8.0, held to the state machine's transcripts by
