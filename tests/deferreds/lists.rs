@@ -156,7 +156,9 @@ fn tv22_fail_deferred() {
 
 // TV-23: there_can_be_only_one.
 
-fn contenders(n: usize, log: &Log) -> (Vec<Sender<Result<&'static str, Oops>>>, Vec<Contender>) {
+type Firers = Vec<Sender<Result<&'static str, Oops>>>;
+
+fn contenders(n: usize, log: &Log) -> (Firers, Vec<Contender>) {
     (0..n)
         .map(|i| {
             let (sender, d) = deferred::<&'static str>();

@@ -34,10 +34,10 @@ pub(crate) enum Oops {
 }
 
 /// A Deferred the test fires: the sender, and the future of its result.
-pub(crate) fn deferred<T: 'static>() -> (
-    Sender<Result<T, Oops>>,
-    Pin<Box<dyn Future<Output = Result<T, Oops>>>>,
-) {
+/// The future of a Deferred's result.
+pub(crate) type Fired<T> = Pin<Box<dyn Future<Output = Result<T, Oops>>>>;
+
+pub(crate) fn deferred<T: 'static>() -> (Sender<Result<T, Oops>>, Fired<T>) {
     let (sender, receiver) = oneshot::channel();
     let future = async move { receiver.await.expect("the test keeps its senders") };
     (sender, Box::pin(future))

@@ -77,7 +77,7 @@ fn part19_cancelling_a_fired_future_does_not_call_its_canceller() {
     // defer-cancel-3 and -8: fire, then cancel: the canceller is not called.
     let log = Log::default();
     let (d, awaited) = oneshot::channel::<&str>();
-    let mut cancellable = pin!(with_canceller(awaited, {
+    let mut cancellable = Box::pin(with_canceller(awaited, {
         let log = log.clone();
         move || log.borrow_mut().push("canceller".into())
     }));

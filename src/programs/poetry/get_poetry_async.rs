@@ -243,7 +243,7 @@ async fn transform(
         .connect_timeout(options.connect_timeout)
         .abort_on_drop()
         .await
-        .map_err(|e| TransformError::ConnectFailed(e))?;
+        .map_err(TransformError::ConnectFailed)?;
     let _ = conn.write(request.request().to_vec()).await;
     let mut decoder = NetstringDecoder::new();
     let reason = loop {
