@@ -130,7 +130,7 @@ impl Drop for Connect {
 }
 
 /// One connection, owned: read, write, half-close, abort. Dropping it closes the
-/// connection cleanly (see the [module docs](self)).
+/// connection cleanly (see the [`task`](crate::task) module docs).
 pub struct Connection {
     net: Net,
     sock: SockId,
