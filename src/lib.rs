@@ -21,6 +21,7 @@
 //!   length prefixes (`Int32StringReceiver`).
 //! - [`programs`]: the seed programs.
 //! - [`simnet`]: the seeded, event-driven simulated network, with faults as data.
+//! - [`task`]: async programs on the sans-IO core, and the Deferred family as futures.
 //! - [`scenario`]: the TOML scenario files of `sim/`, a front end to [`simnet`].
 //! - [`net`]: the tokio driver, on real TCP or turmoil: the only code that does IO.
 //! - [`cli`]: the command line, for `weft` and for a user's binary over its own
@@ -52,6 +53,7 @@ pub mod programs;
 pub mod protocol;
 pub mod scenario;
 pub mod simnet;
+pub mod task;
 pub mod testing;
 pub mod time;
 pub mod transport;

@@ -11,6 +11,9 @@ use options::{
 use crate::host::FactoryProgram;
 use crate::programs::heartbeat::HeartbeatFactory;
 use crate::programs::pingpong::PingPongFactory;
+use crate::programs::poetry::get_poetry_async::{
+    get_poetry_deferred_list, get_poetry_inline_callbacks,
+};
 use crate::programs::poetry::{
     FastPoetryFactory, GetPoetry, GetPoetryOptions, PoetryProxy, ProxyOptions, SerialPoetryServer,
     SlowPoetryFactory, TruncationPolicy,
@@ -85,6 +88,16 @@ pub fn catalogue() -> Catalogue {
             "get-poetry",
             "downloads a poem from each server, exits when all have ended",
             |o: &GetPoetryScenario| GetPoetry::new(get_poetry_options(o)),
+        )
+        .program(
+            "get-poetry-inline-callbacks",
+            "get-poetry as an async fn (client 7.0, inlineCallbacks): the same options and lines",
+            |o: &GetPoetryScenario| get_poetry_inline_callbacks(get_poetry_options(o)),
+        )
+        .program(
+            "get-poetry-deferred-list",
+            "get-poetry as an async fn (client 8.0, DeferredList): the same options and lines",
+            |o: &GetPoetryScenario| get_poetry_deferred_list(get_poetry_options(o)),
         )
         .program(
             "proxy",
@@ -185,7 +198,7 @@ mod tests {
     fn every_builtin_program_lists_its_options() {
         let catalogue = catalogue();
         let names: Vec<&str> = catalogue.names().collect();
-        assert_eq!(names.len(), 12, "{names:?}");
+        assert_eq!(names.len(), 14, "{names:?}");
         for name in names {
             let (summary, _) = catalogue.describe(name).expect("described");
             assert!(!summary.is_empty(), "{name}");

@@ -2,6 +2,7 @@
 //!
 //! - [`pingpong`]: both sides write `*` on connect and answer every read with one `*`
 //!   until one has received its maximum ("Expert Twisted", chapter 1).
+//! - [`pingpong_async`]: the same game as `async fn`s on a [`TaskProgram`](crate::task::TaskProgram).
 //! - [`heartbeat`]: a byte every 30 seconds through a [`LoopingCall`](crate::clock::LoopingCall).
 //! - [`streaming`]: a push producer doubling its writes every millisecond, and the
 //!   server that receives them: flow control made visible.
@@ -18,6 +19,7 @@
 mod catalogue;
 pub mod heartbeat;
 pub mod pingpong;
+pub mod pingpong_async;
 pub mod poetry;
 pub mod raw;
 pub mod streaming;

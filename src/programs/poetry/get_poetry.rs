@@ -29,7 +29,7 @@
 //! last attempt's failure settles it. The transform stage is not retried.
 
 mod options;
-mod report;
+pub(crate) mod report;
 mod retry;
 pub mod transform;
 

@@ -12,11 +12,14 @@
 //! - [`fanin`]: [`FanIn`], results in input order (Twisted's `DeferredList`).
 //! - [`get_poetry`]: the get-poetry clients as one program, with the transform stage of
 //!   clients 6.0 to 8.0.
+//! - [`get_poetry_async`]: clients 7.0 and 8.0 as `async fn`s, held to the same
+//!   transcripts.
 //! - [`proxy`]: the caching proxy with one upstream fetch in flight and cancellation.
 
 pub mod client;
 pub mod fanin;
 pub mod get_poetry;
+pub mod get_poetry_async;
 pub mod poems;
 pub mod proxy;
 pub mod serial;

@@ -103,7 +103,7 @@ impl Transforming {
 
 /// The line printed on stderr when a transform fails: `Cummingsify failed!` for the
 /// originals' transform, and likewise for any other name.
-pub(super) fn failed_line(name: &str) -> String {
+pub(crate) fn failed_line(name: &str) -> String {
     let mut chars = name.chars();
     let capital: String = chars
         .next()
