@@ -485,10 +485,46 @@ fn a_loop_restarted_within_an_interval_of_its_last_beat_counts_zero() {
 }
 
 #[test]
+fn a_loop_restarted_inside_its_own_beat_runs_one_chain_of_beats() {
+    // Twisted (a deliberate difference, README): the old beat's callback schedules a
+    // successor too, and beats run twice at 2, 3, 4 and 5.
+    let mut clock = ManualClock::new();
+    let mut lc = LoopingCall::new("beat");
+    let tick = lc.start(&mut clock, secs(1), true).unwrap();
+    lc.finish(&mut clock, tick);
+    let mut beats = vec![Instant::ZERO];
+    for _ in 0..5 {
+        clock.advance(secs(1), |clock, _| {
+            if let Some(tick) = lc.fired(clock) {
+                beats.push(clock.now());
+                if beats.len() == 2 {
+                    lc.stop(clock);
+                    assert!(lc.start(clock, secs(1), false).is_none());
+                }
+                lc.finish(clock, tick);
+            }
+        });
+    }
+    let want: Vec<_> = (0..=5).map(Instant::from_secs).collect();
+    assert_eq!(beats, want);
+    assert_eq!(clock.pending_count(), 1);
+}
+
+#[test]
 #[should_panic(expected = "running loop")]
 fn starting_a_running_looping_call_is_a_bug() {
     let mut clock = ManualClock::new();
     let mut lc = LoopingCall::new("beat");
     let _ = lc.start(&mut clock, secs(1), false);
     let _ = lc.start(&mut clock, secs(1), false);
+}
+
+#[test]
+#[should_panic(expected = "interval must be positive")]
+fn a_zero_interval_is_a_bug() {
+    // Twisted runs such a loop as fast as it can, which under a fake clock is forever
+    // inside one `advance` (README).
+    let mut clock = ManualClock::new();
+    let mut lc = LoopingCall::new("beat");
+    let _ = lc.start(&mut clock, Duration::ZERO, false);
 }
