@@ -282,6 +282,7 @@ impl<T> ManualClock<T> {
         let slot = &mut self.slots[index as usize];
         slot.place = place;
         self.heap.push(Entry::new(slot.deadline, place, index));
+        self.sweep_if_stale();
     }
 
     fn vacate(&mut self, index: u32) {
@@ -290,8 +291,14 @@ impl<T> ManualClock<T> {
         slot.place = VACANT;
         self.vacant.push(index);
         self.pending -= 1;
-        // Sweep stale entries once they dominate, so cancel-heavy workloads (a timeout
-        // cancelled on every read) keep the heap proportional to the live calls.
+        self.sweep_if_stale();
+    }
+
+    /// Sweeps stale entries once they dominate, so that cancel- and reset-heavy
+    /// workloads (a timeout cancelled or reset on every read) keep the heap
+    /// proportional to the live calls.
+    #[inline]
+    fn sweep_if_stale(&mut self) {
         if self.heap.len() > 64 && self.heap.len() > 4 * self.pending {
             let slots = &self.slots;
             self.heap.retain(|e| is_live(slots, e));
@@ -397,5 +404,21 @@ mod tests {
         assert!(clock.heap.len() <= 64 + 4 * 1_000);
         assert_eq!(clock.outcomes.words(), 1_000_000usize.div_ceil(64));
         assert_eq!(clock.cancel(last.unwrap()), Err(CallError::AlreadyCalled));
+    }
+
+    #[test]
+    fn a_timeout_reset_on_every_read_keeps_the_heap_small() {
+        let mut clock = ManualClock::new();
+        let timeouts: Vec<_> = (0..10)
+            .map(|i| clock.call_later(Duration::from_secs(5), i))
+            .collect();
+        for read in 0..100_000u64 {
+            clock.set_now(Instant::from_nanos(read));
+            let call = timeouts[(read % 10) as usize];
+            clock.reset(call, Duration::from_secs(5)).unwrap();
+            assert!(clock.next_deadline().is_some());
+        }
+        assert!(clock.heap.len() <= 64, "{} heap entries", clock.heap.len());
+        assert_eq!(clock.pending_count(), 10);
     }
 }
