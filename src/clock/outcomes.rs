@@ -32,7 +32,7 @@ impl Outcomes {
     /// Makes room for the bit of a new call's `serial` (serials come in order).
     #[inline]
     pub(crate) fn issue(&mut self, serial: u64) {
-        if serial % WORD_BITS == 0 {
+        if serial.is_multiple_of(WORD_BITS) {
             if self.cancelled.len() == MAX_WORDS {
                 self.cancelled.pop_front();
                 self.first_word += 1;

@@ -26,7 +26,7 @@ enum Op {
     Call {
         id: usize,
         delay: u64,
-        then: Vec<Op>,
+        then: Vec<Self>,
     },
     Cancel(usize),
     Reset(usize, u64),
@@ -36,7 +36,7 @@ enum Op {
         id: usize,
         interval: u64,
         now: bool,
-        then: Vec<Op>,
+        then: Vec<Self>,
     },
     Stop(usize),
     ResetLoop(usize),
@@ -45,11 +45,11 @@ enum Op {
 
 impl fmt::Display for Op {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let then = |f: &mut fmt::Formatter<'_>, then: &[Op]| {
+        let then = |f: &mut fmt::Formatter<'_>, then: &[Self]| {
             if then.is_empty() {
                 return Ok(());
             }
-            let body: Vec<String> = then.iter().map(Op::to_string).collect();
+            let body: Vec<String> = then.iter().map(Self::to_string).collect();
             write!(f, " {{ {} }}", body.join("; "))
         };
         match self {
@@ -87,12 +87,7 @@ fn random_script(rng: &mut ChaCha8Rng) -> Vec<Op> {
     for _ in 0..rng.random_range(4..28) {
         let op = match rng.random_range(0..100) {
             0..30 => {
-                let then = (0..rng.random_range(0..3))
-                    .filter_map(|_| {
-                        rng.random_bool(0.5)
-                            .then(|| nested(rng, &mut next_call, None))
-                    })
-                    .collect();
+                let then = actions(rng, &mut next_call, None);
                 new_call(rng, &mut next_call, then)
             }
             30..55 => change(rng, next_call),
@@ -103,12 +98,7 @@ fn random_script(rng: &mut ChaCha8Rng) -> Vec<Op> {
             }),
             72..82 => {
                 let id = rng.random_range(0..LOOPS);
-                let then = (0..rng.random_range(0..3))
-                    .filter_map(|_| {
-                        rng.random_bool(0.5)
-                            .then(|| nested(rng, &mut next_call, Some(id)))
-                    })
-                    .collect();
+                let then = actions(rng, &mut next_call, Some(id));
                 Op::Start {
                     id,
                     interval: rng.random_range(1..9),
@@ -125,6 +115,17 @@ fn random_script(rng: &mut ChaCha8Rng) -> Vec<Op> {
     ops.push(Op::Advance(rng.random_range(0..100)));
     ops.push(Op::Pending);
     ops
+}
+
+/// What a call does when it fires (`in_loop: None`), or a loop on its first beat.
+fn actions(rng: &mut ChaCha8Rng, next_call: &mut usize, in_loop: Option<usize>) -> Vec<Op> {
+    let mut then = Vec::new();
+    for _ in 0..rng.random_range(0..3) {
+        if rng.random_bool(0.5) {
+            then.push(nested(rng, next_call, in_loop));
+        }
+    }
+    then
 }
 
 fn new_call(rng: &mut ChaCha8Rng, next_call: &mut usize, then: Vec<Op>) -> Op {
