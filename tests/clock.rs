@@ -133,13 +133,146 @@ fn delay_pushes_the_deadline_later() {
     assert_eq!(advance(&mut clock, secs(1)).len(), 1);
 }
 
+fn millis(ms: u64) -> Duration {
+    Duration::from_millis(ms)
+}
+
+// The expected orders below are Twisted 26.10's, from running the same steps on
+// `task.Clock` (tests/compat/clock_ops.rs checks random sequences the same way).
+
 #[test]
-fn a_reset_call_takes_its_place_in_scheduling_order_anew() {
+fn delaying_an_overdue_call_inside_advance_keeps_it_overdue() {
+    // c0 at 125 ms, c1 at 250 ms; c2 at 0 delays c0 by 0 while the clock is at 375 ms.
+    // Twisted runs c2, c0, c1, and c0 stays due at 125 ms: a delay is not clamped to now.
     let mut clock = ManualClock::new();
-    let a = clock.call_later(secs(10), 'A');
+    let c0 = clock.call_later(millis(125), "c0");
+    clock.call_later(millis(250), "c1");
+    clock.call_later(Duration::ZERO, "c2");
+    let mut fired = Vec::new();
+    clock.advance(millis(375), |clock, name| {
+        fired.push(name);
+        if name == "c2" {
+            clock.delay(c0, Duration::ZERO).unwrap();
+            assert_eq!(clock.deadline(c0), Some(Instant::from_millis(125)));
+        }
+    });
+    assert_eq!(fired, ["c2", "c0", "c1"]);
+}
+
+#[test]
+fn a_call_moved_later_runs_first_among_the_calls_due_at_its_new_time() {
+    // Twisted's stable sort keeps A where it was in the list: before B and X.
+    for moved_by in ["reset", "delay"] {
+        let mut clock = ManualClock::new();
+        let a = clock.call_later(secs(1), 'A');
+        clock.call_later(secs(5), 'B');
+        clock.call_later(secs(5), 'X');
+        match moved_by {
+            "reset" => clock.reset(a, secs(5)).unwrap(),
+            _ => clock.delay(a, secs(4)).unwrap(),
+        }
+        assert_eq!(advance(&mut clock, secs(10)), ['A', 'B', 'X'], "{moved_by}");
+    }
+}
+
+#[test]
+fn a_call_moved_earlier_runs_last_among_the_calls_due_at_its_new_time() {
+    let mut clock = ManualClock::new();
     clock.call_later(secs(5), 'B');
+    clock.call_later(secs(5), 'X');
+    let d = clock.call_later(secs(9), 'D');
+    clock.reset(d, secs(5)).unwrap();
+    assert_eq!(advance(&mut clock, secs(10)), ['B', 'X', 'D']);
+}
+
+#[test]
+fn a_call_whose_time_does_not_change_keeps_its_place() {
+    let mut clock = ManualClock::new();
+    let b = clock.call_later(secs(5), 'B');
+    clock.call_later(secs(5), 'X');
+    clock.delay(b, Duration::ZERO).unwrap();
+    assert_eq!(advance(&mut clock, secs(5)), ['B', 'X']);
+
+    // Moved away and back before the clock sorts again: still first.
+    let b = clock.call_later(secs(5), 'B');
+    clock.call_later(secs(5), 'X');
+    clock.reset(b, secs(9)).unwrap();
+    clock.reset(b, secs(5)).unwrap();
+    assert_eq!(advance(&mut clock, secs(10)), ['B', 'X']);
+}
+
+#[test]
+fn calls_moved_to_the_same_time_keep_their_old_order_whatever_order_they_moved_in() {
+    for a_first in [true, false] {
+        let mut clock = ManualClock::new();
+        let a = clock.call_later(secs(1), "A");
+        let a2 = clock.call_later(secs(2), "A2");
+        clock.call_later(secs(5), "B");
+        let (first, second) = if a_first { (a, a2) } else { (a2, a) };
+        clock.reset(first, secs(5)).unwrap();
+        clock.reset(second, secs(5)).unwrap();
+        let pending: Vec<_> = clock
+            .pending_calls()
+            .into_iter()
+            .map(|(_, _, t)| *t)
+            .collect();
+        assert_eq!(pending, ["A", "A2", "B"], "listed as they will fire");
+        assert_eq!(advance(&mut clock, secs(5)), ["A", "A2", "B"]);
+    }
+}
+
+#[test]
+fn a_sort_between_two_moves_puts_the_later_mover_first() {
+    // Scheduling sorts Twisted's list: A2 takes its new place before A moves.
+    let mut clock = ManualClock::new();
+    let a = clock.call_later(secs(1), "A");
+    let a2 = clock.call_later(secs(2), "A2");
+    clock.call_later(secs(5), "B");
+    clock.reset(a2, secs(5)).unwrap();
+    clock.call_later(secs(100), "late");
     clock.reset(a, secs(5)).unwrap();
-    assert_eq!(advance(&mut clock, secs(5)), vec!['B', 'A']);
+    assert_eq!(advance(&mut clock, secs(5)), ["A", "A2", "B"]);
+}
+
+#[test]
+fn ended_calls_answer_how_they_ended_long_after_their_slots_are_reused() {
+    // Twisted's handles answer AlreadyCalled / AlreadyCancelled forever; weft's do for
+    // the last 16 million calls, and a handle never reaches a newer call.
+    let mut clock = ManualClock::new();
+    let ids: Vec<_> = (0..100_000u64)
+        .map(|i| {
+            let id = clock.call_later(Duration::ZERO, i);
+            if i % 2 == 0 {
+                clock.cancel(id).unwrap();
+            }
+            advance(&mut clock, Duration::ZERO);
+            id
+        })
+        .collect();
+    let newest = clock.call_later(secs(1), u64::MAX);
+    for (i, &id) in ids.iter().enumerate() {
+        let want = if i % 2 == 0 {
+            CallError::AlreadyCancelled
+        } else {
+            CallError::AlreadyCalled
+        };
+        assert_eq!(clock.cancel(id), Err(want), "call {i}");
+        assert_eq!(clock.reset(id, secs(1)), Err(want), "call {i}");
+        assert_eq!(clock.deadline(id), None);
+    }
+    assert!(
+        clock.active(newest),
+        "old handles did not touch the call in their slot"
+    );
+    assert_eq!(advance(&mut clock, secs(1)), [u64::MAX]);
+}
+
+#[test]
+fn a_handle_from_another_clock_has_expired() {
+    let mut other = ManualClock::new();
+    let foreign = (0..3).map(|i| other.call_later(secs(1), i)).last().unwrap();
+    let mut clock = ManualClock::<u64>::new();
+    assert_eq!(clock.cancel(foreign), Err(CallError::Expired));
 }
 
 #[test]
@@ -277,10 +410,121 @@ fn looping_call_reset_restarts_timing_from_now() {
 }
 
 #[test]
+fn looping_call_counts_missed_intervals_on_the_grid_an_overdue_reset_moved() {
+    // Twisted: started at 0 with a 1 s interval and a reset from a call due at 0.5 s,
+    // `advance(5.5 s)` runs the reset at 5.5 s (the next beat moves to 6.5 s), and
+    // `advance(1 s)` beats with a count of 6: whole intervals from the beat at 0 to
+    // 6.5 s, on the grid that starts at the reset.
+    let mut clock = ManualClock::new();
+    let mut lc = LoopingCall::new("beat");
+    let tick = lc.start(&mut clock, secs(1), true).unwrap();
+    assert_eq!(tick.count, 1);
+    lc.finish(&mut clock, tick);
+    clock.call_later(millis(500), "reset");
+    let mut counts = Vec::new();
+    let mut run = |clock: &mut ManualClock<&'static str>, by: Duration| {
+        clock.advance(by, |clock, timer| {
+            if timer == "reset" {
+                lc.reset(clock);
+            } else if let Some(tick) = lc.fired(clock) {
+                counts.push((tick.count, clock.now()));
+                lc.finish(clock, tick);
+            }
+        });
+    };
+    run(&mut clock, millis(5_500));
+    assert_eq!(clock.next_deadline(), Some(Instant::from_millis(6_500)));
+    run(&mut clock, secs(1));
+    assert_eq!(counts, [(6, Instant::from_millis(6_500))]);
+}
+
+#[test]
+fn looping_call_reset_inside_its_own_beat_is_ignored() {
+    // A late beat (due at 10, run at 25) resets its loop: Twisted's reset finds no
+    // pending call and does nothing, so the next beat stays on the grid from 0, at 30
+    // (a reset would have moved it to 35).
+    let mut clock = ManualClock::new();
+    let mut lc = LoopingCall::new("beat");
+    assert!(lc.start(&mut clock, secs(10), false).is_none());
+    clock.advance(secs(25), |clock, _| {
+        let tick = lc.fired(clock).expect("the beat due at 10");
+        lc.reset(clock);
+        lc.finish(clock, tick);
+    });
+    assert_eq!(clock.next_deadline(), Some(Instant::from_secs(30)));
+    assert_eq!(clock.pending_count(), 1);
+}
+
+#[test]
+fn a_loop_restarted_within_an_interval_of_its_last_beat_counts_zero() {
+    // Twisted's withCount keeps the last beat's time across a stop and restart and
+    // skips its function when no interval boundary has passed.
+    let mut clock = ManualClock::new();
+    let mut lc = LoopingCall::new("beat");
+    let restart = |clock: &mut ManualClock<&'static str>, lc: &mut LoopingCall<_>| {
+        lc.stop(clock);
+        let tick = lc.start(clock, secs(1), true).expect("runs at once");
+        let count = tick.count;
+        lc.finish(clock, tick);
+        count
+    };
+    let tick = lc.start(&mut clock, secs(1), true).unwrap();
+    lc.finish(&mut clock, tick);
+    assert_eq!(restart(&mut clock, &mut lc), 0, "at the same instant");
+    advance_loop(&mut clock, &mut lc, millis(500));
+    assert_eq!(restart(&mut clock, &mut lc), 0, "half an interval later");
+    assert_eq!(clock.next_deadline(), Some(Instant::from_millis(1_500)));
+    lc.stop(&mut clock);
+    advance_loop(&mut clock, &mut lc, secs(10));
+    assert_eq!(
+        restart(&mut clock, &mut lc),
+        10,
+        "ten intervals since the beat at 0"
+    );
+    assert_eq!(advance_loop(&mut clock, &mut lc, secs(1)), [1]);
+}
+
+#[test]
+fn a_loop_restarted_inside_its_own_beat_runs_one_chain_of_beats() {
+    // Twisted (a deliberate difference, README): the old beat's callback schedules a
+    // successor too, and beats run twice at 2, 3, 4 and 5.
+    let mut clock = ManualClock::new();
+    let mut lc = LoopingCall::new("beat");
+    let tick = lc.start(&mut clock, secs(1), true).unwrap();
+    lc.finish(&mut clock, tick);
+    let mut beats = vec![Instant::ZERO];
+    for _ in 0..5 {
+        clock.advance(secs(1), |clock, _| {
+            if let Some(tick) = lc.fired(clock) {
+                beats.push(clock.now());
+                if beats.len() == 2 {
+                    lc.stop(clock);
+                    assert!(lc.start(clock, secs(1), false).is_none());
+                }
+                lc.finish(clock, tick);
+            }
+        });
+    }
+    let want: Vec<_> = (0..=5).map(Instant::from_secs).collect();
+    assert_eq!(beats, want);
+    assert_eq!(clock.pending_count(), 1);
+}
+
+#[test]
 #[should_panic(expected = "running loop")]
 fn starting_a_running_looping_call_is_a_bug() {
     let mut clock = ManualClock::new();
     let mut lc = LoopingCall::new("beat");
     let _ = lc.start(&mut clock, secs(1), false);
     let _ = lc.start(&mut clock, secs(1), false);
+}
+
+#[test]
+#[should_panic(expected = "interval must be positive")]
+fn a_zero_interval_is_a_bug() {
+    // Twisted runs such a loop as fast as it can, which under a fake clock is forever
+    // inside one `advance` (README).
+    let mut clock = ManualClock::new();
+    let mut lc = LoopingCall::new("beat");
+    let _ = lc.start(&mut clock, Duration::ZERO, false);
 }

@@ -8,6 +8,8 @@
 //! .ci/run installs it). Without it every test here says on stderr that it was skipped
 //! and why, and passes, unless `WEFT_REQUIRE_TWISTED` is set (as in CI), when it fails.
 
+#[path = "compat/clock_ops.rs"]
+mod clock_ops;
 mod common;
 mod support;
 

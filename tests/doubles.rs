@@ -128,10 +128,80 @@ fn string_transport_with_disconnection_delivers_connection_lost_once() {
 }
 
 #[test]
+fn string_transport_with_disconnection_clears_connected_but_not_disconnecting() {
+    // Twisted's StringTransportWithDisconnection.loseConnection only sets
+    // `connected = False` (and calls connectionLost); `disconnecting` stays False, for
+    // an abort too (its abortConnection sets `disconnected`, then calls loseConnection).
+    for then in [Then::Close, Then::Abort] {
+        let conn = StringTransport::with_disconnection().make_connection(Talker::new(b"", then));
+        assert!(!conn.transport.connected);
+        assert!(!conn.transport.disconnecting);
+    }
+}
+
+#[test]
 fn string_transport_abort_sets_disconnected() {
     let conn = StringTransport::with_disconnection().make_connection(Talker::new(b"", Then::Abort));
     assert!(conn.transport.disconnected);
+    // Twisted's double says ConnectionDone here; weft keeps the abort (README).
     assert_eq!(conn.protocol.lost, Some(Disconnect::Aborted));
+    let plain = StringTransport::new().make_connection(Talker::new(b"", Then::Abort));
+    assert!(plain.transport.disconnected && plain.transport.disconnecting);
+    assert!(plain.transport.connected);
+}
+
+/// Records the order of its own steps around a close or a large write.
+#[derive(Default)]
+struct Steps {
+    steps: Vec<&'static str>,
+}
+
+impl Protocol for Steps {
+    type Timer = NoTimer;
+    fn connection_made(&mut self, cx: &mut Context<'_, NoTimer>) {
+        cx.register_producer(ProducerKind::Push).unwrap();
+        cx.write(&[b'*'; 70_000]); // past the 64 KiB high-water mark
+        self.steps.push("after write");
+    }
+    fn data_received(&mut self, cx: &mut Context<'_, NoTimer>, _data: &[u8]) {
+        cx.lose_connection();
+        self.steps.push("after lose_connection");
+    }
+    fn connection_lost(&mut self, _cx: &mut Context<'_, NoTimer>, _reason: Disconnect) {
+        self.steps.push("connection_lost");
+    }
+    fn pause_producing(&mut self, _cx: &mut Context<'_, NoTimer>) {
+        self.steps.push("pause_producing");
+    }
+}
+
+#[test]
+fn connection_lost_is_delivered_when_the_closing_callback_returns() {
+    // Twisted calls connectionLost from inside loseConnection, so its order is the
+    // reverse; Rust's borrow of the protocol during its callback rules that out, and
+    // weft delivers it before anything else happens (README, "Twisted to weft").
+    let mut conn = StringTransport::with_disconnection().make_connection(Steps::default());
+    conn.data_received(b"bye");
+    assert_eq!(
+        conn.protocol.steps,
+        ["after write", "after lose_connection", "connection_lost"]
+    );
+}
+
+#[test]
+fn a_push_producer_is_paused_when_the_callback_that_filled_the_buffer_returns() {
+    // Twisted pauses the producer from inside the `write` that crosses the high-water
+    // mark; weft's transport queues the pause and the pump delivers it as soon as the
+    // callback returns, before any byte moves.
+    let pump = connected_pair(Steps::default(), Echo::default());
+    assert_eq!(pump.client.steps, ["after write", "pause_producing"]);
+    let events = pump.transcript().events();
+    let paused = events.iter().position(|e| e.what == EventKind::Paused);
+    let first_data = events
+        .iter()
+        .position(|e| matches!(e.what, EventKind::Data(_)));
+    assert!(paused.is_some(), "the pause is in the transcript");
+    assert!(first_data.is_none_or(|data| paused < Some(data)));
 }
 
 #[test]

@@ -2,17 +2,20 @@
 //!
 //! Popping a million timers from a binary heap of 24-byte entries is dominated by cache
 //! misses, one per level. Four children per node put a node's children in one 64-byte
-//! cache line and halve the depth; packing the slot into the sequence number keeps an
-//! entry at 16 bytes.
+//! cache line and halve the depth; packing the slot into the place keeps an entry at
+//! 16 bytes.
 
-/// Bits of an entry's order word that hold the slot; the rest hold the sequence number.
-const SLOT_BITS: u32 = 24;
+/// Bits of an entry's order word that hold the slot; the rest hold the place.
+pub(crate) const SLOT_BITS: u32 = 24;
 
-/// Most slots a clock can have: calls pending at once, plus a few recently ended.
+/// Most slots a clock can have: one per pending call.
 pub(crate) const MAX_SLOTS: usize = 1 << SLOT_BITS;
 
-/// A heap entry: fires at `deadline`; ties broken by sequence number (high bits of
-/// `order`), the slot in the low bits.
+/// Places are below this: the bits of the order word above the slot.
+pub(crate) const PLACE_LIMIT: u64 = 1 << (64 - SLOT_BITS);
+
+/// A heap entry: fires at `deadline`; ties broken by place (high bits of `order`), the
+/// slot in the low bits.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 pub(crate) struct Entry {
     deadline: u64,
@@ -20,17 +23,12 @@ pub(crate) struct Entry {
 }
 
 impl Entry {
-    pub(crate) fn new(deadline: u64, seq: u64, slot: u32) -> Self {
+    pub(crate) fn new(deadline: u64, place: u64, slot: u32) -> Self {
         debug_assert!((slot as usize) < MAX_SLOTS);
-        // 2^40 calls in one clock's life: a call every nanosecond for 18 minutes of
-        // wall time, far beyond any run.
-        assert!(
-            seq < 1 << (64 - SLOT_BITS),
-            "clock sequence numbers exhausted"
-        );
+        debug_assert!(place < PLACE_LIMIT);
         Self {
             deadline,
-            order: (seq << SLOT_BITS) | u64::from(slot),
+            order: (place << SLOT_BITS) | u64::from(slot),
         }
     }
 
@@ -38,7 +36,7 @@ impl Entry {
         self.deadline
     }
 
-    pub(crate) fn seq(self) -> u64 {
+    pub(crate) fn place(self) -> u64 {
         self.order >> SLOT_BITS
     }
 
@@ -132,18 +130,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pops_in_deadline_then_sequence_order() {
+    fn pops_in_deadline_then_place_order() {
         let mut heap = TimerHeap::default();
         let mut expected = Vec::new();
         // A scrambled but deterministic set with many ties.
-        for seq in 0..500u64 {
-            let deadline = (seq * 7919) % 37;
-            heap.push(Entry::new(deadline, seq, (seq % 1000) as u32));
-            expected.push((deadline, seq));
+        for place in 0..500u64 {
+            let deadline = (place * 7919) % 37;
+            heap.push(Entry::new(deadline, place, (place % 1000) as u32));
+            expected.push((deadline, place));
         }
         expected.sort();
         let popped: Vec<_> = std::iter::from_fn(|| heap.pop())
-            .map(|e| (e.deadline(), e.seq()))
+            .map(|e| (e.deadline(), e.place()))
             .collect();
         assert_eq!(popped, expected);
     }
@@ -151,10 +149,10 @@ mod tests {
     #[test]
     fn retain_keeps_heap_order() {
         let mut heap = TimerHeap::default();
-        for seq in 0..200u64 {
-            heap.push(Entry::new(200 - seq, seq, seq as u32));
+        for place in 0..200u64 {
+            heap.push(Entry::new(200 - place, place, place as u32));
         }
-        heap.retain(|e| e.seq() % 3 != 0);
+        heap.retain(|e| e.place() % 3 != 0);
         let deadlines: Vec<_> = std::iter::from_fn(|| heap.pop())
             .map(|e| e.deadline())
             .collect();
@@ -165,6 +163,6 @@ mod tests {
     #[test]
     fn entry_round_trips_its_parts() {
         let e = Entry::new(5, 123_456, 0xAB_CDEF);
-        assert_eq!((e.deadline(), e.seq(), e.slot()), (5, 123_456, 0xAB_CDEF));
+        assert_eq!((e.deadline(), e.place(), e.slot()), (5, 123_456, 0xAB_CDEF));
     }
 }

@@ -17,12 +17,47 @@ use crate::transport::{Disconnect, Transport, ipv4};
 /// [`with_disconnection`](Self::with_disconnection) makes `lose_connection` end the
 /// connection, so the protocol hears `connection_lost` (Twisted's
 /// `StringTransportWithDisconnection`).
+///
+/// One difference from Twisted, which Rust's ownership imposes: Twisted's transport
+/// calls `connectionLost` from inside `loseConnection`, so the rest of the callback
+/// that closed runs after it; here the protocol is busy (mutably borrowed) until its
+/// callback returns, and [`TestConnection`] delivers `connection_lost` then, before
+/// anything else happens. The order of effects differs only for code that runs after
+/// `lose_connection` in the same callback.
+///
+/// ```
+/// use weft::protocol::{Context, NoTimer, Protocol};
+/// use weft::testing::StringTransport;
+/// use weft::transport::Disconnect;
+///
+/// #[derive(Default)]
+/// struct Quitter(Vec<&'static str>);
+///
+/// impl Protocol for Quitter {
+///     type Timer = NoTimer;
+///     fn data_received(&mut self, cx: &mut Context<'_, NoTimer>, _data: &[u8]) {
+///         cx.lose_connection();
+///         self.0.push("after lose_connection");
+///     }
+///     fn connection_lost(&mut self, _cx: &mut Context<'_, NoTimer>, _why: Disconnect) {
+///         self.0.push("connection_lost");
+///     }
+/// }
+///
+/// let mut conn = StringTransport::with_disconnection().make_connection(Quitter::default());
+/// conn.data_received(b"bye");
+/// // Twisted's order would be the other way round.
+/// assert_eq!(conn.protocol.0, ["after lose_connection", "connection_lost"]);
+/// assert!(!conn.transport.connected);
+/// assert!(!conn.transport.disconnecting, "as in Twisted: only `connected` changes");
+/// ```
 #[derive(Debug)]
 pub struct StringTransport {
     written: Vec<u8>,
     /// True until the connection ends (only ends on its own with disconnection).
     pub connected: bool,
-    /// Set by `lose_connection`.
+    /// Set by `lose_connection` and `abort_connection`, on a plain string transport
+    /// only: with disconnection, Twisted's transport clears `connected` instead.
     pub disconnecting: bool,
     /// Set by `abort_connection`.
     pub disconnected: bool,
@@ -62,8 +97,15 @@ impl StringTransport {
         }
     }
 
-    /// A transport whose `lose_connection` (and abort) ends the connection: the
-    /// protocol's `connection_lost` follows as soon as its current callback returns.
+    /// A transport whose `lose_connection` (and abort) ends the connection, as
+    /// Twisted's `StringTransportWithDisconnection`: `connected` becomes false,
+    /// `disconnecting` stays false, and the protocol's `connection_lost` follows as
+    /// soon as its current callback returns (see the type's docs for the order).
+    ///
+    /// The reason is [`Disconnect::Clean`] for `lose_connection` and
+    /// [`Disconnect::Aborted`] for `abort_connection`. (Twisted's double reports a clean
+    /// close for both, because its `abortConnection` calls `loseConnection`; a real
+    /// Twisted transport, and every weft driver, reports the abort.)
     pub fn with_disconnection() -> Self {
         Self {
             with_disconnection: true,
@@ -94,8 +136,11 @@ impl StringTransport {
         TestConnection::new(protocol, self)
     }
 
+    /// Ends the connection with disconnection, or flags the close without.
     fn end(&mut self, reason: Disconnect) {
-        if self.with_disconnection && self.connected {
+        if !self.with_disconnection {
+            self.disconnecting = true;
+        } else if self.connected {
             self.connected = false;
             self.lost_due = Some(reason);
         }
@@ -125,13 +170,11 @@ impl Consumer for StringTransport {
 
 impl Transport for StringTransport {
     fn lose_connection(&mut self) {
-        self.disconnecting = true;
         self.end(Disconnect::Clean);
     }
 
     fn abort_connection(&mut self) {
         self.disconnected = true;
-        self.disconnecting = true;
         self.end(Disconnect::Aborted);
     }
 
