@@ -12,6 +12,8 @@
 //! - [`fanin`]: [`FanIn`], results in input order (Twisted's `DeferredList`).
 //! - [`get_poetry`]: the get-poetry clients as one program, with the transform stage of
 //!   clients 6.0 to 8.0.
+//! - [`sender`]: [`PoemSender`], a shared poem written piece by piece as the
+//!   connection drains.
 //! - [`proxy`]: the caching proxy with one upstream fetch in flight and cancellation.
 
 pub mod client;
@@ -19,6 +21,7 @@ pub mod fanin;
 pub mod get_poetry;
 pub mod poems;
 pub mod proxy;
+pub mod sender;
 pub mod serial;
 pub mod server;
 
@@ -29,6 +32,7 @@ pub use get_poetry::{
     ReportStyle, TransformStepError,
 };
 pub use poems::Poem;
+pub use sender::PoemSender;
 pub use proxy::{DEFAULT_EXPIRY, PoetryProxy, ProxyOptions, ProxyStats};
 pub use serial::{SERIAL_BACKLOG, SerialPoetryServer, SerialTimer};
 pub use server::{

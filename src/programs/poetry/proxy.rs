@@ -18,7 +18,7 @@
 //! its waiters, and the set of abandoned upstream connections whose late events are
 //! ignored, so a cancelled fetch can never also deliver.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -32,6 +32,7 @@ use crate::transport::Disconnect;
 
 use super::client::{PoetryClient, TruncationPolicy, no_timer};
 use super::poems::Poem;
+use super::sender::PoemSender;
 
 /// How long a cached poem is served (Part 14 exercise 2).
 pub const DEFAULT_EXPIRY: Duration = Duration::from_secs(2 * 60 * 60);
@@ -108,6 +109,8 @@ pub struct PoetryProxy {
     fetch: Option<Fetch>,
     /// Upstream connections given up on: their events are ignored.
     abandoned: BTreeSet<ConnId>,
+    /// Clients being sent a poem too large to write at once.
+    sending: BTreeMap<ConnId, PoemSender>,
     stats: ProxyStats,
 }
 
@@ -119,6 +122,7 @@ impl PoetryProxy {
             cache: None,
             fetch: None,
             abandoned: BTreeSet::new(),
+            sending: BTreeMap::new(),
             stats: ProxyStats::default(),
         }
     }
@@ -168,8 +172,7 @@ impl PoetryProxy {
             tracing::info!("Using cached poem.");
             self.stats.cache_hits += 1;
             self.stats.served += 1;
-            cx.write(conn, poem.as_bytes());
-            cx.lose_connection(conn);
+            self.send(cx, conn, &poem);
             return;
         }
         if let Some(fetch) = &mut self.fetch {
@@ -216,8 +219,7 @@ impl PoetryProxy {
                 });
                 for waiter in fetch.waiters {
                     self.stats.served += 1;
-                    cx.write(waiter, poem.as_bytes());
-                    cx.lose_connection(waiter);
+                    self.send(cx, waiter, &poem);
                 }
             }
             None => {
@@ -227,6 +229,20 @@ impl PoetryProxy {
                     cx.lose_connection(waiter);
                 }
             }
+        }
+    }
+
+    /// Starts sending `poem` to a client: the cached bytes are shared, and written a
+    /// piece at a time as the client's connection drains.
+    fn send(&mut self, cx: &mut HostContext<'_, NoTimer>, conn: ConnId, poem: &Poem) {
+        let mut sender = PoemSender::whole(poem);
+        let done = cx
+            .transport(conn)
+            .is_none_or(|transport| sender.start(transport));
+        if done {
+            cx.lose_connection(conn);
+        } else {
+            self.sending.insert(conn, sender);
         }
     }
 
@@ -283,6 +299,7 @@ impl Program for PoetryProxy {
             return;
         }
         if !self.is_upstream(conn) {
+            self.sending.remove(&conn);
             self.client_left(cx, conn);
             return;
         }
@@ -312,5 +329,28 @@ impl Program for PoetryProxy {
         }
         tracing::warn!(%error, "upstream connect failed");
         self.fetch_done(cx, None);
+    }
+
+    fn pause_producing(&mut self, _cx: &mut HostContext<'_, NoTimer>, conn: ConnId) {
+        if let Some(sender) = self.sending.get_mut(&conn) {
+            sender.pause();
+        }
+    }
+
+    fn resume_producing(&mut self, cx: &mut HostContext<'_, NoTimer>, conn: ConnId) {
+        let Some(sender) = self.sending.get_mut(&conn) else {
+            return;
+        };
+        let done = cx
+            .transport(conn)
+            .is_none_or(|transport| sender.resume(transport));
+        if done {
+            self.sending.remove(&conn);
+            cx.lose_connection(conn);
+        }
+    }
+
+    fn stop_producing(&mut self, _cx: &mut HostContext<'_, NoTimer>, conn: ConnId) {
+        self.sending.remove(&conn);
     }
 }
