@@ -7,6 +7,7 @@
 //! TCP; `weft bench` measures the engine and the driver.
 
 mod bench;
+mod bench_hold;
 mod bench_tcp;
 mod clients;
 mod pingpong;

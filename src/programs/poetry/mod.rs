@@ -32,8 +32,8 @@ pub use get_poetry::{
     ReportStyle, TransformStepError,
 };
 pub use poems::Poem;
-pub use sender::PoemSender;
 pub use proxy::{DEFAULT_EXPIRY, PoetryProxy, ProxyOptions, ProxyStats};
+pub use sender::PoemSender;
 pub use serial::{SERIAL_BACKLOG, SerialPoetryServer, SerialTimer};
 pub use server::{
     ChunkSender, DEFAULT_DELAY, DEFAULT_NUM_BYTES, FastPoetry, FastPoetryFactory, Pace, SlowPoetry,

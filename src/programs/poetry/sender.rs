@@ -5,7 +5,8 @@
 //! The sender writes at most [`PIECE`] bytes at a time. A piece that size takes an empty
 //! queue past the transport's high-water mark, so the transport pauses the sender and
 //! resumes it once the piece has gone: each resume writes the next piece. A poem that
-//! fits in one piece is written at once, exactly as a plain `write` would.
+//! fits in one piece is written at once, exactly as a plain `write` would. The queue
+//! never holds more than the high-water mark plus one piece.
 //!
 //! The sender can also be *paced*: it writes only what has been released with
 //! [`allow`](PoemSender::allow) (the slow server releases `num_bytes` per tick), so the
