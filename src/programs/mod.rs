@@ -1,5 +1,6 @@
 //! The seed programs, as sans-IO protocols and programs.
 //!
+//! - [`limits`]: an idle timeout and a connection limit for any server's factory.
 //! - [`pingpong`]: both sides write `*` on connect and answer every read with one `*`
 //!   until one has received its maximum ("Expert Twisted", chapter 1).
 //! - [`heartbeat`]: a byte every 30 seconds through a [`LoopingCall`](crate::clock::LoopingCall).
@@ -13,6 +14,7 @@
 //!   client (the poetry series, Parts 12 and 13).
 
 pub mod heartbeat;
+pub mod limits;
 pub mod pingpong;
 pub mod poetry;
 pub mod raw;
