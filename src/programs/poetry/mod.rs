@@ -31,7 +31,7 @@ pub use get_poetry::{
     DEFAULT_RETRY_DELAY, DEFAULT_TRANSFORM, GetPoetry, GetPoetryOptions, GetPoetryTimer,
     ReportStyle, TransformStepError,
 };
-pub use poems::Poem;
+pub use poems::{DEFAULT_MAX_POEM_BYTES, Poem};
 pub use proxy::{DEFAULT_EXPIRY, PoetryProxy, ProxyOptions, ProxyStats};
 pub use sender::PoemSender;
 pub use serial::{SERIAL_BACKLOG, SerialPoetryServer, SerialTimer};
