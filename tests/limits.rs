@@ -31,7 +31,11 @@ fn a_connection_that_never_completes_its_request_is_aborted_after_the_idle_timeo
     reactor.advance(Duration::from_secs(5));
     reactor.data_received(partial, b"27:cummingsify.HERE");
     reactor.advance(Duration::from_secs(5));
-    assert_eq!(reactor.lost(silent), Some(Disconnect::Aborted), "10 s silent");
+    assert_eq!(
+        reactor.lost(silent),
+        Some(Disconnect::Aborted),
+        "10 s silent"
+    );
     assert_eq!(reactor.lost(partial), None, "input restarted its timer");
     reactor.advance(Duration::from_secs(5));
     assert_eq!(reactor.lost(partial), Some(Disconnect::Aborted));
@@ -92,6 +96,10 @@ fn connections_past_the_limit_are_closed_at_once_and_room_is_made_when_one_ends(
     assert!(reactor.is_connected(later), "room again once one ended");
     reactor.data_received(later, b"27:cummingsify.HERE IS MY POEM,");
     assert_eq!(reactor.value(later), b"15:here is my poem,");
-    assert_eq!(reactor.lost(later), Some(Disconnect::Clean), "replied, then closed");
+    assert_eq!(
+        reactor.lost(later),
+        Some(Disconnect::Clean),
+        "replied, then closed"
+    );
     assert_eq!(reactor.program().factory().open_connections(), 1);
 }

@@ -12,14 +12,15 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::host::{
-    ConnId, ConnectError, FactoryProgram, Host, HostContext, Node, HostPort, ListenError, ListenerId, Program,
-};
-use crate::programs::poetry::{
-    DEFAULT_MAX_POEM_BYTES, DEFAULT_NUM_BYTES, FastPoetryFactory, Pace, Poem, PoetryProxy, ProxyOptions,
-    SerialPoetryServer, SlowPoetryFactory, poems::BUILTIN_POEMS,
+    ConnId, ConnectError, FactoryProgram, Host, HostContext, HostPort, ListenError, ListenerId,
+    Node, Program,
 };
 use crate::net::{StdOutput, Tokio};
 use crate::programs::limits::{DEFAULT_MAX_CONNECTIONS, LimitedFactory, ServerLimits};
+use crate::programs::poetry::{
+    DEFAULT_MAX_POEM_BYTES, DEFAULT_NUM_BYTES, FastPoetryFactory, Pace, Poem, PoetryProxy,
+    ProxyOptions, SerialPoetryServer, SlowPoetryFactory, poems::BUILTIN_POEMS,
+};
 use crate::programs::transform::TransformFactory;
 use crate::transport::Disconnect;
 
@@ -105,7 +106,9 @@ impl FromStr for PoemArg {
         // The file may grow between the look and the read: read at most one byte more.
         let mut bytes = Vec::new();
         std::fs::File::open(s)
-            .and_then(|file| std::io::Read::read_to_end(&mut std::io::Read::take(file, max + 1), &mut bytes))
+            .and_then(|file| {
+                std::io::Read::read_to_end(&mut std::io::Read::take(file, max + 1), &mut bytes)
+            })
             .map_err(unreadable)?;
         if bytes.len() as u64 > max {
             return Err(too_large(bytes.len() as u64));
@@ -268,9 +271,19 @@ Example:
 pub(crate) struct ProxyArgs {
     #[command(flatten)]
     listen: ListenArgs,
+    #[command(flatten)]
+    limits: LimitArgs,
     /// Seconds a fetched poem is served from the cache; `never` keeps it forever.
     #[arg(long, default_value = "7200", value_parser = expiry, value_name = "SECONDS")]
     expiry: Expiry,
+    /// Give up on an upstream fetch that sends nothing for this many seconds (every
+    /// waiting client is closed and the next starts a fresh fetch); `never` waits.
+    #[arg(long, default_value = "30", value_parser = idle_timeout, value_name = "SECONDS")]
+    upstream_timeout: IdleTimeout,
+    /// The largest poem fetched, in bytes; an upstream that sends more fails the
+    /// fetch, and nothing is cached.
+    #[arg(long, default_value_t = DEFAULT_MAX_POEM_BYTES, value_name = "BYTES")]
+    max_poem_bytes: usize,
     /// The poetry server to fetch from: `PORT` (on 127.0.0.1) or `HOST:PORT`.
     #[arg(value_name = "[HOST:]PORT")]
     upstream: HostPort,
@@ -333,8 +346,11 @@ pub(crate) fn transform_server(args: &TransformServerArgs) -> i32 {
 
 pub(crate) fn proxy(args: &ProxyArgs) -> i32 {
     // The proxy prints its own startup line: `Proxying UPSTREAM on ADDR.`
-    let options =
-        ProxyOptions::new(args.listen.addr(), args.upstream.clone()).expiry(args.expiry.0);
+    let options = ProxyOptions::new(args.listen.addr(), args.upstream.clone())
+        .expiry(args.expiry.0)
+        .upstream_timeout(args.upstream_timeout.0)
+        .max_poem_bytes(args.max_poem_bytes)
+        .limits(args.limits.limits());
     serve(PoetryProxy::new(options))
 }
 

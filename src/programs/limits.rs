@@ -171,7 +171,10 @@ impl<P: Protocol> Limited<P> {
             return None;
         }
         let mut clock = MapClock::new(&mut *cx.clock, LimitedTimer::Inner);
-        Some(f(&mut self.inner, &mut Context::new(&mut *cx.transport, &mut clock)))
+        Some(f(
+            &mut self.inner,
+            &mut Context::new(&mut *cx.transport, &mut clock),
+        ))
     }
 }
 

@@ -32,7 +32,9 @@ pub use get_poetry::{
     ReportStyle, TransformStepError,
 };
 pub use poems::{DEFAULT_MAX_POEM_BYTES, Poem};
-pub use proxy::{DEFAULT_EXPIRY, PoetryProxy, ProxyOptions, ProxyStats};
+pub use proxy::{
+    DEFAULT_EXPIRY, DEFAULT_UPSTREAM_TIMEOUT, PoetryProxy, ProxyOptions, ProxyStats, ProxyTimer,
+};
 pub use sender::PoemSender;
 pub use serial::{SERIAL_BACKLOG, SerialPoetryServer, SerialTimer};
 pub use server::{
