@@ -319,7 +319,11 @@ fn an_empty_poem_is_never_cached() {
     assert_eq!(reactor.lost(a), Some(Disconnect::Clean));
     assert_eq!(reactor.program().cached(), None);
     client(&mut reactor, 2);
-    assert_eq!(reactor.tcp_clients().len(), 2, "the next client fetches again");
+    assert_eq!(
+        reactor.tcp_clients().len(),
+        2,
+        "the next client fetches again"
+    );
 }
 
 #[test]
@@ -362,7 +366,11 @@ fn a_silent_upstream_times_out_every_waiter_and_the_next_client_fetches_afresh()
     assert_eq!(reactor.lost(b), Some(Disconnect::Clean));
     assert_eq!(reactor.program().cached(), None);
     let c = client(&mut reactor, 3);
-    assert_eq!(reactor.tcp_clients().len(), 2, "a fresh fetch, not the stuck one");
+    assert_eq!(
+        reactor.tcp_clients().len(),
+        2,
+        "a fresh fetch, not the stuck one"
+    );
     upstream_sends(&mut reactor, 1, POEM, Disconnect::Clean);
     assert_eq!(reactor.value(c), POEM);
 }
