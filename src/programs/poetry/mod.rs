@@ -28,8 +28,8 @@ pub mod server;
 pub use client::{DownloadError, Failure, PoetryClient, Received, TruncationPolicy};
 pub use fanin::{FanIn, FireOn, Fired, SettleError};
 pub use get_poetry::{
-    DEFAULT_RETRY_DELAY, DEFAULT_TRANSFORM, GetPoetry, GetPoetryOptions, GetPoetryTimer,
-    ReportStyle, TransformStepError,
+    DEFAULT_RETRY_DELAY, DEFAULT_TRANSFORM, DEFAULT_TRANSFORM_TIMEOUT, GetPoetry, GetPoetryOptions,
+    GetPoetryTimer, ReportStyle, TransformStepError,
 };
 pub use poems::{DEFAULT_MAX_POEM_BYTES, Poem};
 pub use proxy::{
