@@ -69,6 +69,9 @@ pub trait Transport: Consumer {
     fn pause_reading(&mut self);
     /// Resumes delivering incoming data.
     fn resume_reading(&mut self);
+    /// Bytes handed to the network so far (written and no longer queued): what an
+    /// idle timeout watches to tell a peer that reads from one that does not.
+    fn bytes_sent(&self) -> u64;
 }
 
 /// What the driver must do to the connection now that the queue allows it.
@@ -107,6 +110,8 @@ pub struct TransportState {
     queue: Vec<u8>,
     /// Bytes at the front of `queue` already handed to the network.
     sent: usize,
+    /// Every byte ever handed to the network.
+    sent_total: u64,
     high_water: usize,
     producer: Option<Registered>,
     disconnecting: bool,
@@ -139,6 +144,7 @@ impl TransportState {
             peer,
             queue: Vec::new(),
             sent: 0,
+            sent_total: 0,
             high_water: HIGH_WATER_MARK,
             producer: None,
             disconnecting: false,
@@ -170,6 +176,7 @@ impl TransportState {
     /// If `n` is more than is pending (a driver bug).
     #[inline(always)]
     pub fn consume(&mut self, n: usize) {
+        self.sent_total += n as u64;
         if self.sent + n == self.queue.len() {
             self.queue.clear();
             self.sent = 0;
@@ -205,6 +212,7 @@ impl TransportState {
             self.sent = 0;
         }
         if !out.is_empty() {
+            self.sent_total += out.len() as u64;
             self.drained();
         }
     }
@@ -399,6 +407,10 @@ impl Transport for TransportState {
 
     fn resume_reading(&mut self) {
         self.reading_paused = false;
+    }
+
+    fn bytes_sent(&self) -> u64 {
+        self.sent_total
     }
 }
 

@@ -145,14 +145,17 @@ proptest! {
     }
 
     #[test]
-    fn the_proxy_never_caches_a_poem_cut_short(
+    fn the_proxy_never_caches_a_poem_cut_short_by_a_reset_or_a_timeout(
         faults in schedule(&["poet", "proxy", "reader1"], &["poet"], Duration::from_secs(8)),
         cuts in segmentation(),
     ) {
         let mut net = net(cuts, &faults);
         slow_server(&mut net, "poet", "ten-bytes", 10000);
         net.add_host("proxy", || {
-            node(PoetryProxy::new(ProxyOptions::new(HostPort::new("0.0.0.0", 8000), HostPort::new("poet", 10000))))
+            // A short upstream timeout, so partitions also end fetches by timing out.
+            let options = ProxyOptions::new(HostPort::new("0.0.0.0", 8000), HostPort::new("poet", 10000))
+                .upstream_timeout(Some(Duration::from_secs(1)));
+            node(PoetryProxy::new(options))
         });
         for reader in ["reader1", "reader2", "reader3"] {
             net.add_host(reader, || {

@@ -12,7 +12,8 @@ use weft::codec::netstring;
 use weft::host::{ConnectError, FactoryProgram, HostPort, Stream};
 use weft::programs::poetry::poems::LOOM;
 use weft::programs::poetry::{
-    FastPoetryFactory, GetPoetry, GetPoetryOptions, Poem, ReportStyle, TransformStepError,
+    DEFAULT_TRANSFORM_TIMEOUT, FastPoetryFactory, GetPoetry, GetPoetryOptions, Poem, ReportStyle,
+    TransformStepError,
 };
 use weft::programs::transform::{TransformError, TransformFactory, TransformService};
 use weft::protocol::{Context, Factory, NoTimer, Protocol};
@@ -562,4 +563,23 @@ mod any_schedule {
             prop_assert!(!program.is_transforming(0) && !program.is_transforming(1));
         }
     }
+}
+
+/// With no timeout at all, a transform server that accepts and never replies still
+/// cannot hang the client: the stage gives up after the default 30 s.
+#[test]
+fn a_silent_transform_server_times_out_on_the_default_limit() {
+    let mut reactor = reactor(one_poem());
+    deliver(&mut reactor, 0, b"POEM\n");
+    let xform = reactor.complete_connect(1);
+    reactor.advance(DEFAULT_TRANSFORM_TIMEOUT - Duration::from_millis(1));
+    assert!(reactor.program().is_transforming(0));
+    reactor.advance(Duration::from_millis(1));
+    assert_eq!(reactor.lost(xform), Some(Disconnect::Aborted));
+    assert_eq!(
+        reactor.program().transform_error(0),
+        Some(&TransformStepError::TimedOut(DEFAULT_TRANSFORM_TIMEOUT))
+    );
+    assert_eq!(reactor.lines(Stream::Stdout), ["POEM"]);
+    assert_eq!(reactor.exit_code(), Some(0));
 }

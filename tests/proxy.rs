@@ -310,3 +310,98 @@ fn a_served_client_leaving_cancels_nothing() {
     });
     assert_eq!(count(&logs, CANCELING), 0);
 }
+
+#[test]
+fn an_empty_poem_is_never_cached() {
+    let mut reactor = proxy();
+    let a = client(&mut reactor, 1);
+    upstream_sends(&mut reactor, 0, b"", Disconnect::Clean);
+    assert_eq!(reactor.lost(a), Some(Disconnect::Clean));
+    assert_eq!(reactor.program().cached(), None);
+    client(&mut reactor, 2);
+    assert_eq!(
+        reactor.tcp_clients().len(),
+        2,
+        "the next client fetches again"
+    );
+}
+
+#[test]
+fn a_poem_over_the_size_limit_fails_the_fetch_and_is_not_cached() {
+    let options = ProxyOptions::new(
+        HostPort::new("127.0.0.1", 10000),
+        HostPort::new("127.0.0.1", 10001),
+    )
+    .max_poem_bytes(10);
+    let mut reactor = MemoryReactor::new(PoetryProxy::new(options));
+    let a = client(&mut reactor, 1);
+    let upstream = reactor.complete_connect(0);
+    reactor.data_received(upstream, &POEM[..8]);
+    reactor.data_received(upstream, &POEM[8..16]);
+    assert_eq!(reactor.lost(upstream), Some(Disconnect::Aborted), "cut off");
+    assert_eq!(reactor.lost(a), Some(Disconnect::Clean));
+    assert_eq!(reactor.value(a), b"");
+    assert_eq!(reactor.program().cached(), None);
+    assert_eq!(reactor.program().stats().failed, 1);
+}
+
+#[test]
+fn a_silent_upstream_times_out_every_waiter_and_the_next_client_fetches_afresh() {
+    let options = ProxyOptions::new(
+        HostPort::new("127.0.0.1", 10000),
+        HostPort::new("127.0.0.1", 10001),
+    )
+    .upstream_timeout(Some(Duration::from_secs(5)));
+    let mut reactor = MemoryReactor::new(PoetryProxy::new(options));
+    let a = client(&mut reactor, 1);
+    let upstream = reactor.complete_connect(0);
+    let b = client(&mut reactor, 2);
+    reactor.advance(Duration::from_secs(3));
+    reactor.data_received(upstream, &POEM[..4]);
+    reactor.advance(Duration::from_secs(4));
+    assert_eq!(reactor.lost(a), None, "the bytes restarted the timeout");
+    reactor.advance(Duration::from_secs(1));
+    assert_eq!(reactor.lost(upstream), Some(Disconnect::Aborted));
+    assert_eq!(reactor.lost(a), Some(Disconnect::Clean));
+    assert_eq!(reactor.lost(b), Some(Disconnect::Clean));
+    assert_eq!(reactor.program().cached(), None);
+    let c = client(&mut reactor, 3);
+    assert_eq!(
+        reactor.tcp_clients().len(),
+        2,
+        "a fresh fetch, not the stuck one"
+    );
+    upstream_sends(&mut reactor, 1, POEM, Disconnect::Clean);
+    assert_eq!(reactor.value(c), POEM);
+}
+
+#[test]
+fn clients_past_the_connection_limit_are_closed_at_once() {
+    let options = ProxyOptions::new(
+        HostPort::new("127.0.0.1", 10000),
+        HostPort::new("127.0.0.1", 10001),
+    )
+    .limits(weft::programs::limits::ServerLimits::none().max_connections(Some(1)));
+    let mut reactor = MemoryReactor::new(PoetryProxy::new(options));
+    let a = client(&mut reactor, 1);
+    let over = client(&mut reactor, 2);
+    assert_eq!(reactor.lost(over), Some(Disconnect::Aborted));
+    assert_eq!(reactor.program().waiters(), [a]);
+}
+
+#[test]
+fn a_proxy_whose_upstream_is_its_own_address_refuses_to_start() {
+    let options = ProxyOptions::new(
+        HostPort::new("127.0.0.1", 10000),
+        HostPort::new("127.0.0.1", 10000),
+    );
+    let mut host = weft::host::Host::new(PoetryProxy::new(options));
+    use weft::host::Node;
+    host.start(weft::time::Instant::ZERO);
+    host.handle_listening(
+        weft::time::Instant::ZERO,
+        weft::host::ListenerId(0),
+        ipv4(127, 0, 0, 1, 10000),
+    );
+    assert_eq!(host.exit_code(), Some(1));
+}

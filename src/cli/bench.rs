@@ -82,6 +82,9 @@ enum BenchCommand {
     /// Example: `weft bench tcp --clients 50 --requests 20000`, then the same with
     /// `--server 127.0.0.1:PORT` against another implementation.
     Tcp(super::bench_tcp::TcpArgs),
+    /// C clients that connect to a server and never read: prints the server's peak
+    /// resident memory, `rss_peak_bytes=` (Linux).
+    Hold(super::bench_hold::HoldArgs),
 }
 
 pub(crate) fn run(args: &BenchArgs) -> i32 {
@@ -90,6 +93,7 @@ pub(crate) fn run(args: &BenchArgs) -> i32 {
         BenchCommand::Tcp(tcp) => return super::bench_tcp::run(tcp, runs),
         BenchCommand::Line(stream) => super::bench_codec::run(Codec::Line, stream, runs),
         BenchCommand::Int32(stream) => super::bench_codec::run(Codec::Int32, stream, runs),
+        BenchCommand::Hold(hold) => return super::bench_hold::run(hold),
         BenchCommand::Sim { file, seeds } => {
             let catalogue = crate::programs::catalogue();
             let scenario = match crate::scenario::Scenario::load(file, &catalogue) {

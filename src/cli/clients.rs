@@ -10,12 +10,15 @@ use crate::host::{
     ConnId, ConnectError, DEFAULT_CONNECT_TIMEOUT, Host, HostContext, HostPort, Program,
 };
 use crate::net::StdOutput;
-use crate::programs::poetry::{GetPoetry, GetPoetryOptions, ReportStyle, TruncationPolicy};
+use crate::programs::poetry::{
+    DEFAULT_MAX_POEM_BYTES, GetPoetry, GetPoetryOptions, ReportStyle, TruncationPolicy,
+};
 use crate::programs::transform::{TransformClient, TransformError};
 use crate::protocol::{NoTimer, Protocol};
 use crate::transport::Disconnect;
 
 use super::serve::{PoemArg, positive_seconds};
+use crate::codec::netstring::DEFAULT_MAX_LENGTH as MAX_REQUEST_BYTES;
 
 /// How `weft get-poetry` reports.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, ValueEnum)]
@@ -55,7 +58,8 @@ pub(crate) struct GetPoetryArgs {
     #[arg(long, default_value = "30", value_parser = positive_seconds, value_name = "SECONDS")]
     connect_timeout: Duration,
     /// Cummingsify each poem on this transform server before printing it (clients 6.0
-    /// to 8.0; a failed transform keeps the original poem).
+    /// to 8.0; a failed transform keeps the original poem). The transform stage
+    /// gives up after --timeout, or 30 s without one.
     #[arg(long, value_name = "[HOST:]PORT")]
     transform: Option<HostPort>,
     /// What to print.
@@ -68,6 +72,10 @@ pub(crate) struct GetPoetryArgs {
     /// by default it is a failure.
     #[arg(long)]
     accept_truncated: bool,
+    /// The largest poem accepted, in bytes; a server that sends more fails that
+    /// download (and is disconnected).
+    #[arg(long, default_value_t = DEFAULT_MAX_POEM_BYTES, value_name = "BYTES")]
+    max_poem_bytes: usize,
     /// Poetry servers: `PORT` (on 127.0.0.1) or `HOST:PORT`.
     #[arg(value_name = "[HOST:]PORT")]
     servers: Vec<HostPort>,
@@ -83,7 +91,9 @@ impl GetPoetryArgs {
             // Raw bytes are written after the run, from the results.
             Report::Raw | Report::Quiet => ReportStyle::Quiet,
         };
-        let mut options = GetPoetryOptions::new(self.servers.clone()).report(style);
+        let mut options = GetPoetryOptions::new(self.servers.clone())
+            .report(style)
+            .max_poem_bytes(self.max_poem_bytes);
         options.connect_timeout = self.connect_timeout;
         if let Some(timeout) = self.timeout {
             options = options.timeout(timeout);
@@ -117,14 +127,15 @@ pub(crate) fn get_poetry(args: &GetPoetryArgs) -> i32 {
             return 1;
         }
     };
-    if args.report == Report::Raw {
-        write_raw(host.program());
+    if args.report == Report::Raw && !write_raw(host.program()) {
+        return 1;
     }
     code
 }
 
 /// Writes every poem's bytes to stdout in input order, and each failure to stderr.
-fn write_raw(program: &GetPoetry) {
+/// False if stdout could not take them (a closed pipe).
+fn write_raw(program: &GetPoetry) -> bool {
     let results = program.results();
     let mut stdout = std::io::stdout().lock();
     for i in 0..results.len() {
@@ -132,14 +143,18 @@ fn write_raw(program: &GetPoetry) {
             Some(Ok(poem)) => {
                 if let Err(error) = stdout.write_all(poem.as_bytes()) {
                     eprintln!("error: cannot write the poem: {error}");
-                    return;
+                    return false;
                 }
             }
             Some(Err(error)) => eprintln!("The poem download failed: {error}"),
             None => {}
         }
     }
-    let _ = stdout.flush();
+    if let Err(error) = stdout.flush() {
+        eprintln!("error: cannot write the poem: {error}");
+        return false;
+    }
+    true
 }
 
 /// Prints the long help of subcommand `name` on stdout.
@@ -186,6 +201,15 @@ pub(crate) fn transform_client(args: &TransformClientArgs) -> i32 {
         Some(text) => text.as_bytes().to_vec(),
         None => args.poem.poem.as_bytes().to_vec(),
     };
+    // The server's netstring limit: a longer request would only be closed unanswered.
+    let request_len = args.name.len() + 1 + poem.len();
+    if request_len > MAX_REQUEST_BYTES {
+        eprintln!(
+            "error: the request is {request_len} bytes (transform name, '.', poem); \
+             the transform server takes at most {MAX_REQUEST_BYTES}"
+        );
+        return 1;
+    }
     crate::net::init_logging();
     let request = TransformRequest::new(args.server.clone(), &args.name, &poem, args.timeout);
     let mut host = Host::new(request);

@@ -17,6 +17,7 @@
 
 mod bench;
 mod bench_codec;
+mod bench_hold;
 mod bench_tcp;
 mod clients;
 mod pingpong;

@@ -12,11 +12,14 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::host::{
-    ConnId, ConnectError, FactoryProgram, HostContext, HostPort, ListenError, ListenerId, Program,
+    ConnId, ConnectError, FactoryProgram, Host, HostContext, HostPort, ListenError, ListenerId,
+    Node, Program,
 };
+use crate::net::{StdOutput, Tokio};
+use crate::programs::limits::{DEFAULT_MAX_CONNECTIONS, LimitedFactory, ServerLimits};
 use crate::programs::poetry::{
-    DEFAULT_NUM_BYTES, FastPoetryFactory, Pace, Poem, PoetryProxy, ProxyOptions,
-    SerialPoetryServer, SlowPoetryFactory, poems::BUILTIN_POEMS,
+    DEFAULT_MAX_POEM_BYTES, DEFAULT_NUM_BYTES, FastPoetryFactory, Pace, Poem, PoetryProxy,
+    ProxyOptions, SerialPoetryServer, SlowPoetryFactory, poems::BUILTIN_POEMS,
 };
 use crate::programs::transform::TransformFactory;
 use crate::transport::Disconnect;
@@ -57,6 +60,12 @@ pub(crate) enum PoemArgError {
         path: String,
         source: std::io::Error,
     },
+    /// A FIFO, a device, a directory: reading it could block or never end.
+    #[error("{path} is not a regular file")]
+    NotAFile { path: String },
+    /// Larger than a poem may be.
+    #[error("{path} is {size} bytes, more than the largest poem weft serves ({max} bytes)")]
+    TooLarge { path: String, size: u64, max: usize },
 }
 
 impl FromStr for PoemArg {
@@ -69,7 +78,7 @@ impl FromStr for PoemArg {
                 poem,
             });
         }
-        let poem = Poem::from_file(s).map_err(|source| match source.kind() {
+        let unreadable = |source: std::io::Error| match source.kind() {
             std::io::ErrorKind::NotFound => PoemArgError::NotFound {
                 path: s.to_owned(),
                 builtins: builtin_names(),
@@ -78,7 +87,33 @@ impl FromStr for PoemArg {
                 path: s.to_owned(),
                 source,
             },
-        })?;
+        };
+        // Look before opening: opening a FIFO blocks until a writer comes, and a
+        // device such as /dev/zero never ends.
+        let metadata = std::fs::metadata(s).map_err(unreadable)?;
+        if !metadata.is_file() {
+            return Err(PoemArgError::NotAFile { path: s.to_owned() });
+        }
+        let too_large = |size: u64| PoemArgError::TooLarge {
+            path: s.to_owned(),
+            size,
+            max: DEFAULT_MAX_POEM_BYTES,
+        };
+        let max = DEFAULT_MAX_POEM_BYTES as u64;
+        if metadata.len() > max {
+            return Err(too_large(metadata.len()));
+        }
+        // The file may grow between the look and the read: read at most one byte more.
+        let mut bytes = Vec::new();
+        std::fs::File::open(s)
+            .and_then(|file| {
+                std::io::Read::read_to_end(&mut std::io::Read::take(file, max + 1), &mut bytes)
+            })
+            .map_err(unreadable)?;
+        if bytes.len() as u64 > max {
+            return Err(too_large(bytes.len() as u64));
+        }
+        let poem = Poem::new(bytes);
         Ok(Self {
             label: s.to_owned(),
             poem,
@@ -137,6 +172,37 @@ impl ListenArgs {
     }
 }
 
+/// The limits every server puts on its clients.
+#[derive(Debug, Args)]
+pub(crate) struct LimitArgs {
+    /// Close a connection that sends nothing and takes nothing of what is sent to it
+    /// for this many seconds (a float); `never` turns the timeout off.
+    #[arg(long, default_value = "120", value_parser = idle_timeout, value_name = "SECONDS")]
+    idle_timeout: IdleTimeout,
+    /// Close new connections at once while this many are open.
+    #[arg(long, default_value_t = DEFAULT_MAX_CONNECTIONS, value_parser = at_least_one)]
+    max_connections: usize,
+}
+
+impl LimitArgs {
+    pub(crate) fn limits(&self) -> ServerLimits {
+        ServerLimits::default()
+            .idle_timeout(self.idle_timeout.0)
+            .max_connections(Some(self.max_connections))
+    }
+}
+
+/// An idle timeout, or none.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct IdleTimeout(Option<Duration>);
+
+fn idle_timeout(text: &str) -> Result<IdleTimeout, String> {
+    if text == "never" {
+        return Ok(IdleTimeout(None));
+    }
+    positive_seconds(text).map(|d| IdleTimeout(Some(d)))
+}
+
 /// Arguments of `weft slow-poetry`.
 #[derive(Debug, Args)]
 #[command(after_help = "\
@@ -147,6 +213,8 @@ Examples:
 pub(crate) struct SlowPoetryArgs {
     #[command(flatten)]
     listen: ListenArgs,
+    #[command(flatten)]
+    limits: LimitArgs,
     /// Bytes per chunk.
     #[arg(long, default_value_t = DEFAULT_NUM_BYTES, value_parser = at_least_one)]
     num_bytes: usize,
@@ -171,6 +239,8 @@ Examples:
 pub(crate) struct FastPoetryArgs {
     #[command(flatten)]
     listen: ListenArgs,
+    #[command(flatten)]
+    limits: LimitArgs,
     /// The poem: a file, or a built-in poem (loom, ten-bytes, clock).
     #[arg(value_name = "POEM", default_value = "loom")]
     poem: PoemArg,
@@ -187,6 +257,8 @@ Example:
 pub(crate) struct TransformServerArgs {
     #[command(flatten)]
     listen: ListenArgs,
+    #[command(flatten)]
+    limits: LimitArgs,
 }
 
 /// Arguments of `weft proxy`.
@@ -199,9 +271,19 @@ Example:
 pub(crate) struct ProxyArgs {
     #[command(flatten)]
     listen: ListenArgs,
+    #[command(flatten)]
+    limits: LimitArgs,
     /// Seconds a fetched poem is served from the cache; `never` keeps it forever.
     #[arg(long, default_value = "7200", value_parser = expiry, value_name = "SECONDS")]
     expiry: Expiry,
+    /// Give up on an upstream fetch that sends nothing for this many seconds (every
+    /// waiting client is closed and the next starts a fresh fetch); `never` waits.
+    #[arg(long, default_value = "30", value_parser = idle_timeout, value_name = "SECONDS")]
+    upstream_timeout: IdleTimeout,
+    /// The largest poem fetched, in bytes; an upstream that sends more fails the
+    /// fetch, and nothing is cached.
+    #[arg(long, default_value_t = DEFAULT_MAX_POEM_BYTES, value_name = "BYTES")]
+    max_poem_bytes: usize,
     /// The poetry server to fetch from: `PORT` (on 127.0.0.1) or `HOST:PORT`.
     #[arg(value_name = "[HOST:]PORT")]
     upstream: HostPort,
@@ -229,7 +311,10 @@ pub(crate) fn slow_poetry(args: &SlowPoetryArgs) -> i32 {
             format!("Serving {label} one client at a time"),
         ))
     } else {
-        let factory = SlowPoetryFactory::new(poem, pace);
+        // The server's own pace is no peer's fault: a check must see a chunk go out.
+        let mut limits = args.limits.limits();
+        limits.idle_timeout = limits.idle_timeout.map(|idle| idle.max(args.delay * 2));
+        let factory = LimitedFactory::new(SlowPoetryFactory::new(poem, pace), limits);
         serve(Announced::new(
             FactoryProgram::new(factory).listen(addr),
             format!("Serving {label}"),
@@ -238,7 +323,10 @@ pub(crate) fn slow_poetry(args: &SlowPoetryArgs) -> i32 {
 }
 
 pub(crate) fn fast_poetry(args: &FastPoetryArgs) -> i32 {
-    let factory = FastPoetryFactory::new(args.poem.poem.clone());
+    let factory = LimitedFactory::new(
+        FastPoetryFactory::new(args.poem.poem.clone()),
+        args.limits.limits(),
+    );
     serve(Announced::new(
         FactoryProgram::new(factory).listen(args.listen.addr()),
         format!("Serving {}", args.poem.label),
@@ -247,25 +335,84 @@ pub(crate) fn fast_poetry(args: &FastPoetryArgs) -> i32 {
 
 pub(crate) fn transform_server(args: &TransformServerArgs) -> i32 {
     serve(Announced::new(
-        FactoryProgram::new(TransformFactory::default()).listen(args.listen.addr()),
+        FactoryProgram::new(LimitedFactory::new(
+            TransformFactory::default(),
+            args.limits.limits(),
+        ))
+        .listen(args.listen.addr()),
         "Serving transforms".to_owned(),
     ))
 }
 
 pub(crate) fn proxy(args: &ProxyArgs) -> i32 {
     // The proxy prints its own startup line: `Proxying UPSTREAM on ADDR.`
-    let options =
-        ProxyOptions::new(args.listen.addr(), args.upstream.clone()).expiry(args.expiry.0);
+    let options = ProxyOptions::new(args.listen.addr(), args.upstream.clone())
+        .expiry(args.expiry.0)
+        .upstream_timeout(args.upstream_timeout.0)
+        .max_poem_bytes(args.max_poem_bytes)
+        .limits(args.limits.limits());
     serve(PoetryProxy::new(options))
 }
 
-/// Runs a server on real TCP until it exits (only a failed listen ends it).
+/// Runs a server on real TCP until it exits (a failed listen) or is stopped by SIGINT
+/// or SIGTERM: then the listener and every connection close, one line says so, and the
+/// status is 0.
 fn serve<P: Program + 'static>(program: P) -> i32 {
     crate::net::init_logging();
-    crate::net::run(program).unwrap_or_else(|error| {
-        eprintln!("error: {error}");
-        1
-    })
+    raise_fd_limit();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return 1;
+        }
+    };
+    let mut host = Host::new(program);
+    let mut output = StdOutput;
+    let outcome = runtime.block_on(async {
+        tokio::select! {
+            code = crate::net::run_on(Tokio, &mut host, &mut output) => Ok(code),
+            signal = stop_signal() => Err(signal),
+        }
+    });
+    let code = outcome.unwrap_or_else(|signal| {
+        let open = host.connections().len();
+        println!("Stopped by {signal}; closing {open} connections.");
+        0
+    });
+    // Dropping the runtime ends the listener's and the connections' tasks: their
+    // sockets close.
+    drop(runtime);
+    code
+}
+
+/// The first SIGINT or SIGTERM, by name. If the handlers cannot be installed, waits
+/// forever (the default disposition still ends the process).
+async fn stop_signal() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut interrupt), Ok(mut terminate)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = interrupt.recv() => "SIGINT",
+        _ = terminate.recv() => "SIGTERM",
+    }
+}
+
+/// Raises the soft limit on open files to the hard limit, so a server is not locked
+/// out at the default 1,024 while the machine allows more.
+pub(crate) fn raise_fd_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::debug!(limit, "open files limit"),
+        Err(error) => tracing::warn!(%error, "cannot raise the open files limit"),
+    }
 }
 
 /// A server that says where it serves: once a port is bound it prints

@@ -1,5 +1,6 @@
 //! The seed programs, as sans-IO protocols and programs.
 //!
+//! - [`limits`]: an idle timeout and a connection limit for any server's factory.
 //! - [`pingpong`]: both sides write `*` on connect and answer every read with one `*`
 //!   until one has received its maximum ("Expert Twisted", chapter 1).
 //! - [`pingpong_async`]: the same game as `async fn`s on a [`TaskProgram`](crate::task::TaskProgram).
@@ -18,6 +19,7 @@
 
 mod catalogue;
 pub mod heartbeat;
+pub mod limits;
 pub mod pingpong;
 pub mod pingpong_async;
 pub mod poetry;

@@ -54,6 +54,8 @@ use crate::transport::{Disconnect, Transport, ipv4};
 #[derive(Debug)]
 pub struct StringTransport {
     written: Vec<u8>,
+    /// Every byte ever written (a string transport sends at once).
+    sent_total: u64,
     /// True until the connection ends (only ends on its own with disconnection).
     pub connected: bool,
     /// Set by `lose_connection` and `abort_connection`, on a plain string transport
@@ -84,6 +86,7 @@ impl StringTransport {
     pub fn new() -> Self {
         Self {
             written: Vec::new(),
+            sent_total: 0,
             connected: true,
             disconnecting: false,
             disconnected: false,
@@ -149,6 +152,7 @@ impl StringTransport {
 
 impl Consumer for StringTransport {
     fn write(&mut self, data: &[u8]) {
+        self.sent_total += data.len() as u64;
         self.written.extend_from_slice(data);
     }
 
@@ -196,6 +200,10 @@ impl Transport for StringTransport {
 
     fn resume_reading(&mut self) {
         self.reading_paused = false;
+    }
+
+    fn bytes_sent(&self) -> u64 {
+        self.sent_total
     }
 }
 

@@ -25,6 +25,7 @@ pub struct Server {
     /// Its startup line.
     pub first_line: String,
     stderr: Option<JoinHandle<String>>,
+    lines: mpsc::Receiver<String>,
 }
 
 impl Server {
@@ -64,8 +65,9 @@ impl Server {
             port: 0,
             first_line: String::new(),
             stderr,
+            lines: rx,
         };
-        match rx.recv_timeout(PROCESS_TIMEOUT) {
+        match server.lines.recv_timeout(PROCESS_TIMEOUT) {
             Ok(line) => server.first_line = line,
             Err(error) => {
                 let log = server.stop();
@@ -91,6 +93,20 @@ impl Server {
     /// The port, as an argument.
     pub fn port(&self) -> String {
         self.port.to_string()
+    }
+
+    /// Sends the server `signal` (`TERM`, `INT`) with `kill(1)` and waits for it to
+    /// end; returns its exit status and the lines it printed after the startup line.
+    pub fn signal(mut self, signal: &str) -> (Option<i32>, Vec<String>) {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill")
+            .args([format!("-{signal}"), pid])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "kill -{signal} failed");
+        let status = self.child.wait().expect("the server ends");
+        let lines = std::iter::from_fn(|| self.lines.recv_timeout(PROCESS_TIMEOUT).ok()).collect();
+        (status.code(), lines)
     }
 
     /// Kills the server; returns what it wrote on stderr.

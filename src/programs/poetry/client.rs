@@ -66,6 +66,12 @@ pub enum Failure {
     /// The download took longer than its timeout; the connection was aborted.
     #[error("timed out after {}", format_timedelta(*.0))]
     TimedOut(Duration),
+    /// The server sent more than the largest poem allowed; the download was aborted.
+    #[error("poem larger than {max} bytes (max-poem-bytes); download aborted")]
+    TooLarge {
+        /// The limit it passed.
+        max: usize,
+    },
     /// The connection ended uncleanly, so the poem is incomplete.
     #[error("poem truncated after {bytes} bytes: {reason}")]
     Truncated {
@@ -96,12 +102,40 @@ pub struct PoetryClient {
     chunks: u64,
     result: Option<Received>,
     finished: bool,
+    max_bytes: Option<usize>,
+    over_limit: bool,
 }
 
 impl PoetryClient {
     /// A client with nothing received.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A client that aborts the download once more than `max` bytes have arrived
+    /// (see [`over_limit`](Self::over_limit)).
+    pub fn with_max_bytes(max: usize) -> Self {
+        Self {
+            max_bytes: Some(max),
+            ..Self::default()
+        }
+    }
+
+    /// The limit the poem passed, if it did: the download was aborted and what it
+    /// delivers is no poem.
+    pub fn over_limit(&self) -> Option<usize> {
+        self.max_bytes.filter(|_| self.over_limit)
+    }
+
+    /// The outcome once the connection has ended: the poem, judged by `policy`, or
+    /// [`Failure::TooLarge`] if it passed the limit. `None` before the end, or after
+    /// the outcome was taken.
+    pub fn take_outcome(&mut self, policy: TruncationPolicy) -> Option<Result<Poem, Failure>> {
+        let received = self.take_received()?;
+        Some(match self.over_limit() {
+            Some(max) => Err(Failure::TooLarge { max }),
+            None => policy.judge(received),
+        })
     }
 
     /// Bytes received so far.
@@ -129,7 +163,23 @@ impl PoetryClient {
 impl Protocol for PoetryClient {
     type Timer = NoTimer;
 
-    fn data_received(&mut self, _cx: &mut Context<'_, NoTimer>, data: &[u8]) {
+    fn data_received(&mut self, cx: &mut Context<'_, NoTimer>, data: &[u8]) {
+        if self.over_limit {
+            return;
+        }
+        if let Some(max) = self.max_bytes
+            && self.poem.len() + data.len() > max
+        {
+            // A server that sends forever must not grow us forever.
+            tracing::warn!(
+                "poem from {} is larger than {max} bytes; aborting",
+                cx.peer()
+            );
+            self.over_limit = true;
+            self.poem = Vec::new();
+            cx.abort_connection();
+            return;
+        }
         self.poem.extend_from_slice(data);
         self.chunks += 1;
     }

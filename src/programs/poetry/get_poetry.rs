@@ -33,7 +33,10 @@ pub(crate) mod report;
 mod retry;
 pub mod transform;
 
-pub use options::{DEFAULT_RETRY_DELAY, DEFAULT_TRANSFORM, GetPoetryOptions, ReportStyle};
+pub use options::{
+    DEFAULT_RETRY_DELAY, DEFAULT_TRANSFORM, DEFAULT_TRANSFORM_TIMEOUT, GetPoetryOptions,
+    ReportStyle,
+};
 pub use transform::TransformStepError;
 
 use std::collections::BTreeMap;
@@ -403,7 +406,8 @@ impl Program for GetPoetry {
         match (leg, &download.stage) {
             (Leg::Poetry, Stage::Connecting) => {
                 download.peer = cx.peer(conn);
-                download.stage = Stage::Receiving(PoetryClient::new());
+                let client = PoetryClient::with_max_bytes(self.options.max_poem_bytes);
+                download.stage = Stage::Receiving(client);
                 self.drive(cx, i, |client, pcx| client.connection_made(pcx));
             }
             (Leg::Transform, Stage::Transforming(_)) => {
@@ -492,14 +496,14 @@ impl Program for GetPoetry {
                 return;
             }
         }
-        let received = self
+        let truncation = self.options.truncation;
+        let verdict = self
             .drive(cx, i, |client, pcx| {
                 client.connection_lost(pcx, reason);
-                client.take_received()
+                client.take_outcome(truncation)
             })
             .flatten();
-        let Some(received) = received else { return };
-        let verdict = self.options.truncation.judge(received);
+        let Some(verdict) = verdict else { return };
         // An attempt about to be retried has not finished the task.
         let last = verdict.is_ok() || !self.has_attempts_left(i);
         if self.options.report == ReportStyle::Tasks && last {

@@ -14,6 +14,8 @@
 //!   clients 6.0 to 8.0.
 //! - [`get_poetry_async`]: clients 7.0 and 8.0 as `async fn`s, held to the same
 //!   transcripts.
+//! - [`sender`]: [`PoemSender`], a shared poem written piece by piece as the
+//!   connection drains.
 //! - [`proxy`]: the caching proxy with one upstream fetch in flight and cancellation.
 
 pub mod client;
@@ -22,17 +24,21 @@ pub mod get_poetry;
 pub mod get_poetry_async;
 pub mod poems;
 pub mod proxy;
+pub mod sender;
 pub mod serial;
 pub mod server;
 
 pub use client::{DownloadError, Failure, PoetryClient, Received, TruncationPolicy};
 pub use fanin::{FanIn, FireOn, Fired, SettleError};
 pub use get_poetry::{
-    DEFAULT_RETRY_DELAY, DEFAULT_TRANSFORM, GetPoetry, GetPoetryOptions, GetPoetryTimer,
-    ReportStyle, TransformStepError,
+    DEFAULT_RETRY_DELAY, DEFAULT_TRANSFORM, DEFAULT_TRANSFORM_TIMEOUT, GetPoetry, GetPoetryOptions,
+    GetPoetryTimer, ReportStyle, TransformStepError,
 };
-pub use poems::Poem;
-pub use proxy::{DEFAULT_EXPIRY, PoetryProxy, ProxyOptions, ProxyStats};
+pub use poems::{DEFAULT_MAX_POEM_BYTES, Poem};
+pub use proxy::{
+    DEFAULT_EXPIRY, DEFAULT_UPSTREAM_TIMEOUT, PoetryProxy, ProxyOptions, ProxyStats, ProxyTimer,
+};
+pub use sender::PoemSender;
 pub use serial::{SERIAL_BACKLOG, SerialPoetryServer, SerialTimer};
 pub use server::{
     ChunkSender, DEFAULT_DELAY, DEFAULT_NUM_BYTES, FastPoetry, FastPoetryFactory, Pace, SlowPoetry,

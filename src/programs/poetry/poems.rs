@@ -10,6 +10,10 @@ use std::path::Path;
 
 use bytes::Bytes;
 
+/// The largest poem weft's programs accept by default: from a peer (`get-poetry`, the
+/// proxy's upstream) or as a server's poem file. 64 MiB.
+pub const DEFAULT_MAX_POEM_BYTES: usize = 64 << 20;
+
 /// A poem: bytes, shared cheaply between the connections that serve it.
 ///
 /// The poetry protocol has no framing, so a poem is any byte string, not necessarily

@@ -14,6 +14,7 @@ use crate::protocol::{Context, Factory, NoTimer, Protocol};
 use crate::transport::Disconnect;
 
 use super::poems::Poem;
+use super::sender::PoemSender;
 
 /// The text's slow-server chunk size: 10 bytes.
 pub const DEFAULT_NUM_BYTES: usize = 10;
@@ -116,15 +117,36 @@ impl Factory for FastPoetryFactory {
 
     fn build_protocol(&mut self, _peer: SocketAddr) -> FastPoetry {
         FastPoetry {
-            poem: self.poem.clone(),
+            sender: PoemSender::whole(&self.poem),
         }
     }
 }
 
 /// Writes the whole poem on connect, then closes once it has been sent. Ignores input.
+///
+/// The poem is shared, not copied: a [`PoemSender`] writes it a piece at a time as the
+/// connection drains, so a client that never reads holds one piece, not the poem.
 #[derive(Clone, Debug)]
 pub struct FastPoetry {
-    poem: Poem,
+    sender: PoemSender,
+}
+
+impl FastPoetry {
+    /// Bytes handed to the transport so far.
+    pub fn bytes_sent(&self) -> usize {
+        self.sender.written()
+    }
+
+    fn pump(&mut self, cx: &mut Context<'_, NoTimer>, resume: bool) {
+        let done = if resume {
+            self.sender.resume(cx.transport)
+        } else {
+            self.sender.pump(cx.transport)
+        };
+        if done {
+            cx.lose_connection();
+        }
+    }
 }
 
 impl Protocol for FastPoetry {
@@ -133,14 +155,23 @@ impl Protocol for FastPoetry {
     fn connection_made(&mut self, cx: &mut Context<'_, NoTimer>) {
         tracing::info!(
             "sending {} bytes of poetry to {}",
-            self.poem.len(),
+            self.sender.allowed(),
             cx.peer()
         );
-        cx.write(self.poem.as_bytes());
-        cx.lose_connection();
+        if self.sender.start(cx.transport) {
+            cx.lose_connection();
+        }
     }
 
     fn data_received(&mut self, _cx: &mut Context<'_, NoTimer>, _data: &[u8]) {}
+
+    fn pause_producing(&mut self, _cx: &mut Context<'_, NoTimer>) {
+        self.sender.pause();
+    }
+
+    fn resume_producing(&mut self, cx: &mut Context<'_, NoTimer>) {
+        self.pump(cx, true);
+    }
 }
 
 /// The slow server's one timer: send the next chunk.
@@ -176,33 +207,42 @@ impl Factory for SlowPoetryFactory {
 /// per tick; the tick after the last chunk closes the connection. Each connection has
 /// its own sender timer, so any number of clients are served at once; a client that
 /// leaves early cancels its timer, and nothing more is scheduled for it.
+///
+/// Each tick *releases* a chunk of the shared poem to a paced [`PoemSender`]; the
+/// sender copies released bytes into the transport only as it drains. A client that
+/// does not read therefore costs one piece of the poem, and the pace is kept.
 #[derive(Clone, Debug)]
 pub struct SlowPoetry {
-    sender: ChunkSender,
+    sender: PoemSender,
+    num_bytes: usize,
     delay: Duration,
     next: Option<CallId>,
     chunks_sent: usize,
+    /// Every chunk is released and the closing tick has come: close once written.
+    closing: bool,
 }
 
 impl SlowPoetry {
     /// A protocol that will send `poem` at `pace`.
     pub fn new(poem: Poem, pace: Pace) -> Self {
         Self {
-            sender: ChunkSender::new(poem, pace.num_bytes),
+            sender: PoemSender::paced(&poem),
+            num_bytes: pace.num_bytes.max(1),
             delay: pace.delay,
             next: None,
             chunks_sent: 0,
+            closing: false,
         }
     }
 
-    /// Chunks written so far.
+    /// Chunks released so far (one per tick).
     pub fn chunks_sent(&self) -> usize {
         self.chunks_sent
     }
 
-    /// Bytes written so far.
+    /// Bytes handed to the transport so far.
     pub fn bytes_sent(&self) -> usize {
-        self.sender.sent()
+        self.sender.written()
     }
 
     /// Whether a send is scheduled.
@@ -212,14 +252,25 @@ impl SlowPoetry {
 
     fn send_next(&mut self, cx: &mut Context<'_, SlowTimer>) {
         self.next = None;
-        match self.sender.next_chunk() {
-            Some(chunk) => {
-                tracing::debug!("Sending {} bytes", chunk.len());
-                cx.write(chunk);
-                self.chunks_sent += 1;
-                self.next = Some(cx.call_later(self.delay, SlowTimer::Send));
-            }
-            None => cx.lose_connection(),
+        if self.sender.all_allowed() {
+            self.closing = true;
+        } else {
+            let n = self.sender.allow(self.num_bytes);
+            tracing::debug!("Sending {n} bytes");
+            self.chunks_sent += 1;
+            self.next = Some(cx.call_later(self.delay, SlowTimer::Send));
+        }
+        self.pump(cx, false);
+    }
+
+    fn pump(&mut self, cx: &mut Context<'_, SlowTimer>, resume: bool) {
+        let done = if resume {
+            self.sender.resume(cx.transport)
+        } else {
+            self.sender.pump(cx.transport)
+        };
+        if done && self.closing {
+            cx.lose_connection();
         }
     }
 }
@@ -229,6 +280,8 @@ impl Protocol for SlowPoetry {
 
     fn connection_made(&mut self, cx: &mut Context<'_, SlowTimer>) {
         tracing::info!("Somebody at {} wants poetry!", cx.peer());
+        // Nothing is released yet: this only registers the sender.
+        self.sender.start(cx.transport);
         self.send_next(cx);
     }
 
@@ -238,11 +291,19 @@ impl Protocol for SlowPoetry {
         self.send_next(cx);
     }
 
+    fn pause_producing(&mut self, _cx: &mut Context<'_, SlowTimer>) {
+        self.sender.pause();
+    }
+
+    fn resume_producing(&mut self, cx: &mut Context<'_, SlowTimer>) {
+        self.pump(cx, true);
+    }
+
     fn connection_lost(&mut self, cx: &mut Context<'_, SlowTimer>, reason: Disconnect) {
         if let Some(call) = self.next.take() {
             tracing::info!(
                 "client left after {} bytes ({reason}); sender stopped",
-                self.sender.sent()
+                self.sender.written()
             );
             // The call is pending (we only keep ids of pending sends), so this succeeds.
             let _ = cx.cancel(call);

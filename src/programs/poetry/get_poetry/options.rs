@@ -5,6 +5,11 @@ use std::time::Duration;
 use crate::host::{DEFAULT_CONNECT_TIMEOUT, HostPort, RetryPolicy};
 
 use super::super::client::TruncationPolicy;
+use super::super::poems::DEFAULT_MAX_POEM_BYTES;
+
+/// The transform stage's limit when neither it nor the download has one: 30 s, as
+/// `transform-client`'s default.
+pub const DEFAULT_TRANSFORM_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The transform clients 6.0 to 8.0 ask for.
 pub const DEFAULT_TRANSFORM: &str = "cummingsify";
@@ -80,6 +85,10 @@ pub struct GetPoetryOptions {
     /// [`retry_policy`](Self::retry_policy) sets any back-off, whose jitter is drawn
     /// from the host's seeded random source.
     pub retry: RetryPolicy,
+    /// The largest poem accepted; a server that sends more fails the download with
+    /// [`Failure::TooLarge`](super::super::Failure::TooLarge).
+    /// [`DEFAULT_MAX_POEM_BYTES`] by default.
+    pub max_poem_bytes: usize,
 }
 
 impl GetPoetryOptions {
@@ -97,7 +106,14 @@ impl GetPoetryOptions {
             transform_name: DEFAULT_TRANSFORM.to_owned(),
             transform_timeout: None,
             retry: RetryPolicy::fixed(DEFAULT_RETRY_DELAY).with_max_retries(0),
+            max_poem_bytes: DEFAULT_MAX_POEM_BYTES,
         }
+    }
+
+    /// Sets the largest poem accepted.
+    pub fn max_poem_bytes(mut self, max: usize) -> Self {
+        self.max_poem_bytes = max;
+        self
     }
 
     /// Downloads one poem at a time.
@@ -188,9 +204,13 @@ impl GetPoetryOptions {
         self.retry.max_attempts()
     }
 
-    /// The transform stage's limit: its own, or the per-stage one.
+    /// The transform stage's limit: its own, or the per-stage one, or
+    /// [`DEFAULT_TRANSFORM_TIMEOUT`]: a transform server that never replies must not
+    /// hang the client.
     pub fn transform_limit(&self) -> Option<Duration> {
-        self.transform_timeout.or(self.timeout)
+        self.transform_timeout
+            .or(self.timeout)
+            .or(Some(DEFAULT_TRANSFORM_TIMEOUT))
     }
 
     /// Clients 6.0 to 8.0 take their addresses as `xform-[host:]port [host:]port ...`:
