@@ -526,3 +526,28 @@ fn a_spawned_task_hands_its_result_to_its_join_handle() {
     assert_eq!(reactor.lines(Stream::Stdout), ["Some(Ok(2))"]);
     assert_eq!(reactor.program().live_tasks(), 0);
 }
+
+/// sim/pingpong-async.toml is sim/pingpong.toml with both sides as async tasks: the same
+/// transcript, byte for byte, whatever the seed (the scenario files through the catalogue,
+/// as `weft sim` runs them).
+#[test]
+fn the_async_pingpong_scenario_replays_the_state_machines_transcript() {
+    let catalogue = weft::programs::catalogue();
+    let load = |name: &str| {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("sim")
+            .join(name);
+        weft::scenario::Scenario::load(&path, &catalogue).unwrap_or_else(|e| panic!("{e}"))
+    };
+    let (state_machine, tasks) = (load("pingpong.toml"), load("pingpong-async.toml"));
+    for seed in 0..20 {
+        let expected = state_machine.run(&catalogue, seed).expect("runs");
+        let actual = tasks.run(&catalogue, seed).expect("runs");
+        assert!(actual.passed(), "seed {seed}: {:?}", actual.failures);
+        assert_eq!(
+            actual.transcript.render(),
+            expected.transcript.render(),
+            "seed {seed}"
+        );
+    }
+}

@@ -11,6 +11,7 @@ use options::{
 use crate::host::FactoryProgram;
 use crate::programs::heartbeat::HeartbeatFactory;
 use crate::programs::pingpong::PingPongFactory;
+use crate::programs::pingpong_async;
 use crate::programs::poetry::get_poetry_async::{
     get_poetry_deferred_list, get_poetry_inline_callbacks,
 };
@@ -42,6 +43,16 @@ pub fn catalogue() -> Catalogue {
             "pingpong-client",
             "ping-pong, connecting side; exits when done",
             |o: &PingPongClient| (o.connect.clone(), PingPongFactory::client(Some(o.maximum))),
+        )
+        .program(
+            "pingpong-server-async",
+            "ping-pong, accepting side, as async tasks (the same bytes and lines)",
+            |o: &PingPongServer| pingpong_async::server(o.addr(), o.maximum),
+        )
+        .program(
+            "pingpong-client-async",
+            "ping-pong, connecting side, as async tasks; exits when done",
+            |o: &PingPongClient| pingpong_async::client(o.connect.clone(), Some(o.maximum)),
         )
         .program(
             "heartbeat",
@@ -198,7 +209,7 @@ mod tests {
     fn every_builtin_program_lists_its_options() {
         let catalogue = catalogue();
         let names: Vec<&str> = catalogue.names().collect();
-        assert_eq!(names.len(), 14, "{names:?}");
+        assert_eq!(names.len(), 16, "{names:?}");
         for name in names {
             let (summary, _) = catalogue.describe(name).expect("described");
             assert!(!summary.is_empty(), "{name}");
