@@ -43,11 +43,15 @@ enum BenchCommand {
         #[arg(long, default_value_t = 1_000_000)]
         timers: u64,
     },
-    /// A scenario file run with seeds 0..N: prints `seeds_per_s=` and `speedup=`
-    /// (virtual seconds simulated per wall second).
+    /// Scenario files run with seeds 0..N: prints, per file, `seeds_per_s=`,
+    /// `reads_per_s=` (reads delivered to programs per wall second) and `speedup=`
+    /// (virtual seconds simulated per wall second). With several files (an async
+    /// program beside its state machine, say) the runs take turns, and each file after
+    /// the first gets `vs_first=`, its median seeds per second over the first's.
     Sim {
-        /// The scenario file.
-        file: std::path::PathBuf,
+        /// The scenario files.
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
         /// Seeds per measured run.
         #[arg(long, default_value_t = 100)]
         seeds: u64,
@@ -94,37 +98,7 @@ pub(crate) fn run(args: &BenchArgs) -> i32 {
         BenchCommand::Line(stream) => super::bench_codec::run(Codec::Line, stream, runs),
         BenchCommand::Int32(stream) => super::bench_codec::run(Codec::Int32, stream, runs),
         BenchCommand::Hold(hold) => return super::bench_hold::run(hold),
-        BenchCommand::Sim { file, seeds } => {
-            let catalogue = crate::programs::catalogue();
-            let scenario = match crate::scenario::Scenario::load(file, &catalogue) {
-                Ok(scenario) => scenario,
-                Err(error) => {
-                    eprintln!("error: {error}");
-                    return 2;
-                }
-            };
-            let seeds = (*seeds).max(1);
-            let mut speedups = Vec::new();
-            let rates = repeat(runs, || {
-                let (measured, speedup) = bench_sim(&catalogue, &scenario, seeds);
-                speedups.push(speedup);
-                measured
-            });
-            speedups.sort_by(f64::total_cmp);
-            report(
-                &format!("scenario={} seeds={seeds}", scenario.name),
-                "seeds_per_s",
-                &rates,
-            );
-            println!(
-                "scenario={} seeds={seeds} runs={runs} speedup={:.0} min_speedup={:.0} max_speedup={:.0}",
-                scenario.name,
-                speedups[speedups.len() / 2],
-                speedups[0],
-                speedups[speedups.len() - 1]
-            );
-            return 0;
-        }
+        BenchCommand::Sim { files, seeds } => return bench_sims(files, (*seeds).max(1), runs),
         &BenchCommand::Pingpong { exchanges } => {
             let rates = repeat(runs, || bench_pingpong(exchanges));
             report(&format!("exchanges={exchanges}"), "exchanges_per_s", &rates);
@@ -159,13 +133,74 @@ pub(crate) fn run(args: &BenchArgs) -> i32 {
 /// Simulates a scenario with seeds 0..seeds (building and running the network, with
 /// its transcript; its expectations are checked after the clock stops, once per seed);
 /// returns seeds per second, and virtual seconds simulated per wall second.
+/// `weft bench sim`: every file's runs in turns, then a line per file.
+fn bench_sims(files: &[std::path::PathBuf], seeds: u64, runs: usize) -> i32 {
+    let catalogue = crate::programs::catalogue();
+    let mut scenarios = Vec::new();
+    for file in files {
+        match crate::scenario::Scenario::load(file, &catalogue) {
+            Ok(scenario) => scenarios.push(scenario),
+            Err(error) => {
+                eprintln!("error: {error}");
+                return 2;
+            }
+        }
+    }
+    let mut measured: Vec<Vec<SimRun>> = vec![Vec::new(); scenarios.len()];
+    for _ in 0..runs {
+        for (scenario, runs) in scenarios.iter().zip(&mut measured) {
+            runs.push(bench_sim(&catalogue, scenario, seeds));
+        }
+    }
+    let mut first_median = None;
+    for (scenario, mut runs) in scenarios.iter().zip(measured) {
+        let median_of = |runs: &mut Vec<SimRun>, key: fn(&SimRun) -> f64| {
+            runs.sort_by(|a, b| key(a).total_cmp(&key(b)));
+            (
+                key(&runs[runs.len() / 2]),
+                key(&runs[0]),
+                key(&runs[runs.len() - 1]),
+            )
+        };
+        let (reads, _, _) = median_of(&mut runs, |r| r.reads_per_s);
+        let (speedup, min_speedup, max_speedup) = median_of(&mut runs, |r| r.speedup);
+        let seeds_per_s = sorted(runs.iter().map(|r| r.seeds).collect());
+        let what = format!("scenario={} seeds={seeds}", scenario.name);
+        report(&what, "seeds_per_s", &seeds_per_s);
+        let median = seeds_per_s[seeds_per_s.len() / 2].rate;
+        let versus = match first_median {
+            None => {
+                first_median = Some(median);
+                String::new()
+            }
+            Some(first) => format!(" vs_first={:.2}", median / first),
+        };
+        println!(
+            "{what} runs={runs} reads_per_s={reads:.0} speedup={speedup:.0} min_speedup={min_speedup:.0} max_speedup={max_speedup:.0}{versus}",
+            runs = seeds_per_s.len(),
+        );
+    }
+    0
+}
+
+/// One measured run of a scenario over its seeds.
+#[derive(Clone, Copy, Debug)]
+struct SimRun {
+    seeds: Measured,
+    reads_per_s: f64,
+    speedup: f64,
+}
+
+/// Runs `scenario` for seeds 0..`seeds`, timing only the simulation; checks each seed's
+/// expectations and counts its delivered reads untimed.
 fn bench_sim(
     catalogue: &crate::scenario::Catalogue,
     scenario: &crate::scenario::Scenario,
     seeds: u64,
-) -> (Measured, f64) {
+) -> SimRun {
     let mut elapsed = Duration::ZERO;
     let mut simulated = 0.0;
+    let mut reads = 0u64;
     for seed in 0..seeds {
         let start = Instant::now();
         let (net, finished_at) = scenario
@@ -175,11 +210,16 @@ fn bench_sim(
         simulated += finished_at.since_epoch().as_secs_f64();
         let failures = scenario.expect.check(&net, finished_at, scenario.duration);
         assert!(failures.is_empty(), "seed {seed} fails: {failures:?}");
+        reads += (net.transcript().events().iter())
+            .filter(|e| matches!(e.what, crate::testing::EventKind::Data(_)))
+            .count() as u64;
     }
-    (
-        Measured::new(seeds, elapsed),
-        simulated / elapsed.as_secs_f64(),
-    )
+    let seconds = elapsed.as_secs_f64();
+    SimRun {
+        seeds: Measured::new(seeds, elapsed),
+        reads_per_s: reads as f64 / seconds,
+        speedup: simulated / seconds,
+    }
 }
 
 /// Runs `once` `runs` times; returns the rates it measured, sorted.
