@@ -374,7 +374,7 @@ impl Catalogue {
     pub fn prepare(
         &self,
         program: &str,
-        options: &toml::Table,
+        options: &super::Table,
     ) -> Result<Constructor, ProgramError> {
         let entry = self
             .programs

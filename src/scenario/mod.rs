@@ -63,6 +63,10 @@ pub(crate) use run::in_run;
 pub use run::{Outcome, PanicReport};
 pub use shrink::{ShrinkReport, shrink};
 
+/// A TOML table, the type of a host's `options` (re-exported from the `toml` crate, so a
+/// crate that builds scenarios in Rust needs no dependency of its own on it).
+pub use toml::Table;
+
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -126,7 +130,7 @@ pub struct HostSpec {
     pub program: String,
     /// The program's options.
     #[serde(default)]
-    pub options: toml::Table,
+    pub options: Table,
     /// Its address (10.0.0.N by default, in the order hosts are listed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip: Option<Ipv4Addr>,
