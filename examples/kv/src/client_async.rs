@@ -59,10 +59,9 @@ async fn attempt(
             .encode(command.as_bytes())
             .map_err(|error| format!("command {}: {error}", *next + 1))?;
         conn.write(line).await.map_err(lost)?;
-        let reply = tasks
-            .timeout(options.reply_timeout, replies.next(&mut conn))
-            .await
-            .map_err(|_| format!("no reply within {}", format_duration(options.reply_timeout)))??;
+        let late = || format!("no reply within {}", format_duration(options.reply_timeout));
+        let reply = tasks.timeout(options.reply_timeout, replies.next(&mut conn));
+        let reply = reply.await.map_err(|_| late())??;
         tasks.print(format!("{command} -> {reply}"));
         *next += 1;
         *failures = 0;
