@@ -45,7 +45,7 @@
 //! connections, timers, retries with a [`host::RetryPolicy`]) against a
 //! [`testing::MemoryReactor`]; hosts on a seeded [`simnet::SimNet`] with faults
 //! ([`simnet::Fault::at`]) and proptest fault schedules
-//! ([`testing::strategies`], cargo feature `proptest`); TOML scenario files run through
+//! (`testing::strategies`, cargo feature `proptest`); TOML scenario files run through
 //! a [`scenario::Catalogue`] of the crate's own programs, from `cargo test`
 //! ([`assert_scenarios!`]) and from a binary of its own ([`cli::main`]: `sim sweep`,
 //! `sim shrink`); and real TCP or turmoil through [`net`]. An async program
