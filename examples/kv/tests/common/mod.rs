@@ -8,14 +8,16 @@ use weft_kv::{ClientOptions, KvClient, KvFactory, kv_client_async};
 
 /// Which form of the client runs.
 #[derive(Clone, Copy, Debug)]
-pub enum Form {
+pub(crate) enum Form {
+    /// `KvClient`.
     StateMachine,
+    /// `kv_client_async`.
     Async,
 }
 
 /// A server on `server:7000` and a client named `client` sending `commands`, on a
 /// network of 1 to 20 ms latency with `faults`.
-pub fn kv_net(seed: u64, form: Form, options: ClientOptions, faults: &[Fault]) -> SimNet {
+pub(crate) fn kv_net(seed: u64, form: Form, options: ClientOptions, faults: &[Fault]) -> SimNet {
     let config = NetConfig {
         latency: Latency::Uniform {
             min: Duration::from_millis(1),
@@ -41,6 +43,6 @@ pub fn kv_net(seed: u64, form: Form, options: ClientOptions, faults: &[Fault]) -
 }
 
 /// The client's options: `commands` to the server, with the defaults for the rest.
-pub fn options(commands: &[&str]) -> ClientOptions {
+pub(crate) fn options(commands: &[&str]) -> ClientOptions {
     ClientOptions::new(HostPort::new("server", 7000), commands)
 }
