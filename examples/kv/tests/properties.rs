@@ -13,17 +13,22 @@ use weft::host::Stream;
 use weft::simnet::Fault;
 use weft::testing::strategies::Schedule;
 
-const COMMANDS: &[&str] = &["SET k 1", "GET k", "SET k 2", "GET k"];
+/// Long enough (eight round trips of 2 to 40 ms) for faults to land mid-session.
+const COMMANDS: &[&str] = &[
+    "SET k 1", "GET k", "SET k 2", "GET k", "SET k 3", "GET k", "SET k 4", "GET k",
+];
 
 fn schedule() -> impl Strategy<Value = Vec<Fault>> {
-    Schedule::new(["server", "client"], Duration::from_secs(5))
+    // Faults within the first half second, while the commands are under way.
+    Schedule::new(["server", "client"], Duration::from_millis(500))
         .crashable(["server"])
+        .faults(2..8)
         .strategy()
 }
 
 fn config() -> Config {
     Config {
-        cases: 64,
+        cases: 256,
         failure_persistence: None,
         ..Config::default()
     }
