@@ -1,12 +1,64 @@
 //! # weft
 //!
-//! A deterministic simulation test harness for network protocols.
+//! A deterministic simulation test harness for network protocols. Write a protocol once,
+//! as a sans-IO state machine (or an `async fn`), and test it under Twisted-style doubles,
+//! an in-memory pump, a seeded simulated network with faults, real TCP and turmoil —
+//! every simulated run reproducible byte for byte from its seed.
 //!
-//! weft re-creates the programs of two texts about Twisted — ping-pong, the heartbeat,
-//! the streaming producer, the poetry servers and clients, the netstring transform
-//! service and the caching proxy — as sans-IO state machines. Because they never touch a
-//! socket or a real clock, the same code runs under Twisted-style test doubles, a
-//! two-party pump, a seeded simulated network, and real TCP.
+//! ## Testing your own protocol
+//!
+//! A protocol reacts to events through a [`protocol::Context`] and never touches a
+//! socket or a clock, so a test can drive it by hand:
+//!
+//! ```
+//! use weft::codec::line::{LineDecoder, LineFormat};
+//! use weft::protocol::{Context, NoTimer, Protocol};
+//! use weft::testing::StringTransport;
+//!
+//! /// Answers every line with its length; a line past the maximum ends the connection.
+//! struct Lengths(LineDecoder);
+//!
+//! impl Protocol for Lengths {
+//!     type Timer = NoTimer;
+//!
+//!     fn data_received(&mut self, cx: &mut Context<'_, NoTimer>, data: &[u8]) {
+//!         let mut replies = Vec::new();
+//!         let decoded = self.0.decode(data, |line| {
+//!             replies.extend_from_slice(format!("{}\r\n", line.len()).as_bytes())
+//!         });
+//!         cx.write(&replies);
+//!         if decoded.is_err() {
+//!             cx.lose_connection();
+//!         }
+//!     }
+//! }
+//!
+//! let decoder = LineDecoder::new(LineFormat::new().with_max_length(64));
+//! let mut conn = StringTransport::new().make_connection(Lengths(decoder));
+//! conn.data_received(b"SET k v\r\nGE"); // a read may end anywhere
+//! conn.data_received(b"T k\r\n");
+//! assert_eq!(conn.value(), b"7\r\n5\r\n");
+//! ```
+//!
+//! The same value runs unchanged at every other layer: two protocols joined by a
+//! [`testing::Pump`] with a transcript for an insta snapshot; a [`host::Program`] (many
+//! connections, timers, retries with a [`host::RetryPolicy`]) against a
+//! [`testing::MemoryReactor`]; hosts on a seeded [`simnet::SimNet`] with faults
+//! ([`simnet::Fault::at`]) and proptest fault schedules
+//! (`testing::strategies`, cargo feature `proptest`); TOML scenario files run through
+//! a [`scenario::Catalogue`] of the crate's own programs, from `cargo test`
+//! ([`assert_scenarios!`]) and from a binary of its own ([`cli::main`]: `sim sweep`,
+//! `sim shrink`); and real TCP or turmoil through [`net`]. An async program
+//! ([`task::TaskProgram`]) runs wherever a state machine does.
+//!
+//! `examples/kv/` in weft's repository is a crate that does all of that for a
+//! line-based key-value service and a retrying client (both a state machine and async),
+//! written against this public API only; the README's chapter "Testing your own
+//! protocol" walks through it.
+//!
+//! The seed programs ([`programs`]) re-create those of two texts about Twisted —
+//! ping-pong, the heartbeat, the streaming producer, the poetry servers and clients, the
+//! netstring transform service and the caching proxy.
 //!
 //! ## Layers
 //!

@@ -259,6 +259,68 @@ pub enum Command {
 ///
 /// Every callback gets the [`HostContext`]. Connection callbacks follow the protocol
 /// lifecycle per [`ConnId`]; see [`Protocol`](crate::protocol::Protocol).
+///
+/// A client that asks once, prints the answer and exits, giving up after a second
+/// without one; here tested against a [`MemoryReactor`](crate::testing::MemoryReactor),
+/// and unchanged on [SimNet](crate::simnet), real TCP or turmoil:
+///
+/// ```
+/// use std::time::Duration;
+/// use weft::host::{ConnId, ConnectError, HostContext, HostPort, Program, Stream};
+/// use weft::testing::MemoryReactor;
+/// use weft::transport::Disconnect;
+///
+/// struct Ask;
+///
+/// #[derive(Clone, Copy, Debug)]
+/// struct GiveUp;
+///
+/// impl Program for Ask {
+///     type Timer = GiveUp;
+///
+///     fn start(&mut self, cx: &mut HostContext<'_, GiveUp>) {
+///         cx.connect(HostPort::new("server", 7000), Duration::from_secs(5));
+///         cx.call_later(Duration::from_secs(1), GiveUp);
+///     }
+///
+///     fn connection_made(&mut self, cx: &mut HostContext<'_, GiveUp>, conn: ConnId) {
+///         cx.write(conn, b"GET k\r\n");
+///     }
+///
+///     fn data_received(&mut self, cx: &mut HostContext<'_, GiveUp>, conn: ConnId, data: &[u8]) {
+///         cx.print(String::from_utf8_lossy(data).trim_end());
+///         cx.lose_connection(conn);
+///         cx.exit(0);
+///     }
+///
+///     fn connection_lost(&mut self, _: &mut HostContext<'_, GiveUp>, _: ConnId, _: Disconnect) {}
+///
+///     fn connect_failed(&mut self, cx: &mut HostContext<'_, GiveUp>, _: ConnId, e: ConnectError) {
+///         cx.eprint(format!("connect failed: {e}"));
+///         cx.exit(1);
+///     }
+///
+///     fn timer_fired(&mut self, cx: &mut HostContext<'_, GiveUp>, _: GiveUp) {
+///         if !cx.has_exited() {
+///             cx.eprint("no answer within 1s");
+///             cx.exit(1);
+///         }
+///     }
+/// }
+///
+/// let mut reactor = MemoryReactor::new(Ask);
+/// let conn = reactor.complete_connect(0);
+/// assert_eq!(reactor.value(conn), b"GET k\r\n");
+/// reactor.data_received(conn, b"VALUE 1\r\n");
+/// assert_eq!(reactor.lines(Stream::Stdout), ["VALUE 1"]);
+/// assert_eq!(reactor.exit_code(), Some(0));
+///
+/// let mut silent = MemoryReactor::new(Ask);
+/// silent.complete_connect(0);
+/// silent.advance(Duration::from_secs(1));
+/// assert_eq!(silent.lines(Stream::Stderr), ["no answer within 1s"]);
+/// assert_eq!(silent.exit_code(), Some(1));
+/// ```
 pub trait Program {
     /// The program's named timers.
     type Timer: Copy + fmt::Debug;
