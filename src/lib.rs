@@ -47,6 +47,7 @@ pub mod host;
 pub mod net;
 pub mod programs;
 pub mod protocol;
+pub mod report;
 pub mod scenario;
 pub mod simnet;
 pub mod testing;
