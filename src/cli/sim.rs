@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use clap::{Args, Subcommand};
 
+use super::views::RunViews;
 use crate::host::Stream;
 use crate::scenario::{Outcome, Scenario, ScenarioError, scenario_files, seed_from_env, shrink};
 
@@ -31,6 +32,16 @@ enum SimCommand {
         /// Print the whole transcript.
         #[arg(long)]
         transcript: bool,
+        /// Write the run as a sequence diagram: one self-contained HTML page.
+        #[arg(long, value_name = "OUT.html")]
+        html: Option<PathBuf>,
+        /// Write the run as a packet capture for Wireshark or tshark.
+        #[arg(long, value_name = "OUT.pcap")]
+        pcap: Option<PathBuf>,
+        /// Print the transcript as JSON lines (one event per line, then the result)
+        /// instead of the report.
+        #[arg(long)]
+        json: bool,
     },
     /// Run scenarios over many seeds, in parallel, and summarise.
     Sweep {
@@ -86,7 +97,13 @@ pub(crate) fn run(args: SimArgs) -> i32 {
             file,
             seed,
             transcript,
-        } => run_one(&file, seed, transcript),
+            html,
+            pcap,
+            json,
+        } => {
+            let views = RunViews { html, pcap, json };
+            run_one(&file, seed, transcript, &views)
+        }
         SimCommand::Sweep {
             paths,
             seeds,
@@ -199,10 +216,18 @@ fn default_dir() -> Result<PathBuf, String> {
     Err("no sim/ directory here; pass scenario files or directories".into())
 }
 
-fn run_one(file: &Path, seed: Option<u64>, transcript: bool) -> Result<i32, ScenarioError> {
+fn run_one(
+    file: &Path,
+    seed: Option<u64>,
+    transcript: bool,
+    views: &RunViews,
+) -> Result<i32, ScenarioError> {
     let scenario = Scenario::load(file)?;
     let seed = seed.unwrap_or_else(|| seed_from_env(scenario.seed));
     let outcome = scenario.run(seed)?;
+    if views.write(&scenario, &outcome)? {
+        return Ok(i32::from(!outcome.passed()));
+    }
     if transcript {
         print!("{}", outcome.transcript.render());
     }
