@@ -12,6 +12,7 @@ mod clients;
 mod pingpong;
 mod serve;
 mod sim;
+mod sweep;
 mod views;
 
 use clap::{Parser, Subcommand};

@@ -2,15 +2,14 @@
 //!
 //! Only virtual time is reported here; `weft bench sim` measures wall time.
 
-use std::io::{IsTerminal, Write as _};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use clap::{Args, Subcommand};
 
+use super::sweep::{self, SweepOptions};
 use super::views::RunViews;
 use crate::host::Stream;
+use crate::report::sweep::Shard;
 use crate::scenario::{Outcome, Scenario, ScenarioError, scenario_files, seed_from_env, shrink};
 
 /// Arguments of `weft sim`.
@@ -57,11 +56,38 @@ enum SimCommand {
         #[arg(long)]
         jobs: Option<usize>,
         /// Run only shard I of N (1-based, as `I/N`), to split a sweep across machines.
-        #[arg(long, value_parser = parse_shard)]
-        shard: Option<(u64, u64)>,
+        #[arg(long, conflicts_with = "shards")]
+        shard: Option<Shard>,
+        /// Split into N shards and run the one JOB_COMPLETION_INDEX (from 0) names, as
+        /// a Kubernetes Indexed Job sets it.
+        #[arg(long, value_name = "N")]
+        shards: Option<u64>,
         /// Run every seed twice and compare the transcripts byte for byte.
         #[arg(long)]
         check_determinism: bool,
+        /// Print the sweep report as JSON lines (one per run; what `weft sim merge`
+        /// reads) instead of the summary, which goes to stderr.
+        #[arg(long)]
+        json: bool,
+        /// Write a JUnit XML report: a test case per scenario and seed.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+        /// Write the sequence diagram of every failing run into DIR.
+        #[arg(long, value_name = "DIR")]
+        html_dir: Option<PathBuf>,
+    },
+    /// Join the reports of a sweep's shards (`weft sim sweep --shard I/N --json`) into
+    /// one summary; refuses shards of other files, seeds or weft versions.
+    Merge {
+        /// The shard reports, in any order.
+        #[arg(required = true)]
+        reports: Vec<PathBuf>,
+        /// Print the merged report as JSON lines instead of the summary.
+        #[arg(long)]
+        json: bool,
+        /// Write the merged JUnit XML report.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
     },
     /// Shrink a failing run to a minimal fault schedule and write it as a scenario file.
     Shrink {
@@ -77,18 +103,6 @@ enum SimCommand {
     },
     /// List the programs a scenario host can run.
     Programs,
-}
-
-fn parse_shard(text: &str) -> Result<(u64, u64), String> {
-    let (i, n) = text.split_once('/').ok_or("expected I/N, such as 2/4")?;
-    let (i, n): (u64, u64) = (
-        i.parse().map_err(|_| "I must be a number")?,
-        n.parse().map_err(|_| "N must be a number")?,
-    );
-    if n == 0 || i == 0 || i > n {
-        return Err(format!("shard {i}/{n}: need 1 <= I <= N"));
-    }
-    Ok((i, n))
 }
 
 pub(crate) fn run(args: SimArgs) -> i32 {
@@ -110,8 +124,35 @@ pub(crate) fn run(args: SimArgs) -> i32 {
             first_seed,
             jobs,
             shard,
+            shards,
             check_determinism,
-        } => sweep(&paths, seeds, first_seed, jobs, shard, check_determinism),
+            json,
+            junit,
+            html_dir,
+        } => collect_files(&paths)
+            .map_err(|problem| ScenarioError::Invalid {
+                name: "sweep".into(),
+                problem,
+            })
+            .and_then(|files| {
+                let options = SweepOptions {
+                    seeds,
+                    first_seed,
+                    jobs,
+                    shard,
+                    shards,
+                    check_determinism,
+                    json,
+                    junit,
+                    html_dir,
+                };
+                sweep::sweep(&files, &options)
+            }),
+        SimCommand::Merge {
+            reports,
+            json,
+            junit,
+        } => sweep::merge(&reports, json, junit.as_deref()),
         SimCommand::Shrink { file, seed, out } => shrink_one(&file, seed, out),
         SimCommand::Programs => {
             for (name, about) in crate::scenario::PROGRAMS {
@@ -256,178 +297,6 @@ fn run_one(
         print_failures(&outcome, file);
     }
     Ok(i32::from(!outcome.passed()))
-}
-
-struct SweepResult {
-    file: usize,
-    seed: u64,
-    outcome: Result<(bool, Vec<String>, Option<String>, f64), String>,
-}
-
-fn sweep(
-    paths: &[PathBuf],
-    seeds: u64,
-    first_seed: u64,
-    jobs: Option<usize>,
-    shard: Option<(u64, u64)>,
-    check_determinism: bool,
-) -> Result<i32, ScenarioError> {
-    let files = collect_files(paths).map_err(|problem| ScenarioError::Invalid {
-        name: "sweep".into(),
-        problem,
-    })?;
-    let scenarios: Vec<Scenario> = files
-        .iter()
-        .map(|f| Scenario::load(f))
-        .collect::<Result<_, _>>()?;
-    let mut work: Vec<(usize, u64)> = Vec::new();
-    let mut index = 0u64;
-    for file in 0..scenarios.len() {
-        for seed in first_seed..first_seed + seeds {
-            index += 1;
-            if shard.is_none_or(|(i, n)| (index - 1) % n == i - 1) {
-                work.push((file, seed));
-            }
-        }
-    }
-    let jobs = jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .max(1);
-    let total = work.len();
-    let next = AtomicUsize::new(0);
-    let done = AtomicUsize::new(0);
-    let results = Mutex::new(Vec::with_capacity(total));
-    let tty = std::io::stderr().is_terminal();
-    std::thread::scope(|scope| {
-        for _ in 0..jobs {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&(file, seed)) = work.get(i) else {
-                        break;
-                    };
-                    let result = run_seed(&scenarios[file], seed, check_determinism);
-                    results
-                        .lock()
-                        .expect("a sweep worker panicked")
-                        .push(SweepResult {
-                            file,
-                            seed,
-                            outcome: result,
-                        });
-                    let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
-                    progress(tty, finished, total);
-                }
-            });
-        }
-    });
-    if tty {
-        eprintln!();
-    }
-    let mut results = results.into_inner().expect("a sweep worker panicked");
-    results.sort_by_key(|r| (r.file, r.seed));
-    Ok(report_sweep(&files, &scenarios, &results))
-}
-
-fn run_seed(
-    scenario: &Scenario,
-    seed: u64,
-    check_determinism: bool,
-) -> Result<(bool, Vec<String>, Option<String>, f64), String> {
-    let outcome = scenario.run(seed).map_err(|e| e.to_string())?;
-    let mismatch = if check_determinism {
-        let again = scenario.run(seed).map_err(|e| e.to_string())?;
-        let (a, b) = (outcome.transcript.render(), again.transcript.render());
-        (a != b).then(|| {
-            let line = a
-                .lines()
-                .zip(b.lines())
-                .position(|(x, y)| x != y)
-                .map_or(0, |i| i + 1);
-            format!("transcripts differ (first at line {line})")
-        })
-    } else {
-        None
-    };
-    let virtual_secs = outcome.finished_at.since_epoch().as_secs_f64();
-    Ok((outcome.passed(), outcome.failures, mismatch, virtual_secs))
-}
-
-fn progress(tty: bool, done: usize, total: usize) {
-    if tty {
-        let width = 30;
-        let filled = done * width / total.max(1);
-        eprint!(
-            "\r[{}{}] {done}/{total}",
-            "#".repeat(filled),
-            " ".repeat(width - filled)
-        );
-        let _ = std::io::stderr().flush();
-    } else if total >= 10 && done.is_multiple_of((total / 10).max(1)) {
-        eprintln!("{done}/{total} runs done");
-    }
-}
-
-fn report_sweep(files: &[PathBuf], scenarios: &[Scenario], results: &[SweepResult]) -> i32 {
-    println!(
-        "{:<28} {:>6} {:>6} {:>6} {:>9} {:>14}",
-        "scenario", "runs", "passed", "failed", "nondet", "virtual (max)"
-    );
-    let mut bad = 0;
-    for (i, scenario) in scenarios.iter().enumerate() {
-        let mine: Vec<&SweepResult> = results.iter().filter(|r| r.file == i).collect();
-        let passed = mine
-            .iter()
-            .filter(|r| matches!(r.outcome, Ok((true, _, None, _))))
-            .count();
-        let nondet = mine
-            .iter()
-            .filter(|r| matches!(&r.outcome, Ok((_, _, Some(_), _))))
-            .count();
-        let max_virtual = mine
-            .iter()
-            .filter_map(|r| r.outcome.as_ref().ok().map(|o| o.3))
-            .fold(0.0, f64::max);
-        println!(
-            "{:<28} {:>6} {:>6} {:>6} {:>9} {:>13.3}s",
-            scenario.name,
-            mine.len(),
-            passed,
-            mine.len() - passed,
-            nondet,
-            max_virtual
-        );
-    }
-    for r in results {
-        let problem = match &r.outcome {
-            Ok((true, _, None, _)) => continue,
-            Ok((_, failures, mismatch, _)) => {
-                let mut lines = failures.clone();
-                lines.extend(mismatch.clone());
-                lines.join("; ")
-            }
-            Err(error) => error.clone(),
-        };
-        bad += 1;
-        println!(
-            "FAILED {} seed {}: {problem}",
-            scenarios[r.file].name, r.seed
-        );
-        println!(
-            "  replay: weft sim run {} --seed {}",
-            files[r.file].display(),
-            r.seed
-        );
-    }
-    let simulated: f64 = results
-        .iter()
-        .filter_map(|r| r.outcome.as_ref().ok().map(|o| o.3))
-        .sum();
-    println!(
-        "{} runs, {simulated:.1} s of virtual time; {bad} failed",
-        results.len()
-    );
-    i32::from(bad > 0)
 }
 
 fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {

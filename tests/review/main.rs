@@ -6,4 +6,5 @@
 
 mod html;
 mod pcap;
+mod shards;
 mod tools;
