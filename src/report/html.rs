@@ -4,7 +4,7 @@
 //! The page draws a lane per host, top to bottom in virtual time. Each read a program
 //! got (one `data` event of the transcript) is an arrow from the sending host's lane
 //! to the reading host's lane, labelled with its byte count and the start of its bytes;
-//! clicking it shows every byte. Opens, ends of stream (`FIN`), clean closes, resets
+//! clicking it shows every byte (and `PAGE.html#read-N` opens the Nth read). Opens, ends of stream (`FIN`), clean closes, resets
 //! and aborts are marked on their lanes; program output and log lines are written
 //! beside their lane; a partition is a band over the two lanes it cuts, from the fault
 //! to its heal, and a crash a band over its host's lane until the restart. The time

@@ -13,7 +13,8 @@
   const SVG = "http://www.w3.org/2000/svg";
   const GAP = 20, TOP = 12, AXIS = 110, HEAD = 42;
   const laneW = run.hosts.length <= 6 ? 240 : 150;
-  const width = AXIS + laneW * run.hosts.length + 40;
+  // The last lane keeps room for its notes.
+  const width = AXIS + laneW * (run.hosts.length + 0.5) + 10;
   const t0 = run.events.length ? run.events[0].t : 0;
   const t1 = run.events.length ? run.events[run.events.length - 1].t : 0;
   const seconds = Math.max((t1 - t0) / 1e9, 1e-6);
@@ -197,4 +198,10 @@
     zoom(ev.deltaY < 0 ? 1.25 : 0.8);
   }, { passive: false });
   draw();
+  // `#read-N` opens the Nth read (from 1), so a link can point at one.
+  const linked = /^#read-(\d+)$/.exec(window.location.hash);
+  if (linked) {
+    const arrow = document.querySelectorAll(".arrow.data")[Number(linked[1]) - 1];
+    if (arrow) arrow.dispatchEvent(new MouseEvent("click"));
+  }
 })();

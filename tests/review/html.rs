@@ -32,6 +32,10 @@ impl Drawn {
 }
 
 fn chromium(browser: &Path, page: &Path, screenshot: Option<&Path>) -> Drawn {
+    chromium_at(browser, &format!("file://{}", page.display()), screenshot)
+}
+
+fn chromium_at(browser: &Path, url: &str, screenshot: Option<&Path>) -> Drawn {
     // A profile per browser: tests run at once, and Chromium locks its profile.
     static RUNS: AtomicUsize = AtomicUsize::new(0);
     let n = RUNS.fetch_add(1, Ordering::Relaxed);
@@ -47,14 +51,14 @@ fn chromium(browser: &Path, page: &Path, screenshot: Option<&Path>) -> Drawn {
         "--no-first-run",
         "--enable-logging=stderr",
         "--v=0",
-        "--window-size=1280,860",
+        "--window-size=1200,900",
     ]);
     command.arg(format!("--user-data-dir={}", profile.display()));
     match screenshot {
         Some(png) => command.arg(format!("--screenshot={}", png.display())),
         None => command.arg("--dump-dom"),
     };
-    command.arg(format!("file://{}", page.display()));
+    command.arg(url);
     let out = command.output().expect("chromium starts");
     let _ = std::fs::remove_dir_all(&profile);
     assert!(out.status.success(), "chromium failed: {}", String::from_utf8_lossy(&out.stderr));
@@ -91,18 +95,18 @@ fn check(browser: &Path, scenario: &str) -> Drawn {
 #[test]
 fn chromium_draws_a_partition_band_and_a_crash_band_and_saves_screenshots() {
     let Some(browser) = tool("chromium") else { return };
-    let partition = check(&browser, "sim/heartbeat-partition.toml");
+    let partition = check(&browser, "sim/malformed-netstring.toml");
     assert_eq!(partition.count("g", "band partition"), 1);
     let crash = check(&browser, "sim/crash-restart.toml");
     assert_eq!(crash.count("g", "band crash"), 1);
-    for name in ["heartbeat-partition", "crash-restart"] {
+    for name in ["malformed-netstring", "crash-restart"] {
         let png = out_dir("html").join(format!("{name}.png"));
         let _ = std::fs::remove_file(&png);
         chromium(&browser, &out_dir("html").join(format!("{name}.html")), Some(&png));
         let bytes = std::fs::read(&png).expect("chromium wrote the screenshot");
         assert!(bytes.starts_with(b"\x89PNG"), "{} is a PNG", png.display());
         // `WEFT_UPDATE_SCREENSHOT=1` refreshes the README's picture from this step.
-        if name == "crash-restart" && std::env::var_os("WEFT_UPDATE_SCREENSHOT").is_some() {
+        if name == "malformed-netstring" && std::env::var_os("WEFT_UPDATE_SCREENSHOT").is_some() {
             std::fs::write(root().join("docs/sequence.png"), &bytes).unwrap();
         }
     }
@@ -146,4 +150,23 @@ fn peer_bytes_cannot_inject_markup_into_the_page() {
     assert_eq!(drawn.body("errors"), 0, "{}", drawn.console);
     // The bytes are on the page as text.
     assert!(drawn.dom.contains("&lt;/script&gt;&lt;script&gt;document.title"), "{}", drawn.dom);
+}
+
+#[test]
+fn clicking_a_read_shows_all_of_its_bytes() {
+    let Some(browser) = tool("chromium") else { return };
+    let (outcome, info) = run("sim/crash-restart.toml");
+    let page = write_page(&outcome.transcript, &info);
+    let drawn = chromium_at(&browser, &format!("file://{}#read-3", page.display()), None);
+    let third = (outcome.transcript.events().iter())
+        .filter_map(|e| match &e.what {
+            EventKind::Data(bytes) => Some(bytes.escape_ascii().to_string()),
+            _ => None,
+        })
+        .nth(2)
+        .unwrap();
+    let shown = format!("<pre id=\"detail-body\">{}</pre>", third.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;"));
+    assert!(drawn.dom.contains(&shown), "{shown} not in {}", drawn.dom);
+    assert!(drawn.dom.contains("<aside id=\"detail\">"), "the detail is shown");
+    assert_eq!(drawn.count("g", "arrow data selected"), 1);
 }
