@@ -115,7 +115,11 @@ pub(super) fn sweep(files: &[PathBuf], options: &SweepOptions) -> Result<i32, Sc
 
 /// Prints the summary (or, with `json`, the report's JSON lines, and the summary on
 /// stderr) and writes the JUnit file. Exit status 1 if a run did not pass.
-fn write_report(report: &SweepReport, json: bool, junit: Option<&Path>) -> Result<i32, ScenarioError> {
+fn write_report(
+    report: &SweepReport,
+    json: bool,
+    junit: Option<&Path>,
+) -> Result<i32, ScenarioError> {
     let written = if json {
         report
             .write_json_lines(std::io::stdout().lock())
@@ -174,7 +178,8 @@ fn run_seed(scenario: &Scenario, path: &str, seed: u64, options: &SweepOptions) 
                         .with_description(&scenario.description)
                         .with_failures(&record.failures)
                 });
-                match info.map(|info| std::fs::write(&page, html::page(&outcome.transcript, &info))) {
+                match info.map(|info| std::fs::write(&page, html::page(&outcome.transcript, &info)))
+                {
                     Ok(Ok(())) => {}
                     Ok(Err(e)) => eprintln!("weft: cannot write {}: {e}", page.display()),
                     Err(e) => eprintln!("weft: {e}"),
@@ -247,7 +252,11 @@ impl Progress {
 }
 
 /// `weft sim merge`: joins shard reports into one summary (or JSON lines) and JUnit.
-pub(super) fn merge(reports: &[PathBuf], json: bool, junit: Option<&Path>) -> Result<i32, ScenarioError> {
+pub(super) fn merge(
+    reports: &[PathBuf],
+    json: bool,
+    junit: Option<&Path>,
+) -> Result<i32, ScenarioError> {
     let mut read = Vec::with_capacity(reports.len());
     for path in reports {
         let text = std::fs::read_to_string(path).map_err(|e| read_error(path, e))?;

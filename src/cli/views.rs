@@ -23,7 +23,11 @@ fn write_error(path: &Path, error: impl std::fmt::Display) -> ScenarioError {
 impl RunViews {
     /// Writes the views asked for. Returns true if the JSON lines took the place of
     /// the report on stdout.
-    pub(super) fn write(&self, scenario: &Scenario, outcome: &Outcome) -> Result<bool, ScenarioError> {
+    pub(super) fn write(
+        &self,
+        scenario: &Scenario,
+        outcome: &Outcome,
+    ) -> Result<bool, ScenarioError> {
         if self.html.is_none() && self.pcap.is_none() && !self.json {
             return Ok(false);
         }

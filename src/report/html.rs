@@ -111,7 +111,9 @@ pub fn page(transcript: &Transcript, info: &RunInfo) -> String {
     let failures = if failures.is_empty() {
         String::new()
     } else {
-        format!("<section id=\"failures\"><h2>Broken expectations</h2><ul>{failures}</ul></section>")
+        format!(
+            "<section id=\"failures\"><h2>Broken expectations</h2><ul>{failures}</ul></section>"
+        )
     };
     let title = format!("{} seed {} — weft", info.scenario, info.seed);
     format!(
@@ -226,7 +228,14 @@ fn diagram<'a>(transcript: &'a Transcript, info: &'a RunInfo) -> Diagram<'a> {
             }
             EventKind::Fault(text) => {
                 r.text.clone_from(text);
-                fault(&FaultMark::parse(text), row, &mut r, &mut open, &mut bands, &mut lane);
+                fault(
+                    &FaultMark::parse(text),
+                    row,
+                    &mut r,
+                    &mut open,
+                    &mut bands,
+                    &mut lane,
+                );
                 "fault"
             }
         };
@@ -236,7 +245,11 @@ fn diagram<'a>(transcript: &'a Transcript, info: &'a RunInfo) -> Diagram<'a> {
         let crash = b.is_empty();
         bands.push(Band {
             kind: if crash { "crash" } else { "partition" },
-            lanes: if crash { vec![lane(&a)] } else { vec![lane(&a), lane(&b)] },
+            lanes: if crash {
+                vec![lane(&a)]
+            } else {
+                vec![lane(&a), lane(&b)]
+            },
             from,
             to: None,
             text: events[from].text.clone(),
@@ -280,7 +293,15 @@ fn fault(
         }
         FaultMark::Heal { a, b, one_way } => {
             r.lane = Some(lane(a));
-            close(key(a, b, *one_way), "partition", row, &r.text, open, bands, lane);
+            close(
+                key(a, b, *one_way),
+                "partition",
+                row,
+                &r.text,
+                open,
+                bands,
+                lane,
+            );
         }
         FaultMark::Crash(host) => {
             r.lane = Some(lane(host));
@@ -365,8 +386,16 @@ mod tests {
     fn peer_bytes_and_names_never_appear_as_markup() {
         let evil = b"</script><script>alert(1)</script><!-- &amp; <img src=x onerror=alert(2)>";
         let mut t = Transcript::new();
-        t.record(Instant::ZERO, "a:1 > b:40001", EventKind::Data(evil.to_vec().into()));
-        t.record(Instant::ZERO, "b", EventKind::Line("out: </script><b>".into()));
+        t.record(
+            Instant::ZERO,
+            "a:1 > b:40001",
+            EventKind::Data(evil.to_vec().into()),
+        );
+        t.record(
+            Instant::ZERO,
+            "b",
+            EventKind::Line("out: </script><b>".into()),
+        );
         let page = page(&t, &info());
         // Exactly the page's own two scripts, one style, and no injected element.
         assert_eq!(page.matches("<script").count(), 2, "{page}");
@@ -374,13 +403,19 @@ mod tests {
         assert!(!page.contains("<img"), "{page}");
         assert!(!page.contains("<b>"), "{page}");
         assert!(!page.contains("<!--"), "{page}");
-        assert!(page.contains("&lt;img src=x onerror=alert(1)&gt;"), "{page}");
+        assert!(
+            page.contains("&lt;img src=x onerror=alert(1)&gt;"),
+            "{page}"
+        );
         assert!(page.contains("<title>s&lt;x&gt; seed 3"), "{page}");
         // The bytes are all there, escaped, for the script to show as text.
         let start = page.find("id=\"weft-run\">").unwrap() + "id=\"weft-run\">".len();
         let end = start + page[start..].find("</script>").unwrap();
         let data: serde_json::Value = serde_json::from_str(&page[start..end]).unwrap();
-        assert_eq!(data["events"][0]["payload"], evil.escape_ascii().to_string());
+        assert_eq!(
+            data["events"][0]["payload"],
+            evil.escape_ascii().to_string()
+        );
     }
 
     #[test]

@@ -173,8 +173,16 @@ mod tests {
         let mut t = Transcript::new();
         t.record(Instant::ZERO, "b:9", EventKind::Open);
         t.record(Instant::ZERO, "net", EventKind::Fault("crash b".into()));
-        t.record(Instant::from_secs(1), "b:9", EventKind::Lost(Disconnect::TimedOut));
-        t.record(Instant::from_secs(1), "b", EventKind::Line("out: \"quoted\"\nx".into()));
+        t.record(
+            Instant::from_secs(1),
+            "b:9",
+            EventKind::Lost(Disconnect::TimedOut),
+        );
+        t.record(
+            Instant::from_secs(1),
+            "b",
+            EventKind::Line("out: \"quoted\"\nx".into()),
+        );
         let info = RunInfo {
             scenario: "s".into(),
             description: String::new(),
@@ -185,8 +193,10 @@ mod tests {
         let mut out = Vec::new();
         run(&t, &info, &mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
-        let lines: Vec<serde_json::Value> =
-            text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
         assert_eq!(lines.len(), 5);
         assert_eq!(lines[1]["kind"], "fault");
         assert_eq!(lines[1]["text"], "crash b");
@@ -202,7 +212,11 @@ mod tests {
     fn data_is_escaped_losslessly() {
         let all: Vec<u8> = (0..=255).collect();
         let mut t = Transcript::new();
-        t.record(Instant::ZERO, "a:1 > b:2", EventKind::Data(all.clone().into()));
+        t.record(
+            Instant::ZERO,
+            "a:1 > b:2",
+            EventKind::Data(all.clone().into()),
+        );
         let mut out = Vec::new();
         events(&t, &mut out).unwrap();
         let value: serde_json::Value = serde_json::from_slice(&out).unwrap();

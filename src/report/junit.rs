@@ -27,9 +27,8 @@ use super::sweep::{RunRecord, RunResult, SweepReport};
 pub fn write(report: &SweepReport, out: impl Write) -> io::Result<()> {
     let mut xml = Writer::new_with_indent(out, b' ', 2);
     xml.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
-    let count = |runs: &[&RunRecord], result: RunResult| {
-        runs.iter().filter(|r| r.result == result).count()
-    };
+    let count =
+        |runs: &[&RunRecord], result: RunResult| runs.iter().filter(|r| r.result == result).count();
     let all: Vec<&RunRecord> = report.runs.iter().collect();
     let failures = count(&all, RunResult::Failed) + count(&all, RunResult::Nondeterministic);
     let total_time: f64 = all.iter().map(|r| r.wall_secs).sum();
@@ -51,16 +50,20 @@ pub fn write(report: &SweepReport, out: impl Write) -> io::Result<()> {
                     .with_attribute(("name", clean(&file.name).as_str()))
                     .with_attribute(("tests", runs.len().to_string().as_str()))
                     .with_attribute(("failures", failures.to_string().as_str()))
-                    .with_attribute(("errors", count(&runs, RunResult::Error).to_string().as_str()))
+                    .with_attribute((
+                        "errors",
+                        count(&runs, RunResult::Error).to_string().as_str(),
+                    ))
                     .with_attribute(("skipped", "0"))
                     .with_attribute(("time", seconds(time).as_str()))
                     .with_attribute(("package", "weft.sim"))
                     .write_inner_content(|xml| {
-                        xml.create_element("properties").write_inner_content(|xml| {
-                            property(xml, "file", &file.path)?;
-                            property(xml, "fingerprint", &file.fingerprint)?;
-                            property(xml, "weft-version", &report.plan.weft_version)
-                        })?;
+                        xml.create_element("properties")
+                            .write_inner_content(|xml| {
+                                property(xml, "file", &file.path)?;
+                                property(xml, "fingerprint", &file.fingerprint)?;
+                                property(xml, "weft-version", &report.plan.weft_version)
+                            })?;
                         for run in runs {
                             testcase(xml, run)?;
                         }
@@ -84,7 +87,10 @@ fn testcase<W: Write>(xml: &mut Writer<W>, run: &RunRecord) -> io::Result<()> {
     let case = xml
         .create_element("testcase")
         .with_attribute(("name", format!("seed {}", run.seed).as_str()))
-        .with_attribute(("classname", clean(&format!("weft.sim.{}", run.scenario)).as_str()))
+        .with_attribute((
+            "classname",
+            clean(&format!("weft.sim.{}", run.scenario)).as_str(),
+        ))
         .with_attribute(("time", seconds(run.wall_secs).as_str()));
     let (element, kind) = match run.result {
         RunResult::Passed => {
@@ -161,12 +167,21 @@ mod tests {
         let mut xml = Vec::new();
         write(&report, &mut xml).unwrap();
         let xml = String::from_utf8(xml).unwrap();
-        assert!(xml.contains(r#"<testcase name="seed 0" classname="weft.sim.s" time="0.250"/>"#), "{xml}");
+        assert!(
+            xml.contains(r#"<testcase name="seed 0" classname="weft.sim.s" time="0.250"/>"#),
+            "{xml}"
+        );
         assert!(
             xml.contains(r#"<failure message="stdout &lt;b&gt; &amp; &quot;x&quot;\u{1}" type="expectation">"#),
             "{xml}"
         );
-        assert!(xml.contains("replay: weft sim run sim/s.toml --seed 1</failure>"), "{xml}");
-        assert!(xml.contains(r#"tests="2" failures="1" errors="0""#), "{xml}");
+        assert!(
+            xml.contains("replay: weft sim run sim/s.toml --seed 1</failure>"),
+            "{xml}"
+        );
+        assert!(
+            xml.contains(r#"tests="2" failures="1" errors="0""#),
+            "{xml}"
+        );
     }
 }

@@ -351,7 +351,9 @@ mod tests {
             Shard::new(1, 4).unwrap()
         );
         assert_eq!(
-            Shard::from_completion_index("4", 4).unwrap_err().to_string(),
+            Shard::from_completion_index("4", 4)
+                .unwrap_err()
+                .to_string(),
             "JOB_COMPLETION_INDEX=\"4\": expected a number from 0 to 3"
         );
     }

@@ -208,7 +208,9 @@ impl Capture<'_> {
     /// an RST from itself (once per stream); a stream whose ends both ended is over.
     fn lost(&mut self, at: Duration, end: &Endpoint, reason: Disconnect) {
         let mut candidates = (self.live.iter())
-            .filter(|((a, b), f)| (a == end || b == end) && !self.flows[**f].lost[self.flows[**f].side(end)])
+            .filter(|((a, b), f)| {
+                (a == end || b == end) && !self.flows[**f].lost[self.flows[**f].side(end)]
+            })
             .map(|(k, f)| (k.clone(), *f));
         let (Some((key, f)), None) = (candidates.next(), candidates.next()) else {
             return;
@@ -346,8 +348,16 @@ mod tests {
         let at = Instant::from_millis;
         t.record(at(1), "server:8000", EventKind::Open);
         t.record(at(2), "client:40001", EventKind::Open);
-        t.record(at(3), "client:40001 > server:8000", EventKind::Data(b"ab".to_vec().into()));
-        t.record(at(4), "server:8000 > client:40001", EventKind::Data(b"xyz".to_vec().into()));
+        t.record(
+            at(3),
+            "client:40001 > server:8000",
+            EventKind::Data(b"ab".to_vec().into()),
+        );
+        t.record(
+            at(4),
+            "server:8000 > client:40001",
+            EventKind::Data(b"xyz".to_vec().into()),
+        );
         t.record(at(5), "client:40001 > server:8000", EventKind::Eof);
         t.record(at(6), "server:8000", EventKind::Lost(Disconnect::Reset));
         let mut file = Vec::new();
@@ -369,7 +379,11 @@ mod tests {
     fn reads_over_the_largest_segment_are_split() {
         let mut t = Transcript::new();
         let big = vec![7u8; MAX_SEGMENT * 2 + 10];
-        t.record(Instant::ZERO, "server:8000 > client:40001", EventKind::Data(big.clone().into()));
+        t.record(
+            Instant::ZERO,
+            "server:8000 > client:40001",
+            EventKind::Data(big.clone().into()),
+        );
         let mut file = Vec::new();
         write(&t, &info(), &mut file).unwrap();
         let got = packets(&file);

@@ -99,7 +99,9 @@ impl FromStr for Shard {
         let malformed = || ShardError::Malformed(text.to_owned());
         let (i, n) = text.split_once('/').ok_or_else(malformed)?;
         let (i, n) = (i.trim().parse().ok(), n.trim().parse().ok());
-        i.zip(n).and_then(|(i, n)| Self::new(i, n)).ok_or_else(malformed)
+        i.zip(n)
+            .and_then(|(i, n)| Self::new(i, n))
+            .ok_or_else(malformed)
     }
 }
 
@@ -275,7 +277,10 @@ impl SweepReport {
                 ScenarioSummary {
                     name: file.name.clone(),
                     runs: mine.len(),
-                    passed: mine.iter().filter(|r| r.result == RunResult::Passed).count(),
+                    passed: mine
+                        .iter()
+                        .filter(|r| r.result == RunResult::Passed)
+                        .count(),
                     nondeterministic: (mine.iter())
                         .filter(|r| r.result == RunResult::Nondeterministic)
                         .count(),

@@ -16,8 +16,13 @@ pub(crate) fn tool(name: &str) -> Option<PathBuf> {
     });
     if found.is_none() {
         let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-        assert!(!ci, "{name} is not installed, and CI=true requires it (.ci/run installs it)");
-        eprintln!("skipped: {name} is not installed (apt-get install {name}; CI=true makes this a failure)");
+        assert!(
+            !ci,
+            "{name} is not installed, and CI=true requires it (.ci/run installs it)"
+        );
+        eprintln!(
+            "skipped: {name} is not installed (apt-get install {name}; CI=true makes this a failure)"
+        );
     }
     found
 }
