@@ -20,6 +20,8 @@
 //! - [`programs`]: the seed programs.
 //! - [`simnet`]: the seeded, event-driven simulated network, with faults as data.
 //! - [`scenario`]: the TOML scenario files of `sim/`, a front end to [`simnet`].
+//! - [`report`]: reviewing runs: sequence diagrams, pcap captures, JSON lines, JUnit,
+//!   sweep shards and their merge.
 //! - [`net`]: the tokio driver, on real TCP or turmoil: the only code that does IO.
 //! - [`cli`]: the `weft` command.
 //!
