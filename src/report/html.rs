@@ -255,6 +255,13 @@ fn diagram<'a>(transcript: &'a Transcript, info: &'a RunInfo) -> Diagram<'a> {
             text: events[from].text.clone(),
         });
     }
+    // A band's tooltip names the fault that opened it and the one that closed it.
+    for band in &mut bands {
+        band.text = match band.to {
+            Some(to) => format!("{} until {}", events[band.from].text, events[to].text),
+            None => events[band.from].text.clone(),
+        };
+    }
     bands.sort_by_key(|b| b.from);
     Diagram {
         scenario: &info.scenario,
@@ -293,15 +300,7 @@ fn fault(
         }
         FaultMark::Heal { a, b, one_way } => {
             r.lane = Some(lane(a));
-            close(
-                key(a, b, *one_way),
-                "partition",
-                row,
-                &r.text,
-                open,
-                bands,
-                lane,
-            );
+            close(key(a, b, *one_way), "partition", row, open, bands, lane);
         }
         FaultMark::Crash(host) => {
             r.lane = Some(lane(host));
@@ -310,7 +309,7 @@ fn fault(
         FaultMark::Restart(host) => {
             r.lane = Some(lane(host));
             let k = (host.clone(), String::new(), false);
-            close(k, "crash", row, &r.text, open, bands, lane);
+            close(k, "crash", row, open, bands, lane);
         }
         FaultMark::Instant { host, .. } => r.lane = Some(lane(host)),
         FaultMark::Global(_) => r.lane = None,
@@ -322,7 +321,6 @@ fn close(
     k: (String, String, bool),
     kind: &'static str,
     row: usize,
-    text: &str,
     open: &mut Vec<((String, String, bool), usize)>,
     bands: &mut Vec<Band>,
     lane: &mut impl FnMut(&str) -> usize,
@@ -341,7 +339,7 @@ fn close(
         lanes,
         from,
         to: Some(row),
-        text: format!("{kind}: {text}"),
+        text: String::new(),
     });
 }
 
@@ -440,6 +438,10 @@ mod tests {
                 ("crash", &[1][..], 1, None),
                 ("partition", &[0, 1][..], 3, None),
             ]
+        );
+        assert_eq!(
+            d.bands[0].text,
+            "partition b <-> a (Drop) until heal a <-> b"
         );
     }
 
