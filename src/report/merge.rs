@@ -289,6 +289,22 @@ mod tests {
     }
 
     #[test]
+    fn a_merged_reports_virtual_times_are_the_shards_to_the_bit() {
+        // A value the default JSON float parser reads one unit in the last place off.
+        let mut report = report(Shard::WHOLE);
+        report.runs[0].virtual_secs = 3.224_374_092_999_999_8;
+        let mut once = Vec::new();
+        report.write_json_lines(&mut once).unwrap();
+        let read = SweepReport::read_json_lines("x", std::str::from_utf8(&once).unwrap());
+        let mut twice = Vec::new();
+        read.unwrap().write_json_lines(&mut twice).unwrap();
+        assert_eq!(
+            String::from_utf8(twice).unwrap(),
+            String::from_utf8(once).unwrap()
+        );
+    }
+
+    #[test]
     fn shards_that_do_not_fit_are_refused_with_the_reason() {
         let mut parts = shards(3);
         parts[1].plan.weft_version = "9.9.9".into();
