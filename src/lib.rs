@@ -75,6 +75,8 @@
 //! - [`simnet`]: the seeded, event-driven simulated network, with faults as data.
 //! - [`task`]: async programs on the sans-IO core, and the Deferred family as futures.
 //! - [`scenario`]: the TOML scenario files of `sim/`, a front end to [`simnet`].
+//! - [`report`]: reviewing runs: sequence diagrams, pcap captures, JSON lines, JUnit,
+//!   sweep shards and their merge.
 //! - [`net`]: the tokio driver, on real TCP or turmoil: the only code that does IO.
 //! - [`cli`]: the command line, for `weft` and for a user's binary over its own
 //!   [`scenario::Catalogue`].
@@ -103,6 +105,7 @@ pub mod host;
 pub mod net;
 pub mod programs;
 pub mod protocol;
+pub mod report;
 pub mod scenario;
 pub mod simnet;
 pub mod task;

@@ -1,6 +1,6 @@
 //! The command line, for `weft` and for a user's own binary.
 //!
-//! [`main`] gives a binary the `sim run | sweep | shrink | programs` commands over its
+//! [`main`] gives a binary the `sim run | sweep | merge | shrink | programs` commands over its
 //! [`Catalogue`], and with no arguments runs every scenario of `sim/` and prints a
 //! summary. [`run_from`] is the same with given arguments and output, for tests.
 //! [`weft_main`] is the `weft` binary: the built-in catalogue, plus `weft pingpong`, the
@@ -23,6 +23,8 @@ mod clients;
 mod pingpong;
 mod serve;
 mod sim;
+mod sweep;
+mod views;
 
 use std::ffi::OsString;
 use std::io::Write;

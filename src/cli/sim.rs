@@ -2,14 +2,15 @@
 //!
 //! Only virtual time is reported here; `weft bench sim` measures wall time.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use clap::{Args, Subcommand};
-use rayon::prelude::*;
 
+use super::sweep::{self, SweepOptions};
+use super::views::RunViews;
 use crate::host::Stream;
+use crate::report::sweep::Shard;
 use crate::scenario::{
     Catalogue, Outcome, Scenario, ScenarioError, scenario_files, seed_from_env, shrink,
 };
@@ -52,6 +53,16 @@ enum SimCommand {
         /// Print the whole transcript.
         #[arg(long)]
         transcript: bool,
+        /// Write the run as a sequence diagram: one self-contained HTML page.
+        #[arg(long, value_name = "OUT.html")]
+        html: Option<PathBuf>,
+        /// Write the run as a packet capture for Wireshark or tshark.
+        #[arg(long, value_name = "OUT.pcap")]
+        pcap: Option<PathBuf>,
+        /// Print the transcript as JSON lines (one event per line, then the result)
+        /// instead of the report.
+        #[arg(long)]
+        json: bool,
     },
     /// Run scenarios over many seeds, in parallel, and summarise.
     Sweep {
@@ -67,11 +78,38 @@ enum SimCommand {
         #[arg(long)]
         jobs: Option<usize>,
         /// Run only shard I of N (1-based, as `I/N`), to split a sweep across machines.
-        #[arg(long, value_parser = parse_shard)]
-        shard: Option<(u64, u64)>,
+        #[arg(long, conflicts_with = "shards")]
+        shard: Option<Shard>,
+        /// Split into N shards and run the one JOB_COMPLETION_INDEX (from 0) names, as
+        /// a Kubernetes Indexed Job sets it.
+        #[arg(long, value_name = "N")]
+        shards: Option<u64>,
         /// Run every seed twice and compare the transcripts byte for byte.
         #[arg(long)]
         check_determinism: bool,
+        /// Print the sweep report as JSON lines (one per run; what `sim merge` reads)
+        /// instead of the summary, which goes to stderr.
+        #[arg(long)]
+        json: bool,
+        /// Write a JUnit XML report: a test case per scenario and seed.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+        /// Write the sequence diagram of every failing run into DIR.
+        #[arg(long, value_name = "DIR")]
+        html_dir: Option<PathBuf>,
+    },
+    /// Join the reports of a sweep's shards (`sim sweep --shard I/N --json`) into one
+    /// summary; refuses shards of other files, seeds or weft versions.
+    Merge {
+        /// The shard reports, in any order.
+        #[arg(required = true)]
+        reports: Vec<PathBuf>,
+        /// Print the merged report as JSON lines instead of the summary.
+        #[arg(long)]
+        json: bool,
+        /// Write the merged JUnit XML report.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
     },
     /// Shrink a failing run to a minimal fault schedule and write it as a scenario file.
     Shrink {
@@ -89,42 +127,54 @@ enum SimCommand {
     Programs,
 }
 
-fn parse_shard(text: &str) -> Result<(u64, u64), String> {
-    let (i, n) = text.split_once('/').ok_or("expected I/N, such as 2/4")?;
-    let (i, n): (u64, u64) = (
-        i.parse().map_err(|_| "I must be a number")?,
-        n.parse().map_err(|_| "N must be a number")?,
-    );
-    if n == 0 || i == 0 || i > n {
-        return Err(format!("shard {i}/{n}: need 1 <= I <= N"));
-    }
-    Ok((i, n))
-}
-
 pub(crate) fn run(ctx: &mut SimContext<'_>, args: SimArgs) -> i32 {
     let result = match args.command {
         SimCommand::Run {
             file,
             seed,
             transcript,
-        } => run_one(ctx, &file, seed, transcript),
+            html,
+            pcap,
+            json,
+        } => {
+            let views = RunViews { html, pcap, json };
+            run_one(ctx, &file, seed, transcript, &views)
+        }
         SimCommand::Sweep {
             paths,
             seeds,
             first_seed,
             jobs,
             shard,
+            shards,
             check_determinism,
-        } => {
-            let plan = SweepPlan {
-                seeds,
-                first_seed,
-                jobs,
-                shard,
-                check_determinism,
-            };
-            sweep(ctx, &paths, &plan)
-        }
+            json,
+            junit,
+            html_dir,
+        } => collect_files(ctx, &paths)
+            .map_err(|problem| ScenarioError::Invalid {
+                name: "sweep".into(),
+                problem,
+            })
+            .and_then(|files| {
+                let options = SweepOptions {
+                    seeds,
+                    first_seed,
+                    jobs,
+                    shard,
+                    shards,
+                    check_determinism,
+                    json,
+                    junit,
+                    html_dir,
+                };
+                sweep::sweep(ctx, &files, &options)
+            }),
+        SimCommand::Merge {
+            reports,
+            json,
+            junit,
+        } => sweep::merge(ctx, &reports, json, junit.as_deref()),
         SimCommand::Shrink { file, seed, out } => shrink_one(ctx, &file, seed, out),
         SimCommand::Programs => {
             let _ = write!(ctx.out, "{}", ctx.catalogue.listing());
@@ -240,10 +290,14 @@ fn run_one(
     file: &Path,
     seed: Option<u64>,
     transcript: bool,
+    views: &RunViews,
 ) -> Result<i32, ScenarioError> {
     let scenario = Scenario::load(file, ctx.catalogue)?;
     let seed = seed.unwrap_or_else(|| seed_from_env(scenario.seed));
     let outcome = scenario.run(ctx.catalogue, seed)?;
+    if views.write(ctx, &scenario, &outcome)? {
+        return Ok(i32::from(!outcome.passed()));
+    }
     if transcript {
         let _ = write!(ctx.out, "{}", outcome.transcript.render());
     }
@@ -273,217 +327,6 @@ fn run_one(
         print_failures(ctx, &outcome, file);
     }
     Ok(i32::from(!outcome.passed()))
-}
-
-struct SweepPlan {
-    seeds: u64,
-    first_seed: u64,
-    jobs: Option<usize>,
-    shard: Option<(u64, u64)>,
-    check_determinism: bool,
-}
-
-/// One run of a sweep: passed, its failures, a determinism mismatch, virtual seconds.
-type RunSummary = Result<(bool, Vec<String>, Option<String>, f64), String>;
-
-struct SweepResult {
-    file: usize,
-    seed: u64,
-    outcome: RunSummary,
-}
-
-fn sweep(
-    ctx: &mut SimContext<'_>,
-    paths: &[PathBuf],
-    plan: &SweepPlan,
-) -> Result<i32, ScenarioError> {
-    let files = collect_files(ctx, paths).map_err(|problem| ScenarioError::Invalid {
-        name: "sweep".into(),
-        problem,
-    })?;
-    // A file that does not load is a failed row; the others still run.
-    let scenarios: Vec<Result<Scenario, String>> = files
-        .iter()
-        .map(|f| Scenario::load(f, ctx.catalogue).map_err(|e| e.to_string()))
-        .collect();
-    let mut work: Vec<(usize, u64)> = Vec::new();
-    let mut index = 0u64;
-    for (file, scenario) in scenarios.iter().enumerate() {
-        if scenario.is_err() {
-            continue;
-        }
-        for seed in plan.first_seed..plan.first_seed + plan.seeds {
-            index += 1;
-            if plan.shard.is_none_or(|(i, n)| (index - 1) % n == i - 1) {
-                work.push((file, seed));
-            }
-        }
-    }
-    let jobs = plan
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .max(1);
-    let total = work.len();
-    let done = AtomicUsize::new(0);
-    let tty = std::io::stderr().is_terminal();
-    let catalogue = ctx.catalogue;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(jobs)
-        .build()
-        .map_err(|e| ScenarioError::Invalid {
-            name: "sweep".into(),
-            problem: format!("cannot start {jobs} worker threads: {e}"),
-        })?;
-    // Results come back in work order, so the report does not depend on scheduling.
-    let results: Vec<SweepResult> = pool.install(|| {
-        work.par_iter()
-            .map(|&(file, seed)| {
-                let scenario = scenarios[file].as_ref().expect("only loaded files run");
-                let outcome = run_seed(catalogue, scenario, seed, plan.check_determinism);
-                progress(tty, done.fetch_add(1, Ordering::Relaxed) + 1, total);
-                SweepResult {
-                    file,
-                    seed,
-                    outcome,
-                }
-            })
-            .collect()
-    });
-    if tty {
-        eprintln!();
-    }
-    Ok(report_sweep(ctx, &files, &scenarios, &results))
-}
-
-fn run_seed(
-    catalogue: &Catalogue,
-    scenario: &Scenario,
-    seed: u64,
-    check_determinism: bool,
-) -> RunSummary {
-    let outcome = scenario.run(catalogue, seed).map_err(|e| e.to_string())?;
-    let mismatch = if check_determinism {
-        let again = scenario.run(catalogue, seed).map_err(|e| e.to_string())?;
-        let (a, b) = (outcome.transcript.render(), again.transcript.render());
-        (a != b).then(|| {
-            let line = a
-                .lines()
-                .zip(b.lines())
-                .position(|(x, y)| x != y)
-                .map_or(0, |i| i + 1);
-            format!("transcripts differ (first at line {line})")
-        })
-    } else {
-        None
-    };
-    let virtual_secs = outcome.finished_at.since_epoch().as_secs_f64();
-    Ok((outcome.passed(), outcome.failures, mismatch, virtual_secs))
-}
-
-fn progress(tty: bool, done: usize, total: usize) {
-    if tty {
-        let width = 30;
-        let filled = done * width / total.max(1);
-        eprint!(
-            "\r[{}{}] {done}/{total}",
-            "#".repeat(filled),
-            " ".repeat(width - filled)
-        );
-        let _ = std::io::stderr().flush();
-    } else if total >= 10 && done.is_multiple_of((total / 10).max(1)) {
-        eprintln!("{done}/{total} runs done");
-    }
-}
-
-fn file_label(file: &Path) -> String {
-    file.file_stem().map_or_else(
-        || file.display().to_string(),
-        |s| s.to_string_lossy().into_owned(),
-    )
-}
-
-fn report_sweep(
-    ctx: &mut SimContext<'_>,
-    files: &[PathBuf],
-    scenarios: &[Result<Scenario, String>],
-    results: &[SweepResult],
-) -> i32 {
-    say!(
-        ctx,
-        "{:<28} {:>6} {:>6} {:>6} {:>9} {:>14}",
-        "scenario",
-        "runs",
-        "passed",
-        "failed",
-        "nondet",
-        "virtual (max)"
-    );
-    let mut bad = 0;
-    for (i, scenario) in scenarios.iter().enumerate() {
-        let Ok(scenario) = scenario else {
-            say!(
-                ctx,
-                "{:<28}  not run: the file is refused",
-                file_label(&files[i])
-            );
-            continue;
-        };
-        let mine: Vec<&SweepResult> = results.iter().filter(|r| r.file == i).collect();
-        let passed = mine
-            .iter()
-            .filter(|r| matches!(r.outcome, Ok((true, _, None, _))))
-            .count();
-        let nondet = mine
-            .iter()
-            .filter(|r| matches!(&r.outcome, Ok((_, _, Some(_), _))))
-            .count();
-        let max_virtual = mine
-            .iter()
-            .filter_map(|r| r.outcome.as_ref().ok().map(|o| o.3))
-            .fold(0.0, f64::max);
-        say!(
-            ctx,
-            "{:<28} {:>6} {:>6} {:>6} {:>9} {:>13.3}s",
-            scenario.name,
-            mine.len(),
-            passed,
-            mine.len() - passed,
-            nondet,
-            max_virtual
-        );
-    }
-    for (file, scenario) in files.iter().zip(scenarios) {
-        if let Err(error) = scenario {
-            bad += 1;
-            say!(ctx, "FAILED {}: {error}", file.display());
-        }
-    }
-    for r in results {
-        let problem = match &r.outcome {
-            Ok((true, _, None, _)) => continue,
-            Ok((_, failures, mismatch, _)) => {
-                let mut lines = failures.clone();
-                lines.extend(mismatch.clone());
-                lines.join("; ")
-            }
-            Err(error) => error.clone(),
-        };
-        bad += 1;
-        let name = scenarios[r.file].as_ref().map_or("?", |s| s.name.as_str());
-        say!(ctx, "FAILED {name} seed {}: {problem}", r.seed);
-        let replay = replay(ctx, &files[r.file], r.seed);
-        say!(ctx, "  replay: {replay}");
-    }
-    let simulated: f64 = results
-        .iter()
-        .filter_map(|r| r.outcome.as_ref().ok().map(|o| o.3))
-        .sum();
-    say!(
-        ctx,
-        "{} runs, {simulated:.1} s of virtual time; {bad} failed",
-        results.len()
-    );
-    i32::from(bad > 0)
 }
 
 fn collect_files(ctx: &SimContext<'_>, paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {

@@ -389,6 +389,11 @@ impl SimNet {
         &self.names
     }
 
+    /// A host's simulated IPv4 address, as its peers see it.
+    pub fn host_addr(&self, host: &str) -> Option<Ipv4Addr> {
+        self.host_index(host).map(|h| self.hosts[h].ip)
+    }
+
     /// A host's status.
     pub fn status(&self, host: &str) -> Option<HostStatus> {
         self.host_index(host).map(|h| self.hosts[h].status)

@@ -11,6 +11,8 @@ use weft::scenario::{
 };
 use weft::transport::Disconnect;
 
+mod reports;
+
 /// Greets every client and closes; with `panic-on`, keeps the connection open and panics
 /// if the client sends that text.
 struct Greeter {
@@ -318,10 +320,11 @@ fn sim_run_runs_a_scenario_of_a_custom_program() {
     assert!(out.contains("out: received 8 bytes: \"good day\""), "{out}");
 }
 
-#[test]
-fn a_sweep_keeps_going_past_a_bad_file_and_a_panicking_file() {
-    let dir = folder(
-        "cli-sweep",
+/// A passing file, a file naming an unknown program, a file that is not TOML, and a
+/// file whose program panics.
+fn mixed_folder(name: &str) -> PathBuf {
+    folder(
+        name,
         &[
             ("a-greeting.toml", GREETING),
             (
@@ -331,7 +334,12 @@ fn a_sweep_keeps_going_past_a_bad_file_and_a_panicking_file() {
             ("c-broken.toml", "[[hosts]\n"),
             ("d-panicking.toml", PANICKING),
         ],
-    );
+    )
+}
+
+#[test]
+fn a_sweep_keeps_going_past_a_bad_file_and_a_panicking_file() {
+    let dir = mixed_folder("cli-sweep");
     let (status, out) = cli(
         &catalogue(),
         &[
