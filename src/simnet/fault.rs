@@ -11,10 +11,11 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::config::{Latency, human_duration};
+use super::limits::RunawayError;
 
 /// How a partition treats packets.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[serde(rename_all = "kebab-case", expecting = "\"drop\" or \"hold\"")]
 pub enum PartitionMode {
     /// Packets are lost; TCP retransmits them until the partition heals or the
     /// connection times out.
@@ -26,7 +27,11 @@ pub enum PartitionMode {
 
 /// Two hosts, and whether only the `a` to `b` direction is meant.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[serde(
+    deny_unknown_fields,
+    rename_all = "kebab-case",
+    expecting = "a table like { a = \"client\", b = \"server\" }"
+)]
 pub struct Between {
     /// First host.
     pub a: String,
@@ -39,7 +44,11 @@ pub struct Between {
 
 /// A partition between two hosts.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[serde(
+    deny_unknown_fields,
+    rename_all = "kebab-case",
+    expecting = "a table like { a = \"client\", b = \"server\", mode = \"hold\" }"
+)]
 pub struct PartitionSpec {
     /// First host.
     pub a: String,
@@ -56,7 +65,10 @@ pub struct PartitionSpec {
 /// Connections to reset: every open connection of `host`, or only those with `port` at
 /// either end.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a table like { host = \"server\" } or { host = \"server\", port = 10000 }"
+)]
 pub struct ResetSpec {
     /// The host whose connections are reset.
     pub host: String,
@@ -67,7 +79,10 @@ pub struct ResetSpec {
 
 /// A new latency, between two hosts or (with neither given) for every link.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a table like { a = \"client\", b = \"server\", latency = { fixed = \"5ms\" } }"
+)]
 pub struct LatencySpec {
     /// First host (both ways with `b`).
     #[serde(default)]
@@ -81,7 +96,10 @@ pub struct LatencySpec {
 
 /// A host's clock jumping forward (an NTP step): its timers inside the jump fire at once.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a table like { host = \"client\", by = \"1m\" }"
+)]
 pub struct ClockJumpSpec {
     /// Whose clock.
     pub host: String,
@@ -112,7 +130,10 @@ pub enum FaultAction {
 
 /// A count of traffic on one direction that triggers a fault.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a table like { from = \"client\", to = \"server\", netstrings = 3 }"
+)]
 pub struct Trigger {
     /// Sending host.
     pub from: String,
@@ -128,6 +149,7 @@ pub struct Trigger {
 
 /// One fault of a schedule.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "FaultEntry")]
 pub struct Fault {
     /// When, in virtual time (exclusive with `after`).
     #[serde(
@@ -142,6 +164,62 @@ pub struct Fault {
     /// What happens.
     #[serde(flatten)]
     pub action: FaultAction,
+}
+
+/// A `[[faults]]` entry as written: its time or trigger, and every action key, so
+/// that a missing or second action is an error rather than silently dropped.
+#[derive(Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    rename_all = "kebab-case",
+    expecting = "a fault table such as { at = \"1s\", crash = \"server\" }"
+)]
+struct FaultEntry {
+    #[serde(default, with = "super::config::opt_human_duration")]
+    at: Option<Duration>,
+    #[serde(default)]
+    after: Option<Trigger>,
+    partition: Option<PartitionSpec>,
+    heal: Option<Between>,
+    crash: Option<String>,
+    restart: Option<String>,
+    reset: Option<ResetSpec>,
+    latency: Option<LatencySpec>,
+    clock_jump: Option<ClockJumpSpec>,
+}
+
+/// The action keys of a fault, as the file spells them.
+const ACTION_KEYS: &str = "partition, heal, crash, restart, reset, latency or clock-jump";
+
+impl TryFrom<FaultEntry> for Fault {
+    type Error = String;
+
+    fn try_from(entry: FaultEntry) -> Result<Self, String> {
+        let mut actions: Vec<(&str, FaultAction)> = Vec::new();
+        let mut add = |key, action: Option<FaultAction>| actions.extend(action.map(|a| (key, a)));
+        add("partition", entry.partition.map(FaultAction::Partition));
+        add("heal", entry.heal.map(FaultAction::Heal));
+        add("crash", entry.crash.map(FaultAction::Crash));
+        add("restart", entry.restart.map(FaultAction::Restart));
+        add("reset", entry.reset.map(FaultAction::Reset));
+        add("latency", entry.latency.map(FaultAction::Latency));
+        add("clock-jump", entry.clock_jump.map(FaultAction::ClockJump));
+        if actions.len() > 1 {
+            let keys: Vec<&str> = actions.iter().map(|(key, _)| *key).collect();
+            return Err(format!(
+                "a fault has one action, this one has {}: split it into one [[faults]] entry each",
+                keys.join(" and ")
+            ));
+        }
+        let Some((_, action)) = actions.pop() else {
+            return Err(format!("a fault needs one action: {ACTION_KEYS}"));
+        };
+        Ok(Self {
+            at: entry.at,
+            after: entry.after,
+            action,
+        })
+    }
 }
 
 impl Fault {
@@ -356,7 +434,11 @@ pub(super) fn describe(action: &FaultAction) -> String {
 
 /// Faults drawn from the run's seed at given mean rates, up to `until`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[serde(
+    deny_unknown_fields,
+    rename_all = "kebab-case",
+    expecting = "a [random-faults] table such as { partition-every = \"10s\", until = \"60s\" }"
+)]
 pub struct RandomFaults {
     /// Mean time between partitions of a random pair of hosts.
     #[serde(default, with = "super::config::opt_human_duration")]
@@ -389,10 +471,34 @@ fn default_lasting() -> Duration {
 }
 
 impl RandomFaults {
-    /// Expands the rates into an explicit, time-ordered schedule over `hosts`.
-    pub fn expand(&self, seed: u64, hosts: &[String]) -> Vec<Fault> {
+    /// Expands the rates into an explicit, time-ordered schedule over `hosts`, of at
+    /// most `max_faults` faults (the `[limits] max-faults` of a scenario): more is a
+    /// [`RunawayError::TooManyFaults`], found before the schedule grows past the cap.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use weft::simnet::{RandomFaults, RunawayError};
+    ///
+    /// let hosts = ["a".to_owned(), "b".to_owned()];
+    /// let rates = RandomFaults {
+    ///     partition_every: Some(Duration::from_secs(10)),
+    ///     until: Duration::from_secs(60),
+    ///     ..RandomFaults::default()
+    /// };
+    /// assert!(!rates.expand(1, &hosts, 1_000)?.is_empty());
+    /// let flood = RandomFaults { partition_every: Some(Duration::from_nanos(1)), ..rates };
+    /// assert!(matches!(flood.expand(1, &hosts, 1_000), Err(RunawayError::TooManyFaults { .. })));
+    /// # Ok::<(), RunawayError>(())
+    /// ```
+    pub fn expand(
+        &self,
+        seed: u64,
+        hosts: &[String],
+        max_faults: usize,
+    ) -> Result<Vec<Fault>, RunawayError> {
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xfa17_5eed);
         let mut faults = Vec::new();
+        let mut overflow = false;
         let mut each =
             |every: Option<Duration>,
              make: &mut dyn FnMut(&mut ChaCha8Rng, Duration) -> Vec<Fault>| {
@@ -400,13 +506,14 @@ impl RandomFaults {
                     return;
                 };
                 let mut t = Duration::ZERO;
-                loop {
+                while !overflow {
                     let u: f64 = rng.random_range(f64::EPSILON..1.0);
                     t += Duration::from_secs_f64(-u.ln() * every.as_secs_f64());
                     if t >= self.until {
                         break;
                     }
                     faults.extend(make(&mut rng, round_to_ms(t)));
+                    overflow = faults.len() > max_faults;
                 }
             };
         if hosts.len() >= 2 {
@@ -438,8 +545,14 @@ impl RandomFaults {
                 ]
             });
         }
+        if overflow {
+            return Err(RunawayError::TooManyFaults {
+                limit: max_faults,
+                until: super::config::format_duration(self.until),
+            });
+        }
         faults.sort_by_key(|f| f.at);
-        faults
+        Ok(faults)
     }
 }
 
@@ -461,9 +574,9 @@ mod tests {
             ..RandomFaults::default()
         };
         let hosts = vec!["a".to_owned(), "b".to_owned(), "c".to_owned()];
-        let one = spec.expand(7, &hosts);
-        assert_eq!(one, spec.expand(7, &hosts));
-        assert_ne!(one, spec.expand(8, &hosts));
+        let one = spec.expand(7, &hosts, 1000).unwrap();
+        assert_eq!(one, spec.expand(7, &hosts, 1000).unwrap());
+        assert_ne!(one, spec.expand(8, &hosts, 1000).unwrap());
         assert!(!one.is_empty());
         assert!(one.windows(2).all(|w| w[0].at <= w[1].at));
         for fault in &one {
