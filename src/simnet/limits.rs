@@ -192,18 +192,19 @@ impl super::SimNet {
     }
 
     /// Counts `event` into the stretch at the current instant; false (and the run
-    /// stopped) when the stretch passes `max-events-per-instant`.
+    /// stopped, `event` not run) when the stretch already holds
+    /// `max-events-per-instant` events.
     pub(super) fn progressing(&mut self, event: &super::Event) -> bool {
         if self.stretch.at != self.now {
             self.stretch.at = self.now;
             self.stretch.events = 0;
             self.stretch.hosts.clear();
         }
-        self.stretch.events += 1;
-        if let Some(h) = self.event_host(event) {
-            *self.stretch.hosts.entry(h).or_default() += 1;
-        }
-        if self.stretch.events <= self.limits.max_events_per_instant {
+        if self.stretch.events < self.limits.max_events_per_instant {
+            self.stretch.events += 1;
+            if let Some(h) = self.event_host(event) {
+                *self.stretch.hosts.entry(h).or_default() += 1;
+            }
             return true;
         }
         let hosts = (self.stretch.hosts.iter())

@@ -510,10 +510,10 @@ impl SimNet {
             return false;
         };
         self.now = self.now.max(next.at);
-        self.events_processed += 1;
         if !self.progressing(&next.event) {
             return false;
         }
+        self.events_processed += 1;
         self.handle(next.event);
         self.settle();
         true
