@@ -65,6 +65,36 @@ fn endless_zero_delay_retries_stop_at_max_events() {
 }
 
 #[test]
+fn refused_connects_are_forgotten_so_retries_hold_no_memory() {
+    let scenario = scenario(
+        r#"
+        [[hosts]]
+        name = "server"
+        program = "sink"
+        options = { port = 1 }
+
+        [[hosts]]
+        name = "client"
+        program = "get-poetry"
+        options = { servers = ["server:9"], retries = 4294967295, retry-delay = "0s" }
+        "#,
+    );
+    let (net, _) = scenario.simulate(&weft::programs::catalogue(), 1).unwrap();
+    let attempts = net
+        .transcript()
+        .events()
+        .iter()
+        .filter(|e| matches!(e.what, weft::testing::EventKind::ConnectFailed(_)))
+        .count();
+    assert!(attempts > 10_000, "{attempts} refused connects");
+    assert!(
+        net.connections_kept() <= 1,
+        "{} kept",
+        net.connections_kept()
+    );
+}
+
+#[test]
 fn zero_latency_ping_pong_stops_as_no_progress_naming_both_hosts() {
     let text = PINGPONG.replace("maximum = 100", "maximum = 9223372036854775807");
     let scenario = scenario(&format!(
@@ -118,7 +148,9 @@ fn a_partition_every_millisecond_for_ages_stops_at_max_faults() {
 fn a_partition_every_millisecond_for_an_hour_stops_at_max_faults() {
     let error = fault_flood("partition-every = \"1ms\"\nuntil = \"1h\"");
     assert!(
-        error.to_string().contains("before until = 1h ([limits] max-faults = 100000)"),
+        error
+            .to_string()
+            .contains("before until = 1h ([limits] max-faults = 100000)"),
         "{error}"
     );
 }
@@ -132,7 +164,10 @@ fn max_faults_in_the_file_replaces_the_default() {
     assert!(schedule.len() > 1_000, "{} faults", schedule.len());
     let capped = scenario(&format!("{text}[limits]\nmax-faults = 1000\n"));
     let error = capped.run(&catalogue, 1).expect_err("past the lowered cap");
-    assert!(error.to_string().contains("[limits] max-faults = 1000)"), "{error}");
+    assert!(
+        error.to_string().contains("[limits] max-faults = 1000)"),
+        "{error}"
+    );
 }
 
 #[test]

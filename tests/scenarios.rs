@@ -96,7 +96,10 @@ fn an_unknown_crashable_host_is_refused() {
     let error = refusal(&format!(
         "{HOST_A}[random-faults]\ncrash-every = \"1s\"\ncrashable = [\"ghost\"]\nuntil = \"10s\"\n"
     ));
-    assert!(error.contains("random-faults.crashable: no host is named \"ghost\""), "{error}");
+    assert!(
+        error.contains("random-faults.crashable: no host is named \"ghost\""),
+        "{error}"
+    );
 }
 
 #[test]
@@ -104,7 +107,10 @@ fn a_partition_or_link_between_a_host_and_itself_is_refused() {
     let partition = refusal(&format!(
         "{HOST_A}[[faults]]\nat = \"1s\"\npartition = {{ a = \"a\", b = \"a\" }}\n"
     ));
-    assert!(partition.contains("it needs two different hosts"), "{partition}");
+    assert!(
+        partition.contains("it needs two different hosts"),
+        "{partition}"
+    );
     let heal = refusal(&format!(
         "{HOST_A}[[faults]]\nat = \"1s\"\nheal = {{ a = \"a\", b = \"a\" }}\n"
     ));
@@ -136,16 +142,27 @@ fn a_fault_with_two_actions_is_refused_naming_both() {
     let error = refusal(&format!(
         "{HOST_A}[[faults]]\nat = \"1s\"\ncrash = \"a\"\nrestart = \"a\"\n"
     ));
-    assert!(error.contains("a fault has one action, this one has crash and restart"), "{error}");
+    assert!(
+        error.contains("a fault has one action, this one has crash and restart"),
+        "{error}"
+    );
 }
 
 #[test]
 fn two_hosts_with_one_address_are_refused() {
-    let explicit = refusal(&format!("{HOST_A}ip = \"10.0.0.9\"\n{HOST_B}ip = \"10.0.0.9\"\n"));
-    assert!(explicit.contains("hosts \"a\" and \"b\" both have the address 10.0.0.9"), "{explicit}");
+    let explicit = refusal(&format!(
+        "{HOST_A}ip = \"10.0.0.9\"\n{HOST_B}ip = \"10.0.0.9\"\n"
+    ));
+    assert!(
+        explicit.contains("hosts \"a\" and \"b\" both have the address 10.0.0.9"),
+        "{explicit}"
+    );
     // The second host's default address is 10.0.0.2.
     let default = refusal(&format!("{HOST_A}ip = \"10.0.0.2\"\n{HOST_B}"));
-    assert!(default.contains("both have the address 10.0.0.2"), "{default}");
+    assert!(
+        default.contains("both have the address 10.0.0.2"),
+        "{default}"
+    );
 }
 
 #[test]
@@ -153,7 +170,11 @@ fn whole_second_durations_past_the_cap_are_refused() {
     let error = refusal(&format!("duration = 1000000000001\n{HOST_A}"));
     assert!(error.contains("at most 1000000000000s"), "{error}");
     let catalogue = weft::programs::catalogue();
-    let at_cap = Scenario::parse("ok", &format!("duration = 1000000000000\n{HOST_A}"), &catalogue);
+    let at_cap = Scenario::parse(
+        "ok",
+        &format!("duration = 1000000000000\n{HOST_A}"),
+        &catalogue,
+    );
     assert!(at_cap.is_ok(), "{at_cap:?}");
 }
 
@@ -170,8 +191,13 @@ fn a_fault_without_an_action_lists_the_actions() {
 
 #[test]
 fn a_clock_jump_that_is_not_a_table_shows_the_shape() {
-    let error = refusal(&format!("{HOST_A}[[faults]]\nat = \"1s\"\nclock-jump = \"a\"\n"));
-    assert!(error.contains("expected a table like { host = \"client\", by = \"1m\" }"), "{error}");
+    let error = refusal(&format!(
+        "{HOST_A}[[faults]]\nat = \"1s\"\nclock-jump = \"a\"\n"
+    ));
+    assert!(
+        error.contains("expected a table like { host = \"client\", by = \"1m\" }"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -188,22 +214,46 @@ fn a_seed_out_of_range_says_the_range() {
 #[test]
 fn a_negative_duration_says_it_is_negative() {
     let error = refusal(&format!("duration = \"-5s\"\n{HOST_A}"));
-    assert!(error.contains("invalid duration \"-5s\": durations cannot be negative"), "{error}");
+    assert!(
+        error.contains("invalid duration \"-5s\": durations cannot be negative"),
+        "{error}"
+    );
     let integer = refusal(&format!("duration = -5\n{HOST_A}"));
-    assert!(integer.contains("durations cannot be negative"), "{integer}");
+    assert!(
+        integer.contains("durations cannot be negative"),
+        "{integer}"
+    );
 }
 
 #[test]
 fn a_zero_limit_is_refused_by_its_key() {
     let error = refusal(&format!("[limits]\nmax-events = 0\n{HOST_A}"));
-    assert!(error.contains("[limits] max-events must be at least 1"), "{error}");
+    assert!(
+        error.contains("[limits] max-events must be at least 1"),
+        "{error}"
+    );
 }
 
 /// Words that belong to Rust, not to the file: a message with one has leaked a type.
 fn rust_type_names(message: &str) -> Vec<&'static str> {
     const RUST: [&str; 17] = [
-        "struct ", "enum ", "flattened", "variant of", "i8", "i16", "i32", "i64", "i128",
-        "u8", "u16", "u32", "u64", "u128", "usize", "isize", "f64",
+        "struct ",
+        "enum ",
+        "flattened",
+        "variant of",
+        "i8",
+        "i16",
+        "i32",
+        "i64",
+        "i128",
+        "u8",
+        "u16",
+        "u32",
+        "u64",
+        "u128",
+        "usize",
+        "isize",
+        "f64",
     ];
     RUST.into_iter()
         .filter(|word| message.contains(word))
@@ -261,7 +311,8 @@ fn no_refusal_names_a_rust_type() {
         .filter_map(|text| {
             let error = refusal(text);
             let leaked = rust_type_names(&error);
-            (!leaked.is_empty()).then(|| format!("{text:?} gives {error:?}, which names {leaked:?}"))
+            (!leaked.is_empty())
+                .then(|| format!("{text:?} gives {error:?}, which names {leaked:?}"))
         })
         .collect();
     assert!(leaks.is_empty(), "{}", leaks.join("\n"));

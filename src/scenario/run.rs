@@ -91,12 +91,13 @@ impl Scenario {
         if let Some(random) = &self.random_faults {
             let names: Vec<String> = self.hosts.iter().map(|h| h.name.clone()).collect();
             let room = self.limits.max_faults.saturating_sub(faults.len());
-            let expanded = random
-                .expand(seed, &names, room)
-                .map_err(|source| ScenarioError::Runaway {
-                    name: self.name.clone(),
-                    source,
-                })?;
+            let expanded =
+                random
+                    .expand(seed, &names, room)
+                    .map_err(|source| ScenarioError::Runaway {
+                        name: self.name.clone(),
+                        source,
+                    })?;
             faults.extend(expanded);
         }
         Ok(faults)

@@ -118,4 +118,3 @@ fn fault_problem(action: &FaultAction) -> Option<String> {
         _ => None,
     }
 }
-

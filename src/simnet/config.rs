@@ -207,8 +207,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
     if !secs.is_finite() || secs > MAX_DURATION_SECS as f64 {
         return Err(err(TOO_LONG));
     }
-    // Round to whole nanoseconds so "0.1s" is exactly 100 ms.
-    Ok(Duration::from_nanos((secs * 1e9).round() as u64))
+    // Round to whole nanoseconds so "0.1s" is exactly 100 ms; whole seconds apart, as
+    // 10^12 s in nanoseconds is past u64.
+    let whole = secs.trunc();
+    let nanos = ((secs - whole) * 1e9).round() as u64;
+    Ok(Duration::from_secs(whole as u64) + Duration::from_nanos(nanos))
 }
 
 /// A whole number of seconds, checked like [`parse_duration`] checks text.
@@ -329,6 +332,11 @@ mod tests {
         assert_eq!(
             parse_duration("1000000000000s"),
             Ok(Duration::from_secs(MAX_DURATION_SECS))
+        );
+        assert_eq!(
+            parse_duration("999999999999s"),
+            Ok(Duration::from_secs(999_999_999_999)),
+            "past u64 nanoseconds, not saturated"
         );
         let too_long = parse_duration("1000000000001s").unwrap_err().to_string();
         assert!(too_long.contains("at most 1000000000000s"), "{too_long}");

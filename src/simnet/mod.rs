@@ -40,11 +40,11 @@ pub use config::{
     Latency, MAX_DURATION_SECS, NetConfig, format_duration, human_duration, opt_human_duration,
     parse_duration,
 };
-pub use limits::{Limits, RunawayError};
 pub use fault::{
     Between, ClockJumpSpec, Fault, FaultAction, LatencySpec, PartitionMode, PartitionSpec,
     RandomFaults, ResetSpec, Trigger, When,
 };
+pub use limits::{Limits, RunawayError};
 
 use std::any::Any;
 use std::cmp::Reverse;
@@ -232,6 +232,8 @@ pub struct SimNet {
     stopped: Option<RunawayError>,
     /// The events since virtual time last moved, per host, for the no-progress check.
     stretch: limits::Stretch,
+    /// Connections an event touched, to drop once nothing more can happen on them.
+    finished: BTreeSet<u64>,
 }
 
 impl SimNet {
@@ -277,6 +279,7 @@ impl SimNet {
             limits: Limits::default(),
             stopped: None,
             stretch: limits::Stretch::default(),
+            finished: BTreeSet::new(),
         }
     }
 
@@ -393,6 +396,13 @@ impl SimNet {
     /// Number of events processed so far.
     pub fn events_processed(&self) -> u64 {
         self.events_processed
+    }
+
+    /// How many connections the network still keeps: open ones, and closed ones on
+    /// which something may still happen (a memory figure that does not grow with the
+    /// number of connections a run has finished with).
+    pub fn connections_kept(&self) -> usize {
+        self.conns.len()
     }
 
     /// The names of the hosts, in the order they were added.
@@ -516,6 +526,7 @@ impl SimNet {
         self.events_processed += 1;
         self.handle(next.event);
         self.settle();
+        self.drop_finished();
         true
     }
 
