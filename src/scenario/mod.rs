@@ -46,6 +46,32 @@
 //! [expect]
 //! exit = { client = 0 }
 //! ```
+//!
+//! ## Limits
+//!
+//! No file can make a run go on without end. Three caps, each set in `[limits]`, stop a
+//! runaway with an error that names the cap and its key ([`RunawayError`]):
+//!
+//! | key | default | stops |
+//! |---|---|---|
+//! | `max-events` | 1,000,000 | a run past that many events (a retry loop over a huge `duration`) |
+//! | `max-events-per-instant` | 100,000 | that many events in a row without virtual time moving (ping-pong over a zero latency), naming the hosts involved |
+//! | `max-faults` | 100,000 | `[random-faults]` expanding into more faults (`partition-every = "1ns"`) |
+//!
+//! A run stopped by `max-events` or `max-events-per-instant` is a failed run
+//! ([`Outcome::stopped`]); too many faults is a [`ScenarioError::Runaway`] before the run
+//! starts. The defaults stop a runaway within seconds and well under 500 MB, and leave
+//! the scenarios in `sim/` (at most a few hundred events each) far from any cap:
+//!
+//! ```toml
+//! [limits]
+//! max-events = 5000000
+//! max-events-per-instant = 100000
+//! max-faults = 100000
+//! ```
+//!
+//! Durations are written `500ns`, `10us`, `150ms`, `1.5s`, `2m`, `1h`, or as a number of
+//! seconds, up to 10^12 s; negative ones are refused.
 
 mod catalogue;
 mod expect;
