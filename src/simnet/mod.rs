@@ -30,6 +30,7 @@ mod engine;
 mod fault;
 mod inject;
 mod limits;
+mod random;
 mod sockets;
 mod wire;
 
@@ -42,9 +43,10 @@ pub use config::{
 };
 pub use fault::{
     Between, ClockJumpSpec, Fault, FaultAction, LatencySpec, PartitionMode, PartitionSpec,
-    RandomFaults, ResetSpec, Trigger, When,
+    ResetSpec, Trigger, When,
 };
 pub use limits::{Limits, RunawayError};
+pub use random::RandomFaults;
 
 use std::any::Any;
 use std::cmp::Reverse;
