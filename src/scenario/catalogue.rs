@@ -290,7 +290,7 @@ impl Catalogue {
         let prepare: Prepare = Box::new(move |table| {
             let options: O = toml::Value::Table(table.clone())
                 .try_into()
-                .map_err(|e: toml::de::Error| e.message().to_owned())?;
+                .map_err(|e: toml::de::Error| super::words::in_file_words(e.message()))?;
             options.check()?;
             let (options, make) = (Arc::new(options), make.clone());
             Ok(Arc::new(move || make(&options)) as Constructor)

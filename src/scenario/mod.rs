@@ -46,12 +46,40 @@
 //! [expect]
 //! exit = { client = 0 }
 //! ```
+//!
+//! ## Limits
+//!
+//! No file can make a run go on without end. Three caps, each set in `[limits]`, stop a
+//! runaway with an error that names the cap and its key ([`RunawayError`]):
+//!
+//! | key | default | stops |
+//! |---|---|---|
+//! | `max-events` | 1,000,000 | a run past that many events (a retry loop over a huge `duration`) |
+//! | `max-events-per-instant` | 100,000 | that many events in a row without virtual time moving (ping-pong over a zero latency), naming the hosts involved |
+//! | `max-faults` | 100,000 | `[random-faults]` expanding into more faults (`partition-every = "1ns"`) |
+//!
+//! A run stopped by `max-events` or `max-events-per-instant` is a failed run
+//! ([`Outcome::stopped`]); too many faults is a [`ScenarioError::Runaway`] before the run
+//! starts. The defaults stop a runaway within seconds and well under 500 MB, and leave
+//! the scenarios in `sim/` (at most a few hundred events each) far from any cap:
+//!
+//! ```toml
+//! [limits]
+//! max-events = 5000000
+//! max-events-per-instant = 100000
+//! max-faults = 100000
+//! ```
+//!
+//! Durations are written `500ns`, `10us`, `150ms`, `1.5s`, `2m`, `1h`, or as a number of
+//! seconds, up to 10^12 s; negative ones are refused.
 
 mod catalogue;
 mod expect;
 mod folder;
 mod run;
 mod shrink;
+mod validate;
+mod words;
 
 pub use catalogue::{
     Catalogue, Constructor, NoOptions, OptionDoc, ProgramError, ProgramOptions,
@@ -73,7 +101,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::simnet::{Fault, Latency, NetConfig, RandomFaults, human_duration};
+use crate::simnet::{
+    Fault, Latency, Limits, NetConfig, RandomFaults, RunawayError, human_duration,
+};
 
 /// Hosts get 10.0.0.1 to 10.0.0.254.
 const MAX_HOSTS: usize = 254;
@@ -93,7 +123,7 @@ pub enum ScenarioError {
         source: std::io::Error,
     },
     /// The TOML is malformed or has unknown keys.
-    #[error("{name}: {source}")]
+    #[error("{name}: {}", words::in_file_words(&source.to_string()))]
     Parse {
         /// Which scenario.
         name: String,
@@ -109,6 +139,14 @@ pub enum ScenarioError {
         host: String,
         /// What is wrong.
         source: ProgramError,
+    },
+    /// `[random-faults]` would generate more faults than `[limits] max-faults`.
+    #[error("{name}: {source}")]
+    Runaway {
+        /// Which scenario.
+        name: String,
+        /// Which cap, and its key.
+        source: RunawayError,
     },
     /// Two hosts share a name, a fault or link names a host that does not exist, ...
     #[error("{name}: {problem}")]
@@ -169,7 +207,7 @@ pub struct Scenario {
     #[serde(default)]
     pub description: String,
     /// Default seed.
-    #[serde(default = "default_seed")]
+    #[serde(default = "default_seed", deserialize_with = "seed_value")]
     pub seed: u64,
     /// Virtual time limit.
     #[serde(default = "default_duration", with = "human_duration")]
@@ -189,6 +227,7 @@ pub struct Scenario {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<LinkSpec>,
     /// The hosts.
+    #[serde(default)]
     pub hosts: Vec<HostSpec>,
     /// Scripted and triggered faults.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -199,10 +238,45 @@ pub struct Scenario {
     /// What must hold at the end.
     #[serde(default)]
     pub expect: Expect,
+    /// Caps on the run: events, events at one instant, generated faults.
+    #[serde(default, skip_serializing_if = "Limits::is_default")]
+    pub limits: Limits,
 }
 
 fn default_seed() -> u64 {
     DEFAULT_SEED
+}
+
+/// Reads a seed, saying its range in words when it is out of it.
+fn seed_value<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    struct Visitor;
+    impl serde::de::Visitor<'_> for Visitor {
+        type Value = u64;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a seed: a whole number from 0 to 18446744073709551615")
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<u64, E> {
+            Ok(v)
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<u64, E> {
+            self.visit_i128(v.into())
+        }
+        fn visit_i128<E: serde::de::Error>(self, v: i128) -> Result<u64, E> {
+            u64::try_from(v).map_err(|_| {
+                E::custom(format!(
+                    "seed {v} is out of range: a seed is a whole number from 0 to 18446744073709551615"
+                ))
+            })
+        }
+        fn visit_u128<E: serde::de::Error>(self, v: u128) -> Result<u64, E> {
+            u64::try_from(v).map_err(|_| {
+                E::custom(format!(
+                    "seed {v} is out of range: a seed is a whole number from 0 to 18446744073709551615"
+                ))
+            })
+        }
+    }
+    d.deserialize_any(Visitor)
 }
 
 fn default_duration() -> Duration {
@@ -259,59 +333,7 @@ impl Scenario {
     /// Checks the scenario against `catalogue` (done by [`parse`](Self::parse); call it
     /// again after editing a scenario in code).
     pub fn validate(&self, catalogue: &Catalogue) -> Result<(), ScenarioError> {
-        if self.hosts.is_empty() {
-            return Err(self.invalid("a scenario needs at least one host".into()));
-        }
-        if self.hosts.len() > MAX_HOSTS {
-            return Err(self.invalid(format!(
-                "{} hosts: at most {MAX_HOSTS} fit the 10.0.0.0/24 network",
-                self.hosts.len()
-            )));
-        }
-        let mut seen = std::collections::BTreeSet::new();
-        for host in &self.hosts {
-            if !seen.insert(host.name.as_str()) {
-                return Err(self.invalid(format!("two hosts are named {:?}", host.name)));
-            }
-            catalogue
-                .prepare(&host.program, &host.options)
-                .map_err(|source| ScenarioError::Program {
-                    name: self.name.clone(),
-                    host: host.name.clone(),
-                    source,
-                })?;
-        }
-        let known = |h: &str| seen.contains(h);
-        let mut named: Vec<&str> = self
-            .links
-            .iter()
-            .flat_map(|l| [l.a.as_str(), l.b.as_str()])
-            .collect();
-        named.extend(self.expect.hosts());
-        for fault in &self.faults {
-            named.extend(expect::fault_hosts(fault));
-        }
-        if let Some(problem) = self.network.problems().into_iter().next() {
-            return Err(self.invalid(format!("[network] {problem}")));
-        }
-        if self.log_level != "off" && self.log_level.parse::<tracing::Level>().is_err() {
-            return Err(self.invalid(format!(
-                "log-level {:?} is not one of off, error, warn, info, debug, trace",
-                self.log_level
-            )));
-        }
-        if let Some(unknown) = named.into_iter().find(|h| !known(h)) {
-            return Err(self.invalid(format!("no host is named {unknown:?}")));
-        }
-        for fault in &self.faults {
-            if fault.at.is_some() == fault.after.is_some() {
-                return Err(self.invalid(format!(
-                    "fault `{}` needs exactly one of `at` and `after`",
-                    fault.describe()
-                )));
-            }
-        }
-        Ok(())
+        validate::check(self, catalogue)
     }
 }
 

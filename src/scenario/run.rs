@@ -6,7 +6,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use super::{Catalogue, Scenario, ScenarioError};
 use crate::host::Stream;
-use crate::simnet::SimNet;
+use crate::simnet::{RunawayError, SimNet};
 use crate::testing::{Transcript, logs};
 use crate::time::Instant;
 
@@ -19,6 +19,8 @@ pub struct Outcome {
     pub failures: Vec<String>,
     /// A program panicked and the run stopped there.
     pub panic: Option<PanicReport>,
+    /// One of the scenario's `[limits]` stopped the run there.
+    pub stopped: Option<RunawayError>,
     /// Everything that happened (up to the panic, if one stopped the run).
     pub transcript: Transcript,
     /// Exit status per host (`None`: still running or crashed at the end).
@@ -83,19 +85,27 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 
 impl Scenario {
     /// The faults this scenario applies with `seed`: the scripted ones, plus the seeded
-    /// ones expanded.
-    pub fn fault_schedule(&self, seed: u64) -> Vec<crate::simnet::Fault> {
+    /// ones expanded (an error if those pass `[limits] max-faults`).
+    pub fn fault_schedule(&self, seed: u64) -> Result<Vec<crate::simnet::Fault>, ScenarioError> {
         let mut faults = self.faults.clone();
         if let Some(random) = &self.random_faults {
             let names: Vec<String> = self.hosts.iter().map(|h| h.name.clone()).collect();
-            faults.extend(random.expand(seed, &names));
+            let room = self.limits.max_faults.saturating_sub(faults.len());
+            let expanded =
+                random
+                    .expand(seed, &names, room)
+                    .map_err(|source| ScenarioError::Runaway {
+                        name: self.name.clone(),
+                        source,
+                    })?;
+            faults.extend(expanded);
         }
-        faults
+        Ok(faults)
     }
 
     /// Builds the network for a run with `seed`, its hosts' programs from `catalogue`.
     pub fn network(&self, catalogue: &Catalogue, seed: u64) -> Result<SimNet, ScenarioError> {
-        let mut net = SimNet::new(self.network.clone(), seed);
+        let mut net = SimNet::new(self.network.clone(), seed).with_limits(self.limits);
         if let Ok(level) = self.log_level.parse::<tracing::Level>() {
             net = net.capture_logs(level);
         }
@@ -116,7 +126,7 @@ impl Scenario {
         for link in &self.links {
             net.set_latency(&link.a, &link.b, link.latency.clone());
         }
-        for fault in self.fault_schedule(seed) {
+        for fault in self.fault_schedule(seed)? {
             net.add_fault(fault);
         }
         Ok(net)
@@ -140,16 +150,19 @@ impl Scenario {
             Ok(finished_at) => (finished_at, None),
             Err(panic) => (panic.at, Some(panic)),
         };
+        let stopped = net.runaway().cloned();
         let mut failures = Vec::new();
-        match &panic {
-            Some(panic) => failures.push(panic.to_string()),
-            None => failures = self.expect.check(&net, finished_at, self.duration),
+        match (&panic, &stopped) {
+            (Some(panic), _) => failures.push(panic.to_string()),
+            (None, Some(stopped)) => failures.push(format!("stopped: {stopped}")),
+            (None, None) => failures = self.expect.check(&net, finished_at, self.duration),
         }
         let names = net.host_names().to_vec();
         Ok(Outcome {
             seed,
             failures,
             panic,
+            stopped,
             exit_codes: names
                 .iter()
                 .map(|h| (h.clone(), net.exit_code(h)))
@@ -203,7 +216,9 @@ impl Scenario {
         } else {
             net.run_until_exit(&awaited, self.duration);
             let exited = net.now();
-            net.run_for(self.linger);
+            if net.runaway().is_none() {
+                net.run_for(self.linger);
+            }
             exited
         }
     }

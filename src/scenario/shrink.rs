@@ -34,7 +34,7 @@ pub fn shrink(
         return Ok(None);
     }
     let mut current = scenario.clone();
-    current.faults = scenario.fault_schedule(seed);
+    current.faults = scenario.fault_schedule(seed)?;
     current.random_faults = None;
     // The written file replays the failure without a --seed.
     current.seed = seed;

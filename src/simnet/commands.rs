@@ -230,8 +230,11 @@ impl SimNet {
         // Connections still in a backlog were never the program's: they are reset.
         let listeners = std::mem::take(&mut self.hosts[h].listeners);
         for conn in listeners.into_values().flat_map(|l| l.waiting) {
-            self.end_mut(conn, 1).phase = Phase::Dead;
-            self.send(conn, 1, Packet::Rst);
+            // A connection reset while it waited may be gone already.
+            if self.conns.contains_key(&conn) {
+                self.end_mut(conn, 1).phase = Phase::Dead;
+                self.send(conn, 1, Packet::Rst);
+            }
         }
         self.hosts[h].wake = None;
         // A process exit closes its sockets: the kernel sends what it holds, then FIN.

@@ -14,7 +14,11 @@ use crate::testing::Segmentation;
 /// TCP delivers in order, so a draw that would overtake an earlier packet of the same
 /// direction is held back to arrive just after it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+#[serde(
+    rename_all = "kebab-case",
+    deny_unknown_fields,
+    expecting = "a latency such as { fixed = \"5ms\" }, { uniform = { min = \"1ms\", max = \"20ms\" } } or { exponential = { min = \"1ms\", mean = \"5ms\" } }"
+)]
 pub enum Latency {
     /// Always the same.
     Fixed(#[serde(with = "human_duration")] Duration),
@@ -63,6 +67,26 @@ impl Latency {
         }
     }
 
+    /// What is wrong with this distribution, if anything: a uniform range whose `min`
+    /// is above its `max`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use weft::simnet::Latency;
+    /// let backwards = Latency::Uniform { min: Duration::from_millis(5), max: Duration::from_millis(1) };
+    /// assert_eq!(backwards.problem().unwrap(), "uniform latency min = \"5ms\" is above max = \"1ms\"");
+    /// ```
+    pub fn problem(&self) -> Option<String> {
+        match *self {
+            Self::Uniform { min, max } if min > max => Some(format!(
+                "uniform latency min = {:?} is above max = {:?}",
+                format_duration(min),
+                format_duration(max)
+            )),
+            _ => None,
+        }
+    }
+
     /// The largest latency this distribution can draw (exponential tails are cut at
     /// ten means for this purpose).
     pub fn worst(&self) -> Duration {
@@ -76,7 +100,12 @@ impl Latency {
 
 /// Settings for every link and socket of a simulated network.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+#[serde(
+    default,
+    deny_unknown_fields,
+    rename_all = "kebab-case",
+    expecting = "a [network] table such as { latency = { fixed = \"5ms\" } }"
+)]
 pub struct NetConfig {
     /// One-way latency between two different hosts.
     pub latency: Latency,
@@ -134,20 +163,37 @@ impl NetConfig {
     }
 }
 
+/// The longest duration a file can say: 10^12 s, about 31,700 years.
+pub const MAX_DURATION_SECS: u64 = 1_000_000_000_000;
+
 /// A duration that could not be parsed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("invalid duration {0:?}: expected a number and a unit, like 150ms, 1.5s, 2m, 1h")]
-pub struct DurationError(String);
+#[error("invalid duration {text:?}: {why}")]
+pub struct DurationError {
+    text: String,
+    why: &'static str,
+}
 
-/// Parses `500ns`, `10us`, `150ms`, `1.5s`, `2m`, `1h` (a bare number means seconds).
+const SHAPE: &str = "expected a number and a unit, like 150ms, 1.5s, 2m, 1h";
+const NEGATIVE: &str = "durations cannot be negative";
+const TOO_LONG: &str = "at most 1000000000000s (about 31,700 years)";
+
+/// Parses `500ns`, `10us`, `150ms`, `1.5s`, `2m`, `1h` (a bare number means seconds),
+/// up to [`MAX_DURATION_SECS`].
 pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
-    let err = || DurationError(text.to_owned());
+    let err = |why| DurationError {
+        text: text.to_owned(),
+        why,
+    };
     let text = text.trim();
+    if text.starts_with('-') {
+        return Err(err(NEGATIVE));
+    }
     let split = text
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let value: f64 = number.parse().map_err(|_| err())?;
+    let value: f64 = number.parse().map_err(|_| err(SHAPE))?;
     let scale = match unit.trim() {
         "ns" => 1e-9,
         "us" | "µs" => 1e-6,
@@ -155,14 +201,30 @@ pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
         "" | "s" => 1.0,
         "m" | "min" => 60.0,
         "h" => 3600.0,
-        _ => return Err(err()),
+        _ => return Err(err(SHAPE)),
     };
     let secs = value * scale;
-    if !secs.is_finite() || !(0.0..=1e12).contains(&secs) {
-        return Err(err());
+    if !secs.is_finite() || secs > MAX_DURATION_SECS as f64 {
+        return Err(err(TOO_LONG));
     }
-    // Round to whole nanoseconds so "0.1s" is exactly 100 ms.
-    Ok(Duration::from_nanos((secs * 1e9).round() as u64))
+    // Round to whole nanoseconds so "0.1s" is exactly 100 ms; whole seconds apart, as
+    // 10^12 s in nanoseconds is past u64.
+    let whole = secs.trunc();
+    let nanos = ((secs - whole) * 1e9).round() as u64;
+    Ok(Duration::from_secs(whole as u64) + Duration::from_nanos(nanos))
+}
+
+/// A whole number of seconds, checked like [`parse_duration`] checks text.
+fn whole_seconds(secs: i128) -> Result<Duration, DurationError> {
+    let err = |why| DurationError {
+        text: secs.to_string(),
+        why,
+    };
+    match u64::try_from(secs) {
+        Err(_) if secs < 0 => Err(err(NEGATIVE)),
+        Ok(secs) if secs <= MAX_DURATION_SECS => Ok(Duration::from_secs(secs)),
+        _ => Err(err(TOO_LONG)),
+    }
 }
 
 /// Formats a duration the way [`parse_duration`] reads it back, exactly.
@@ -206,12 +268,13 @@ pub mod human_duration {
                 parse_duration(v).map_err(E::custom)
             }
             fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Duration, E> {
-                u64::try_from(v)
-                    .map(Duration::from_secs)
-                    .map_err(|_| E::custom("durations cannot be negative"))
+                whole_seconds(v.into()).map_err(E::custom)
             }
             fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Duration, E> {
-                Ok(Duration::from_secs(v))
+                whole_seconds(v.into()).map_err(E::custom)
+            }
+            fn visit_i128<E: serde::de::Error>(self, v: i128) -> Result<Duration, E> {
+                whole_seconds(v).map_err(E::custom)
             }
             fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Duration, E> {
                 parse_duration(&v.to_string()).map_err(E::custom)
@@ -266,6 +329,19 @@ mod tests {
         assert!(parse_duration("fast").is_err());
         assert!(parse_duration("-1s").is_err());
         assert!(parse_duration("1parsec").is_err());
+        assert_eq!(
+            parse_duration("1000000000000s"),
+            Ok(Duration::from_secs(MAX_DURATION_SECS))
+        );
+        assert_eq!(
+            parse_duration("999999999999s"),
+            Ok(Duration::from_secs(999_999_999_999)),
+            "past u64 nanoseconds, not saturated"
+        );
+        let too_long = parse_duration("1000000000001s").unwrap_err().to_string();
+        assert!(too_long.contains("at most 1000000000000s"), "{too_long}");
+        let negative = parse_duration("-5s").unwrap_err().to_string();
+        assert!(negative.contains("cannot be negative"), "{negative}");
     }
 
     #[test]

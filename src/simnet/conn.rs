@@ -187,6 +187,9 @@ pub(crate) struct Conn {
     pub(crate) awaiting_answer: bool,
     /// Port asked for by the connecting end.
     pub(crate) port: u16,
+    /// Packets on the wire or held at a partition, in either direction: while any
+    /// is, the connection can still cause something and is kept.
+    pub(crate) packets: u32,
     /// Transcript labels, made once: `"client:40001 > server:10000"` for bytes sent by
     /// each end, and `"client:40001"` for each end.
     sent_by: [Arc<str>; 2],
@@ -205,6 +208,7 @@ impl Conn {
             ends,
             awaiting_answer: true,
             port,
+            packets: 0,
         }
     }
 

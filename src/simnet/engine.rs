@@ -1,5 +1,6 @@
 //! SimNet's event loop: dispatching events, settling the hosts, waking them.
 
+use super::conn::Phase;
 use super::{Event, HostStatus, SimNet};
 use crate::testing::EventKind;
 
@@ -115,5 +116,36 @@ impl SimNet {
 
     pub(super) fn is_current(&self, h: usize, incarnation: u32) -> bool {
         self.hosts[h].status == HostStatus::Running && self.hosts[h].incarnation == incarnation
+    }
+}
+
+impl SimNet {
+    /// Forgets the connections touched in this step on which nothing more can happen:
+    /// the connecting end dead and answered, the other dead or never reached, nothing
+    /// on the wire, held or waiting to be retransmitted. A run of many short-lived
+    /// connections (retries to a refused port) then holds only the live ones.
+    pub(super) fn drop_finished(&mut self) {
+        while let Some(id) = self.finished.pop_first() {
+            let Some(c) = self.conns.get(&id) else {
+                continue;
+            };
+            let quiet = c.packets == 0
+                && !c.awaiting_answer
+                && c.ends[0].phase == Phase::Dead
+                && matches!(c.ends[1].phase, Phase::Dead | Phase::Connecting)
+                && c.ends.iter().all(|e| e.stall.is_none());
+            if !quiet {
+                continue;
+            }
+            for (end, e) in c.ends.iter().enumerate() {
+                let key = (e.host, e.incarnation, e.conn);
+                if let (h, inc, Some(hc)) = key
+                    && self.index.get(&(h, inc, hc)) == Some(&(id, end))
+                {
+                    self.index.remove(&(h, inc, hc));
+                }
+            }
+            self.conns.remove(&id);
+        }
     }
 }

@@ -1,20 +1,19 @@
 //! Fault schedules as data: what goes wrong, and when.
 //!
 //! A fault happens at a virtual time (`at`), or when a connection has carried a number
-//! of bytes or netstrings (`after`). Seeded [`RandomFaults`] expand, with the run's seed,
-//! into an explicit list, so every schedule can be printed, replayed and shrunk.
+//! of bytes or netstrings (`after`). Seeded [`RandomFaults`](super::RandomFaults)
+//! expand, with the run's seed, into an explicit list, so every schedule can be
+//! printed, replayed and shrunk.
 
 use std::time::Duration;
 
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::config::{Latency, human_duration};
 
 /// How a partition treats packets.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[serde(rename_all = "kebab-case", expecting = "\"drop\" or \"hold\"")]
 pub enum PartitionMode {
     /// Packets are lost; TCP retransmits them until the partition heals or the
     /// connection times out.
@@ -26,7 +25,11 @@ pub enum PartitionMode {
 
 /// Two hosts, and whether only the `a` to `b` direction is meant.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[serde(
+    deny_unknown_fields,
+    rename_all = "kebab-case",
+    expecting = "a table like { a = \"client\", b = \"server\" }"
+)]
 pub struct Between {
     /// First host.
     pub a: String,
@@ -39,7 +42,11 @@ pub struct Between {
 
 /// A partition between two hosts.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[serde(
+    deny_unknown_fields,
+    rename_all = "kebab-case",
+    expecting = "a table like { a = \"client\", b = \"server\", mode = \"hold\" }"
+)]
 pub struct PartitionSpec {
     /// First host.
     pub a: String,
@@ -56,7 +63,10 @@ pub struct PartitionSpec {
 /// Connections to reset: every open connection of `host`, or only those with `port` at
 /// either end.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a table like { host = \"server\" } or { host = \"server\", port = 10000 }"
+)]
 pub struct ResetSpec {
     /// The host whose connections are reset.
     pub host: String,
@@ -67,7 +77,10 @@ pub struct ResetSpec {
 
 /// A new latency, between two hosts or (with neither given) for every link.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a table like { a = \"client\", b = \"server\", latency = { fixed = \"5ms\" } }"
+)]
 pub struct LatencySpec {
     /// First host (both ways with `b`).
     #[serde(default)]
@@ -81,7 +94,10 @@ pub struct LatencySpec {
 
 /// A host's clock jumping forward (an NTP step): its timers inside the jump fire at once.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a table like { host = \"client\", by = \"1m\" }"
+)]
 pub struct ClockJumpSpec {
     /// Whose clock.
     pub host: String,
@@ -112,7 +128,10 @@ pub enum FaultAction {
 
 /// A count of traffic on one direction that triggers a fault.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a table like { from = \"client\", to = \"server\", netstrings = 3 }"
+)]
 pub struct Trigger {
     /// Sending host.
     pub from: String,
@@ -128,6 +147,7 @@ pub struct Trigger {
 
 /// One fault of a schedule.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "FaultEntry")]
 pub struct Fault {
     /// When, in virtual time (exclusive with `after`).
     #[serde(
@@ -142,6 +162,62 @@ pub struct Fault {
     /// What happens.
     #[serde(flatten)]
     pub action: FaultAction,
+}
+
+/// A `[[faults]]` entry as written: its time or trigger, and every action key, so
+/// that a missing or second action is an error rather than silently dropped.
+#[derive(Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    rename_all = "kebab-case",
+    expecting = "a fault table such as { at = \"1s\", crash = \"server\" }"
+)]
+struct FaultEntry {
+    #[serde(default, with = "super::config::opt_human_duration")]
+    at: Option<Duration>,
+    #[serde(default)]
+    after: Option<Trigger>,
+    partition: Option<PartitionSpec>,
+    heal: Option<Between>,
+    crash: Option<String>,
+    restart: Option<String>,
+    reset: Option<ResetSpec>,
+    latency: Option<LatencySpec>,
+    clock_jump: Option<ClockJumpSpec>,
+}
+
+/// The action keys of a fault, as the file spells them.
+const ACTION_KEYS: &str = "partition, heal, crash, restart, reset, latency or clock-jump";
+
+impl TryFrom<FaultEntry> for Fault {
+    type Error = String;
+
+    fn try_from(entry: FaultEntry) -> Result<Self, String> {
+        let mut actions: Vec<(&str, FaultAction)> = Vec::new();
+        let mut add = |key, action: Option<FaultAction>| actions.extend(action.map(|a| (key, a)));
+        add("partition", entry.partition.map(FaultAction::Partition));
+        add("heal", entry.heal.map(FaultAction::Heal));
+        add("crash", entry.crash.map(FaultAction::Crash));
+        add("restart", entry.restart.map(FaultAction::Restart));
+        add("reset", entry.reset.map(FaultAction::Reset));
+        add("latency", entry.latency.map(FaultAction::Latency));
+        add("clock-jump", entry.clock_jump.map(FaultAction::ClockJump));
+        if actions.len() > 1 {
+            let keys: Vec<&str> = actions.iter().map(|(key, _)| *key).collect();
+            return Err(format!(
+                "a fault has one action, this one has {}: split it into one [[faults]] entry each",
+                keys.join(" and ")
+            ));
+        }
+        let Some((_, action)) = actions.pop() else {
+            return Err(format!("a fault needs one action: {ACTION_KEYS}"));
+        };
+        Ok(Self {
+            at: entry.at,
+            after: entry.after,
+            action,
+        })
+    }
 }
 
 impl Fault {
@@ -354,125 +430,9 @@ pub(super) fn describe(action: &FaultAction) -> String {
     }
 }
 
-/// Faults drawn from the run's seed at given mean rates, up to `until`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct RandomFaults {
-    /// Mean time between partitions of a random pair of hosts.
-    #[serde(default, with = "super::config::opt_human_duration")]
-    pub partition_every: Option<Duration>,
-    /// How long each partition lasts.
-    #[serde(default = "default_lasting", with = "human_duration")]
-    pub partition_lasting: Duration,
-    /// Drop or hold.
-    #[serde(default)]
-    pub partition_mode: PartitionMode,
-    /// Mean time between connection resets of a random host.
-    #[serde(default, with = "super::config::opt_human_duration")]
-    pub reset_every: Option<Duration>,
-    /// Mean time between crashes of a random host among `crashable`.
-    #[serde(default, with = "super::config::opt_human_duration")]
-    pub crash_every: Option<Duration>,
-    /// How long a crashed host stays down before it restarts.
-    #[serde(default = "default_lasting", with = "human_duration")]
-    pub down_for: Duration,
-    /// Hosts that may crash (none by default).
-    #[serde(default)]
-    pub crashable: Vec<String>,
-    /// No random fault after this time.
-    #[serde(with = "human_duration")]
-    pub until: Duration,
-}
-
-fn default_lasting() -> Duration {
-    Duration::from_secs(2)
-}
-
-impl RandomFaults {
-    /// Expands the rates into an explicit, time-ordered schedule over `hosts`.
-    pub fn expand(&self, seed: u64, hosts: &[String]) -> Vec<Fault> {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xfa17_5eed);
-        let mut faults = Vec::new();
-        let mut each =
-            |every: Option<Duration>,
-             make: &mut dyn FnMut(&mut ChaCha8Rng, Duration) -> Vec<Fault>| {
-                let Some(every) = every.filter(|d| !d.is_zero()) else {
-                    return;
-                };
-                let mut t = Duration::ZERO;
-                loop {
-                    let u: f64 = rng.random_range(f64::EPSILON..1.0);
-                    t += Duration::from_secs_f64(-u.ln() * every.as_secs_f64());
-                    if t >= self.until {
-                        break;
-                    }
-                    faults.extend(make(&mut rng, round_to_ms(t)));
-                }
-            };
-        if hosts.len() >= 2 {
-            each(self.partition_every, &mut |rng, t| {
-                let a = rng.random_range(0..hosts.len());
-                let b = (a + rng.random_range(1..hosts.len())) % hosts.len();
-                let (a, b) = (hosts[a].clone(), hosts[b].clone());
-                vec![
-                    Fault::at(t)
-                        .partition(a.clone(), b.clone())
-                        .mode(self.partition_mode),
-                    Fault::at(t + self.partition_lasting).heal(a, b),
-                ]
-            });
-        }
-        if !hosts.is_empty() {
-            each(self.reset_every, &mut |rng, t| {
-                let host = hosts[rng.random_range(0..hosts.len())].clone();
-                vec![Fault::at(t).reset(host)]
-            });
-        }
-        if !self.crashable.is_empty() {
-            let crashable = self.crashable.clone();
-            each(self.crash_every, &mut |rng, t| {
-                let host = crashable[rng.random_range(0..crashable.len())].clone();
-                vec![
-                    Fault::at(t).crash(host.clone()),
-                    Fault::at(t + self.down_for).restart(host),
-                ]
-            });
-        }
-        faults.sort_by_key(|f| f.at);
-        faults
-    }
-}
-
-/// Millisecond resolution keeps expanded schedules readable when written out.
-fn round_to_ms(d: Duration) -> Duration {
-    Duration::from_millis(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn random_faults_expand_deterministically_within_their_window() {
-        let spec = RandomFaults {
-            partition_every: Some(Duration::from_secs(10)),
-            reset_every: Some(Duration::from_secs(20)),
-            until: Duration::from_secs(100),
-            ..RandomFaults::default()
-        };
-        let hosts = vec!["a".to_owned(), "b".to_owned(), "c".to_owned()];
-        let one = spec.expand(7, &hosts);
-        assert_eq!(one, spec.expand(7, &hosts));
-        assert_ne!(one, spec.expand(8, &hosts));
-        assert!(!one.is_empty());
-        assert!(one.windows(2).all(|w| w[0].at <= w[1].at));
-        for fault in &one {
-            if let FaultAction::Partition(p) = &fault.action {
-                assert_ne!(p.a, p.b, "a partition joins two different hosts");
-                assert!(fault.at.unwrap() < Duration::from_secs(100));
-            }
-        }
-    }
 
     #[test]
     fn every_fault_a_file_can_say_has_a_constructor_that_reads_the_same() {

@@ -33,6 +33,10 @@ impl SimNet {
                 for pair in pairs {
                     self.partitions.remove(&pair);
                     for (conn, from, packet) in self.held.remove(&pair).unwrap_or_default() {
+                        self.conns
+                            .get_mut(&conn)
+                            .expect("held packets keep it")
+                            .packets -= 1;
                         self.put_on_wire(conn, from, packet);
                     }
                 }

@@ -29,6 +29,8 @@ mod conn;
 mod engine;
 mod fault;
 mod inject;
+mod limits;
+mod random;
 mod sockets;
 mod wire;
 
@@ -36,12 +38,15 @@ mod wire;
 /// `tracing`).
 pub use crate::testing::logs::Level;
 pub use config::{
-    Latency, NetConfig, format_duration, human_duration, opt_human_duration, parse_duration,
+    Latency, MAX_DURATION_SECS, NetConfig, format_duration, human_duration, opt_human_duration,
+    parse_duration,
 };
 pub use fault::{
     Between, ClockJumpSpec, Fault, FaultAction, LatencySpec, PartitionMode, PartitionSpec,
-    RandomFaults, ResetSpec, Trigger, When,
+    ResetSpec, Trigger, When,
 };
+pub use limits::{Limits, RunawayError};
+pub use random::RandomFaults;
 
 use std::any::Any;
 use std::cmp::Reverse;
@@ -224,6 +229,13 @@ pub struct SimNet {
     capture: Option<Level>,
     /// The host whose program code is running; left set if that code panics.
     calling: Option<usize>,
+    limits: Limits,
+    /// Why the run was stopped, once a limit tripped; no event runs after that.
+    stopped: Option<RunawayError>,
+    /// The events since virtual time last moved, per host, for the no-progress check.
+    stretch: limits::Stretch,
+    /// Connections an event touched, to drop once nothing more can happen on them.
+    finished: BTreeSet<u64>,
 }
 
 impl SimNet {
@@ -266,6 +278,10 @@ impl SimNet {
             events_processed: 0,
             capture: None,
             calling: None,
+            limits: Limits::default(),
+            stopped: None,
+            stretch: limits::Stretch::default(),
+            finished: BTreeSet::new(),
         }
     }
 
@@ -384,6 +400,13 @@ impl SimNet {
         self.events_processed
     }
 
+    /// How many connections the network still keeps: open ones, and closed ones on
+    /// which something may still happen (a memory figure that does not grow with the
+    /// number of connections a run has finished with).
+    pub fn connections_kept(&self) -> usize {
+        self.conns.len()
+    }
+
     /// The names of the hosts, in the order they were added.
     pub fn host_names(&self) -> &[String] {
         &self.names
@@ -486,7 +509,8 @@ impl SimNet {
         });
     }
 
-    /// Runs one event. Returns false when nothing is left to happen.
+    /// Runs one event. Returns false when nothing is left to happen, or when one of
+    /// the [`Limits`] stopped the run (see [`runaway`](Self::runaway)).
     pub fn step(&mut self) -> bool {
         self.start();
         let mut stepped = false;
@@ -496,13 +520,20 @@ impl SimNet {
 
     /// [`step`](Self::step), inside the caller's log capture.
     fn step_captured(&mut self) -> bool {
+        if !self.within_limits() {
+            return false;
+        }
         let Some(Reverse(next)) = self.queue.pop() else {
             return false;
         };
         self.now = self.now.max(next.at);
+        if !self.progressing(&next.event) {
+            return false;
+        }
         self.events_processed += 1;
         self.handle(next.event);
         self.settle();
+        self.drop_finished();
         true
     }
 
@@ -551,10 +582,15 @@ impl SimNet {
         self.start();
         self.captured(|net| {
             while net.next_event_time().is_some_and(|t| t <= deadline) {
-                net.step_captured();
+                if !net.step_captured() {
+                    break;
+                }
             }
         });
-        self.now = self.now.max(deadline);
+        // A stopped run stays at the instant it stopped.
+        if self.stopped.is_none() {
+            self.now = self.now.max(deadline);
+        }
     }
 
     /// Runs for `duration` of virtual time.
@@ -580,7 +616,9 @@ impl SimNet {
         let mut exited = all_exited(self);
         self.captured(|net| {
             while !exited && net.next_event_time().is_some_and(|t| t <= deadline) {
-                net.step_captured();
+                if !net.step_captured() {
+                    break;
+                }
                 exited = all_exited(net);
             }
         });

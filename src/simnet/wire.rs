@@ -49,11 +49,10 @@ impl SimNet {
         }
         match self.path(src, dst) {
             Path::Open => self.put_on_wire(conn, from, packet),
-            Path::Hold => self
-                .held
-                .entry((src, dst))
-                .or_default()
-                .push_back((conn, from, packet)),
+            Path::Hold => {
+                self.conns.get_mut(&conn).expect("checked").packets += 1;
+                (self.held.entry((src, dst)).or_default()).push_back((conn, from, packet));
+            }
             Path::Drop => self.lose(conn, from, packet),
         }
     }
@@ -92,6 +91,7 @@ impl SimNet {
             latency.sample(&mut self.rng)
         };
         let now = self.now;
+        self.conns.get_mut(&conn).expect("checked").packets += 1;
         let e = self.end_mut(conn, from);
         // In order per direction: never overtake the previous packet.
         let at = (now + latency).max(e.last_arrival);
@@ -193,9 +193,12 @@ impl SimNet {
 
     /// A packet reaches an end.
     pub(super) fn arrive(&mut self, conn: u64, to: usize, packet: Packet) {
-        let Some(c) = self.conns.get(&conn) else {
+        let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
+        c.packets -= 1;
+        self.finished.insert(conn);
+        let c = &self.conns[&conn];
         let e = &c.ends[to];
         let h = e.host;
         match self.hosts[h].status {
@@ -328,7 +331,11 @@ impl SimNet {
             return;
         };
         let more = !listener.waiting.is_empty();
-        if self.conns[&conn].ends[1].phase == Phase::Queued {
+        if self
+            .conns
+            .get(&conn)
+            .is_some_and(|c| c.ends[1].phase == Phase::Queued)
+        {
             self.accept(conn);
             self.deliver_reads(conn, 1);
         }
