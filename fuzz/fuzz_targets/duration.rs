@@ -13,7 +13,10 @@ fuzz_target!(|data: &[u8]| {
         Ok(duration) => {
             let shown = format_duration(duration);
             let again = parse_duration(&shown).expect("a formatted duration parses");
-            assert_eq!(again, duration, "{text:?} formats as {shown:?}, which reads back differently");
+            assert_eq!(
+                again, duration,
+                "{text:?} formats as {shown:?}, which reads back differently"
+            );
         }
         Err(error) => weft_fuzz::assert_user_facing(&error.to_string()),
     }

@@ -55,8 +55,16 @@ fuzz_target!(|data: &[u8]| {
     assert!(reactor.exit_code().is_some(), "get-poetry did not finish");
     let results = reactor.program().results();
     assert!(results.is_done(), "a download never ended");
-    assert_eq!(results.settle_order(), [0], "a download ended other than once");
+    assert_eq!(
+        results.settle_order(),
+        [0],
+        "a download ended other than once"
+    );
     if let (false, Some(Ok(poem))) = (transform, results.get(0)) {
-        assert_eq!(poem.as_bytes(), poet.sent.stream, "the poem is not what was sent");
+        assert_eq!(
+            poem.as_bytes(),
+            poet.sent.stream,
+            "the poem is not what was sent"
+        );
     }
 });

@@ -47,7 +47,11 @@ fuzz_target!(|data: &[u8]| {
     let cut = decode(max, &input.chunks());
     assert_eq!(whole, cut, "a different cut changed the outcome");
     let bytewise: Vec<&[u8]> = stream.chunks(1).collect();
-    assert_eq!(whole, decode(max, &bytewise), "byte-at-a-time reads changed the outcome");
+    assert_eq!(
+        whole,
+        decode(max, &bytewise),
+        "byte-at-a-time reads changed the outcome"
+    );
     let (frames, error, consumed) = whole;
 
     // Accepted bytes re-encode to themselves.
@@ -60,7 +64,10 @@ fuzz_target!(|data: &[u8]| {
     match error {
         None => assert_eq!(consumed, stream.len() as u64),
         Some(e) => {
-            assert!(consumed < stream.len() as u64, "the offending byte is in the stream");
+            assert!(
+                consumed < stream.len() as u64,
+                "the offending byte is in the stream"
+            );
             assert!(again.len() as u64 <= consumed);
             assert_user_facing(&e.to_string());
         }

@@ -41,7 +41,11 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(reactor.value(first), sent, "the waiting client's poem");
             assert_eq!(reactor.value(later), sent, "the cached poem");
             assert!(!reactor.is_connected(later));
-            assert_eq!(reactor.tcp_clients().len(), 1, "a cached poem fetched again");
+            assert_eq!(
+                reactor.tcp_clients().len(),
+                1,
+                "a cached poem fetched again"
+            );
         }
         Leave::HalfClose | Leave::Close(_) => {
             assert_eq!(reactor.tcp_clients().len(), 2, "a failed fetch not retried");

@@ -29,15 +29,29 @@ fuzz_target!(|data: &[u8]| {
     let printed = scenario.to_toml();
     let again = Scenario::parse("fuzz", &printed, &CATALOGUE)
         .unwrap_or_else(|e| panic!("a printed scenario does not load: {e}\n{printed}"));
-    assert_eq!(again, scenario, "printing and loading changed the scenario:\n{printed}");
+    assert_eq!(
+        again, scenario,
+        "printing and loading changed the scenario:\n{printed}"
+    );
 
     if scenario.hosts.len() > MOST_HOSTS {
         return;
     }
     scenario.duration = scenario.duration.min(LONGEST_RUN);
     scenario.linger = scenario.linger.min(LONGEST_RUN);
-    let first = scenario.run(&CATALOGUE, scenario.seed).expect("a loaded scenario builds");
-    assert!(first.panic.is_none(), "a program panicked: {:?}", first.panic);
-    let second = scenario.run(&CATALOGUE, scenario.seed).expect("a loaded scenario builds");
-    assert_eq!(first.transcript, second.transcript, "the same seed gave another run");
+    let first = scenario
+        .run(&CATALOGUE, scenario.seed)
+        .expect("a loaded scenario builds");
+    assert!(
+        first.panic.is_none(),
+        "a program panicked: {:?}",
+        first.panic
+    );
+    let second = scenario
+        .run(&CATALOGUE, scenario.seed)
+        .expect("a loaded scenario builds");
+    assert_eq!(
+        first.transcript, second.transcript,
+        "the same seed gave another run"
+    );
 });

@@ -17,7 +17,11 @@ fuzz_target!(|data: &[u8]| {
     let client = TransformClient::new("cummingsify", b"HERE IS MY POEM");
     let request = client.request().to_vec();
     let mut conn = StringTransport::with_disconnection().make_connection(client);
-    assert_eq!(conn.value(), request.as_slice(), "the request is sent on connect");
+    assert_eq!(
+        conn.value(),
+        request.as_slice(),
+        "the request is sent on connect"
+    );
 
     for chunk in visit.sent.chunks() {
         conn.data_received(chunk);
@@ -50,14 +54,23 @@ fuzz_target!(|data: &[u8]| {
     };
     let outcome = conn.protocol.take_outcome();
     assert_eq!(outcome, expected, "the outcome differs");
-    assert!(conn.protocol.take_outcome().is_none(), "an outcome taken twice");
+    assert!(
+        conn.protocol.take_outcome().is_none(),
+        "an outcome taken twice"
+    );
     assert_eq!(conn.protocol.is_finished(), outcome.is_some());
     if let Some(Err(error)) = &outcome {
         assert_user_facing(&error.to_string());
     }
     // A decided reply closes the connection; the request is all it ever wrote.
-    if matches!(outcome, Some(Ok(_)) | Some(Err(TransformError::MalformedReply(_)))) {
-        assert!(conn.lost().is_some(), "the client did not close after its reply");
+    if matches!(
+        outcome,
+        Some(Ok(_)) | Some(Err(TransformError::MalformedReply(_)))
+    ) {
+        assert!(
+            conn.lost().is_some(),
+            "the client did not close after its reply"
+        );
     }
     assert_eq!(conn.value(), request.as_slice());
 });

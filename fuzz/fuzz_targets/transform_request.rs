@@ -52,9 +52,15 @@ fuzz_target!(|data: &[u8]| {
     // inverse; cummingsify lower-cases.
     let stream = input.stream;
     if let Ok(once) = factory.service().transform(b"rot13", stream) {
-        let twice = factory.service().transform(b"rot13", &once).expect("rot13 never fails");
+        let twice = factory
+            .service()
+            .transform(b"rot13", &once)
+            .expect("rot13 never fails");
         assert_eq!(twice, stream);
     }
-    let lower = factory.service().transform(b"cummingsify", stream).expect("never fails");
+    let lower = factory
+        .service()
+        .transform(b"cummingsify", stream)
+        .expect("never fails");
     assert_eq!(lower, stream.to_ascii_lowercase());
 });
