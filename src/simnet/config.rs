@@ -180,6 +180,9 @@ const TOO_LONG: &str = "at most 1000000000000s (about 31,700 years)";
 
 /// Parses `500ns`, `10us`, `150ms`, `1.5s`, `2m`, `1h` (a bare number means seconds),
 /// up to [`MAX_DURATION_SECS`].
+///
+/// The number is read as an exact decimal and rounded (half up) to whole nanoseconds,
+/// so every duration [`format_duration`] prints reads back as itself.
 pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
     let err = |why| DurationError {
         text: text.to_owned(),
@@ -193,25 +196,26 @@ pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let value: f64 = number.parse().map_err(|_| err(SHAPE))?;
-    let scale = match unit.trim() {
-        "ns" => 1e-9,
-        "us" | "µs" => 1e-6,
-        "ms" => 1e-3,
-        "" | "s" => 1.0,
-        "m" | "min" => 60.0,
-        "h" => 3600.0,
+    let unit_nanos: u128 = match unit.trim() {
+        "ns" => 1,
+        "us" | "µs" => 1_000,
+        "ms" => 1_000_000,
+        "" | "s" => 1_000_000_000,
+        "m" | "min" => 60_000_000_000,
+        "h" => 3_600_000_000_000,
         _ => return Err(err(SHAPE)),
     };
-    let secs = value * scale;
-    if !secs.is_finite() || secs > MAX_DURATION_SECS as f64 {
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    if (whole.is_empty() && fraction.is_empty()) || fraction.contains('.') {
+        return Err(err(SHAPE));
+    }
+    let nanos = exact_nanos(whole, fraction, unit_nanos).ok_or_else(|| err(TOO_LONG))?;
+    if nanos > u128::from(MAX_DURATION_SECS) * 1_000_000_000 {
         return Err(err(TOO_LONG));
     }
-    // Round to whole nanoseconds so "0.1s" is exactly 100 ms; whole seconds apart, as
-    // 10^12 s in nanoseconds is past u64.
-    let whole = secs.trunc();
-    let nanos = ((secs - whole) * 1e9).round() as u64;
-    Ok(Duration::from_secs(whole as u64) + Duration::from_nanos(nanos))
+    // Whole seconds apart, as 10^12 s in nanoseconds is past u64.
+    let (secs, subsec) = (nanos / 1_000_000_000, nanos % 1_000_000_000);
+    Ok(Duration::new(secs as u64, subsec as u32))
 }
 
 /// A whole number of seconds, checked like [`parse_duration`] checks text.
@@ -225,6 +229,25 @@ fn whole_seconds(secs: i128) -> Result<Duration, DurationError> {
         Ok(secs) if secs <= MAX_DURATION_SECS => Ok(Duration::from_secs(secs)),
         _ => Err(err(TOO_LONG)),
     }
+}
+
+/// `whole.fraction` units of `unit_nanos` nanoseconds each, rounded half up to whole
+/// nanoseconds; `None` if it does not fit. Both parts are ASCII digits.
+fn exact_nanos(whole: &str, fraction: &str, unit_nanos: u128) -> Option<u128> {
+    let digits = |s: &str| {
+        s.bytes().try_fold(0u128, |n, b| {
+            n.checked_mul(10)?.checked_add(u128::from(b - b'0'))
+        })
+    };
+    let whole_nanos = digits(whole)?.checked_mul(unit_nanos)?;
+    // Digits past the 24th cannot move a half-up rounding to nanoseconds (the unit is
+    // at most 3.6e12 ns, so the rounding digit is within the first 13), and 24 digits
+    // times the unit fit a u128.
+    let fraction = &fraction[..fraction.len().min(24)];
+    let scale = 10u128.pow(fraction.len() as u32);
+    let scaled = digits(fraction)? * unit_nanos;
+    let fraction_nanos = scaled / scale + u128::from(scaled % scale * 2 >= scale);
+    whole_nanos.checked_add(fraction_nanos)
 }
 
 /// Formats a duration the way [`parse_duration`] reads it back, exactly.
