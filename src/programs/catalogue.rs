@@ -5,7 +5,7 @@ mod options;
 
 use options::{
     Connect, GetPoetryScenario, PingPongClient, PingPongServer, PoetryServer, Proxy, Raw, Sink,
-    Streaming, TransformServer,
+    Streaming, TextProxy, TransformServer,
 };
 
 use crate::host::FactoryProgram;
@@ -115,6 +115,13 @@ pub fn catalogue() -> Catalogue {
             "caching poetry proxy with one upstream fetch in flight",
             |o: &Proxy| {
                 PoetryProxy::new(ProxyOptions::new(o.addr(), o.upstream.clone()).expiry(o.expiry))
+            },
+        )
+        .program(
+            "proxy-1.0",
+            "the text's proxy 1.0: a fetch per miss, whatever arrived cached, lines printed",
+            |o: &TextProxy| {
+                PoetryProxy::new(ProxyOptions::version_1_0(o.addr(), o.upstream.clone()))
             },
         )
         .listening(
