@@ -1,7 +1,8 @@
 //! The text's proxy 1.0 (`ProxyOptions::version_1_0`, the program `proxy-1.0`) beside
 //! weft's proxy: a fetch per client that misses, never cancelled, whatever arrived
 //! cached (a poem cut short, an empty one), each finished fetch replacing the cache, and
-//! the text's lines printed on stdout.
+//! the text's lines printed on stdout. Proxy 3.0 (`proxy-3.0`): the same, with a
+//! client's leaving cancelling its own fetch.
 
 use std::time::Duration;
 
@@ -227,4 +228,59 @@ fn the_catalogue_runs_proxy_1_0_with_the_texts_choices() {
         refused.contains("expiry"),
         "the text's proxy has no expiry: {refused}"
     );
+}
+
+fn proxy_3_0() -> MemoryReactor<PoetryProxy> {
+    MemoryReactor::new(PoetryProxy::new(ProxyOptions::version_3_0(
+        listen(),
+        upstream(),
+    )))
+}
+
+#[test]
+fn proxy_3_0_cancels_only_the_fetch_of_the_client_that_left() {
+    let mut reactor = proxy_3_0();
+    let (a, b) = (client(&mut reactor, 1), client(&mut reactor, 2));
+    let (up_a, up_b) = (reactor.complete_connect(0), reactor.complete_connect(1));
+    reactor.data_received(up_a, &POEM[..10]);
+    reactor.connection_lost(a, Disconnect::Reset);
+    assert_eq!(
+        reactor.lost(up_a),
+        Some(Disconnect::Clean),
+        "connector.disconnect()"
+    );
+    assert!(reactor.is_connected(up_b), "the other fetch goes on");
+    reactor.connection_lost(up_a, Disconnect::Clean);
+    assert_eq!(
+        reactor.program().cached(),
+        None,
+        "a cancelled fetch caches nothing"
+    );
+    reactor.data_received(up_b, POEM);
+    reactor.connection_lost(up_b, Disconnect::Clean);
+    assert_eq!(reactor.value(b), POEM);
+    let c = client(&mut reactor, 3);
+    assert_eq!(reactor.value(c), POEM);
+    assert_eq!(
+        reactor.lines(Stream::Stdout),
+        [FETCHING, FETCHING, "Canceling poem download.", CACHED]
+    );
+    assert_eq!(reactor.program().stats().cancelled, 1);
+}
+
+/// `connectionLost` after the poem was sent cancels a fired deferred: a no-op.
+#[test]
+fn proxy_3_0_cancels_nothing_when_a_served_client_leaves() {
+    let mut reactor = proxy_3_0();
+    let a = client(&mut reactor, 1);
+    upstream_sends(&mut reactor, 0, &POEM[..7], Disconnect::Reset);
+    assert_eq!(
+        reactor.value(a),
+        &POEM[..7],
+        "a cut poem is a poem in 3.0 too"
+    );
+    let hit = client(&mut reactor, 2);
+    reactor.connection_lost(hit, Disconnect::Reset);
+    assert_eq!(reactor.program().stats().cancelled, 0);
+    assert_eq!(reactor.lines(Stream::Stdout), [FETCHING, CACHED]);
 }

@@ -115,7 +115,8 @@ enum Command {
     ///
     /// With --proxy-version 1.0 it is the text's proxy 1.0: every client that misses
     /// starts its own fetch, whatever a fetch got is cached (a poem cut short too), and
-    /// its lines (`Fetching poem from server.`, `Using cached poem.`) go to stdout.
+    /// its lines (`Fetching poem from server.`, `Using cached poem.`) go to stdout;
+    /// with 3.0, the text's proxy 3.0: 1.0 where a client that leaves cancels its fetch.
     ///
     /// Exit status: 1 if the port cannot be bound, 2 for bad arguments.
     Proxy(serve::ProxyArgs),

@@ -276,13 +276,14 @@ pub(crate) struct ProxyArgs {
     #[command(flatten)]
     limits: LimitArgs,
     /// Which proxy: weft's (one fetch in flight for every client that misses, cancelled
-    /// when they all leave, whole poems only) or the text's proxy 1.0 (a fetch per
-    /// client that misses, never cancelled, whatever arrived cached, a poem cut short
-    /// included; its lines printed on stdout as the text prints them).
+    /// when they all leave, whole poems only), the text's proxy 1.0 (a fetch per client
+    /// that misses, never cancelled, whatever arrived cached, a poem cut short
+    /// included; its lines printed on stdout as the text prints them) or its proxy 3.0
+    /// (1.0, with a client's leaving cancelling its own fetch).
     #[arg(long, value_enum, default_value_t = ProxyVersion::Weft, value_name = "VERSION")]
     proxy_version: ProxyVersion,
     /// Seconds a fetched poem is served from the cache; `never` keeps it forever.
-    /// Default: 7200, or `never` with --proxy-version 1.0.
+    /// Default: 7200, or `never` with --proxy-version 1.0 or 3.0.
     #[arg(long, value_parser = expiry, value_name = "SECONDS")]
     expiry: Option<Expiry>,
     /// Give up on an upstream fetch that sends nothing for this many seconds (every
@@ -306,6 +307,10 @@ pub(crate) enum ProxyVersion {
     /// The text's proxy 1.0 (Part 14, `twisted-server-1/poetry-proxy.py`).
     #[value(name = "1.0")]
     V1_0,
+    /// The text's proxy 3.0 (Part 19, `twisted-server-4/poetry-proxy.py`): 1.0 with
+    /// cancellation.
+    #[value(name = "3.0")]
+    V3_0,
 }
 
 /// How long the proxy keeps a poem.
@@ -370,6 +375,7 @@ pub(crate) fn proxy(args: &ProxyArgs) -> i32 {
     let mut options = match args.proxy_version {
         ProxyVersion::Weft => ProxyOptions::new(listen, upstream),
         ProxyVersion::V1_0 => ProxyOptions::version_1_0(listen, upstream),
+        ProxyVersion::V3_0 => ProxyOptions::version_3_0(listen, upstream),
     };
     if let Some(Expiry(expiry)) = args.expiry {
         options = options.expiry(expiry);

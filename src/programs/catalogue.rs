@@ -124,6 +124,13 @@ pub fn catalogue() -> Catalogue {
                 PoetryProxy::new(ProxyOptions::version_1_0(o.addr(), o.upstream.clone()))
             },
         )
+        .program(
+            "proxy-3.0",
+            "the text's proxy 3.0: proxy 1.0 with a client's leaving cancelling its fetch",
+            |o: &TextProxy| {
+                PoetryProxy::new(ProxyOptions::version_3_0(o.addr(), o.upstream.clone()))
+            },
+        )
         .listening(
             "transform-server",
             "the netstring transform service (cummingsify, ...)",

@@ -23,6 +23,9 @@
 //! [`ProxyOptions::cancel_abandoned`]): every client that misses starts its own fetch,
 //! a fetch runs on when its client leaves, and whatever a fetch got is cached, a poem
 //! cut short included (each finished fetch replaces the cache, as `set_poem` does).
+//! Proxy 3.0 ([`ProxyOptions::version_3_0`], `proxy-3.0`) is 1.0 with cancellation: a
+//! client that leaves before its poem cancels its own fetch. (Proxy 2.0 is 1.0 as seen
+//! from outside.)
 //!
 //! The Deferreds of the original become states: the cache, the fetches in flight with
 //! their waiters, and the set of abandoned upstream connections whose late events are

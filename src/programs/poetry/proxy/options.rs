@@ -58,7 +58,7 @@ pub enum ProxyLines {
 /// [`ProxyOptions::new`] is weft's proxy: one fetch in flight, cancelled when its last
 /// waiter leaves, whole poems cached for two hours. [`ProxyOptions::version_1_0`] is
 /// the text's proxy 1.0: a fetch per miss, never cancelled, whatever arrived cached
-/// forever.
+/// forever; [`ProxyOptions::version_3_0`] is proxy 3.0, the same with cancellation.
 ///
 /// ```
 /// use weft::host::HostPort;
@@ -134,6 +134,18 @@ impl ProxyOptions {
             caching: CachePolicy::WhateverArrived,
             lines: ProxyLines::Printed,
             ..Self::new(listen, upstream)
+        }
+    }
+
+    /// The text's proxy 3.0 (`twisted-server-4/poetry-proxy.py`, Part 19): proxy 1.0
+    /// with cancellation. A client that leaves before its poem cancels its own fetch
+    /// (`Canceling poem download.`, printed; the upstream closed cleanly, as
+    /// `connector.disconnect()` closes it). Proxy 2.0 behaves as 1.0 on the wire and on
+    /// stdout (its pre-fired deferred is invisible from outside).
+    pub fn version_3_0(listen: HostPort, upstream: HostPort) -> Self {
+        Self {
+            cancel_abandoned: true,
+            ..Self::version_1_0(listen, upstream)
         }
     }
 
