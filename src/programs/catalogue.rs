@@ -223,7 +223,7 @@ mod tests {
     fn every_builtin_program_lists_its_options() {
         let catalogue = catalogue();
         let names: Vec<&str> = catalogue.names().collect();
-        assert_eq!(names.len(), 16, "{names:?}");
+        assert_eq!(names.len(), 18, "{names:?}");
         for name in names {
             let (summary, _) = catalogue.describe(name).expect("described");
             assert!(!summary.is_empty(), "{name}");
