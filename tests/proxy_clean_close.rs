@@ -5,6 +5,7 @@
 //! server sees on the wire).
 
 mod common;
+mod support;
 
 use std::time::Duration;
 
@@ -325,4 +326,72 @@ fn a_cancelled_fetch_stops_the_slow_servers_sender() {
         last_chunk < eof,
         "no chunk reaches the proxy's program after its close"
     );
+}
+
+/// Reads from `stream` until the peer's end: `Ok(0)` for end-of-stream, the error for a
+/// reset. Bytes before it are skipped.
+fn read_to_the_end(stream: &mut std::net::TcpStream) -> std::io::Result<usize> {
+    use std::io::Read;
+    stream.set_read_timeout(Some(support::process::PROCESS_TIMEOUT))?;
+    let mut buf = [0; 4096];
+    loop {
+        match stream.read(&mut buf)? {
+            0 => return Ok(0),
+            _ => continue,
+        }
+    }
+}
+
+#[test]
+fn on_real_tcp_a_get_poetry_timeout_sends_end_of_stream_not_a_reset() {
+    use std::io::Write;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let port = listener
+        .local_addr()
+        .expect("an address")
+        .port()
+        .to_string();
+    let client = std::thread::spawn(move || {
+        support::process::weft(&["get-poetry", "--timeout", "0.3", &port])
+    });
+    let (mut server_side, _) = listener.accept().expect("the client connects");
+    server_side.write_all(b"half a poem").expect("write");
+    assert_eq!(
+        read_to_the_end(&mut server_side).ok(),
+        Some(0),
+        "FIN, not RST"
+    );
+    let ran = client.join().expect("the client ran");
+    assert_eq!(ran.code, 1);
+    assert!(ran.stderr.contains("timed out after"), "{}", ran.stderr);
+}
+
+/// The upstream timeout runs only on a connected upstream, so the close is never the
+/// withdrawal of a pending connect (which real TCP, and both drivers, answer with a
+/// reset if the server's SYN-ACK is already on its way).
+#[test]
+fn on_real_tcp_the_proxys_upstream_timeout_sends_end_of_stream_to_the_upstream() {
+    use std::io::Read;
+    let upstream = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let port = upstream
+        .local_addr()
+        .expect("an address")
+        .port()
+        .to_string();
+    let proxy = support::process::Server::weft(&["proxy", "--upstream-timeout", "0.3", &port]);
+    let mut client = std::net::TcpStream::connect(("127.0.0.1", proxy.port)).expect("connect");
+    let (mut fetch, _) = upstream.accept().expect("the proxy fetches");
+    let end = read_to_the_end(&mut fetch);
+    assert_eq!(end.as_ref().ok(), Some(&0), "FIN, not RST: {end:?}");
+    client
+        .set_read_timeout(Some(support::process::PROCESS_TIMEOUT))
+        .expect("a timeout");
+    let mut reply = Vec::new();
+    assert_eq!(
+        client.read_to_end(&mut reply).ok(),
+        Some(0),
+        "an empty close"
+    );
+    let log = proxy.stop();
+    assert!(log.contains("(upstream-timeout)"), "{log}");
 }
