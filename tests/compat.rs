@@ -370,3 +370,84 @@ fn line_and_int32_decoders_agree_with_twisteds_receivers_on_seeded_streams() {
         );
     }
 }
+
+/// How many upstream fetches a proxy makes when four clients miss its empty cache at
+/// once in front of a slow server, and what it says: the proxy's own lines (those of
+/// the text), and the fetches counted at the server.
+fn four_misses_then_a_hit(proxy: Server, upstream: Server) -> (Vec<String>, usize) {
+    let poem = weft::programs::poetry::poems::TEN_BYTES.as_bytes();
+    let port = proxy.port();
+    let ran = weft(&["get-poetry", "--report", "raw", &port, &port, &port, &port]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert!(ran.stdout == poem.repeat(4), "{} bytes", ran.stdout.len());
+    let ran = weft(&["get-poetry", "--report", "raw", &port]);
+    assert!(ran.stdout == poem, "the cached poem");
+    let (_, lines) = proxy.signal("TERM");
+    let said = lines
+        .into_iter()
+        .filter(|l| l == "Fetching poem from server." || l == "Using cached poem.")
+        .collect();
+    (said, fetches_at(upstream))
+}
+
+/// A slow upstream (623 bytes in 0.2 s steps of 100): the four clients' connects all
+/// land while the first fetch is still under way. Its log is merged into its stdout,
+/// so its lines are counted wherever it writes them.
+fn slow_upstream() -> Server {
+    let mut command = Command::new("sh");
+    command
+        .args(["-c", "exec \"$0\" \"$@\" 2>&1", env!("CARGO_BIN_EXE_weft")])
+        .args([
+            "slow-poetry",
+            "--num-bytes",
+            "100",
+            "--delay",
+            "0.2",
+            "ten-bytes",
+        ])
+        // The driver's own `listening on` record would come before the startup line.
+        .env("RUST_LOG", "info,weft::net=warn");
+    Server::spawn(&mut command)
+}
+
+/// The connections the server took: one `Somebody at ... wants poetry!` each.
+fn fetches_at(upstream: Server) -> usize {
+    let (_, lines) = upstream.signal("TERM");
+    lines.iter().filter(|l| l.contains("wants poetry!")).count()
+}
+
+#[test]
+fn original_proxy_1_0_and_weft_proxy_1_0_fetch_once_per_waiting_client() {
+    if !twisted_available("original_proxy_1_0_and_weft_proxy_1_0_fetch_once_per_waiting_client") {
+        return;
+    }
+    let fetching = "Fetching poem from server.";
+    let text_lines = [fetching, fetching, fetching, fetching, "Using cached poem."];
+    let upstream = slow_upstream();
+    let mut original = python("twisted_proxy_1_0.py", &[&upstream.port()]);
+    let original = Server::spawn(original.env("PYTHONUNBUFFERED", "1"));
+    let weft_1_0 =
+        |upstream: &Server| Server::weft(&["proxy", "--proxy-version", "1.0", &upstream.port()]);
+    for proxy in [&original, &weft_1_0(&upstream)] {
+        let announced = format!("Proxying ('127.0.0.1', {}) on IPv4Address(", upstream.port);
+        assert!(
+            proxy.first_line.starts_with(&announced),
+            "{}",
+            proxy.first_line
+        );
+    }
+    let theirs = four_misses_then_a_hit(original, upstream);
+    assert_eq!(
+        theirs,
+        (text_lines.map(String::from).to_vec(), 4),
+        "Twisted"
+    );
+    let upstream = slow_upstream();
+    let ours = four_misses_then_a_hit(weft_1_0(&upstream), upstream);
+    assert_eq!(ours, theirs, "weft's proxy 1.0 against the original");
+    // weft's own proxy, for contrast: one fetch in flight for all four.
+    let upstream = slow_upstream();
+    let proxy = Server::weft(&["proxy", &upstream.port()]);
+    let (_, fetches) = four_misses_then_a_hit(proxy, upstream);
+    assert_eq!(fetches, 1, "weft's proxy shares the fetch");
+}

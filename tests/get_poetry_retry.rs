@@ -277,7 +277,7 @@ fn a_reset_mid_poem_is_retried_from_scratch_and_the_whole_poem_arrives() {
 }
 
 #[test]
-fn a_download_timeout_is_retried_and_the_aborted_attempt_is_ignored() {
+fn a_download_timeout_is_retried_and_the_closed_attempt_is_ignored() {
     let options = GetPoetryOptions::new(vec![local(10000)])
         .timeout(Duration::from_secs(5))
         .retries(1)
@@ -287,12 +287,12 @@ fn a_download_timeout_is_retried_and_the_aborted_attempt_is_ignored() {
     let first = reactor.complete_connect(0);
     reactor.data_received(first, b"stale words\n");
     reactor.advance(Duration::from_secs(5));
-    assert_eq!(reactor.lost(first), Some(Disconnect::Aborted));
+    assert_eq!(reactor.lost(first), Some(Disconnect::Clean));
     assert!(reactor.output().is_empty());
     reactor.advance(SECOND);
     let second = reactor.complete_connect(1);
     // The first attempt's connection reports its end late, after the retry began.
-    reactor.connection_lost(first, Disconnect::Aborted);
+    reactor.connection_lost(first, Disconnect::Clean);
     reactor.data_received(second, b"fresh words\n");
     reactor.connection_lost(second, Disconnect::Clean);
     assert_eq!(reactor.lines(Stream::Stdout), ["fresh words"]);

@@ -324,7 +324,7 @@ fn a_malformed_reply_falls_back_to_the_original_and_closes() {
 }
 
 /// Without a transform limit of its own, the stage gets the download's limit afresh;
-/// expiry aborts the transform connection, and its close is a late event.
+/// expiry closes the transform connection cleanly, and its close is a late event.
 #[test]
 fn the_transform_stage_times_out_on_the_download_limit_counted_afresh() {
     let mut reactor = reactor(one_poem().timeout(Duration::from_secs(5)));
@@ -339,7 +339,7 @@ fn the_transform_stage_times_out_on_the_download_limit_counted_afresh() {
         "still within its own 5 s"
     );
     reactor.advance(Duration::from_millis(1));
-    assert_eq!(reactor.lost(xform), Some(Disconnect::Aborted));
+    assert_eq!(reactor.lost(xform), Some(Disconnect::Clean));
     assert_eq!(
         reactor.program().transform_error(0),
         Some(&TransformStepError::TimedOut(Duration::from_secs(5)))
@@ -347,7 +347,11 @@ fn the_transform_stage_times_out_on_the_download_limit_counted_afresh() {
     assert_eq!(reactor.lines(Stream::Stderr), ["Cummingsify failed!"]);
     assert_eq!(reactor.lines(Stream::Stdout), ["POEM"]);
     assert_eq!(reactor.exit_code(), Some(0));
-    assert_eq!(reactor.program().late_events(), 1, "the abort's close");
+    assert_eq!(
+        reactor.program().late_events(),
+        1,
+        "the close's connection_lost"
+    );
 }
 
 #[test]
@@ -575,7 +579,7 @@ fn a_silent_transform_server_times_out_on_the_default_limit() {
     reactor.advance(DEFAULT_TRANSFORM_TIMEOUT - Duration::from_millis(1));
     assert!(reactor.program().is_transforming(0));
     reactor.advance(Duration::from_millis(1));
-    assert_eq!(reactor.lost(xform), Some(Disconnect::Aborted));
+    assert_eq!(reactor.lost(xform), Some(Disconnect::Clean));
     assert_eq!(
         reactor.program().transform_error(0),
         Some(&TransformStepError::TimedOut(DEFAULT_TRANSFORM_TIMEOUT))

@@ -244,10 +244,10 @@ fn the_fetch_is_cancelled_when_its_only_waiter_leaves() {
         reactor.connection_lost(a, Disconnect::Reset);
         assert_eq!(
             reactor.lost(upstream),
-            Some(Disconnect::Aborted),
-            "upstream aborted"
+            Some(Disconnect::Clean),
+            "upstream closed, as connector.disconnect() closes it"
         );
-        // The upstream's own close now finds nothing: it was already aborted.
+        // The upstream's own close now finds nothing: it was already closed.
         reactor.connection_lost(upstream, Disconnect::Clean);
         assert_eq!(reactor.program().cached(), None);
         assert_eq!(reactor.program().upstream_conn(), None);
@@ -361,7 +361,7 @@ fn a_silent_upstream_times_out_every_waiter_and_the_next_client_fetches_afresh()
     reactor.advance(Duration::from_secs(4));
     assert_eq!(reactor.lost(a), None, "the bytes restarted the timeout");
     reactor.advance(Duration::from_secs(1));
-    assert_eq!(reactor.lost(upstream), Some(Disconnect::Aborted));
+    assert_eq!(reactor.lost(upstream), Some(Disconnect::Clean));
     assert_eq!(reactor.lost(a), Some(Disconnect::Clean));
     assert_eq!(reactor.lost(b), Some(Disconnect::Clean));
     assert_eq!(reactor.program().cached(), None);

@@ -113,6 +113,11 @@ enum Command {
     /// client leaves, the fetch is cancelled. A failed fetch is not cached: its clients
     /// get an empty close. Prints `Proxying UPSTREAM on HOST:PORT.` once listening.
     ///
+    /// With --proxy-version 1.0 it is the text's proxy 1.0: every client that misses
+    /// starts its own fetch, whatever a fetch got is cached (a poem cut short too), and
+    /// its lines (`Fetching poem from server.`, `Using cached poem.`) go to stdout;
+    /// with 3.0, the text's proxy 3.0: 1.0 where a client that leaves cancels its fetch.
+    ///
     /// Exit status: 1 if the port cannot be bound, 2 for bad arguments.
     Proxy(serve::ProxyArgs),
     /// Download a poem from each server, all at once (or one at a time), and report.

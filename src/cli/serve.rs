@@ -267,15 +267,25 @@ pub(crate) struct TransformServerArgs {
 Example:
   weft slow-poetry --port 10001 ten-bytes
   weft proxy --port 10000 10001
-  weft get-poetry 10000 10000      # one upstream fetch; the second is served from the cache")]
+  weft get-poetry 10000 10000      # one upstream fetch; the second is served from the cache
+  weft proxy --proxy-version 1.0 --port 10000 10001
+  weft get-poetry 10000 10000      # the text's proxy 1.0: two upstream fetches")]
 pub(crate) struct ProxyArgs {
     #[command(flatten)]
     listen: ListenArgs,
     #[command(flatten)]
     limits: LimitArgs,
+    /// Which proxy: weft's (one fetch in flight for every client that misses, cancelled
+    /// when they all leave, whole poems only), the text's proxy 1.0 (a fetch per client
+    /// that misses, never cancelled, whatever arrived cached, a poem cut short
+    /// included; its lines printed on stdout as the text prints them) or its proxy 3.0
+    /// (1.0, with a client's leaving cancelling its own fetch).
+    #[arg(long, value_enum, default_value_t = ProxyVersion::Weft, value_name = "VERSION")]
+    proxy_version: ProxyVersion,
     /// Seconds a fetched poem is served from the cache; `never` keeps it forever.
-    #[arg(long, default_value = "7200", value_parser = expiry, value_name = "SECONDS")]
-    expiry: Expiry,
+    /// Default: 7200, or `never` with --proxy-version 1.0 or 3.0.
+    #[arg(long, value_parser = expiry, value_name = "SECONDS")]
+    expiry: Option<Expiry>,
     /// Give up on an upstream fetch that sends nothing for this many seconds (every
     /// waiting client is closed and the next starts a fresh fetch); `never` waits.
     #[arg(long, default_value = "30", value_parser = idle_timeout, value_name = "SECONDS")]
@@ -287,6 +297,20 @@ pub(crate) struct ProxyArgs {
     /// The poetry server to fetch from: `PORT` (on 127.0.0.1) or `HOST:PORT`.
     #[arg(value_name = "[HOST:]PORT")]
     upstream: HostPort,
+}
+
+/// Which proxy `weft proxy` runs.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, clap::ValueEnum)]
+pub(crate) enum ProxyVersion {
+    /// weft's proxy (the Part 14 exercises' answers and proxy 3.0's cancellation).
+    Weft,
+    /// The text's proxy 1.0 (Part 14, `twisted-server-1/poetry-proxy.py`).
+    #[value(name = "1.0")]
+    V1_0,
+    /// The text's proxy 3.0 (Part 19, `twisted-server-4/poetry-proxy.py`): 1.0 with
+    /// cancellation.
+    #[value(name = "3.0")]
+    V3_0,
 }
 
 /// How long the proxy keeps a poem.
@@ -345,9 +369,18 @@ pub(crate) fn transform_server(args: &TransformServerArgs) -> i32 {
 }
 
 pub(crate) fn proxy(args: &ProxyArgs) -> i32 {
-    // The proxy prints its own startup line: `Proxying UPSTREAM on ADDR.`
-    let options = ProxyOptions::new(args.listen.addr(), args.upstream.clone())
-        .expiry(args.expiry.0)
+    // The proxy prints its own startup line: `Proxying UPSTREAM on ADDR.` (1.0: the
+    // text's form).
+    let (listen, upstream) = (args.listen.addr(), args.upstream.clone());
+    let mut options = match args.proxy_version {
+        ProxyVersion::Weft => ProxyOptions::new(listen, upstream),
+        ProxyVersion::V1_0 => ProxyOptions::version_1_0(listen, upstream),
+        ProxyVersion::V3_0 => ProxyOptions::version_3_0(listen, upstream),
+    };
+    if let Some(Expiry(expiry)) = args.expiry {
+        options = options.expiry(expiry);
+    }
+    let options = options
         .upstream_timeout(args.upstream_timeout.0)
         .max_poem_bytes(args.max_poem_bytes)
         .limits(args.limits.limits());

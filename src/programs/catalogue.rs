@@ -5,7 +5,7 @@ mod options;
 
 use options::{
     Connect, GetPoetryScenario, PingPongClient, PingPongServer, PoetryServer, Proxy, Raw, Sink,
-    Streaming, TransformServer,
+    Streaming, TextProxy, TransformServer,
 };
 
 use crate::host::FactoryProgram;
@@ -117,6 +117,20 @@ pub fn catalogue() -> Catalogue {
                 PoetryProxy::new(ProxyOptions::new(o.addr(), o.upstream.clone()).expiry(o.expiry))
             },
         )
+        .program(
+            "proxy-1.0",
+            "the text's proxy 1.0: a fetch per miss, whatever arrived cached, lines printed",
+            |o: &TextProxy| {
+                PoetryProxy::new(ProxyOptions::version_1_0(o.addr(), o.upstream.clone()))
+            },
+        )
+        .program(
+            "proxy-3.0",
+            "the text's proxy 3.0: proxy 1.0 with a client's leaving cancelling its fetch",
+            |o: &TextProxy| {
+                PoetryProxy::new(ProxyOptions::version_3_0(o.addr(), o.upstream.clone()))
+            },
+        )
         .listening(
             "transform-server",
             "the netstring transform service (cummingsify, ...)",
@@ -209,7 +223,7 @@ mod tests {
     fn every_builtin_program_lists_its_options() {
         let catalogue = catalogue();
         let names: Vec<&str> = catalogue.names().collect();
-        assert_eq!(names.len(), 16, "{names:?}");
+        assert_eq!(names.len(), 18, "{names:?}");
         for name in names {
             let (summary, _) = catalogue.describe(name).expect("described");
             assert!(!summary.is_empty(), "{name}");

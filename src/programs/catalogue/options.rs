@@ -313,6 +313,30 @@ impl ProgramOptions for Proxy {
     }
 }
 
+/// The options of the text's proxies: the command line of `poetry-proxy.py`, no more.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct TextProxy {
+    port: u16,
+    #[serde(default = "any_interface")]
+    iface: String,
+    pub(super) upstream: HostPort,
+}
+
+impl TextProxy {
+    pub(super) fn addr(&self) -> HostPort {
+        addr(&self.iface, self.port)
+    }
+}
+
+impl ProgramOptions for TextProxy {
+    fn describe() -> Vec<OptionDoc> {
+        let mut docs = listen_docs().to_vec();
+        docs.push(OptionDoc::required("upstream", "host:port"));
+        docs
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub(super) struct TransformServer {

@@ -63,7 +63,7 @@ pub enum Failure {
     /// The connect failed (refused, unreachable, timed out).
     #[error("{0}")]
     Connect(ConnectError),
-    /// The download took longer than its timeout; the connection was aborted.
+    /// The download took longer than its timeout; the connection was closed.
     #[error("timed out after {}", format_timedelta(*.0))]
     TimedOut(Duration),
     /// The server sent more than the largest poem allowed; the download was aborted.

@@ -414,9 +414,10 @@ impl Program for GetPoetry {
                 self.drive_transform(cx, i, conn, Event::Made);
             }
             _ => {
-                // Given up on while connecting; a driver may still complete it.
+                // Given up on while connecting; a driver may still complete it. Closed
+                // as `connector.disconnect()` closes a connection: cleanly.
                 self.late_events += 1;
-                cx.abort_connection(conn);
+                cx.lose_connection(conn);
             }
         }
     }
@@ -543,16 +544,25 @@ impl Program for GetPoetry {
         match (timer, &download.stage, download.conn) {
             (GetPoetryTimer::Timeout(_), Stage::Connecting | Stage::Receiving(_), Some(conn)) => {
                 download.timeout = None;
-                // Abort rather than close: a slow server would otherwise keep the
-                // connection (and its sender) alive. On a pending connect this
-                // withdraws it.
-                cx.abort_connection(conn);
+                // A clean close, as the originals' `connector.disconnect()`: the server
+                // sees end-of-stream, and what it still sends is discarded unread. A
+                // pending connect is withdrawn.
+                if cx.is_connecting(conn) {
+                    cx.abort_connection(conn);
+                } else {
+                    cx.lose_connection(conn);
+                }
                 let limit = self.options.timeout.unwrap_or_default();
                 self.fail(cx, i, Failure::TimedOut(limit));
             }
             (GetPoetryTimer::TransformTimeout(_), Stage::Transforming(stage), _) => {
                 download.timeout = None;
-                cx.abort_connection(stage.conn());
+                let conn = stage.conn();
+                if cx.is_connecting(conn) {
+                    cx.abort_connection(conn);
+                } else {
+                    cx.lose_connection(conn);
+                }
                 let limit = self.options.transform_limit().unwrap_or_default();
                 self.transformed(cx, i, Err(TransformStepError::TimedOut(limit)));
             }

@@ -12,8 +12,8 @@
 //! poem = timeout(transform(poem)).await or, on failure, "Cummingsify failed!" and poem
 //! ```
 //!
-//! A timed-out attempt drops its connection, which was set to abort on drop, as the state
-//! machine aborts it.
+//! A timed-out attempt drops its connection, which closes it cleanly, as the state
+//! machine closes it (the originals' `connector.disconnect()`).
 
 use crate::codec::netstring::NetstringDecoder;
 use crate::host::HostPort;
@@ -201,9 +201,8 @@ async fn receive(
     let server = &options.servers[i];
     let mut conn = (tasks.connect(server.clone()))
         .connect_timeout(options.connect_timeout)
-        // Given up on (timed out), the connection is aborted, not closed: a slow
-        // server would otherwise keep it alive.
-        .abort_on_drop()
+        // Given up on (timed out), the dropped connection closes cleanly, as the state
+        // machine closes it; what the server still sends is discarded.
         .await
         .map_err(Failure::Connect)?;
     let from = conn
@@ -248,7 +247,6 @@ async fn transform(
     let request = TransformClient::new(&options.transform_name, poem.as_bytes());
     let mut conn = (tasks.connect(server.clone()))
         .connect_timeout(options.connect_timeout)
-        .abort_on_drop()
         .await
         .map_err(TransformError::ConnectFailed)?;
     let _ = conn.write(request.request().to_vec()).await;

@@ -16,7 +16,8 @@
 //!   transcripts.
 //! - [`sender`]: [`PoemSender`], a shared poem written piece by piece as the
 //!   connection drains.
-//! - [`proxy`]: the caching proxy with one upstream fetch in flight and cancellation.
+//! - [`proxy`]: the caching proxy with one upstream fetch in flight and cancellation,
+//!   and the text's proxy 1.0 (a fetch per miss, whatever arrived cached).
 
 pub mod client;
 pub mod fanin;
@@ -36,7 +37,8 @@ pub use get_poetry::{
 };
 pub use poems::{DEFAULT_MAX_POEM_BYTES, Poem};
 pub use proxy::{
-    DEFAULT_EXPIRY, DEFAULT_UPSTREAM_TIMEOUT, PoetryProxy, ProxyOptions, ProxyStats, ProxyTimer,
+    CachePolicy, DEFAULT_EXPIRY, DEFAULT_UPSTREAM_TIMEOUT, FetchSharing, PoetryProxy, ProxyLines,
+    ProxyOptions, ProxyStats, ProxyTimer,
 };
 pub use sender::PoemSender;
 pub use serial::{SERIAL_BACKLOG, SerialPoetryServer, SerialTimer};

@@ -1,6 +1,8 @@
 //! The caching poetry proxy (proxies 1.0 to 3.0 of Parts 14 and 19, with the Part 14
 //! exercises): it listens, and serves every client the poem of one upstream server.
 //!
+//! weft's proxy ([`ProxyOptions::new`], the program `proxy`):
+//!
 //! - A cached poem is served at once (`Using cached poem.`) until it expires, after
 //!   [`DEFAULT_EXPIRY`] (exercise 2: two hours) unless configured otherwise.
 //! - On a miss, one upstream fetch starts (`Fetching poem from server.`) and every client
@@ -11,105 +13,54 @@
 //!   therefore truncated) is not cached: every waiter gets an empty close, and the next
 //!   client starts a new fetch.
 //! - A waiter that leaves is dropped from the list; when the last one leaves, the fetch
-//!   is cancelled (`Canceling poem download.`): the upstream connection is aborted, or
-//!   the pending connect withdrawn (proxy 3.0's canceller, Part 19).
+//!   is cancelled (`Canceling poem download.`): the upstream connection is closed
+//!   cleanly, as `connector.disconnect()` closes it, or the pending connect withdrawn
+//!   (proxy 3.0's canceller, Part 19). Bytes the upstream sends after that close are
+//!   discarded unread.
 //!
-//! The Deferreds of the original become states: the cache, at most one fetch with
-//! its waiters, and the set of abandoned upstream connections whose late events are
+//! The text's proxy 1.0 ([`ProxyOptions::version_1_0`], the program `proxy-1.0`) makes
+//! other choices ([`FetchSharing`], [`CachePolicy`], [`ProxyLines`] and
+//! [`ProxyOptions::cancel_abandoned`]): every client that misses starts its own fetch,
+//! a fetch runs on when its client leaves, and whatever a fetch got is cached, a poem
+//! cut short included (each finished fetch replaces the cache, as `set_poem` does).
+//! Proxy 3.0 ([`ProxyOptions::version_3_0`], `proxy-3.0`) is 1.0 with cancellation: a
+//! client that leaves before its poem cancels its own fetch. (Proxy 2.0 is 1.0 as seen
+//! from outside.)
+//!
+//! The Deferreds of the original become states: the cache, the fetches in flight with
+//! their waiters, and the set of abandoned upstream connections whose late events are
 //! ignored, so a cancelled fetch can never also deliver.
+
+mod options;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use crate::clock::{CallId, Clock};
-use crate::host::{
-    ConnId, ConnectError, DEFAULT_CONNECT_TIMEOUT, HostContext, HostPort, ListenerId, Program,
-};
+use crate::host::{ConnId, ConnectError, HostContext, HostPort, ListenerId, Program};
 use crate::protocol::Protocol;
 use crate::time::Instant;
 use crate::transport::Disconnect;
 
 use super::client::{PoetryClient, TruncationPolicy, no_timer};
-use super::poems::{DEFAULT_MAX_POEM_BYTES, Poem};
+use super::poems::Poem;
 use super::sender::PoemSender;
-use crate::programs::limits::ServerLimits;
 
-/// How long a cached poem is served (Part 14 exercise 2).
-pub const DEFAULT_EXPIRY: Duration = Duration::from_secs(2 * 60 * 60);
+pub use options::{
+    CachePolicy, DEFAULT_EXPIRY, DEFAULT_UPSTREAM_TIMEOUT, FetchSharing, ProxyLines, ProxyOptions,
+};
 
-/// How long an upstream fetch may send nothing before it is given up: 30 s.
-pub const DEFAULT_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(30);
+const FETCHING: &str = "Fetching poem from server.";
+const CACHED: &str = "Using cached poem.";
+const CANCELING: &str = "Canceling poem download.";
 
 /// The proxy's timers.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 pub enum ProxyTimer {
-    /// The upstream fetch has sent nothing for the upstream timeout.
-    Upstream,
+    /// The fetch on this upstream connection has sent nothing for the upstream timeout.
+    Upstream(ConnId),
     /// Time to check that a client is taking its poem.
     ClientIdle(ConnId),
-}
-
-/// The proxy's options.
-#[derive(Clone, Debug)]
-pub struct ProxyOptions {
-    /// Where to listen for clients.
-    pub listen: HostPort,
-    /// The poetry server to fetch from.
-    pub upstream: HostPort,
-    /// How long a cached poem stays fresh; `None`: forever (proxies 1.0 to 3.0).
-    pub expiry: Option<Duration>,
-    /// Connect timeout for the upstream.
-    pub connect_timeout: Duration,
-    /// Give up on an upstream fetch that sends nothing for this long (every waiter
-    /// is closed, nothing is cached); `None`: wait forever.
-    /// [`DEFAULT_UPSTREAM_TIMEOUT`] by default.
-    pub upstream_timeout: Option<Duration>,
-    /// The largest poem fetched; an upstream that sends more fails the fetch.
-    /// [`DEFAULT_MAX_POEM_BYTES`] by default.
-    pub max_poem_bytes: usize,
-    /// Limits on the proxy's clients: an idle timeout (a client that takes nothing of
-    /// its poem) and a connection limit.
-    pub limits: ServerLimits,
-}
-
-impl ProxyOptions {
-    /// Proxies `upstream` on `listen`, with a two-hour cache.
-    pub fn new(listen: HostPort, upstream: HostPort) -> Self {
-        Self {
-            listen,
-            upstream,
-            expiry: Some(DEFAULT_EXPIRY),
-            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            upstream_timeout: Some(DEFAULT_UPSTREAM_TIMEOUT),
-            max_poem_bytes: DEFAULT_MAX_POEM_BYTES,
-            limits: ServerLimits::default(),
-        }
-    }
-
-    /// Sets the upstream fetch's idle timeout (`None`: never).
-    pub fn upstream_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.upstream_timeout = timeout;
-        self
-    }
-
-    /// Sets the largest poem fetched.
-    pub fn max_poem_bytes(mut self, max: usize) -> Self {
-        self.max_poem_bytes = max;
-        self
-    }
-
-    /// Sets the limits on clients.
-    pub fn limits(mut self, limits: ServerLimits) -> Self {
-        self.limits = limits;
-        self
-    }
-
-    /// Sets the cache expiry (`None`: never).
-    pub fn expiry(mut self, expiry: Option<Duration>) -> Self {
-        self.expiry = expiry;
-        self
-    }
 }
 
 #[derive(Clone, Debug)]
@@ -118,10 +69,9 @@ struct Cached {
     stored_at: Instant,
 }
 
-/// The one upstream fetch in flight.
+/// An upstream fetch in flight.
 #[derive(Debug)]
 struct Fetch {
-    conn: ConnId,
     /// `None` while connecting.
     client: Option<PoetryClient>,
     /// Clients waiting for the poem, in arrival order.
@@ -152,7 +102,10 @@ pub struct ProxyStats {
 pub struct PoetryProxy {
     options: ProxyOptions,
     cache: Option<Cached>,
-    fetch: Option<Fetch>,
+    /// The fetches in flight by upstream connection, oldest first (ids only grow).
+    fetches: BTreeMap<ConnId, Fetch>,
+    /// Each waiting client's fetch.
+    waiting_on: BTreeMap<ConnId, ConnId>,
     /// Upstream connections given up on: their events are ignored.
     abandoned: BTreeSet<ConnId>,
     /// Clients being sent a poem too large to write at once.
@@ -168,12 +121,18 @@ impl PoetryProxy {
         Self {
             options,
             cache: None,
-            fetch: None,
+            fetches: BTreeMap::new(),
+            waiting_on: BTreeMap::new(),
             abandoned: BTreeSet::new(),
             sending: BTreeMap::new(),
             clients: BTreeMap::new(),
             stats: ProxyStats::default(),
         }
+    }
+
+    /// The options it runs with.
+    pub fn options(&self) -> &ProxyOptions {
+        &self.options
     }
 
     /// What happened so far.
@@ -186,18 +145,30 @@ impl PoetryProxy {
         self.cache.as_ref().map(|c| &c.poem)
     }
 
-    /// The upstream connection of the fetch in flight.
+    /// The upstream connection of the oldest fetch in flight.
     pub fn upstream_conn(&self) -> Option<ConnId> {
-        self.fetch.as_ref().map(|f| f.conn)
+        self.fetches.keys().next().copied()
     }
 
-    /// The clients waiting for the fetch in flight.
+    /// The upstream connections of every fetch in flight, oldest first.
+    pub fn upstream_conns(&self) -> impl Iterator<Item = ConnId> + '_ {
+        self.fetches.keys().copied()
+    }
+
+    /// The clients waiting for the oldest fetch in flight.
     pub fn waiters(&self) -> &[ConnId] {
-        self.fetch.as_ref().map_or(&[], |f| f.waiters.as_slice())
+        self.fetches
+            .values()
+            .next()
+            .map_or(&[], |f| f.waiters.as_slice())
     }
 
-    fn is_upstream(&self, conn: ConnId) -> bool {
-        self.fetch.as_ref().is_some_and(|f| f.conn == conn)
+    /// One of the text's lines: logged, or printed as the text prints it.
+    fn say(&self, cx: &mut HostContext<'_, ProxyTimer>, line: &'static str) {
+        match self.options.lines {
+            ProxyLines::Logged => tracing::info!("{line}"),
+            ProxyLines::Printed => cx.print(line),
+        }
     }
 
     /// The cached poem if it is still fresh; an expired one is dropped.
@@ -218,54 +189,80 @@ impl PoetryProxy {
 
     fn client_arrived(&mut self, cx: &mut HostContext<'_, ProxyTimer>, conn: ConnId) {
         if let Some(poem) = self.fresh_poem(cx.now()) {
-            tracing::info!("Using cached poem.");
+            self.say(cx, CACHED);
             self.stats.cache_hits += 1;
             self.stats.served += 1;
             self.send(cx, conn, &poem);
             return;
         }
-        if let Some(fetch) = &mut self.fetch {
+        if self.options.fetches == FetchSharing::OneInFlight
+            && let Some((&upstream, fetch)) = self.fetches.iter_mut().next()
+        {
             fetch.waiters.push(conn);
+            self.waiting_on.insert(conn, upstream);
             return;
         }
-        tracing::info!("Fetching poem from server.");
+        self.say(cx, FETCHING);
         self.stats.fetches += 1;
         let upstream = cx.connect(self.options.upstream.clone(), self.options.connect_timeout);
-        self.fetch = Some(Fetch {
-            conn: upstream,
+        let fetch = Fetch {
             client: None,
             waiters: vec![conn],
             timer: None,
-        });
+        };
+        self.fetches.insert(upstream, fetch);
+        self.waiting_on.insert(conn, upstream);
     }
 
     fn client_left(&mut self, cx: &mut HostContext<'_, ProxyTimer>, conn: ConnId) {
-        let Some(fetch) = &mut self.fetch else { return };
+        let Some(upstream) = self.waiting_on.remove(&conn) else {
+            return;
+        };
+        let Some(fetch) = self.fetches.get_mut(&upstream) else {
+            return;
+        };
         fetch.waiters.retain(|&w| w != conn);
-        if fetch.waiters.is_empty() {
-            tracing::info!("Canceling poem download.");
-            self.stats.cancelled += 1;
-            let upstream = fetch.conn;
-            if let Some(call) = fetch.timer.take() {
-                let _ = cx.cancel(call);
-            }
-            self.fetch = None;
-            // A pending connect is withdrawn with no callback; a connection still owes
-            // its `connection_lost`, to be ignored.
-            if !cx.is_connecting(upstream) {
-                self.abandoned.insert(upstream);
-            }
+        if !fetch.waiters.is_empty() || !self.options.cancel_abandoned {
+            return;
+        }
+        if let Some(call) = fetch.timer.take() {
+            let _ = cx.cancel(call);
+        }
+        self.fetches.remove(&upstream);
+        self.say(cx, CANCELING);
+        self.stats.cancelled += 1;
+        self.disconnect(cx, upstream);
+    }
+
+    /// Gives up on an upstream connection as `connector.disconnect()` does: a pending
+    /// connect is withdrawn (no callback follows); a connection is closed cleanly and
+    /// still owes its `connection_lost`, to be ignored. What the upstream sends after
+    /// the close is discarded unread.
+    fn disconnect(&mut self, cx: &mut HostContext<'_, ProxyTimer>, upstream: ConnId) {
+        if cx.is_connecting(upstream) {
             cx.abort_connection(upstream);
+        } else {
+            self.abandoned.insert(upstream);
+            cx.lose_connection(upstream);
         }
     }
 
-    /// The fetch ended: serve (and cache) the poem, or close every waiter empty.
-    fn fetch_done(&mut self, cx: &mut HostContext<'_, ProxyTimer>, poem: Option<Poem>) {
-        let Some(mut fetch) = self.fetch.take() else {
+    /// The fetch on `upstream` ended: serve (and cache) the poem, or close every
+    /// waiter empty.
+    fn fetch_done(
+        &mut self,
+        cx: &mut HostContext<'_, ProxyTimer>,
+        upstream: ConnId,
+        poem: Option<Poem>,
+    ) {
+        let Some(mut fetch) = self.fetches.remove(&upstream) else {
             return;
         };
         if let Some(call) = fetch.timer.take() {
             let _ = cx.cancel(call);
+        }
+        for waiter in &fetch.waiters {
+            self.waiting_on.remove(waiter);
         }
         match poem {
             Some(poem) => {
@@ -303,33 +300,34 @@ impl PoetryProxy {
     }
 
     /// The upstream sent something (or just connected): its timeout starts afresh.
-    fn upstream_progress(&mut self, cx: &mut HostContext<'_, ProxyTimer>) {
-        let (Some(fetch), Some(timeout)) = (&mut self.fetch, self.options.upstream_timeout) else {
+    fn upstream_progress(&mut self, cx: &mut HostContext<'_, ProxyTimer>, upstream: ConnId) {
+        let (Some(fetch), Some(timeout)) = (
+            self.fetches.get_mut(&upstream),
+            self.options.upstream_timeout,
+        ) else {
             return;
         };
         match fetch.timer {
             Some(call) => {
                 let _ = cx.reset(call, timeout);
             }
-            None => fetch.timer = Some(cx.call_later(timeout, ProxyTimer::Upstream)),
+            None => fetch.timer = Some(cx.call_later(timeout, ProxyTimer::Upstream(upstream))),
         }
     }
 
     /// The upstream sent nothing for the upstream timeout: give the fetch up.
-    fn upstream_timed_out(&mut self, cx: &mut HostContext<'_, ProxyTimer>) {
-        let Some(fetch) = &mut self.fetch else { return };
+    fn upstream_timed_out(&mut self, cx: &mut HostContext<'_, ProxyTimer>, upstream: ConnId) {
+        let Some(fetch) = self.fetches.get_mut(&upstream) else {
+            return;
+        };
         fetch.timer = None;
-        let upstream = fetch.conn;
         let timeout = self.options.upstream_timeout.unwrap_or_default();
         tracing::warn!(
             "upstream sent nothing for {timeout:?} (upstream-timeout); closing {} waiting clients",
             fetch.waiters.len()
         );
-        if !cx.is_connecting(upstream) {
-            self.abandoned.insert(upstream);
-        }
-        cx.abort_connection(upstream);
-        self.fetch_done(cx, None);
+        self.disconnect(cx, upstream);
+        self.fetch_done(cx, upstream, None);
     }
 
     /// A client arrived: within the connection limit it is admitted, and its idle
@@ -354,13 +352,13 @@ impl PoetryProxy {
         true
     }
 
-    /// A client's idle check: one waiting for the fetch is the fetch's business (it has
+    /// A client's idle check: one waiting for a fetch is the fetch's business (it has
     /// its own timeout); one being sent its poem must have taken some of it since.
     fn client_idle_check(&mut self, cx: &mut HostContext<'_, ProxyTimer>, conn: ConnId) {
         let Some(timeout) = self.options.limits.idle_timeout else {
             return;
         };
-        let waiting = self.waiters().contains(&conn);
+        let waiting = self.waiting_on.contains_key(&conn);
         let sent = cx.transport(conn).map_or(0, |t| t.bytes_sent());
         let Some((check, seen)) = self.clients.get_mut(&conn) else {
             return;
@@ -378,8 +376,38 @@ impl PoetryProxy {
         cx.abort_connection(conn);
     }
 
-    fn upstream_client(&mut self) -> Option<&mut PoetryClient> {
-        self.fetch.as_mut()?.client.as_mut()
+    /// What an upstream's ended fetch leaves to cache, by the cache policy; `None` (a
+    /// failed fetch) with the reason logged.
+    fn fetched_poem(
+        &self,
+        outcome: Option<Result<Poem, super::client::Failure>>,
+        reason: Disconnect,
+    ) -> Option<Poem> {
+        let whole_only = self.options.caching == CachePolicy::WholePoems;
+        match outcome {
+            Some(Ok(poem)) if whole_only && poem.is_empty() => {
+                tracing::warn!("upstream sent an empty poem; not cached");
+                None
+            }
+            Some(Ok(poem)) => {
+                if !reason.is_clean() {
+                    tracing::warn!(
+                        %reason,
+                        "upstream poem cut short after {} bytes; cached as it is (proxy 1.0)",
+                        poem.len()
+                    );
+                }
+                Some(poem)
+            }
+            Some(Err(failure)) => {
+                tracing::warn!(%failure, "upstream poem incomplete; not cached");
+                None
+            }
+            None => {
+                tracing::warn!(%reason, "upstream closed before connecting; not cached");
+                None
+            }
+        }
     }
 }
 
@@ -396,27 +424,40 @@ impl Program for PoetryProxy {
         _listener: ListenerId,
         addr: SocketAddr,
     ) {
-        if is_own_address(&self.options.upstream, addr) {
+        let upstream = &self.options.upstream;
+        if is_own_address(upstream, addr) {
             cx.eprint(format!(
-                "error: the upstream {} is this proxy's own address {addr}; it would wait on itself",
-                self.options.upstream
+                "error: the upstream {upstream} is this proxy's own address {addr}; it would wait on itself"
             ));
             cx.exit(1);
             return;
         }
-        cx.print(format!("Proxying {} on {addr}.", self.options.upstream));
+        match self.options.lines {
+            ProxyLines::Logged => cx.print(format!("Proxying {upstream} on {addr}.")),
+            // The text prints `'Proxying %s on %s.' % (server_addr, port.getHost())`.
+            ProxyLines::Printed => {
+                let kind = if addr.is_ipv4() { "IPv4" } else { "IPv6" };
+                cx.print(format!(
+                    "Proxying ('{}', {}) on {kind}Address(TCP, '{}', {}).",
+                    upstream.host,
+                    upstream.port,
+                    addr.ip(),
+                    addr.port()
+                ));
+            }
+        }
     }
 
     fn connection_made(&mut self, cx: &mut HostContext<'_, ProxyTimer>, conn: ConnId) {
         if self.abandoned.contains(&conn) {
-            cx.abort_connection(conn);
+            cx.lose_connection(conn);
             return;
         }
         let max = self.options.max_poem_bytes;
-        if let Some(fetch) = self.fetch.as_mut().filter(|f| f.conn == conn) {
+        if let Some(fetch) = self.fetches.get_mut(&conn) {
             let client = fetch.client.insert(PoetryClient::with_max_bytes(max));
             cx.with_protocol(conn, no_timer, |pcx| client.connection_made(pcx));
-            self.upstream_progress(cx);
+            self.upstream_progress(cx, conn);
             return;
         }
         if self.admit(cx, conn) {
@@ -426,12 +467,11 @@ impl Program for PoetryProxy {
 
     fn data_received(&mut self, cx: &mut HostContext<'_, ProxyTimer>, conn: ConnId, data: &[u8]) {
         // Clients send nothing in this protocol; what they do send is ignored.
-        if self.is_upstream(conn)
-            && let Some(client) = self.upstream_client()
-        {
-            cx.with_protocol(conn, no_timer, |pcx| client.data_received(pcx, data));
-            self.upstream_progress(cx);
-        }
+        let Some(client) = self.fetches.get_mut(&conn).and_then(|f| f.client.as_mut()) else {
+            return;
+        };
+        cx.with_protocol(conn, no_timer, |pcx| client.data_received(pcx, data));
+        self.upstream_progress(cx, conn);
     }
 
     fn connection_lost(
@@ -443,7 +483,7 @@ impl Program for PoetryProxy {
         if self.abandoned.remove(&conn) {
             return;
         }
-        if !self.is_upstream(conn) {
+        let Some(fetch) = self.fetches.get_mut(&conn) else {
             self.sending.remove(&conn);
             let Some((check, _)) = self.clients.remove(&conn) else {
                 // Closed at once by the connection limit: it never was a client.
@@ -454,32 +494,20 @@ impl Program for PoetryProxy {
             }
             self.client_left(cx, conn);
             return;
-        }
-        let outcome = self.upstream_client().and_then(|client| {
+        };
+        let policy = match self.options.caching {
+            CachePolicy::WholePoems => TruncationPolicy::Reject,
+            CachePolicy::WhateverArrived => TruncationPolicy::Accept,
+        };
+        let outcome = fetch.client.as_mut().and_then(|client| {
             cx.with_protocol(conn, no_timer, |pcx| {
                 client.connection_lost(pcx, reason);
-                client.take_outcome(TruncationPolicy::Reject)
+                client.take_outcome(policy)
             })
             .flatten()
         });
-        // Only a clean close after some bytes, within the size limit, is a poem worth
-        // caching: a truncated, oversized or empty one is not.
-        let poem = match outcome {
-            Some(Ok(poem)) if poem.is_empty() => {
-                tracing::warn!("upstream sent an empty poem; not cached");
-                None
-            }
-            Some(Ok(poem)) => Some(poem),
-            Some(Err(failure)) => {
-                tracing::warn!(%failure, "upstream poem incomplete; not cached");
-                None
-            }
-            None => {
-                tracing::warn!(%reason, "upstream closed before connecting; not cached");
-                None
-            }
-        };
-        self.fetch_done(cx, poem);
+        let poem = self.fetched_poem(outcome, reason);
+        self.fetch_done(cx, conn, poem);
     }
 
     fn connect_failed(
@@ -488,16 +516,16 @@ impl Program for PoetryProxy {
         conn: ConnId,
         error: ConnectError,
     ) {
-        if self.abandoned.remove(&conn) || !self.is_upstream(conn) {
+        if self.abandoned.remove(&conn) || !self.fetches.contains_key(&conn) {
             return;
         }
         tracing::warn!(%error, "upstream connect failed");
-        self.fetch_done(cx, None);
+        self.fetch_done(cx, conn, None);
     }
 
     fn timer_fired(&mut self, cx: &mut HostContext<'_, ProxyTimer>, timer: ProxyTimer) {
         match timer {
-            ProxyTimer::Upstream => self.upstream_timed_out(cx),
+            ProxyTimer::Upstream(upstream) => self.upstream_timed_out(cx, upstream),
             ProxyTimer::ClientIdle(conn) => self.client_idle_check(cx, conn),
         }
     }

@@ -53,7 +53,8 @@ pub struct GetPoetryOptions {
     /// The servers, in the order results are reported.
     pub servers: Vec<HostPort>,
     /// Per-stage limit. The download stage runs from the connect to the close; on
-    /// expiry the connection is aborted and the download fails with
+    /// expiry the connection is closed (cleanly, as `connector.disconnect()`) and the
+    /// download fails with
     /// [`Failure::TimedOut`](super::super::Failure::TimedOut). The transform stage gets
     /// a fresh limit of its own (see [`transform_timeout`](Self::transform_timeout)).
     /// `None`: no limit.
@@ -74,7 +75,7 @@ pub struct GetPoetryOptions {
     /// The transform to ask for (Part 13 exercise 1); `cummingsify` by default.
     pub transform_name: String,
     /// Limit for the transform stage, from its connect to the reply; on expiry the
-    /// connection is aborted and the original poem is used. `None`: the same limit as
+    /// connection is closed and the original poem is used. `None`: the same limit as
     /// [`timeout`](Self::timeout), counted afresh from the poem's arrival.
     pub transform_timeout: Option<Duration>,
     /// When a failed download is tried again (Parts 4 to 8 exercises) and how long it

@@ -9,7 +9,7 @@
 //! host's seeded random source) in [`Stage::Backoff`], then connects afresh. The bytes of the failed attempt are
 //! dropped with its client protocol, so the poem starts again from its first byte. A
 //! poetry connection that is not its download's latest is routed as
-//! [`Leg::Stale`](super::Leg::Stale), so anything still arriving from it (the close of an aborted connection, a connect a driver completes after it
+//! [`Leg::Stale`](super::Leg::Stale), so anything still arriving from it (the close of a timed-out connection, a connect a driver completes after it
 //! was withdrawn) is counted as late and never reaches the new attempt. Only the last
 //! attempt's failure settles the download, so it still ends exactly once.
 

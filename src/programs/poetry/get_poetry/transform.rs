@@ -28,7 +28,7 @@ pub enum TransformStepError {
     /// reply, a reset, a malformed reply.
     #[error(transparent)]
     Request(#[from] TransformError),
-    /// No reply within the stage's limit; the connection was aborted.
+    /// No reply within the stage's limit; the connection was closed.
     #[error("transform timed out after {}", format_timedelta(*.0))]
     TimedOut(Duration),
 }
