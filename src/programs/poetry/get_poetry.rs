@@ -32,12 +32,14 @@ mod options;
 pub(crate) mod report;
 mod retry;
 pub mod transform;
+pub mod versions;
 
 pub use options::{
-    DEFAULT_RETRY_DELAY, DEFAULT_TRANSFORM, DEFAULT_TRANSFORM_TIMEOUT, GetPoetryOptions,
-    ReportStyle,
+    DEFAULT_RETRY_DELAY, DEFAULT_TRANSFORM, DEFAULT_TRANSFORM_TIMEOUT, ExitPolicy,
+    GetPoetryOptions, OnConnectFailure, ReportStyle, TaskNumbering,
 };
 pub use transform::TransformStepError;
+pub use versions::{ClientVersion, VersionError};
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -116,6 +118,7 @@ pub struct GetPoetry {
     started: Instant,
     finished_at: Option<Instant>,
     late_events: u64,
+    ladder: versions::LadderState,
 }
 
 impl GetPoetry {
@@ -130,6 +133,7 @@ impl GetPoetry {
             started: Instant::ZERO,
             finished_at: None,
             late_events: 0,
+            ladder: versions::LadderState::default(),
         }
     }
 
@@ -230,6 +234,9 @@ impl GetPoetry {
     /// The poem of download `i` is in: it is the result, or, with a transform server,
     /// it goes to the transform stage first.
     fn poem_arrived(&mut self, cx: &mut HostContext<'_, GetPoetryTimer>, i: usize, poem: Poem) {
+        let Some(poem) = self.cummingsify_locally(cx, i, poem) else {
+            return;
+        };
         let Some(server) = &self.options.transform else {
             self.settle(cx, i, Ok(poem));
             return;
@@ -312,6 +319,7 @@ impl GetPoetry {
         if let Some(call) = download.timeout.take() {
             let _ = cx.cancel(call);
         }
+        self.ladder.completed.push(i);
         let task = i + 1;
         match &result {
             Err(error) => tracing::warn!(task, %error, "download failed"),
@@ -362,7 +370,7 @@ impl GetPoetry {
         let now = cx.now();
         self.finished_at = Some(now);
         self.report_end(cx);
-        cx.exit(if self.results.all_succeeded() { 0 } else { 1 });
+        cx.exit(self.options.exit.status(self.results.all_succeeded()));
     }
 }
 
@@ -408,6 +416,7 @@ impl Program for GetPoetry {
                 download.peer = cx.peer(conn);
                 let client = PoetryClient::with_max_bytes(self.options.max_poem_bytes);
                 download.stage = Stage::Receiving(client);
+                self.number_connection(i);
                 self.drive(cx, i, |client, pcx| client.connection_made(pcx));
             }
             (Leg::Transform, Stage::Transforming(_)) => {
@@ -441,7 +450,10 @@ impl Program for GetPoetry {
         if self
             .drive(cx, i, |client, pcx| client.data_received(pcx, data))
             .is_some()
-            && self.options.report == ReportStyle::Tasks
+            && matches!(
+                self.options.report,
+                ReportStyle::Tasks | ReportStyle::Numbered
+            )
         {
             let download = &self.downloads[i];
             let from = download
@@ -449,7 +461,7 @@ impl Program for GetPoetry {
                 .map_or_else(|| download.server.to_string(), |p| p.to_string());
             cx.print(format!(
                 "Task {}: got {} bytes of poetry from {from}",
-                i + 1,
+                self.task_number(i),
                 data.len()
             ));
         }
@@ -525,7 +537,11 @@ impl Program for GetPoetry {
             return;
         };
         match (leg, &self.downloads[i].stage) {
-            (Leg::Poetry, Stage::Connecting) => self.fail(cx, i, Failure::Connect(error)),
+            (Leg::Poetry, Stage::Connecting) => {
+                if !self.connect_failure_by_version(cx, i, &error) {
+                    self.fail(cx, i, Failure::Connect(error));
+                }
+            }
             (Leg::Transform, Stage::Transforming(stage)) if stage.conn() == conn => {
                 self.transformed(cx, i, Err(Transforming::connect_failed(error)));
             }
