@@ -319,7 +319,6 @@ impl GetPoetry {
         if let Some(call) = download.timeout.take() {
             let _ = cx.cancel(call);
         }
-        self.ladder.completed.push(i);
         let task = i + 1;
         match &result {
             Err(error) => tracing::warn!(task, %error, "download failed"),

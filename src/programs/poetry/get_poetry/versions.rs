@@ -240,8 +240,6 @@ impl FromStr for ClientVersion {
 pub(super) struct LadderState {
     /// Task numbers by connection order (client 2.0), per download.
     numbers: Vec<Option<usize>>,
-    /// Downloads in the order they ended.
-    pub(super) completed: Vec<usize>,
 }
 
 /// The outcomes of client 5.x's `cummingsify`, in the order of its `random.choice`.
@@ -362,7 +360,7 @@ impl GetPoetry {
                 true
             }
             ReportStyle::PoemsAtEnd | ReportStyle::PoemsAtEndErrback => {
-                for &i in &self.ladder.completed {
+                for &i in results.settle_order() {
                     if let Some(Ok(poem)) = results.get(i) {
                         for line in poem.lines() {
                             cx.print(line);
