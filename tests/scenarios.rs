@@ -43,7 +43,7 @@ fn bad_scenarios_are_refused_with_the_reason() {
         (&format!("{host}{host}"), "two hosts are named \"a\""),
         (
             "[[hosts]]\nname = \"a\"\nprogram = \"nope\"\n",
-            "unknown program \"nope\"; known programs: fast-poetry, get-poetry, get-poetry-1.0, get-poetry-2.0",
+            "unknown program \"nope\"; known programs: fast-poetry, get-poetry, get-poetry-1.0, get-poetry-1.0-broken",
         ),
         (
             "[[hosts]]\nname = \"a\"\nprogram = \"sink\"\n",

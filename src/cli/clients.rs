@@ -60,7 +60,7 @@ With --client, the exit status and the handling of failures are the original's: 
 whatever failed, a poem cut short is a poem, 1.0 crashes (status 1) on a refused
 connect, 3.0 never exits if a server fails.")]
 pub(crate) struct GetPoetryArgs {
-    /// Behave as a client of the series, exactly: 1.0, 2.0, 2.1, 3.0, 3.1, 4.0, 5.0,
+    /// Behave as a client of the series, exactly: 1.0, 1.0-broken, 2.0, 2.1, 3.0, 3.1, 4.0, 5.0,
     /// 5.1, 6.0, 7.0 or 8.0 (its output lines, exit status and failure handling).
     /// 6.0 to 8.0 take the transform server as the first address.
     #[arg(

@@ -415,7 +415,7 @@ impl Program for GetPoetry {
                 download.peer = cx.peer(conn);
                 let client = PoetryClient::with_max_bytes(self.options.max_poem_bytes);
                 download.stage = Stage::Receiving(client);
-                self.number_connection(i);
+                self.connected_by_version(cx, i);
                 self.drive(cx, i, |client, pcx| client.connection_made(pcx));
             }
             (Leg::Transform, Stage::Transforming(_)) => {
@@ -439,7 +439,7 @@ impl Program for GetPoetry {
             return;
         };
         match leg {
-            Leg::Poetry => {}
+            Leg::Poetry => self.blocking_read_starts(cx, i),
             Leg::Transform => return self.drive_transform(cx, i, conn, Event::Data(data)),
             Leg::Stale => {
                 self.late_events += 1;
@@ -449,10 +449,7 @@ impl Program for GetPoetry {
         if self
             .drive(cx, i, |client, pcx| client.data_received(pcx, data))
             .is_some()
-            && matches!(
-                self.options.report,
-                ReportStyle::Tasks | ReportStyle::Numbered
-            )
+            && self.prints_each_read()
         {
             let download = &self.downloads[i];
             let from = download
@@ -515,9 +512,10 @@ impl Program for GetPoetry {
             })
             .flatten();
         let Some(verdict) = verdict else { return };
+        self.blocking_read_ends(cx, i, &verdict);
         // An attempt about to be retried has not finished the task.
         let last = verdict.is_ok() || !self.has_attempts_left(i);
-        if self.options.report == ReportStyle::Tasks && last {
+        if self.options.report == ReportStyle::Tasks && last && !self.options.blocking_reads {
             cx.print(format!("Task {} finished", i + 1));
         }
         match verdict {

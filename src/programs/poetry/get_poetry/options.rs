@@ -163,6 +163,13 @@ pub struct GetPoetryOptions {
     /// prints `Cummingsify failed!` on stdout and keeps the original poem. The state
     /// machine only; no transform server is involved.
     pub random_cummingsify: bool,
+    /// The broken client 1.0 of Part 4: its `doRead` loops on a blocking `recv` until
+    /// the server closes, so while one poem is being read no other connection is: the
+    /// others are paused (their data waits in the network's buffers, and a full
+    /// buffer holds their servers back). No line per read and no `finished` line;
+    /// one `Task N: got B bytes of poetry from ADDR` when a poem has been read whole.
+    /// The state machine only.
+    pub blocking_reads: bool,
 }
 
 impl GetPoetryOptions {
@@ -185,6 +192,7 @@ impl GetPoetryOptions {
             on_connect_failure: OnConnectFailure::default(),
             exit: ExitPolicy::default(),
             random_cummingsify: false,
+            blocking_reads: false,
         }
     }
 

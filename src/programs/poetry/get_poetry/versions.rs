@@ -12,6 +12,7 @@
 //! | version | text | report | failure handling |
 //! |---|---|---|---|
 //! | 1.0 | Part 4 | [`ReportStyle::Tasks`] | a refused connect crashes it (status 1) |
+//! | 1.0-broken | Part 4 | [`ReportStyle::Tasks`] with [`blocking_reads`](GetPoetryOptions::blocking_reads) | as 1.0 |
 //! | 2.0 | Part 5 | [`ReportStyle::Numbered`], tasks in connection order | `Failed to connect to:` |
 //! | 2.1 | Part 5 | [`ReportStyle::PoemsAtEnd`] | `Failed to connect to:` |
 //! | 3.0 | Part 6 | [`ReportStyle::PoemsAtEndErrback`] | none: it waits forever ([`OnConnectFailure::Ignore`]) |
@@ -49,6 +50,8 @@ use super::{
 pub enum ClientVersion {
     /// Part 4's `twisted-client-1/get-poetry.py`: low-level readers.
     V1_0,
+    /// Part 4's `get-poetry-broken.py`: 1.0 with blocking reads.
+    V1_0Broken,
     /// Part 5's `twisted-client-2/get-poetry.py`: Protocol and ClientFactory.
     V2_0,
     /// Part 5's `get-poetry-simple.py`: no task numbers, the poems at the end.
@@ -87,8 +90,9 @@ pub enum VersionError {
 
 impl ClientVersion {
     /// Every version, in the order of the texts.
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 12] = [
         Self::V1_0,
+        Self::V1_0Broken,
         Self::V2_0,
         Self::V2_1,
         Self::V3_0,
@@ -105,6 +109,7 @@ impl ClientVersion {
     pub fn number(self) -> &'static str {
         match self {
             Self::V1_0 => "1.0",
+            Self::V1_0Broken => "1.0-broken",
             Self::V2_0 => "2.0",
             Self::V2_1 => "2.1",
             Self::V3_0 => "3.0",
@@ -122,6 +127,7 @@ impl ClientVersion {
     pub fn program_name(self) -> &'static str {
         match self {
             Self::V1_0 => "get-poetry-1.0",
+            Self::V1_0Broken => "get-poetry-1.0-broken",
             Self::V2_0 => "get-poetry-2.0",
             Self::V2_1 => "get-poetry-2.1",
             Self::V3_0 => "get-poetry-3.0",
@@ -141,6 +147,10 @@ impl ClientVersion {
             Self::V1_0 => {
                 "client 1.0 (Part 4): a line per read, Task N finished, the byte counts; \
                  a refused connect crashes it"
+            }
+            Self::V1_0Broken => {
+                "the broken client 1.0 (Part 4): blocking reads, one poem at a time, \
+                 one line per poem"
             }
             Self::V2_0 => {
                 "client 2.0 (Part 5): tasks numbered in connection order, Failed to \
@@ -192,7 +202,7 @@ impl ClientVersion {
         options.truncation = TruncationPolicy::Accept;
         options.exit = ExitPolicy::AlwaysZero;
         options.report = match self {
-            Self::V1_0 => ReportStyle::Tasks,
+            Self::V1_0 | Self::V1_0Broken => ReportStyle::Tasks,
             Self::V2_0 => ReportStyle::Numbered,
             Self::V2_1 => ReportStyle::PoemsAtEnd,
             Self::V3_0 | Self::V3_1 | Self::V4_0 => ReportStyle::PoemsAtEndErrback,
@@ -201,6 +211,10 @@ impl ClientVersion {
         };
         match self {
             Self::V1_0 => options.on_connect_failure = OnConnectFailure::Crash,
+            Self::V1_0Broken => {
+                options.on_connect_failure = OnConnectFailure::Crash;
+                options.blocking_reads = true;
+            }
             Self::V2_0 => options.numbering = TaskNumbering::ConnectionOrder,
             Self::V3_0 => options.on_connect_failure = OnConnectFailure::Ignore,
             // 5.0 catches the bug in its callback, 5.1 in an errback after it: the same
@@ -240,6 +254,8 @@ impl FromStr for ClientVersion {
 pub(super) struct LadderState {
     /// Task numbers by connection order (client 2.0), per download.
     numbers: Vec<Option<usize>>,
+    /// The download the broken client is blocked reading, if any.
+    reading: Option<usize>,
 }
 
 /// The outcomes of client 5.x's `cummingsify`, in the order of its `random.choice`.
@@ -251,6 +267,14 @@ enum Cummingsified {
 }
 
 impl GetPoetry {
+    /// Whether each read gets a line (`Task 1: got 30 bytes of poetry from ...`).
+    pub(super) fn prints_each_read(&self) -> bool {
+        matches!(
+            self.options.report,
+            ReportStyle::Tasks | ReportStyle::Numbered
+        ) && !self.options.blocking_reads
+    }
+
     /// The task number download `i` reports under.
     pub(super) fn task_number(&self, i: usize) -> usize {
         match self.options.numbering {
@@ -262,8 +286,21 @@ impl GetPoetry {
     }
 
     /// Download `i` is connected: it takes the next number if tasks are numbered by
-    /// connection.
-    pub(super) fn number_connection(&mut self, i: usize) {
+    /// connection, and waits unread if the broken client is blocked on another.
+    pub(super) fn connected_by_version(
+        &mut self,
+        cx: &mut HostContext<'_, GetPoetryTimer>,
+        i: usize,
+    ) {
+        if self.ladder.reading.is_some_and(|j| j != i)
+            && let Some(conn) = self.downloads[i].conn
+        {
+            cx.pause_reading(conn);
+        }
+        self.number_connection(i);
+    }
+
+    fn number_connection(&mut self, i: usize) {
         if self.options.numbering != TaskNumbering::ConnectionOrder {
             return;
         }
@@ -272,6 +309,58 @@ impl GetPoetry {
             self.ladder.numbers.resize(i + 1, None);
         }
         self.ladder.numbers[i].get_or_insert(next);
+    }
+
+    /// Data for download `i`: the broken client blocks on it, if it is not blocked
+    /// already, and reads no other connection until this one ends.
+    pub(super) fn blocking_read_starts(
+        &mut self,
+        cx: &mut HostContext<'_, GetPoetryTimer>,
+        i: usize,
+    ) {
+        if !self.options.blocking_reads || self.ladder.reading.is_some() {
+            return;
+        }
+        self.ladder.reading = Some(i);
+        for conn in self.receiving_conns_but(i) {
+            cx.pause_reading(conn);
+        }
+    }
+
+    /// Download `i`'s connection ended: the broken client prints the one line it
+    /// prints per poem and reads the others again.
+    pub(super) fn blocking_read_ends(
+        &mut self,
+        cx: &mut HostContext<'_, GetPoetryTimer>,
+        i: usize,
+        verdict: &Result<Poem, Failure>,
+    ) {
+        if !self.options.blocking_reads {
+            return;
+        }
+        let download = &self.downloads[i];
+        let from = download
+            .peer
+            .map_or_else(|| download.server.to_string(), |p| p.to_string());
+        let bytes = verdict.as_ref().map_or(0, Poem::len);
+        cx.print(format!(
+            "Task {}: got {bytes} bytes of poetry from {from}",
+            i + 1
+        ));
+        if self.ladder.reading == Some(i) {
+            self.ladder.reading = None;
+            for conn in self.receiving_conns_but(i) {
+                cx.resume_reading(conn);
+            }
+        }
+    }
+
+    /// The connections of the downloads being received, other than `i`'s.
+    fn receiving_conns_but(&self, i: usize) -> Vec<crate::host::ConnId> {
+        (self.downloads.iter().enumerate())
+            .filter(|&(j, d)| j != i && matches!(d.stage, Stage::Receiving(_)))
+            .filter_map(|(_, d)| d.conn)
+            .collect()
     }
 
     /// A failed connect, as the version takes it; `true` if that was all (1.0's crash,
@@ -396,7 +485,7 @@ mod tests {
         assert_eq!(
             error,
             "no client version \"9.0\"; the versions are \
-             1.0, 2.0, 2.1, 3.0, 3.1, 4.0, 5.0, 5.1, 6.0, 7.0, 8.0"
+             1.0, 1.0-broken, 2.0, 2.1, 3.0, 3.1, 4.0, 5.0, 5.1, 6.0, 7.0, 8.0"
         );
     }
 
