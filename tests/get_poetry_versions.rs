@@ -261,3 +261,36 @@ fn client_6_0_reports_a_failed_download_tersely_and_exits_zero() {
     assert_eq!(reactor.lines(Stream::Stderr), ["The poem download failed."]);
     assert_eq!(reactor.exit_code(), Some(0));
 }
+
+/// A scenario of `version` against one live server and one dead port, expecting the
+/// client still running at the end.
+fn expecting_a_hang(version: &str) -> weft::scenario::Outcome {
+    let text = format!(
+        r#"
+duration = "60s"
+[[hosts]]
+name = "poet"
+program = "fast-poetry"
+options = {{ port = 10000 }}
+[[hosts]]
+name = "client"
+program = "get-poetry-{version}"
+options = {{ addresses = ["poet:10000", "poet:10004"] }}
+[expect]
+running = ["client"]
+"#
+    );
+    let catalogue = weft::programs::catalogue();
+    let scenario = weft::scenario::Scenario::parse("hang", &text, &catalogue).unwrap();
+    scenario.run(&catalogue, 1).unwrap()
+}
+
+#[test]
+fn expecting_a_host_still_running_passes_for_3_0_and_fails_for_3_1_which_exits() {
+    assert!(expecting_a_hang("3.0").passed());
+    let fixed = expecting_a_hang("3.1");
+    assert_eq!(
+        fixed.failures,
+        ["client exited with 0, expected it still running after 60s"]
+    );
+}

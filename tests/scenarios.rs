@@ -66,6 +66,10 @@ fn bad_scenarios_are_refused_with_the_reason() {
             "needs exactly one of `at` and `after`",
         ),
         (
+            &format!("{host}[expect]\nexit = {{ a = 0 }}\nrunning = [\"a\"]\n"),
+            "\"a\" is in both exit and running",
+        ),
+        (
             &format!("log-level = \"loud\"\n{host}"),
             "log-level \"loud\"",
         ),
