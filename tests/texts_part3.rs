@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use weft::clock::Clock;
 use weft::host::{ConnId, ConnectError, HostContext, Program, Stream};
 use weft::transport::Disconnect;
 
