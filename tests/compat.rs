@@ -25,7 +25,7 @@ use weft::host::HostRng;
 use weft::programs::poetry::poems::LOOM;
 use weft::rand::Rng;
 
-use support::process::{Server, run, weft};
+use support::process::{Server, closed_port, run, weft, weft_command};
 
 /// Whether Twisted can be used; if not, says why (past the test harness's capture, so
 /// a plain `cargo test` shows it) or fails when Twisted is required.
@@ -450,4 +450,71 @@ fn original_proxy_1_0_and_weft_proxy_1_0_fetch_once_per_waiting_client() {
     let proxy = Server::weft(&["proxy", &upstream.port()]);
     let (_, fetches) = four_misses_then_a_hit(proxy, upstream);
     assert_eq!(fetches, 1, "weft's proxy shares the fetch");
+}
+
+/// Starts `command` with its output piped; after `wait`, says whether it was still
+/// running, then kills it (if it was) and returns that with its stdout and stderr.
+fn still_running_after(command: &mut Command, wait: Duration) -> (bool, String, String) {
+    let mut child = command
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the client starts");
+    std::thread::sleep(wait);
+    let running = child.try_wait().expect("wait").is_none();
+    let _ = child.kill();
+    let out = child.wait_with_output().expect("the client's output");
+    let text = |bytes: Vec<u8>| String::from_utf8_lossy(&bytes).into_owned();
+    (running, text(out.stdout), text(out.stderr))
+}
+
+#[test]
+fn client_3_0_hangs_on_a_failed_server_in_twisted_and_in_weft_and_3_1_exits_in_both() {
+    if !twisted_available("client_3_0_hangs_on_a_failed_server") {
+        return;
+    }
+    let server = Server::weft(&["fast-poetry", "ten-bytes"]);
+    let (live, dead) = (server.port(), closed_port());
+    // Long enough for both to connect, read the poem and hear of the refusal; a hang
+    // never ends, so this bound only has to be generous, never exact.
+    let wait = Duration::from_secs(3);
+    let twisted = still_running_after(&mut python("twisted_client_3_0.py", &[&live, &dead]), wait);
+    let mut ours = weft_command(&["get-poetry", "--client", "3.0", &live, &dead]);
+    ours.env("RUST_LOG", "debug");
+    let ours = still_running_after(&mut ours, wait);
+    assert!(twisted.0, "Twisted's client 3.0 exited: {twisted:?}");
+    assert!(ours.0, "weft's client 3.0 exited: {ours:?}");
+    assert_eq!(
+        ours.1, twisted.1,
+        "the same output so far (none: poems print at the stop)"
+    );
+    assert_eq!(ours.1, "");
+    assert!(
+        ours.2.contains("poem received") && ours.2.contains("waiting forever"),
+        "weft's got the poem and then waits, rather than being slow: {}",
+        ours.2
+    );
+
+    let twisted = run(&mut python(
+        "twisted_client_3_0.py",
+        &["--errback", &live, &dead],
+    ));
+    let ours = weft(&["get-poetry", "--client", "3.1", &live, &dead]);
+    assert_eq!((twisted.code, ours.code), (0, 0), "both stop their reactor");
+    assert_eq!(
+        ours.out().trim_end(),
+        twisted.out().trim_end(),
+        "the same poem, printed at the end"
+    );
+    assert!(
+        twisted.stderr.starts_with("Poem failed: "),
+        "{}",
+        twisted.stderr
+    );
+    assert!(
+        ours.stderr.lines().any(|l| l.starts_with("Poem failed: ")),
+        "{}",
+        ours.stderr
+    );
 }

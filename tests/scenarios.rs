@@ -43,7 +43,7 @@ fn bad_scenarios_are_refused_with_the_reason() {
         (&format!("{host}{host}"), "two hosts are named \"a\""),
         (
             "[[hosts]]\nname = \"a\"\nprogram = \"nope\"\n",
-            "unknown program \"nope\"; known programs: fast-poetry, get-poetry, get-poetry-deferred-list",
+            "unknown program \"nope\"; known programs: fast-poetry, get-poetry, get-poetry-1.0, get-poetry-1.0-broken",
         ),
         (
             "[[hosts]]\nname = \"a\"\nprogram = \"sink\"\n",
@@ -64,6 +64,10 @@ fn bad_scenarios_are_refused_with_the_reason() {
         (
             &format!("{host}[[faults]]\ncrash = \"a\"\n"),
             "needs exactly one of `at` and `after`",
+        ),
+        (
+            &format!("{host}[expect]\nexit = {{ a = 0 }}\nrunning = [\"a\"]\n"),
+            "\"a\" is in both exit and running",
         ),
         (
             &format!("log-level = \"loud\"\n{host}"),

@@ -72,6 +72,7 @@
 
 mod driver;
 mod stack;
+mod stdout_lines;
 mod tasks;
 
 use std::cell::RefCell;
@@ -145,13 +146,25 @@ pub async fn run_on<S: Stack>(stack: S, node: &mut dyn Node, output: &mut dyn Ou
 }
 
 /// Installs a `tracing` subscriber that prints log events on stderr, filtered by
-/// `RUST_LOG` (default `info`). Does nothing if one is already installed.
+/// `RUST_LOG` (default `info`), and the lines the originals print on stdout (events
+/// with the target [`STDOUT_TARGET`](crate::programs::STDOUT_TARGET)) on stdout, bare
+/// and at every level. Does nothing if one is already installed.
 pub fn init_logging() {
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::filter::filter_fn;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let logs = tracing_subscriber::fmt::layer()
         .with_writer(io::stderr)
         .with_ansi(io::stderr().is_terminal())
+        .with_filter(filter)
+        .with_filter(filter_fn(|m| !stdout_lines::is_stdout_line(m)));
+    let stdout = stdout_lines::StdoutLines.with_filter(filter_fn(stdout_lines::is_stdout_line));
+    let _ = tracing_subscriber::registry()
+        .with(logs)
+        .with(stdout)
         .try_init();
 }

@@ -4,11 +4,11 @@
 mod options;
 
 use options::{
-    Connect, GetPoetryScenario, PingPongClient, PingPongServer, PoetryServer, Proxy, Raw, Sink,
-    Streaming, TextProxy, TransformServer,
+    Connect, GetPoetryScenario, GetPoetryVersionScenario, GetPoetryXformScenario, PingPongClient,
+    PingPongServer, PoetryServer, Proxy, Raw, Sink, Streaming, TextProxy, TransformServer,
 };
 
-use crate::host::FactoryProgram;
+use crate::host::{FactoryProgram, HostPort};
 use crate::programs::heartbeat::HeartbeatFactory;
 use crate::programs::pingpong::PingPongFactory;
 use crate::programs::pingpong_async;
@@ -16,8 +16,8 @@ use crate::programs::poetry::get_poetry_async::{
     get_poetry_deferred_list, get_poetry_inline_callbacks,
 };
 use crate::programs::poetry::{
-    FastPoetryFactory, GetPoetry, GetPoetryOptions, PoetryProxy, ProxyOptions, SerialPoetryServer,
-    SlowPoetryFactory, TruncationPolicy,
+    ClientVersion, FastPoetryFactory, GetPoetry, GetPoetryOptions, PoetryProxy, ProxyOptions,
+    SerialPoetryServer, SlowPoetryFactory, TruncationPolicy,
 };
 use crate::programs::raw::{RawClient, RawOptions};
 use crate::programs::streaming::{ReceivingServerFactory, StreamingClientFactory};
@@ -33,6 +33,42 @@ use crate::scenario::Catalogue;
 /// assert!(catalogue.names().any(|name| name == "pingpong-server"));
 /// ```
 pub fn catalogue() -> Catalogue {
+    client_versions(builtin())
+}
+
+/// The client ladder: `get-poetry-1.0` to `get-poetry-8.0`, each a [`ClientVersion`].
+fn client_versions(mut catalogue: Catalogue) -> Catalogue {
+    for version in ClientVersion::ALL {
+        let (name, summary) = (version.program_name(), version.summary());
+        catalogue = if !version.takes_transform_server() {
+            catalogue.program(name, summary, move |o: &GetPoetryVersionScenario| {
+                GetPoetry::new(version_options(version, o.addresses.clone()))
+            })
+        } else if version.is_async() {
+            catalogue.program(name, summary, move |o: &GetPoetryXformScenario| {
+                let options = version_options(version, o.addresses.clone());
+                match version {
+                    ClientVersion::V7_0 => get_poetry_inline_callbacks(options),
+                    _ => get_poetry_deferred_list(options),
+                }
+            })
+        } else {
+            catalogue.program(name, summary, move |o: &GetPoetryXformScenario| {
+                GetPoetry::new(version_options(version, o.addresses.clone()))
+            })
+        };
+    }
+    catalogue
+}
+
+fn version_options(version: ClientVersion, addresses: Vec<HostPort>) -> GetPoetryOptions {
+    // The options' check has refused too few addresses already.
+    version
+        .options(addresses)
+        .unwrap_or_else(|error| panic!("{error}"))
+}
+
+fn builtin() -> Catalogue {
     Catalogue::new()
         .listening(
             "pingpong-server",
@@ -223,7 +259,7 @@ mod tests {
     fn every_builtin_program_lists_its_options() {
         let catalogue = catalogue();
         let names: Vec<&str> = catalogue.names().collect();
-        assert_eq!(names.len(), 18, "{names:?}");
+        assert_eq!(names.len(), 18 + ClientVersion::ALL.len(), "{names:?}");
         for name in names {
             let (summary, _) = catalogue.describe(name).expect("described");
             assert!(!summary.is_empty(), "{name}");

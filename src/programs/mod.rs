@@ -28,3 +28,15 @@ pub mod streaming;
 pub mod transform;
 
 pub use catalogue::catalogue;
+
+/// The `tracing` target of the lines the texts' programs print on stdout and a protocol
+/// has no output of its own for: the slow servers' `Sending 10 bytes` and `Somebody at
+/// ... wants poetry!`, ping-pong's `Server wrote a byte`. Each keeps its log level, so
+/// a simulation's transcript records it as before (at that level); weft's commands
+/// print every such line on stdout, bare, at any `RUST_LOG` level, as the originals
+/// print it, and keep it off stderr ([`net::init_logging`](crate::net::init_logging)).
+///
+/// ```
+/// tracing::debug!(target: weft::programs::STDOUT_TARGET, "Sending {} bytes", 10);
+/// ```
+pub const STDOUT_TARGET: &str = "weft::stdout";

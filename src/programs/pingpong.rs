@@ -3,6 +3,7 @@
 //! carried; a side closes (and writes nothing more) once the total it has received
 //! reaches its maximum.
 
+use crate::programs::STDOUT_TARGET;
 use std::net::SocketAddr;
 
 use crate::protocol::{Context, Factory, NoTimer, Protocol};
@@ -89,7 +90,7 @@ impl Protocol for PingPong {
             cx.lose_connection();
         } else {
             self.write_byte(cx);
-            tracing::trace!("{} wrote a byte", self.identity);
+            tracing::trace!(target: STDOUT_TARGET, "{} wrote a byte", self.identity);
         }
     }
 

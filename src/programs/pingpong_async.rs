@@ -4,6 +4,7 @@
 //! total it has received reaches its maximum.
 
 use crate::host::HostPort;
+use crate::programs::STDOUT_TARGET;
 use crate::task::{Connection, ConnectionError, TaskProgram, Tasks};
 use crate::transport::Disconnect;
 
@@ -39,7 +40,7 @@ pub async fn play(mut conn: Connection, identity: &str, maximum: Option<u64>) ->
                 }
                 if conn.write(b"*".to_vec()).await.is_ok() {
                     played.written += 1;
-                    tracing::trace!("{identity} wrote a byte");
+                    tracing::trace!(target: STDOUT_TARGET, "{identity} wrote a byte");
                 }
             }
             Ok(None) => break conn.close().await,

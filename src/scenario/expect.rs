@@ -45,6 +45,11 @@ pub struct Expect {
     /// Exactly how many transcript lines contain each substring.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub transcript_count: BTreeMap<String, usize>,
+    /// Hosts that must still be running at the end of the run: neither exited nor
+    /// crashed (client 3.0 waiting forever on a failed server). A host cannot be both
+    /// here and in `exit`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub running: Vec<String>,
 }
 
 impl Expect {
@@ -56,6 +61,7 @@ impl Expect {
             .chain(self.stdout_contains.keys())
             .chain(self.stderr_contains.keys())
             .chain(&self.quiet)
+            .chain(&self.running)
             .map(String::as_str)
     }
 
@@ -74,6 +80,15 @@ impl Expect {
                 _ => failures.push(format!(
                     "{host} did not exit within {limit:?} (expected exit {want})"
                 )),
+            }
+        }
+        for host in &self.running {
+            match net.status(host) {
+                Some(HostStatus::Running) => {}
+                Some(HostStatus::Exited(code)) => failures.push(format!(
+                    "{host} exited with {code}, expected it still running after {limit:?}"
+                )),
+                _ => failures.push(format!("{host} is crashed, expected it still running")),
             }
         }
         if let Some(by) = self.finish_by

@@ -68,6 +68,13 @@ pub(super) fn check(scenario: &Scenario, catalogue: &Catalogue) -> Result<(), Sc
     if let Some(unknown) = named.into_iter().find(|h| !known(h)) {
         return invalid(format!("no host is named {unknown:?}"));
     }
+    if let Some(both) =
+        (scenario.expect.running.iter()).find(|h| scenario.expect.exit.contains_key(*h))
+    {
+        return invalid(format!(
+            "[expect] {both:?} is in both exit and running: a host cannot exit and keep running"
+        ));
+    }
     if let Some(random) = &scenario.random_faults
         && let Some(unknown) = random.crashable.iter().find(|h| !known(h))
     {

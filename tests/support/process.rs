@@ -109,6 +109,20 @@ impl Server {
         (status.code(), lines)
     }
 
+    /// Kills the server; returns the lines it printed on stdout after the startup
+    /// line, and what it wrote on stderr.
+    #[allow(dead_code)]
+    pub fn stop_with_stdout(mut self) -> (Vec<String>, String) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        // The reader ends at the pipe's end, which ends the channel.
+        let lines = std::iter::from_fn(|| self.lines.recv_timeout(PROCESS_TIMEOUT).ok()).collect();
+        let stderr = (self.stderr.take())
+            .and_then(|t| t.join().ok())
+            .unwrap_or_default();
+        (lines, stderr)
+    }
+
     /// Kills the server; returns what it wrote on stderr.
     pub fn stop(mut self) -> String {
         let _ = self.child.kill();

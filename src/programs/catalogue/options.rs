@@ -379,3 +379,47 @@ impl ProgramOptions for Raw {
         ]
     }
 }
+
+/// The options of a named client version (`get-poetry-3.0`): the original's command
+/// line, nothing more.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct GetPoetryVersionScenario {
+    pub(super) addresses: Vec<HostPort>,
+}
+
+impl ProgramOptions for GetPoetryVersionScenario {
+    fn describe() -> Vec<OptionDoc> {
+        vec![OptionDoc::required(
+            "addresses",
+            "list of [host:]port (6.0 to 8.0: the transform server first)",
+        )]
+    }
+}
+
+/// The options of clients 6.0 to 8.0 (`get-poetry-6.0`): the original's command line,
+/// `xform-[host:]port [host:]port ...`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct GetPoetryXformScenario {
+    pub(super) addresses: Vec<HostPort>,
+}
+
+impl ProgramOptions for GetPoetryXformScenario {
+    fn describe() -> Vec<OptionDoc> {
+        vec![OptionDoc::required(
+            "addresses",
+            "list of [host:]port, the transform server first",
+        )]
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if self.addresses.len() < 2 {
+            return Err(
+                "addresses needs the transform server first, then at least one poetry server"
+                    .to_owned(),
+            );
+        }
+        Ok(())
+    }
+}

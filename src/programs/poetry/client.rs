@@ -80,6 +80,10 @@ pub enum Failure {
         /// How the connection ended.
         reason: Disconnect,
     },
+    /// Clients 5.0 and 5.1's `cummingsify` judged the poem gibberish (their
+    /// `GibberishError`), which they report as a failed download.
+    #[error("the poem is gibberish (GibberishError from cummingsify)")]
+    Gibberish,
 }
 
 /// A failed download and the server it was from (Part 8 exercise 2: say which server

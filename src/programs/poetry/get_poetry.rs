@@ -32,12 +32,14 @@ mod options;
 pub(crate) mod report;
 mod retry;
 pub mod transform;
+pub mod versions;
 
 pub use options::{
-    DEFAULT_RETRY_DELAY, DEFAULT_TRANSFORM, DEFAULT_TRANSFORM_TIMEOUT, GetPoetryOptions,
-    ReportStyle,
+    DEFAULT_RETRY_DELAY, DEFAULT_TRANSFORM, DEFAULT_TRANSFORM_TIMEOUT, ExitPolicy,
+    GetPoetryOptions, OnConnectFailure, ReportStyle, TaskNumbering,
 };
 pub use transform::TransformStepError;
+pub use versions::{ClientVersion, VersionError};
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -116,6 +118,7 @@ pub struct GetPoetry {
     started: Instant,
     finished_at: Option<Instant>,
     late_events: u64,
+    ladder: versions::LadderState,
 }
 
 impl GetPoetry {
@@ -130,6 +133,7 @@ impl GetPoetry {
             started: Instant::ZERO,
             finished_at: None,
             late_events: 0,
+            ladder: versions::LadderState::default(),
         }
     }
 
@@ -230,6 +234,9 @@ impl GetPoetry {
     /// The poem of download `i` is in: it is the result, or, with a transform server,
     /// it goes to the transform stage first.
     fn poem_arrived(&mut self, cx: &mut HostContext<'_, GetPoetryTimer>, i: usize, poem: Poem) {
+        let Some(poem) = self.cummingsify_locally(cx, i, poem) else {
+            return;
+        };
         let Some(server) = &self.options.transform else {
             self.settle(cx, i, Ok(poem));
             return;
@@ -362,7 +369,7 @@ impl GetPoetry {
         let now = cx.now();
         self.finished_at = Some(now);
         self.report_end(cx);
-        cx.exit(if self.results.all_succeeded() { 0 } else { 1 });
+        cx.exit(self.options.exit.status(self.results.all_succeeded()));
     }
 }
 
@@ -408,6 +415,7 @@ impl Program for GetPoetry {
                 download.peer = cx.peer(conn);
                 let client = PoetryClient::with_max_bytes(self.options.max_poem_bytes);
                 download.stage = Stage::Receiving(client);
+                self.connected_by_version(cx, i);
                 self.drive(cx, i, |client, pcx| client.connection_made(pcx));
             }
             (Leg::Transform, Stage::Transforming(_)) => {
@@ -432,7 +440,7 @@ impl Program for GetPoetry {
             return;
         };
         match leg {
-            Leg::Poetry => {}
+            Leg::Poetry => self.blocking_read_starts(cx, i),
             Leg::Transform => return self.drive_transform(cx, i, conn, Event::Data(data)),
             Leg::Stale => {
                 self.late_events += 1;
@@ -442,7 +450,7 @@ impl Program for GetPoetry {
         if self
             .drive(cx, i, |client, pcx| client.data_received(pcx, data))
             .is_some()
-            && self.options.report == ReportStyle::Tasks
+            && self.prints_each_read()
         {
             let download = &self.downloads[i];
             let from = download
@@ -450,7 +458,7 @@ impl Program for GetPoetry {
                 .map_or_else(|| download.server.to_string(), |p| p.to_string());
             cx.print(format!(
                 "Task {}: got {} bytes of poetry from {from}",
-                i + 1,
+                self.task_number(i),
                 data.len()
             ));
         }
@@ -505,9 +513,10 @@ impl Program for GetPoetry {
             })
             .flatten();
         let Some(verdict) = verdict else { return };
+        self.blocking_read_ends(cx, i, &verdict);
         // An attempt about to be retried has not finished the task.
         let last = verdict.is_ok() || !self.has_attempts_left(i);
-        if self.options.report == ReportStyle::Tasks && last {
+        if self.options.report == ReportStyle::Tasks && last && !self.options.blocking_reads {
             cx.print(format!("Task {} finished", i + 1));
         }
         match verdict {
@@ -526,7 +535,11 @@ impl Program for GetPoetry {
             return;
         };
         match (leg, &self.downloads[i].stage) {
-            (Leg::Poetry, Stage::Connecting) => self.fail(cx, i, Failure::Connect(error)),
+            (Leg::Poetry, Stage::Connecting) => {
+                if !self.connect_failure_by_version(cx, i, &error) {
+                    self.fail(cx, i, Failure::Connect(error));
+                }
+            }
             (Leg::Transform, Stage::Transforming(stage)) if stage.conn() == conn => {
                 self.transformed(cx, i, Err(Transforming::connect_failed(error)));
             }

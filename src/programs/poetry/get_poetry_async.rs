@@ -99,7 +99,7 @@ fn finish(tasks: &Tasks, options: &GetPoetryOptions, started: Instant, outcomes:
         name,
         elapsed,
     );
-    tasks.exit(i32::from(!results.iter().all(|r| r.is_ok())));
+    tasks.exit(options.exit.status(results.iter().all(|r| r.is_ok())));
 }
 
 /// `get_transformed_poem`: download poem `i` (with its retries), then transform it.

@@ -11,7 +11,8 @@
 //! - [`client`]: the client protocol, which keeps the close reason with the poem.
 //! - [`fanin`]: [`FanIn`], results in input order (Twisted's `DeferredList`).
 //! - [`get_poetry`]: the get-poetry clients as one program, with the transform stage of
-//!   clients 6.0 to 8.0.
+//!   clients 6.0 to 8.0, and each client of the series as a named version of it
+//!   ([`ClientVersion`]).
 //! - [`get_poetry_async`]: clients 7.0 and 8.0 as `async fn`s, held to the same
 //!   transcripts.
 //! - [`sender`]: [`PoemSender`], a shared poem written piece by piece as the
@@ -32,8 +33,9 @@ pub mod server;
 pub use client::{DownloadError, Failure, PoetryClient, Received, TruncationPolicy};
 pub use fanin::{FanIn, FireOn, Fired, SettleError};
 pub use get_poetry::{
-    DEFAULT_RETRY_DELAY, DEFAULT_TRANSFORM, DEFAULT_TRANSFORM_TIMEOUT, GetPoetry, GetPoetryOptions,
-    GetPoetryTimer, ReportStyle, TransformStepError,
+    ClientVersion, DEFAULT_RETRY_DELAY, DEFAULT_TRANSFORM, DEFAULT_TRANSFORM_TIMEOUT, ExitPolicy,
+    GetPoetry, GetPoetryOptions, GetPoetryTimer, OnConnectFailure, ReportStyle, TaskNumbering,
+    TransformStepError, VersionError,
 };
 pub use poems::{DEFAULT_MAX_POEM_BYTES, Poem};
 pub use proxy::{

@@ -18,6 +18,7 @@
 //!   at once (the original notices on its next failed `sendall`, a chunk or two later);
 //! - a waiting client that leaves is dropped from the queue without being served.
 
+use crate::programs::STDOUT_TARGET;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 
@@ -99,7 +100,7 @@ impl SerialPoetryServer {
                 continue;
             }
             if let Some(peer) = cx.peer(conn) {
-                tracing::info!("Somebody at {peer} wants poetry!");
+                tracing::info!(target: STDOUT_TARGET, "Somebody at {peer} wants poetry!");
             }
             self.served.push(conn);
             if let Some(listener) = self.listener {
@@ -121,7 +122,7 @@ impl SerialPoetryServer {
         serving.next = None;
         match serving.sender.next_chunk() {
             Some(chunk) => {
-                tracing::debug!("Sending {} bytes", chunk.len());
+                tracing::debug!(target: STDOUT_TARGET, "Sending {} bytes", chunk.len());
                 cx.write(serving.conn, chunk);
                 serving.next = Some(cx.call_later(self.pace.delay, SerialTimer::Send));
             }

@@ -6,6 +6,7 @@
 //! [`FactoryProgram`](crate::host::FactoryProgram) on any driver, and under the
 //! [`Pump`](crate::testing::Pump) against a [`PoetryClient`](super::PoetryClient).
 
+use crate::programs::STDOUT_TARGET;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -256,7 +257,7 @@ impl SlowPoetry {
             self.closing = true;
         } else {
             let n = self.sender.allow(self.num_bytes);
-            tracing::debug!("Sending {n} bytes");
+            tracing::debug!(target: STDOUT_TARGET, "Sending {n} bytes");
             self.chunks_sent += 1;
             self.next = Some(cx.call_later(self.delay, SlowTimer::Send));
         }
@@ -279,7 +280,7 @@ impl Protocol for SlowPoetry {
     type Timer = SlowTimer;
 
     fn connection_made(&mut self, cx: &mut Context<'_, SlowTimer>) {
-        tracing::info!("Somebody at {} wants poetry!", cx.peer());
+        tracing::info!(target: STDOUT_TARGET, "Somebody at {} wants poetry!", cx.peer());
         // Nothing is released yet: this only registers the sender.
         self.sender.start(cx.transport);
         self.send_next(cx);

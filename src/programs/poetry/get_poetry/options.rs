@@ -45,6 +45,67 @@ pub enum ReportStyle {
     Blocking,
     /// No output; only the exit status.
     Quiet,
+    /// Client 2.0: a line per read (`Task 1: got 30 bytes of poetry from
+    /// 127.0.0.1:10000`) under the task number of the connection's order (with
+    /// [`TaskNumbering::ConnectionOrder`]), no `finished` line, `Failed to connect to:
+    /// <server>` on stdout for a failed connect, then `Task N: B bytes of poetry` for
+    /// each poem in task-number order and `Got N poems in H:MM:SS`, where N counts
+    /// every address, failures included, as the original's `len(addresses)` does.
+    Numbered,
+    /// Client 2.1: `Failed to connect to: <server>` on stdout for a failed connect; once
+    /// every download has ended, the poems in the order they were completed.
+    PoemsAtEnd,
+    /// Clients 3.0, 3.1 and 4.0: `Poem failed: <server>: <why>` on stderr when a
+    /// download fails (3.0 never hears of one); once every download has ended, the
+    /// poems in the order they were completed.
+    PoemsAtEndErrback,
+}
+
+/// How downloads are numbered in the report lines.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub enum TaskNumbering {
+    /// Task N is the Nth address given.
+    #[default]
+    InputOrder,
+    /// Task N is the Nth connection made (client 2.0's factory numbers each protocol
+    /// as it builds it); a failed connect takes no number.
+    ConnectionOrder,
+}
+
+/// What a failed connect does to the client.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub enum OnConnectFailure {
+    /// The download fails, and is reported as the report style says.
+    #[default]
+    Fail,
+    /// The client crashes at once, with status 1 and the reason on stderr: client
+    /// 1.0 connects with a blocking socket call before its reactor runs, and the
+    /// exception is not caught.
+    Crash,
+    /// Nothing happens: client 3.0 gives `get_poetry` a callback and no errback, and
+    /// Twisted's default `clientConnectionFailed` does nothing, so the download never
+    /// ends and the client waits forever (Part 6).
+    Ignore,
+}
+
+/// The exit status once every download has ended.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub enum ExitPolicy {
+    /// 0 if every poem arrived, else 1 (weft's default: scripts can tell).
+    #[default]
+    FailureExitsOne,
+    /// Always 0: the originals stop their reactor and return normally, whatever failed.
+    AlwaysZero,
+}
+
+impl ExitPolicy {
+    /// The status for a run where every poem arrived, or not.
+    pub fn status(self, all_succeeded: bool) -> i32 {
+        match self {
+            Self::FailureExitsOne => i32::from(!all_succeeded),
+            Self::AlwaysZero => 0,
+        }
+    }
 }
 
 /// get-poetry's options.
@@ -90,6 +151,26 @@ pub struct GetPoetryOptions {
     /// [`Failure::TooLarge`](super::super::Failure::TooLarge).
     /// [`DEFAULT_MAX_POEM_BYTES`] by default.
     pub max_poem_bytes: usize,
+    /// How tasks are numbered (client 2.0 numbers them by connection).
+    pub numbering: TaskNumbering,
+    /// What a failed connect does (client 1.0 crashes, client 3.0 ignores it).
+    pub on_connect_failure: OnConnectFailure,
+    /// The exit status at the end.
+    pub exit: ExitPolicy,
+    /// Clients 5.0 and 5.1's local `cummingsify`: each poem that arrives meets one of
+    /// three fates, drawn from the host's seeded random source as the originals draw
+    /// with `random.choice`: lower-cased; `GibberishError`, which fails the download
+    /// ([`Failure::Gibberish`](super::super::Failure::Gibberish)); or a bug, which
+    /// prints `Cummingsify failed!` on stdout and keeps the original poem. The state
+    /// machine only; no transform server is involved.
+    pub random_cummingsify: bool,
+    /// The broken client 1.0 of Part 4: its `doRead` loops on a blocking `recv` until
+    /// the server closes, so while one poem is being read no other connection is: the
+    /// others are paused (their data waits in the network's buffers, and a full
+    /// buffer holds their servers back). No line per read and no `finished` line;
+    /// one `Task N: got B bytes of poetry from ADDR` when a poem has been read whole.
+    /// The state machine only.
+    pub blocking_reads: bool,
 }
 
 impl GetPoetryOptions {
@@ -108,6 +189,11 @@ impl GetPoetryOptions {
             transform_timeout: None,
             retry: RetryPolicy::fixed(DEFAULT_RETRY_DELAY).with_max_retries(0),
             max_poem_bytes: DEFAULT_MAX_POEM_BYTES,
+            numbering: TaskNumbering::default(),
+            on_connect_failure: OnConnectFailure::default(),
+            exit: ExitPolicy::default(),
+            random_cummingsify: false,
+            blocking_reads: false,
         }
     }
 

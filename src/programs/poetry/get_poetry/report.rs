@@ -56,6 +56,15 @@ pub(crate) fn result_lines(
         (Err(error), ReportStyle::Tasks | ReportStyle::Blocking) => {
             out.err(format!("Task {task} failed: {error}"));
         }
+        (Err(error), ReportStyle::Numbered | ReportStyle::PoemsAtEnd) => match error.failure {
+            super::super::client::Failure::Connect(_) => {
+                out.out(format!("Failed to connect to: {server}"));
+            }
+            _ => out.err(format!("The poem download failed: {error}")),
+        },
+        (Err(error), ReportStyle::PoemsAtEndErrback) => {
+            out.err(format!("Poem failed: {error}"));
+        }
         (Ok(poem), ReportStyle::Blocking) => {
             let took = format_timedelta(took);
             out.out(format!(
@@ -106,7 +115,13 @@ pub(crate) fn end_lines(
                 }
             }
         }
-        ReportStyle::AsArrived | ReportStyle::AsArrivedTerse | ReportStyle::Quiet => {}
+        ReportStyle::AsArrived
+        | ReportStyle::AsArrivedTerse
+        | ReportStyle::Quiet
+        // The state machine's own (`GetPoetry::ladder_end_lines`).
+        | ReportStyle::Numbered
+        | ReportStyle::PoemsAtEnd
+        | ReportStyle::PoemsAtEndErrback => {}
     }
 }
 
@@ -125,6 +140,9 @@ impl GetPoetry {
 
     /// Reports the end of the run, once every download has ended.
     pub(super) fn report_end(&self, cx: &mut HostContext<'_, GetPoetryTimer>) {
+        if self.ladder_end_lines(cx) {
+            return;
+        }
         let results = self.results.results().unwrap_or_default();
         let failed: Vec<bool> = (self.downloads.iter())
             .map(|d| d.transform_error.is_some())
