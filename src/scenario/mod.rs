@@ -88,6 +88,7 @@ pub use catalogue::{
 pub use expect::Expect;
 pub use folder::{FolderReport, ScenarioFolder};
 pub(crate) use run::in_run;
+pub(crate) use words::in_file_words;
 pub use run::{Outcome, PanicReport};
 pub use shrink::{ShrinkReport, shrink};
 
