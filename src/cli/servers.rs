@@ -34,7 +34,8 @@ pub(crate) fn catalogue() -> Catalogue {
             "fast-poetry",
             "the whole poem on connect, then close",
             |o: &FastPoetry| {
-                let factory = LimitedFactory::new(FastPoetryFactory::new(o.poem.poem.clone()), o.limits());
+                let factory =
+                    LimitedFactory::new(FastPoetryFactory::new(o.poem.poem.clone()), o.limits());
                 let program = FactoryProgram::new(factory).listen(o.addr());
                 let what = format!("Serving {}", o.poem.label);
                 Box::new(Host::new(Announced::new(program, what))) as Box<dyn Node>
@@ -77,7 +78,10 @@ fn slow_poetry(o: &SlowPoetry) -> Box<dyn Node> {
     limits.idle_timeout = limits.idle_timeout.map(|idle| idle.max(o.delay * 2));
     let factory = LimitedFactory::new(SlowPoetryFactory::new(poem, pace), limits);
     let program = FactoryProgram::new(factory).listen(o.addr());
-    Box::new(Host::new(Announced::new(program, format!("Serving {label}"))))
+    Box::new(Host::new(Announced::new(
+        program,
+        format!("Serving {label}"),
+    )))
 }
 
 fn loopback() -> String {
@@ -164,7 +168,7 @@ fn server_docs() -> [OptionDoc; 4] {
 }
 
 fn poem_doc() -> OptionDoc {
-    OptionDoc::optional("poem", "a file, or loom, ten-bytes or clock", "loom")
+    OptionDoc::optional("poem", "file or built-in poem", "loom")
 }
 
 /// What every server's options check: the limits the commands' flags refuse too.
@@ -343,14 +347,26 @@ mod tests {
     #[test]
     fn each_server_says_where_it_serves_as_its_command_does() {
         let cases = [
-            ("slow-poetry", "num-bytes = 30", "Serving loom on 127.0.0.1:10000."),
+            (
+                "slow-poetry",
+                "num-bytes = 30",
+                "Serving loom on 127.0.0.1:10000.",
+            ),
             (
                 "slow-poetry",
                 "serial = true\npoem = \"clock\"",
                 "Serving clock one client at a time on 127.0.0.1:10000.",
             ),
-            ("fast-poetry", "poem = \"ten-bytes\"", "Serving ten-bytes on 127.0.0.1:10000."),
-            ("transform-server", "", "Serving transforms on 127.0.0.1:10000."),
+            (
+                "fast-poetry",
+                "poem = \"ten-bytes\"",
+                "Serving ten-bytes on 127.0.0.1:10000.",
+            ),
+            (
+                "transform-server",
+                "",
+                "Serving transforms on 127.0.0.1:10000.",
+            ),
             (
                 "proxy",
                 "upstream = 10001",
@@ -377,19 +393,36 @@ mod tests {
 
     #[test]
     fn bad_options_are_named_in_the_file_words() {
-        let error = prepare("slow-poetry", "num-bytes = 0").err().expect("refused");
-        assert_eq!(error, "bad options for slow-poetry: num-bytes must be at least 1");
+        let error = prepare("slow-poetry", "num-bytes = 0")
+            .err()
+            .expect("refused");
+        assert_eq!(
+            error,
+            "bad options for slow-poetry: num-bytes must be at least 1"
+        );
         let error = prepare("proxy", "port = 1").err().expect("refused");
         assert!(error.contains("missing field `upstream`"), "{error}");
-        let error = prepare("fast-poetry", "poem = \"no/such.txt\"").err().expect("refused");
-        assert!(error.contains("no such file or built-in poem: no/such.txt"), "{error}");
-        let error = prepare("transform-server", "idle-timeout = \"soon\"").err().expect("refused");
+        let error = prepare("fast-poetry", "poem = \"no/such.txt\"")
+            .err()
+            .expect("refused");
+        assert!(
+            error.contains("no such file or built-in poem: no/such.txt"),
+            "{error}"
+        );
+        let error = prepare("transform-server", "idle-timeout = \"soon\"")
+            .err()
+            .expect("refused");
         assert!(
             error.contains("`idle-timeout`: invalid duration \"soon\""),
             "{error}"
         );
-        let error = prepare("transform-server", "port = 70000").err().expect("refused");
-        assert!(error.contains("expected a whole number from 0 to 65535"), "{error}");
+        let error = prepare("transform-server", "port = 70000")
+            .err()
+            .expect("refused");
+        assert!(
+            error.contains("expected a whole number from 0 to 65535"),
+            "{error}"
+        );
         assert!(!error.contains("u16"), "{error}");
     }
 

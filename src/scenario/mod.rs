@@ -88,9 +88,9 @@ pub use catalogue::{
 pub use expect::Expect;
 pub use folder::{FolderReport, ScenarioFolder};
 pub(crate) use run::in_run;
-pub(crate) use words::in_file_words;
 pub use run::{Outcome, PanicReport};
 pub use shrink::{ShrinkReport, shrink};
+pub(crate) use words::in_file_words;
 
 /// A TOML table, the type of a host's `options` (re-exported from the `toml` crate, so a
 /// crate that builds scenarios in Rust needs no dependency of its own on it).

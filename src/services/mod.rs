@@ -335,7 +335,10 @@ mod tests {
         )
         .expect("parses");
         let spec = &file.services[0];
-        assert_eq!((spec.name.as_str(), spec.program.as_str()), ("slow", "slow-poetry"));
+        assert_eq!(
+            (spec.name.as_str(), spec.program.as_str()),
+            ("slow", "slow-poetry")
+        );
         let keys: Vec<&String> = spec.options.keys().collect();
         assert_eq!(keys, ["num-bytes", "port"]);
         assert_eq!(file.log, LogOptions::default());
