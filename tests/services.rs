@@ -344,7 +344,7 @@ fn a_bad_file_is_refused_with_a_message_naming_its_key() {
             "`poem`: no such file or built-in poem: no-such-poem.txt",
         ),
         (
-            format!("[[services]]\nname = \"slow\""),
+            "[[services]]\nname = \"slow\"".to_owned(),
             "unknown field `services`, expected `log` or `service`",
         ),
         (

@@ -2,9 +2,12 @@
 //!
 //! [`main`] gives a binary the `sim run | sweep | merge | shrink | programs` commands over its
 //! [`Catalogue`], and with no arguments runs every scenario of `sim/` and prints a
-//! summary. [`run_from`] is the same with given arguments and output, for tests.
+//! summary; `serve FILE.toml` runs the catalogue's programs on real TCP as services
+//! (see [`crate::services`]). [`run_from`] is the same with given arguments and output,
+//! for tests.
 //! [`weft_main`] is the `weft` binary: the built-in catalogue, plus `weft pingpong`, the
-//! poetry servers and clients on real TCP, and `weft bench`.
+//! poetry servers and clients on real TCP, `weft serve` over those servers, and `weft
+//! bench`.
 //!
 //! A user's `src/main.rs`:
 //!
