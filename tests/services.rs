@@ -81,11 +81,23 @@ impl Served {
 
     /// The port at the end of the next stdout line (`Serving loom on 127.0.0.1:PORT.`).
     fn port(&mut self) -> u16 {
-        let line = self.line();
-        let digits = line.trim_end_matches('.').rsplit(':').next().unwrap_or("");
-        digits
-            .parse()
-            .unwrap_or_else(|_| panic!("no port in {line:?}"))
+        port_of(&self.line())
+    }
+
+    /// The ports of the next startup lines, one per prefix, in the prefixes' order
+    /// (services start side by side: their lines may come in any order).
+    fn ports(&mut self, prefixes: &[&str]) -> Vec<u16> {
+        let lines: Vec<String> = prefixes.iter().map(|_| self.line()).collect();
+        prefixes
+            .iter()
+            .map(|prefix| {
+                let line = lines
+                    .iter()
+                    .find(|line| line.starts_with(prefix))
+                    .unwrap_or_else(|| panic!("no line starts with {prefix:?}: {lines:?}"));
+                port_of(line)
+            })
+            .collect()
     }
 
     /// Waits for a stderr line containing `text`.
@@ -175,28 +187,11 @@ idle-timeout = 5
 fn two_services_serve_at_once_from_one_process() {
     let dir = folder("two");
     let mut served = Served::start(&dir, FAST_AND_TRANSFORM);
-    let fast = served.line();
-    let fast_port: u16 = fast
-        .trim_end_matches('.')
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert_eq!(fast, format!("Serving clock on 127.0.0.1:{fast_port}."));
-    let xform = served.line();
-    assert!(
-        xform.starts_with("Serving transforms on 127.0.0.1:"),
-        "{xform}"
-    );
-    let xform_port: u16 = xform
-        .trim_end_matches('.')
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
-
+    let ports = served.ports(&[
+        "Serving clock on 127.0.0.1:",
+        "Serving transforms on 127.0.0.1:",
+    ]);
+    let (fast_port, xform_port) = (ports[0], ports[1]);
     assert!(exchange(fast_port, b"") == CLOCK.as_bytes());
     let reply = exchange(xform_port, b"27:cummingsify.HERE IS MY POEM,");
     assert_eq!(reply, b"15:here is my poem,");
@@ -292,8 +287,8 @@ fn sigterm_closes_every_listener_and_connection_and_exits_0() {
         program = "fast-poetry"
     "#;
     let mut served = Served::start(&dir, file);
-    let slow_port = served.port();
-    let fast_port = served.port();
+    let ports = served.ports(&["Serving clock on", "Serving loom on"]);
+    let (slow_port, fast_port) = (ports[0], ports[1]);
     let mut download = TcpStream::connect(("127.0.0.1", slow_port)).expect("connects");
     download.set_read_timeout(Some(TIMEOUT)).expect("timeout");
     let mut first = [0; 1];
@@ -391,8 +386,8 @@ fn the_log_goes_to_the_file_of_the_log_table_and_not_to_stderr() {
     let file =
         format!("[log]\nfile = \"poetry.log\"\nrotate = \"daily\"\nkeep = 2\n{FAST_AND_TRANSFORM}");
     let mut served = Served::start(&dir, &file);
-    let fast = served.port();
-    let xform = served.port();
+    let ports = served.ports(&["Serving clock on", "Serving transforms on"]);
+    let (fast, xform) = (ports[0], ports[1]);
     assert!(exchange(fast, b"") == CLOCK.as_bytes());
     let (code, _, stderr) = served.signal("TERM");
     assert_eq!(code, Some(0), "{stderr:?}");
@@ -451,6 +446,52 @@ fn the_sample_services_file_checks_out() {
         "slow: slow-poetry\nserial: slow-poetry\nfast: fast-poetry\ntransform: transform-server\n\
          proxy: proxy\n5 services; logs to poetry.log (rotate: daily)\n"
     );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn the_sample_services_file_serves_every_server_of_the_series() {
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/services.toml");
+    let text = std::fs::read_to_string(sample).expect("the sample");
+    // Free ports instead of the text's, which another program may hold.
+    let text: String = text
+        .lines()
+        .map(|line| {
+            if line.starts_with("port = ") {
+                "port = 0"
+            } else {
+                line
+            }
+        })
+        .map(|line| format!("{line}\n"))
+        .collect();
+    let dir = folder("sample-run");
+    let mut served = Served::start(&dir, &text);
+    let ports = served.ports(&[
+        "Serving loom on 127.0.0.1:",
+        "Serving ten-bytes one client at a time on 127.0.0.1:",
+        "Serving clock on 127.0.0.1:",
+        "Serving transforms on 127.0.0.1:",
+        "Proxying 127.0.0.1:10001 on 127.0.0.1:",
+    ]);
+    assert!(exchange(ports[2], b"") == CLOCK.as_bytes());
+    let (code, rest, stderr) = served.signal("TERM");
+    assert_eq!(code, Some(0), "{stderr:?}");
+    assert_eq!(rest, ["Stopped by SIGTERM; closing 0 connections."]);
+    let log = std::fs::read_to_string(dir.join("poetry.log")).expect("the sample's log");
+    assert!(log.contains("service{name=fast}"), "{log}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_poem_file_is_read_from_the_current_directory() {
+    let dir = folder("poem-file");
+    std::fs::write(dir.join("mine.txt"), "a poem of my own\n").expect("write");
+    let file = "[[service]]\nname = \"mine\"\nprogram = \"fast-poetry\"\npoem = \"mine.txt\"\n";
+    let mut served = Served::start(&dir, file);
+    let line = served.line();
+    assert!(line.starts_with("Serving mine.txt on 127.0.0.1:"), "{line}");
+    assert_eq!(exchange(port_of(&line), b""), b"a poem of my own\n");
     let _ = std::fs::remove_dir_all(dir);
 }
 
