@@ -59,6 +59,7 @@ pub(crate) fn run(args: &ServeArgs, catalogue: &Catalogue, out: &mut dyn Write) 
         let _ = write!(out, "{}", catalogue.listing());
         return 0;
     }
+    // clap requires a file unless --programs is given.
     let Some(path) = &args.file else {
         return 2;
     };

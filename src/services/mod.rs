@@ -236,8 +236,8 @@ fn service_spec(index: usize, mut table: Table) -> Result<ServiceSpec, String> {
         Some(toml::Value::String(value)) if !value.trim().is_empty() => Ok(value),
         Some(toml::Value::String(_)) => Err(format!("service {index}: `{key}` is empty")),
         Some(other) => Err(format!(
-            "service {index}: `{key}` must be a string ({what}), not a {}",
-            other.type_str()
+            "service {index}: `{key}` must be a string ({what}), not {}",
+            with_article(other.type_str())
         )),
         None => Err(format!("service {index} has no `{key}` ({what})")),
     };
@@ -251,6 +251,16 @@ fn service_spec(index: usize, mut table: Table) -> Result<ServiceSpec, String> {
         program,
         options: table,
     })
+}
+
+/// `an integer`, `a table`.
+fn with_article(noun: &str) -> String {
+    let article = if noun.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
+    format!("{article} {noun}")
 }
 
 /// Two services may not ask for one port on one interface (port 0 picks a free one).
@@ -370,7 +380,7 @@ mod tests {
         let error = parse("[[service]]\nname = \"p\"\nprogram = 3").expect_err("refused");
         assert_eq!(
             error,
-            "s.toml: service \"p\": `program` must be a string (the program it runs), not a integer"
+            "s.toml: service \"p\": `program` must be a string (the program it runs), not an integer"
         );
     }
 
