@@ -78,6 +78,8 @@
 //! - [`report`]: reviewing runs: sequence diagrams, pcap captures, JSON lines, JUnit,
 //!   sweep shards and their merge.
 //! - [`net`]: the tokio driver, on real TCP or turmoil: the only code that does IO.
+//! - [`services`]: several servers in one process from a TOML file (`weft serve`), with
+//!   log rotation and a clean stop: Twisted's `twistd` and `.tac` files.
 //! - [`cli`]: the command line, for `weft` and for a user's binary over its own
 //!   [`scenario::Catalogue`].
 //!
@@ -107,6 +109,7 @@ pub mod programs;
 pub mod protocol;
 pub mod report;
 pub mod scenario;
+pub mod services;
 pub mod simnet;
 pub mod task;
 pub mod testing;

@@ -2,9 +2,12 @@
 //!
 //! [`main`] gives a binary the `sim run | sweep | merge | shrink | programs` commands over its
 //! [`Catalogue`], and with no arguments runs every scenario of `sim/` and prints a
-//! summary. [`run_from`] is the same with given arguments and output, for tests.
+//! summary; `serve FILE.toml` runs the catalogue's programs on real TCP as services
+//! (see [`crate::services`]). [`run_from`] is the same with given arguments and output,
+//! for tests.
 //! [`weft_main`] is the `weft` binary: the built-in catalogue, plus `weft pingpong`, the
-//! poetry servers and clients on real TCP, and `weft bench`.
+//! poetry servers and clients on real TCP, `weft serve` over those servers, and `weft
+//! bench`.
 //!
 //! A user's `src/main.rs`:
 //!
@@ -22,6 +25,8 @@ mod bench_tcp;
 mod clients;
 mod pingpong;
 mod serve;
+mod servers;
+mod services;
 mod sim;
 mod sweep;
 mod views;
@@ -120,6 +125,12 @@ enum Command {
     ///
     /// Exit status: 1 if the port cannot be bound, 2 for bad arguments.
     Proxy(serve::ProxyArgs),
+    /// Run several servers in one process, from a services file (Part 16's twistd).
+    ///
+    /// The file lists services, each a name, a program (slow-poetry, fast-poetry,
+    /// transform-server, proxy) and that command's flags as options; a [log] table can
+    /// send the log to a file, rotated daily or hourly.
+    Serve(services::ServeArgs),
     /// Download a poem from each server, all at once (or one at a time), and report.
     ///
     /// Each download ends exactly once: with a poem, or with a failure naming its
@@ -143,6 +154,7 @@ impl WeftCli {
             Some(Command::FastPoetry(args)) => serve::fast_poetry(&args),
             Some(Command::TransformServer(args)) => serve::transform_server(&args),
             Some(Command::Proxy(args)) => serve::proxy(&args),
+            Some(Command::Serve(args)) => services::run(&args, &servers::catalogue(), ctx.out),
             Some(Command::GetPoetry(args)) => clients::get_poetry(&args),
             Some(Command::TransformClient(args)) => clients::transform_client(&args),
             None => sim::run_default(ctx),
@@ -166,6 +178,9 @@ struct UserCli {
 enum UserCommand {
     /// Run, sweep and shrink simulation scenarios (files in sim/).
     Sim(sim::SimArgs),
+    /// Run several of the catalogue's programs on real TCP in one process, from a
+    /// services file ([[service]] tables: name, program, options).
+    Serve(services::ServeArgs),
 }
 
 /// The entry point of a binary whose scenarios run `catalogue`'s programs: parses the
@@ -228,6 +243,7 @@ where
     };
     let status = match cli.command {
         Some(UserCommand::Sim(args)) => sim::run(&mut ctx, args),
+        Some(UserCommand::Serve(args)) => services::run(&args, catalogue, ctx.out),
         None => sim::run_default(&mut ctx),
     };
     exit_code(status)

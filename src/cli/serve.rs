@@ -425,7 +425,7 @@ fn serve<P: Program + 'static>(program: P) -> i32 {
 
 /// The first SIGINT or SIGTERM, by name. If the handlers cannot be installed, waits
 /// forever (the default disposition still ends the process).
-async fn stop_signal() -> &'static str {
+pub(crate) async fn stop_signal() -> &'static str {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut interrupt), Ok(mut terminate)) = (
         signal(SignalKind::interrupt()),

@@ -389,6 +389,19 @@ impl<'a, S: Stack> Driver<'a, S> {
     }
 }
 
+/// A driver dropped mid-run (its future cancelled by a stop, or unwound by a panic in
+/// its program) closes its ports at once: each listener's task holds its socket, and
+/// would keep the port bound until the runtime ends. Connections need nothing: their
+/// tasks end when their order channels close with the driver.
+impl<S: Stack> Drop for Driver<'_, S> {
+    fn drop(&mut self) {
+        let listeners = self.listeners.values().map(|(task, _)| task);
+        for task in listeners.chain(self.connecting.values()) {
+            task.abort();
+        }
+    }
+}
+
 /// Both ends' addresses; an error means the connection died before we got to it.
 fn addresses<T: NetStream>(stream: &T) -> io::Result<(SocketAddr, SocketAddr)> {
     let addrs = (stream.local_addr()?, stream.peer_addr()?);

@@ -175,6 +175,28 @@ pub fn assert_options_listed<O: ProgramOptions>() {
     }
 }
 
+/// Parses options from TOML text rather than from a value, so that an error has a
+/// place: a value's own parser cannot say which key it was under, and a message such as
+/// `invalid duration "soon"` must name the key it is about.
+fn parse_options<O: DeserializeOwned>(table: &toml::Table) -> Result<O, String> {
+    let text = toml::to_string(table).map_err(|e| e.to_string())?;
+    toml::from_str(&text).map_err(|e: toml::de::Error| {
+        let message = super::words::in_file_words(e.message());
+        match e.span().and_then(|span| key_on_line(&text, span.start)) {
+            Some(key) if !message.contains(&format!("`{key}`")) => format!("`{key}`: {message}"),
+            _ => message,
+        }
+    })
+}
+
+/// The key of the `key = value` line of `text` that holds byte `at`.
+fn key_on_line(text: &str, at: usize) -> Option<&str> {
+    let start = text.get(..at)?.rfind('\n').map_or(0, |i| i + 1);
+    let (key, _) = text[start..].split_once('=')?;
+    let key = key.trim().trim_matches('"');
+    (!key.is_empty() && !key.contains('\n')).then_some(key)
+}
+
 /// Builds a fresh program for a host: called at its start and at each restart.
 pub type Constructor = Arc<dyn Fn() -> Box<dyn Node> + Send + Sync>;
 
@@ -288,9 +310,7 @@ impl Catalogue {
         );
         let make = Arc::new(make);
         let prepare: Prepare = Box::new(move |table| {
-            let options: O = toml::Value::Table(table.clone())
-                .try_into()
-                .map_err(|e: toml::de::Error| super::words::in_file_words(e.message()))?;
+            let options: O = parse_options(table)?;
             options.check()?;
             let (options, make) = (Arc::new(options), make.clone());
             Ok(Arc::new(move || make(&options)) as Constructor)

@@ -90,6 +90,7 @@ pub use folder::{FolderReport, ScenarioFolder};
 pub(crate) use run::in_run;
 pub use run::{Outcome, PanicReport};
 pub use shrink::{ShrinkReport, shrink};
+pub(crate) use words::in_file_words;
 
 /// A TOML table, the type of a host's `options` (re-exported from the `toml` crate, so a
 /// crate that builds scenarios in Rust needs no dependency of its own on it).

@@ -19,7 +19,7 @@ const INTEGERS: [(&str, &str); 12] = [
 ];
 
 /// `message` with every Rust type name replaced by what a file would write.
-pub(super) fn in_file_words(message: &str) -> String {
+pub(crate) fn in_file_words(message: &str) -> String {
     let mut text = message.replace(
         "u64 value was too large",
         "this number is too large for a TOML integer (at most 9223372036854775807)",
