@@ -26,6 +26,7 @@
 mod commands;
 mod config;
 mod conn;
+mod dense;
 mod engine;
 mod fault;
 mod inject;
@@ -50,7 +51,7 @@ pub use random::RandomFaults;
 
 use std::any::Any;
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
@@ -63,7 +64,8 @@ use crate::host::{
 use crate::protocol::Factory;
 use crate::testing::{EventKind, Transcript, logs};
 use crate::time::Instant;
-use conn::{Conn, Packet};
+use conn::{Conn, Packet, PacketArena};
+use dense::{DenseMap, EndIndex};
 
 /// A host of the network, by its index.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
@@ -113,6 +115,10 @@ struct SimHost {
     next_port: u16,
     wake: Option<Instant>,
     output: Vec<(Stream, String)>,
+    /// In `SimNet::touched`.
+    touched: bool,
+    /// In `SimNet::settled`.
+    settled: bool,
 }
 
 #[derive(Debug)]
@@ -205,10 +211,13 @@ pub struct SimNet {
     names: Vec<String>,
     /// The names again, shared, for transcript lines.
     labels: Vec<std::sync::Arc<str>>,
-    conns: BTreeMap<u64, Conn>,
+    /// Connections by id (ids are handed out in sequence).
+    conns: DenseMap<Box<Conn>>,
     next_conn: u64,
     /// (host, incarnation, host's conn id) → (connection, end).
-    index: BTreeMap<(usize, u32, ConnId), (u64, usize)>,
+    index: EndIndex,
+    /// Where the bytes of packets are cut from, so a packet costs no allocation.
+    arena: PacketArena,
     /// Directed host pairs that are cut, and how.
     partitions: BTreeMap<(usize, usize), PartitionMode>,
     /// Packets waiting at hold-partitions, per directed host pair.
@@ -219,11 +228,15 @@ pub struct SimNet {
     record: bool,
     triggers: Vec<(Trigger, FaultAction)>,
     due_faults: VecDeque<FaultAction>,
-    work: BTreeSet<(u64, usize)>,
-    /// Hosts called into since they were last settled.
-    touched: BTreeSet<usize>,
-    /// Hosts settled in this step, whose next wake-up may have changed.
-    settled: BTreeSet<usize>,
+    /// Connection ends to look at, lowest (connection, end) first; an end is in it at
+    /// most once (its `queued` flag).
+    work: BinaryHeap<Reverse<(u64, usize)>>,
+    /// Hosts called into since they were last settled, lowest first (each once: its
+    /// `touched` flag).
+    touched: BinaryHeap<Reverse<usize>>,
+    /// Hosts settled in this step, whose next wake-up may have changed (each once: its
+    /// `settled` flag).
+    settled: Vec<usize>,
     events_processed: u64,
     /// Program log lines at this level and above go into the transcript.
     capture: Option<Level>,
@@ -235,7 +248,8 @@ pub struct SimNet {
     /// The events since virtual time last moved, per host, for the no-progress check.
     stretch: limits::Stretch,
     /// Connections an event touched, to drop once nothing more can happen on them.
-    finished: BTreeSet<u64>,
+    /// (Each once: the connection's `finishing` flag.)
+    finished: Vec<u64>,
 }
 
 impl SimNet {
@@ -261,9 +275,10 @@ impl SimNet {
             hosts: Vec::new(),
             names: Vec::new(),
             labels: Vec::new(),
-            conns: BTreeMap::new(),
+            conns: DenseMap::default(),
             next_conn: 0,
-            index: BTreeMap::new(),
+            index: EndIndex::default(),
+            arena: PacketArena::default(),
             partitions: BTreeMap::new(),
             held: BTreeMap::new(),
             link_latency: BTreeMap::new(),
@@ -272,16 +287,16 @@ impl SimNet {
             record: true,
             triggers: Vec::new(),
             due_faults: VecDeque::new(),
-            work: BTreeSet::new(),
-            touched: BTreeSet::new(),
-            settled: BTreeSet::new(),
+            work: BinaryHeap::new(),
+            touched: BinaryHeap::new(),
+            settled: Vec::new(),
             events_processed: 0,
             capture: None,
             calling: None,
             limits: Limits::default(),
             stopped: None,
             stretch: limits::Stretch::default(),
-            finished: BTreeSet::new(),
+            finished: Vec::new(),
         }
     }
 
@@ -338,6 +353,8 @@ impl SimNet {
             next_port: 40000,
             wake: None,
             output: Vec::new(),
+            touched: false,
+            settled: false,
         });
         self.names.push(name.to_owned());
         self.labels.push(name.into());
@@ -551,9 +568,28 @@ impl SimNet {
     /// Calls into host `h`'s running program with its clock's time; what it logs goes
     /// to the transcript as its lines.
     fn call_node<R>(&mut self, h: usize, f: impl FnOnce(&mut dyn Node, Instant) -> R) -> Option<R> {
+        self.touch_host(h);
+        self.call_node_untouched(h, f)
+    }
+
+    /// Marks host `h` for settling: its commands, dirty connections and wake-up.
+    fn touch_host(&mut self, h: usize) {
+        let host = &mut self.hosts[h];
+        if !host.touched && host.node.is_some() {
+            host.touched = true;
+            self.touched.push(Reverse(h));
+        }
+    }
+
+    /// [`call_node`](Self::call_node) for a call that may leave the host as it was:
+    /// the caller touches it if the call did anything.
+    fn call_node_untouched<R>(
+        &mut self,
+        h: usize,
+        f: impl FnOnce(&mut dyn Node, Instant) -> R,
+    ) -> Option<R> {
         let now = self.host_now(h);
         let node = self.hosts[h].node.as_mut()?;
-        self.touched.insert(h);
         self.calling = Some(h);
         let result = {
             let _logging = logs::enter(h);
