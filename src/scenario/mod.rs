@@ -88,7 +88,7 @@ pub use catalogue::{
 pub use expect::Expect;
 pub use folder::{FolderReport, ScenarioFolder};
 pub(crate) use run::in_run;
-pub use run::{Outcome, PanicReport};
+pub use run::{Outcome, PanicReport, Recording};
 pub use shrink::{ShrinkReport, shrink};
 
 /// A TOML table, the type of a host's `options` (re-exported from the `toml` crate, so a

@@ -62,7 +62,7 @@ use crate::host::{
     ConnId, ConnectError, FactoryProgram, Host, HostRng, ListenerId, Node, Program, Stream,
 };
 use crate::protocol::Factory;
-use crate::testing::{EventKind, Transcript, logs};
+use crate::testing::{EventDigest, EventKind, Transcript, logs};
 use crate::time::Instant;
 use conn::{Conn, Packet, PacketArena};
 use dense::{DenseMap, EndIndex};
@@ -226,6 +226,8 @@ pub struct SimNet {
     rng: ChaCha8Rng,
     transcript: Transcript,
     record: bool,
+    /// A running digest of every event, if asked for.
+    digest: Option<EventDigest>,
     triggers: Vec<(Trigger, FaultAction)>,
     due_faults: VecDeque<FaultAction>,
     /// Connection ends to look at, lowest (connection, end) first; an end is in it at
@@ -285,6 +287,7 @@ impl SimNet {
             rng: ChaCha8Rng::seed_from_u64(seed),
             transcript: Transcript::new(),
             record: true,
+            digest: None,
             triggers: Vec::new(),
             due_faults: VecDeque::new(),
             work: BinaryHeap::new(),
@@ -300,10 +303,35 @@ impl SimNet {
         }
     }
 
-    /// Stops recording the transcript (for benchmarks).
+    /// Stops recording the transcript (for benchmarks, and sweeps that need only a
+    /// verdict).
     pub fn without_transcript(mut self) -> Self {
         self.record = false;
         self
+    }
+
+    /// Keeps a running digest of every event the transcript would record (recorded
+    /// or not), so two runs can be compared without either's transcript.
+    ///
+    /// ```
+    /// use weft::simnet::{NetConfig, SimNet};
+    /// let run = || {
+    ///     let mut net = SimNet::new(NetConfig::default(), 7).without_transcript().digest_events();
+    ///     net.run_for(std::time::Duration::from_secs(1));
+    ///     net.event_digest()
+    /// };
+    /// assert!(run().is_some());
+    /// assert_eq!(run(), run());
+    /// ```
+    pub fn digest_events(mut self) -> Self {
+        self.digest = Some(EventDigest::new());
+        self
+    }
+
+    /// The digest of the events so far, if [`digest_events`](Self::digest_events) was
+    /// asked for.
+    pub fn event_digest(&self) -> Option<u64> {
+        self.digest.as_ref().map(EventDigest::value)
     }
 
     /// Records the programs' log events at `level` and above in the transcript, as
@@ -680,7 +708,13 @@ impl SimNet {
     }
 
     fn record(&mut self, who: impl Into<std::sync::Arc<str>>, what: EventKind) {
-        if self.record {
+        if let Some(digest) = &mut self.digest {
+            let who: std::sync::Arc<str> = who.into();
+            digest.add(self.now, &who, &what);
+            if self.record {
+                self.transcript.record(self.now, who, what);
+            }
+        } else if self.record {
             self.transcript.record(self.now, who, what);
         }
     }
