@@ -424,9 +424,13 @@ impl<P: Program + 'static> Node for Host<P> {
 }
 
 /// The tracing span a connection's callbacks run in, so their log lines say which
-/// connection they are about (at debug level: spans cost, and simulations make many).
-fn conn_span(conn: ConnId) -> tracing::span::EnteredSpan {
-    tracing::debug_span!("conn", id = %conn).entered()
+/// connection they are about (at debug level: spans cost, and simulations make many;
+/// none while SimNet captures the logs, whose subscriber ignores spans).
+fn conn_span(conn: ConnId) -> Option<tracing::span::EnteredSpan> {
+    if crate::testing::logs::capturing() {
+        return None;
+    }
+    Some(tracing::debug_span!("conn", id = %conn).entered())
 }
 
 impl ConnPoll {

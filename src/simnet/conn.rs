@@ -129,6 +129,19 @@ impl End {
     }
 }
 
+impl End {
+    /// Whether a window opening toward the peer could make this end do anything: bytes
+    /// or a FIN to send, or reads of its own waiting (what
+    /// `SimNet::window_opened` looks at).
+    pub(crate) fn has_work_for_window(&self) -> bool {
+        !self.send_buf.is_empty()
+            || self.fin_queued && !self.fin_sent
+            || self.backlog
+            || self.phase == Phase::Open
+                && (!self.recv_buf.is_empty() || self.eof_received && !self.eof_delivered)
+    }
+}
+
 /// Bytes that arrived and wait to be read, kept as the segments they came in, so that
 /// a read of a whole segment (the common case) copies nothing.
 #[derive(Debug, Default)]

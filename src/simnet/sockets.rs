@@ -21,6 +21,7 @@ impl SimNet {
             return;
         }
         let (h, hc) = (e.host, e.conn.expect("open ends have a host id"));
+        let mut transmitted = false;
         let poll = loop {
             let send_buffer = self.config.send_buffer;
             let e = &mut self.conns.get_mut(conn).expect("checked").ends[end];
@@ -39,8 +40,11 @@ impl SimNet {
             }
             self.touch_host(h);
             self.transmit(conn, end);
+            transmitted = true;
         };
-        self.transmit(conn, end);
+        if !transmitted {
+            self.transmit(conn, end);
+        }
         match poll.close {
             Some(CloseAction::Close) => {
                 let e = self.end_mut(conn, end);
@@ -175,8 +179,12 @@ impl SimNet {
                 };
                 self.record(who, what);
                 self.call_node(h, |node, now| node.handle_data(now, hc, &chunk));
-                // The window opened: the sender may put more on the wire.
-                self.queue_transmit(conn, 1 - to);
+                // The window opened: the sender may put more on the wire (if it has
+                // anything to put there).
+                let waiting = self.conns.get(conn);
+                if waiting.is_some_and(|c| c.ends[1 - to].has_work_for_window()) {
+                    self.queue_transmit(conn, 1 - to);
+                }
                 continue;
             }
             if e.eof_received && !e.eof_delivered {
