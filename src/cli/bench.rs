@@ -168,9 +168,11 @@ fn bench_sims(files: &[std::path::PathBuf], seeds: u64, runs: usize) -> i32 {
         let (events, _, _) = median_of(&mut runs, |r| r.events_per_s);
         let (exchanges, _, _) = median_of(&mut runs, |r| r.exchanges_per_s);
         // Only a scenario with a ping-pong client has exchanges to count.
-        let exchanges = (exchanges > 0.0)
-            .then(|| format!(" exchanges_per_s={exchanges:.0}"))
-            .unwrap_or_default();
+        let exchanges = if exchanges > 0.0 {
+            format!(" exchanges_per_s={exchanges:.0}")
+        } else {
+            String::new()
+        };
         let (speedup, min_speedup, max_speedup) = median_of(&mut runs, |r| r.speedup);
         let seeds_per_s = sorted(runs.iter().map(|r| r.seeds).collect());
         let what = format!("scenario={} seeds={seeds}", scenario.name);
