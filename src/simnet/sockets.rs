@@ -41,6 +41,11 @@ impl SimNet {
             self.touch_host(h);
             self.transmit(conn, end);
             transmitted = true;
+            // Nothing left: the poll's state is already the state after this move
+            // (a producer it resumed has run, and what it wrote would be left).
+            if poll.left == 0 {
+                break poll;
+            }
         };
         if !transmitted {
             self.transmit(conn, end);
@@ -151,6 +156,10 @@ impl SimNet {
                 return;
             }
             let (h, hc) = (e.host, e.conn.expect("open ends have a host id"));
+            if e.recv_buf.is_empty() && !(e.eof_received && !e.eof_delivered) {
+                // Nothing to deliver, paused or not.
+                return;
+            }
             let poll = match known.take() {
                 Some(poll) => poll,
                 None => {
