@@ -137,8 +137,12 @@ impl End {
         !self.send_buf.is_empty()
             || self.fin_queued && !self.fin_sent
             || self.backlog
-            || self.phase == Phase::Open
-                && (!self.recv_buf.is_empty() || self.eof_received && !self.eof_delivered)
+            || self.phase == Phase::Open && self.has_reads_waiting()
+    }
+
+    /// Bytes or an end-of-stream that arrived and are not delivered yet.
+    pub(crate) fn has_reads_waiting(&self) -> bool {
+        !self.recv_buf.is_empty() || self.eof_received && !self.eof_delivered
     }
 }
 

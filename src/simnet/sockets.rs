@@ -86,8 +86,7 @@ impl SimNet {
             return;
         };
         let e = &c.ends[end];
-        if e.phase == Phase::Open && (!e.recv_buf.is_empty() || e.eof_received && !e.eof_delivered)
-        {
+        if e.phase == Phase::Open && e.has_reads_waiting() {
             self.deliver_reads(conn, end);
         }
     }
@@ -156,7 +155,7 @@ impl SimNet {
                 return;
             }
             let (h, hc) = (e.host, e.conn.expect("open ends have a host id"));
-            if e.recv_buf.is_empty() && !(e.eof_received && !e.eof_delivered) {
+            if !e.has_reads_waiting() {
                 // Nothing to deliver, paused or not.
                 return;
             }
