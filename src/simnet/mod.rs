@@ -23,6 +23,7 @@
 //!
 //! [`Segmentation`]: crate::testing::Segmentation
 
+mod calls;
 mod commands;
 mod config;
 mod conn;
@@ -62,7 +63,7 @@ use crate::host::{
     ConnId, ConnectError, FactoryProgram, Host, HostRng, ListenerId, Node, Program, Stream,
 };
 use crate::protocol::Factory;
-use crate::testing::{EventDigest, EventKind, Transcript, logs};
+use crate::testing::{EventDigest, EventKind, Transcript};
 use crate::time::Instant;
 use conn::{Conn, Packet, PacketArena};
 use dense::{DenseMap, EndIndex};
@@ -580,65 +581,6 @@ impl SimNet {
         self.settle();
         self.drop_finished();
         true
-    }
-
-    /// Runs `f` with log capture on, if asked for.
-    fn captured(&mut self, f: impl FnOnce(&mut Self)) {
-        match self.capture {
-            Some(level) => {
-                let _level = logs::level(level);
-                tracing::dispatcher::with_default(&logs::dispatch(), || f(self));
-            }
-            None => f(self),
-        }
-    }
-
-    /// Calls into host `h`'s running program with its clock's time; what it logs goes
-    /// to the transcript as its lines.
-    fn call_node<R>(&mut self, h: usize, f: impl FnOnce(&mut dyn Node, Instant) -> R) -> Option<R> {
-        self.touch_host(h);
-        self.call_node_untouched(h, f)
-    }
-
-    /// Marks host `h` for settling: its commands, dirty connections and wake-up.
-    fn touch_host(&mut self, h: usize) {
-        let host = &mut self.hosts[h];
-        if !host.touched && host.node.is_some() {
-            host.touched = true;
-            self.touched.push(Reverse(h));
-        }
-    }
-
-    /// [`call_node`](Self::call_node) for a call that may leave the host as it was:
-    /// the caller touches it if the call did anything.
-    fn call_node_untouched<R>(
-        &mut self,
-        h: usize,
-        f: impl FnOnce(&mut dyn Node, Instant) -> R,
-    ) -> Option<R> {
-        let now = self.host_now(h);
-        let node = self.hosts[h].node.as_mut()?;
-        self.calling = Some(h);
-        let result = {
-            let _logging = logs::enter(h);
-            f(node.as_mut(), now)
-        };
-        self.calling = None;
-        if self.capture.is_some() {
-            for (host, level, line) in logs::take_lines() {
-                let who = self.labels[host].clone();
-                let mut text = String::with_capacity(line.len() + 12);
-                text.push_str("log");
-                if level != Level::INFO {
-                    text.push(' ');
-                    text.push_str(level.as_str());
-                }
-                text.push_str(": ");
-                text.push_str(&line);
-                self.record(who, EventKind::Line(text));
-            }
-        }
-        Some(result)
     }
 
     /// Runs every event due up to `deadline`, then moves time to it.
