@@ -44,7 +44,9 @@ enum BenchCommand {
         timers: u64,
     },
     /// Scenario files run with seeds 0..N: prints, per file, `seeds_per_s=`,
-    /// `reads_per_s=` (reads delivered to programs per wall second) and `speedup=`
+    /// `reads_per_s=` (reads delivered to programs per wall second), `events_per_s=`
+    /// (network events), `exchanges_per_s=` (bytes received by ping-pong clients, if
+    /// the scenario has one) and `speedup=`
     /// (virtual seconds simulated per wall second). With several files (an async
     /// program beside its state machine, say) the runs take turns, and each file after
     /// the first gets `vs_first=`, its median seeds per second over the first's.
@@ -163,6 +165,14 @@ fn bench_sims(files: &[std::path::PathBuf], seeds: u64, runs: usize) -> i32 {
             )
         };
         let (reads, _, _) = median_of(&mut runs, |r| r.reads_per_s);
+        let (events, _, _) = median_of(&mut runs, |r| r.events_per_s);
+        let (exchanges, _, _) = median_of(&mut runs, |r| r.exchanges_per_s);
+        // Only a scenario with a ping-pong client has exchanges to count.
+        let exchanges = if exchanges > 0.0 {
+            format!(" exchanges_per_s={exchanges:.0}")
+        } else {
+            String::new()
+        };
         let (speedup, min_speedup, max_speedup) = median_of(&mut runs, |r| r.speedup);
         let seeds_per_s = sorted(runs.iter().map(|r| r.seeds).collect());
         let what = format!("scenario={} seeds={seeds}", scenario.name);
@@ -176,7 +186,7 @@ fn bench_sims(files: &[std::path::PathBuf], seeds: u64, runs: usize) -> i32 {
             Some(first) => format!(" vs_first={:.2}", median / first),
         };
         println!(
-            "{what} runs={runs} reads_per_s={reads:.0} speedup={speedup:.0} min_speedup={min_speedup:.0} max_speedup={max_speedup:.0}{versus}",
+            "{what} runs={runs} reads_per_s={reads:.0} events_per_s={events:.0}{exchanges} speedup={speedup:.0} min_speedup={min_speedup:.0} max_speedup={max_speedup:.0}{versus}",
             runs = seeds_per_s.len(),
         );
     }
@@ -188,6 +198,10 @@ fn bench_sims(files: &[std::path::PathBuf], seeds: u64, runs: usize) -> i32 {
 struct SimRun {
     seeds: Measured,
     reads_per_s: f64,
+    /// SimNet events processed per wall second.
+    events_per_s: f64,
+    /// Bytes delivered to ping-pong clients (one per exchange) per wall second.
+    exchanges_per_s: f64,
     speedup: f64,
 }
 
@@ -201,6 +215,12 @@ fn bench_sim(
     let mut elapsed = Duration::ZERO;
     let mut simulated = 0.0;
     let mut reads = 0u64;
+    let (mut events, mut exchanges) = (0u64, 0u64);
+    // Ping-pong clients: every byte one receives is one exchange.
+    let pingers: Vec<String> = (scenario.hosts.iter())
+        .filter(|h| h.program.starts_with("pingpong-client"))
+        .map(|h| format!("{}:", h.name))
+        .collect();
     for seed in 0..seeds {
         let start = Instant::now();
         let (net, finished_at) = scenario
@@ -213,11 +233,25 @@ fn bench_sim(
         reads += (net.transcript().events().iter())
             .filter(|e| matches!(e.what, crate::testing::EventKind::Data(_)))
             .count() as u64;
+        events += net.events_processed();
+        exchanges += (net.transcript().events().iter())
+            .filter_map(|e| match &e.what {
+                crate::testing::EventKind::Data(bytes) => Some((&e.who, bytes.len())),
+                _ => None,
+            })
+            .filter(|(who, _)| {
+                (who.split_once(" > "))
+                    .is_some_and(|(_, to)| pingers.iter().any(|p| to.starts_with(p.as_str())))
+            })
+            .map(|(_, n)| n as u64)
+            .sum::<u64>();
     }
     let seconds = elapsed.as_secs_f64();
     SimRun {
         seeds: Measured::new(seeds, elapsed),
         reads_per_s: reads as f64 / seconds,
+        events_per_s: events as f64 / seconds,
+        exchanges_per_s: exchanges as f64 / seconds,
         speedup: simulated / seconds,
     }
 }

@@ -12,7 +12,7 @@ use rayon::prelude::*;
 use super::sim::SimContext;
 use crate::report::sweep::{RunRecord, RunResult, ScenarioFile, Shard, SweepPlan, SweepReport};
 use crate::report::{RunInfo, html, junit};
-use crate::scenario::{Catalogue, Scenario, ScenarioError};
+use crate::scenario::{Catalogue, Recording, Scenario, ScenarioError};
 
 /// What `weft sim sweep` was asked for, besides its files.
 #[derive(Debug)]
@@ -188,7 +188,12 @@ impl Runner<'_> {
             wall_secs: 0.0,
             replay: RunRecord::replay_command(self.bin, path, seed),
         };
-        match scenario.run(self.catalogue, seed) {
+        // A verdict needs no transcript; a determinism check compares digests.
+        let recording = Recording {
+            transcript: false,
+            digest: self.options.check_determinism,
+        };
+        match scenario.run_recording(self.catalogue, seed, recording) {
             Err(error) => {
                 record.result = RunResult::Error;
                 record.failures.push(error.to_string());
@@ -200,8 +205,7 @@ impl Runner<'_> {
                     record.failures.clone_from(&outcome.failures);
                 }
                 if self.options.check_determinism
-                    && let Some(difference) =
-                        self.differs(scenario, seed, &outcome.transcript.render())
+                    && let Some(difference) = self.differs(scenario, seed, outcome.digest)
                 {
                     record.result = RunResult::Nondeterministic;
                     record.failures.push(difference);
@@ -210,14 +214,17 @@ impl Runner<'_> {
                     && let Some(dir) = &self.options.html_dir
                 {
                     let page = dir.join(format!("{}-seed-{seed}.html", scenario.name));
-                    let info = scenario.network(self.catalogue, seed).map(|net| {
-                        RunInfo::new(&scenario.name, seed, &net)
+                    // The page shows the transcript: the failing seed runs again with it.
+                    let info = scenario.network(self.catalogue, seed).and_then(|net| {
+                        let info = RunInfo::new(&scenario.name, seed, &net)
                             .with_description(&scenario.description)
-                            .with_failures(&record.failures)
+                            .with_failures(&record.failures);
+                        let full = scenario.run(self.catalogue, seed)?;
+                        Ok((info, full.transcript))
                     });
-                    match info
-                        .map(|info| std::fs::write(&page, html::page(&outcome.transcript, &info)))
-                    {
+                    match info.map(|(info, transcript)| {
+                        std::fs::write(&page, html::page(&transcript, &info))
+                    }) {
                         Ok(Ok(())) => {}
                         Ok(Err(e)) => {
                             eprintln!("{}: cannot write {}: {e}", self.bin, page.display())
@@ -231,17 +238,31 @@ impl Runner<'_> {
         record
     }
 
-    /// Runs `seed` again; the first differing line if the transcript is not `first`.
-    fn differs(&self, scenario: &Scenario, seed: u64, first: &str) -> Option<String> {
-        let again = match scenario.run(self.catalogue, seed) {
-            Ok(outcome) => outcome.transcript.render(),
+    /// Runs `seed` again and compares the event streams' digests with `first`'s. If
+    /// they differ, runs it twice more with transcripts, for the first differing line.
+    fn differs(&self, scenario: &Scenario, seed: u64, first: Option<u64>) -> Option<String> {
+        let again = match scenario.run_recording(self.catalogue, seed, Recording::DIGEST) {
+            Ok(outcome) => outcome.digest,
             Err(error) => return Some(error.to_string()),
         };
-        (again != first).then(|| {
-            let line = (first.lines().zip(again.lines()))
-                .position(|(x, y)| x != y)
-                .map_or(0, |i| i + 1);
-            format!("transcripts differ (first at line {line})")
+        if again == first {
+            return None;
+        }
+        let transcript =
+            || (scenario.run(self.catalogue, seed)).map(|outcome| outcome.transcript.render());
+        let (one, two) = match (transcript(), transcript()) {
+            (Ok(one), Ok(two)) => (one, two),
+            (Err(error), _) | (_, Err(error)) => return Some(error.to_string()),
+        };
+        let line = (one.lines().zip(two.lines()))
+            .position(|(x, y)| x != y)
+            .map(|i| i + 1)
+            .or_else(|| (one != two).then(|| one.lines().count().min(two.lines().count()) + 1));
+        Some(match line {
+            Some(line) => format!("transcripts differ (first at line {line})"),
+            None => "event streams differ (their digests do), though two more runs with \
+                     transcripts agreed"
+                .to_owned(),
         })
     }
 }

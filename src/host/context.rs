@@ -20,7 +20,7 @@ pub(crate) struct HostState {
     /// Connects issued and not yet answered.
     pub(crate) connecting: BTreeSet<ConnId>,
     /// Connections touched since the driver last looked.
-    pub(crate) dirty: BTreeSet<ConnId>,
+    pub(crate) dirty: ConnSet,
     pub(crate) commands: VecDeque<Command>,
     pub(crate) next_conn: u64,
     pub(crate) next_listener: u64,
@@ -40,6 +40,43 @@ impl HostState {
         let transport = self.conns.get_mut(&conn)?;
         self.dirty.insert(conn);
         Some(transport)
+    }
+}
+
+/// A set of connection ids, lowest first: a sorted ring, as ids are touched mostly in
+/// rising order and the set is small, so the common insert is a push and taking the
+/// lowest a pop (and neither allocates once the ring has grown).
+#[derive(Debug, Default)]
+pub(crate) struct ConnSet {
+    ids: VecDeque<ConnId>,
+}
+
+impl ConnSet {
+    pub(crate) fn insert(&mut self, conn: ConnId) {
+        match self.ids.back() {
+            None => self.ids.push_back(conn),
+            Some(&last) if last < conn => self.ids.push_back(conn),
+            Some(&last) if last == conn => {}
+            Some(_) => {
+                if let Err(at) = self.ids.binary_search(&conn) {
+                    self.ids.insert(at, conn);
+                }
+            }
+        }
+    }
+
+    pub(crate) fn pop_first(&mut self) -> Option<ConnId> {
+        self.ids.pop_front()
+    }
+
+    pub(crate) fn remove(&mut self, conn: &ConnId) {
+        if let Ok(at) = self.ids.binary_search(conn) {
+            self.ids.remove(at);
+        }
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &ConnId> {
+        self.ids.iter()
     }
 }
 
@@ -342,5 +379,24 @@ impl<T> Clock<T> for HostContext<'_, T> {
     }
     fn deadline(&self, call: CallId) -> Option<Instant> {
         self.clock.deadline(call)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conn_set_keeps_ids_once_and_lowest_first() {
+        let mut set = ConnSet::default();
+        for id in [3, 5, 5, 1, 4, 3, 9] {
+            set.insert(ConnId(id));
+        }
+        set.remove(&ConnId(4));
+        set.remove(&ConnId(7));
+        let ids: Vec<u64> = set.iter().map(|c| c.0).collect();
+        assert_eq!(ids, [1, 3, 5, 9]);
+        assert_eq!(set.pop_first(), Some(ConnId(1)));
+        assert_eq!(set.pop_first(), Some(ConnId(3)));
     }
 }

@@ -1,6 +1,7 @@
 //! [`Host`]: the sans-IO core that runs one program for any driver.
 
 use std::any::Any;
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 
 use super::context::HostState;
@@ -56,6 +57,33 @@ pub trait Node: Any {
     fn accepts_data(&self, conn: ConnId) -> bool;
     /// The connections that are up, in id order.
     fn connections(&self) -> Vec<ConnId>;
+    /// One look at `conn` for a driver: moves up to `room` of its pending bytes to the
+    /// end of `out` (as [`pending`](Self::pending) then [`consume`](Self::consume)),
+    /// and reports what the driver needs to know after that. With `room` 0 it moves
+    /// nothing and runs no program code.
+    ///
+    /// The default is made of the single calls; [`Host`] answers with one lookup.
+    fn poll_conn(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        room: usize,
+        out: &mut VecDeque<u8>,
+    ) -> ConnPoll {
+        let pending = self.pending(conn);
+        let moved = room.min(pending.len());
+        out.extend(&pending[..moved]);
+        if moved > 0 {
+            self.consume(now, conn, moved);
+        }
+        ConnPoll {
+            moved,
+            left: self.pending(conn).len(),
+            close: self.close_action(conn),
+            reading_paused: self.reading_paused(conn),
+            accepts_data: self.accepts_data(conn),
+        }
+    }
     /// A listener is accepting on `addr`.
     fn handle_listening(&mut self, now: Instant, listener: ListenerId, addr: SocketAddr);
     /// A listen failed.
@@ -86,6 +114,41 @@ pub trait Node: Any {
     /// `conn` ended: after the driver carried out its close action, or on a reset or
     /// timeout from the network. Delivers `connection_lost` once.
     fn handle_closed(&mut self, now: Instant, conn: ConnId, reason: Disconnect);
+}
+
+/// What [`Node::poll_conn`] found: the bytes it moved, and the connection's state
+/// after moving them.
+///
+/// ```
+/// use std::collections::VecDeque;
+/// use weft::host::{ConnPoll, Node};
+/// use weft::time::Instant;
+///
+/// // A driver's loop: take what fits, then act on the close (if any).
+/// fn drain(node: &mut dyn Node, conn: weft::host::ConnId, buffer: &mut VecDeque<u8>) -> ConnPoll {
+///     loop {
+///         let room = 4096 - buffer.len().min(4096);
+///         let poll = node.poll_conn(Instant::ZERO, conn, room, buffer);
+///         if poll.moved == 0 {
+///             return poll;
+///         }
+///         buffer.clear(); // "sent"
+///     }
+/// }
+/// # let _ = drain;
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct ConnPoll {
+    /// Pending bytes moved to the driver's buffer by this poll.
+    pub moved: usize,
+    /// Pending bytes left behind (the room ran out).
+    pub left: usize,
+    /// The close the connection is ready for ([`Node::close_action`]).
+    pub close: Option<CloseAction>,
+    /// Its program has paused incoming data ([`Node::reading_paused`]).
+    pub reading_paused: bool,
+    /// Incoming data still reaches its program ([`Node::accepts_data`]).
+    pub accepts_data: bool,
 }
 
 /// A program with its clock and connections: the part of a host that every driver
@@ -246,6 +309,37 @@ impl<P: Program + 'static> Node for Host<P> {
         self.state.conns.keys().copied().collect()
     }
 
+    fn poll_conn(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        room: usize,
+        out: &mut VecDeque<u8>,
+    ) -> ConnPoll {
+        let Some(t) = self.state.conns.get_mut(&conn) else {
+            return ConnPoll::default();
+        };
+        let pending = t.pending();
+        let moved = room.min(pending.len());
+        if moved > 0 {
+            out.extend(&pending[..moved]);
+            t.consume(moved);
+            if t.has_notices() {
+                // Draining resumed a producer: it runs now, and may write more.
+                self.state.dirty.insert(conn);
+                self.call(now, |_, _| {});
+                return self.poll_conn(now, conn, 0, out).moved(moved);
+            }
+        }
+        ConnPoll {
+            moved,
+            left: t.pending().len(),
+            close: t.close_action(),
+            reading_paused: t.reading_paused(),
+            accepts_data: t.accepts_data(),
+        }
+    }
+
     fn handle_listening(&mut self, now: Instant, listener: ListenerId, addr: SocketAddr) {
         self.call(now, |p, cx| p.listening(cx, listener, addr));
     }
@@ -330,7 +424,18 @@ impl<P: Program + 'static> Node for Host<P> {
 }
 
 /// The tracing span a connection's callbacks run in, so their log lines say which
-/// connection they are about (at debug level: spans cost, and simulations make many).
-fn conn_span(conn: ConnId) -> tracing::span::EnteredSpan {
-    tracing::debug_span!("conn", id = %conn).entered()
+/// connection they are about (at debug level: spans cost, and simulations make many;
+/// none while SimNet captures the logs, whose subscriber ignores spans).
+fn conn_span(conn: ConnId) -> Option<tracing::span::EnteredSpan> {
+    if crate::testing::logs::capturing() {
+        return None;
+    }
+    Some(tracing::debug_span!("conn", id = %conn).entered())
+}
+
+impl ConnPoll {
+    /// This state, as the outcome of a poll that moved `moved` bytes.
+    fn moved(self, moved: usize) -> Self {
+        Self { moved, ..self }
+    }
 }

@@ -26,7 +26,7 @@ mod rng;
 
 pub use adapter::{FactoryProgram, Role};
 pub use context::HostContext;
-pub use core::{Host, Node};
+pub use core::{ConnPoll, Host, Node};
 pub use reconnect::{ReconnectTimer, ReconnectingClient};
 pub use retry::{Jitter, RetryPolicy};
 pub use rng::HostRng;

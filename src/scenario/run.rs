@@ -31,6 +31,32 @@ pub struct Outcome {
     pub finished_at: Instant,
     /// Events processed.
     pub events: u64,
+    /// The digest of the run's event stream, if the [`Recording`] asked for one.
+    pub digest: Option<u64>,
+}
+
+/// What a run keeps of what happened (see [`Scenario::run_recording`]).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Recording {
+    /// Keep the transcript. Recorded regardless when the scenario's expectations
+    /// read it (`transcript-contains` and the like).
+    pub transcript: bool,
+    /// Keep a running digest of the events ([`SimNet::digest_events`]).
+    pub digest: bool,
+}
+
+impl Recording {
+    /// The transcript, no digest: what [`Scenario::run`] keeps.
+    pub const TRANSCRIPT: Self = Self {
+        transcript: true,
+        digest: false,
+    };
+    /// Only the digest (and the transcript if the expectations read it): enough for a
+    /// verdict and a determinism check.
+    pub const DIGEST: Self = Self {
+        transcript: false,
+        digest: true,
+    };
 }
 
 impl Outcome {
@@ -145,7 +171,44 @@ impl Scenario {
     /// # Ok::<(), weft::scenario::ScenarioError>(())
     /// ```
     pub fn run(&self, catalogue: &Catalogue, seed: u64) -> Result<Outcome, ScenarioError> {
+        self.run_recording(catalogue, seed, Recording::TRANSCRIPT)
+    }
+
+    /// Whether checking the expectations reads the transcript.
+    fn expectations_read_transcript(&self) -> bool {
+        let expect = &self.expect;
+        !expect.transcript_contains.is_empty()
+            || !expect.transcript_lacks.is_empty()
+            || !expect.transcript_count.is_empty()
+    }
+
+    /// [`run`](Self::run), keeping only what `recording` asks for: a sweep that needs
+    /// a verdict and a digest pays for no transcript.
+    ///
+    /// ```
+    /// use weft::scenario::{Recording, Scenario};
+    ///
+    /// let catalogue = weft::programs::catalogue();
+    /// let scenario = Scenario::load("sim/pingpong.toml".as_ref(), &catalogue)?;
+    /// let quick = scenario.run_recording(&catalogue, 3, Recording::DIGEST)?;
+    /// let again = scenario.run_recording(&catalogue, 3, Recording::DIGEST)?;
+    /// assert!(quick.passed());
+    /// assert_eq!(quick.digest, again.digest);
+    /// # Ok::<(), weft::scenario::ScenarioError>(())
+    /// ```
+    pub fn run_recording(
+        &self,
+        catalogue: &Catalogue,
+        seed: u64,
+        recording: Recording,
+    ) -> Result<Outcome, ScenarioError> {
         let mut net = self.network(catalogue, seed)?;
+        if !recording.transcript && !self.expectations_read_transcript() {
+            net = net.without_transcript();
+        }
+        if recording.digest {
+            net = net.digest_events();
+        }
         let (finished_at, panic) = match self.drive(&mut net) {
             Ok(finished_at) => (finished_at, None),
             Err(panic) => (panic.at, Some(panic)),
@@ -173,6 +236,7 @@ impl Scenario {
                 .collect(),
             finished_at,
             events: net.events_processed(),
+            digest: net.event_digest(),
             transcript: net.take_transcript(),
         })
     }

@@ -75,7 +75,7 @@ impl SimNet {
             Command::CancelConnect { conn } => {
                 let incarnation = self.hosts[h].incarnation;
                 if let Some((net, _)) = self.index.remove(&(h, incarnation, conn))
-                    && let Some(c) = self.conns.get_mut(&net)
+                    && let Some(c) = self.conns.get_mut(net)
                 {
                     c.awaiting_answer = false;
                     c.ends[0].phase = Phase::Dead;
@@ -190,8 +190,8 @@ impl SimNet {
             SocketAddr::from((dst_ip, to.port)),
             self.segmenter(id, 1),
         );
-        self.conns
-            .insert(id, Conn::new([client, server], to.port, &self.names));
+        let made = Conn::new([client, server], to.port, &self.names);
+        self.conns.insert(id, Box::new(made));
         self.index.insert((h, incarnation, conn), (id, 0));
         self.send(id, 0, Packet::Syn);
         self.schedule(self.now + timeout, Event::ConnectDeadline { conn: id });
@@ -214,14 +214,7 @@ impl SimNet {
     pub(super) fn exit(&mut self, h: usize, code: i32) {
         // What the program did just before exiting (a last write, an abort) happens
         // first, as it would in a process.
-        let incarnation = self.hosts[h].incarnation;
-        let mine: Vec<(u64, usize)> = self
-            .index
-            .iter()
-            .filter(|((host, inc, _), _)| *host == h && *inc == incarnation)
-            .map(|(_, &end)| end)
-            .collect();
-        for (conn, end) in mine {
+        for (conn, end) in self.index.ends_of(h) {
             self.service(conn, end);
         }
         let who = self.labels[h].clone();
@@ -231,21 +224,15 @@ impl SimNet {
         let listeners = std::mem::take(&mut self.hosts[h].listeners);
         for conn in listeners.into_values().flat_map(|l| l.waiting) {
             // A connection reset while it waited may be gone already.
-            if self.conns.contains_key(&conn) {
+            if self.conns.contains_key(conn) {
                 self.end_mut(conn, 1).phase = Phase::Dead;
                 self.send(conn, 1, Packet::Rst);
             }
         }
         self.hosts[h].wake = None;
         // A process exit closes its sockets: the kernel sends what it holds, then FIN.
-        let ends: Vec<(u64, usize)> = self
-            .index
-            .iter()
-            .filter(|((host, ..), _)| *host == h)
-            .map(|(_, &end)| end)
-            .collect();
-        for (conn, end) in ends {
-            let e = &mut self.conns.get_mut(&conn).expect("indexed").ends[end];
+        for (conn, end) in self.index.ends_of(h) {
+            let e = &mut self.conns.get_mut(conn).expect("indexed").ends[end];
             match e.phase {
                 Phase::Open => {
                     e.phase = Phase::Closed;
@@ -259,6 +246,6 @@ impl SimNet {
                 Phase::Queued | Phase::Closed | Phase::Dead => {}
             }
         }
-        self.index.retain(|(host, ..), _| *host != h);
+        self.index.clear_host(h);
     }
 }

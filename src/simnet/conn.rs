@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use std::time::Duration;
 
 use crate::host::ConnId;
@@ -93,6 +93,13 @@ pub(crate) struct End {
     /// frame-triggered faults).
     pub(crate) bytes_delivered: u64,
     pub(crate) frames: FrameCounter,
+    /// In the network's work queue.
+    pub(crate) queued: bool,
+    /// Its program touched it since it was last serviced.
+    pub(crate) needs_service: bool,
+    /// Its program had more bytes than the send buffer had room for: when the buffer
+    /// drains, the program is asked again.
+    pub(crate) backlog: bool,
 }
 
 impl End {
@@ -115,7 +122,27 @@ impl End {
             reads,
             bytes_delivered: 0,
             frames: FrameCounter::default(),
+            queued: false,
+            needs_service: false,
+            backlog: false,
         }
+    }
+}
+
+impl End {
+    /// Whether a window opening toward the peer could make this end do anything: bytes
+    /// or a FIN to send, or reads of its own waiting (what
+    /// `SimNet::window_opened` looks at).
+    pub(crate) fn has_work_for_window(&self) -> bool {
+        !self.send_buf.is_empty()
+            || self.fin_queued && !self.fin_sent
+            || self.backlog
+            || self.phase == Phase::Open && self.has_reads_waiting()
+    }
+
+    /// Bytes or an end-of-stream that arrived and are not delivered yet.
+    pub(crate) fn has_reads_waiting(&self) -> bool {
+        !self.recv_buf.is_empty() || self.eof_received && !self.eof_delivered
     }
 }
 
@@ -176,6 +203,33 @@ impl RecvBuffer {
     }
 }
 
+/// Where packets' bytes are cut from: one block shared by many packets, so putting
+/// bytes on the wire allocates once per block rather than once per packet, and the
+/// transcript's copy of a read is the same block again, not a copy.
+#[derive(Debug, Default)]
+pub(crate) struct PacketArena {
+    block: BytesMut,
+}
+
+/// Bytes per arena block (a packet larger than this gets a block of its own).
+const ARENA_BLOCK: usize = 64 * 1024;
+
+impl PacketArena {
+    /// The first `n` bytes of `from` (at most what it holds), taken out of it.
+    pub(crate) fn take_front(&mut self, from: &mut VecDeque<u8>, n: usize) -> Bytes {
+        let n = n.min(from.len());
+        if self.block.capacity() < n {
+            self.block = BytesMut::with_capacity(ARENA_BLOCK.max(n));
+        }
+        let (a, b) = from.as_slices();
+        let from_a = n.min(a.len());
+        self.block.extend_from_slice(&a[..from_a]);
+        self.block.extend_from_slice(&b[..n - from_a]);
+        from.drain(..n);
+        self.block.split().freeze()
+    }
+}
+
 /// A simulated connection. End 0 connected, end 1 accepted.
 #[derive(Debug)]
 pub(crate) struct Conn {
@@ -190,6 +244,8 @@ pub(crate) struct Conn {
     /// Packets on the wire or held at a partition, in either direction: while any
     /// is, the connection can still cause something and is kept.
     pub(crate) packets: u32,
+    /// In the network's list of connections to check for dropping.
+    pub(crate) finishing: bool,
     /// Transcript labels, made once: `"client:40001 > server:10000"` for bytes sent by
     /// each end, and `"client:40001"` for each end.
     sent_by: [Arc<str>; 2],
@@ -209,6 +265,7 @@ impl Conn {
             awaiting_answer: true,
             port,
             packets: 0,
+            finishing: false,
         }
     }
 
@@ -299,6 +356,21 @@ mod tests {
         assert_eq!(&buf.take(10)[..], b"fg", "no more than is there");
         assert!(buf.is_empty());
         assert_eq!(&buf.take(1)[..], b"");
+    }
+
+    #[test]
+    fn arena_packets_carry_their_own_bytes_across_blocks() {
+        let mut arena = PacketArena::default();
+        let mut queue: VecDeque<u8> = (0..=255u8).cycle().take(40_000).collect();
+        let mut packets = Vec::new();
+        while !queue.is_empty() {
+            packets.push(arena.take_front(&mut queue, 1500));
+        }
+        let joined: Vec<u8> = packets.iter().flat_map(|p| p.iter().copied()).collect();
+        let expected: Vec<u8> = (0..=255u8).cycle().take(40_000).collect();
+        assert_eq!(joined, expected);
+        assert_eq!(packets.len(), 27);
+        assert_eq!(arena.take_front(&mut queue, 10), Bytes::new());
     }
 
     #[test]

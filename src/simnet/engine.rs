@@ -1,6 +1,8 @@
 //! SimNet's event loop: dispatching events, settling the hosts, waking them.
 
 use super::conn::Phase;
+use std::cmp::Reverse;
+
 use super::{Event, HostStatus, SimNet};
 use crate::testing::EventKind;
 
@@ -44,8 +46,13 @@ impl SimNet {
             }
             let mut busy = false;
             // Only hosts the network called into can have anything to say.
-            while let Some(h) = self.touched.pop_first() {
-                self.settled.insert(h);
+            while let Some(Reverse(h)) = self.touched.pop() {
+                let host = &mut self.hosts[h];
+                host.touched = false;
+                if !host.settled {
+                    host.settled = true;
+                    self.settled.push(h);
+                }
                 busy = true;
                 while self.hosts[h].status == HostStatus::Running {
                     let Some(command) = self.hosts[h].node.as_mut().and_then(|n| n.poll_command())
@@ -60,21 +67,70 @@ impl SimNet {
                     else {
                         break;
                     };
-                    if let Some(&end) = self.index.get(&(h, incarnation, conn)) {
-                        self.work.insert(end);
+                    if let Some(&(conn, end)) = self.index.get(&(h, incarnation, conn)) {
+                        self.queue_service(conn, end);
                     }
                 }
             }
-            if let Some((conn, end)) = self.work.pop_first() {
-                self.service(conn, end);
+            if let Some(Reverse((conn, end))) = self.work.pop() {
+                self.work_on(conn, end);
                 continue;
             }
             if !busy {
                 break;
             }
         }
-        while let Some(h) = self.settled.pop_first() {
+        let mut settled = std::mem::take(&mut self.settled);
+        // In host order, as the wake-ups' sequence numbers depend on it.
+        settled.sort_unstable();
+        for &h in &settled {
+            self.hosts[h].settled = false;
             self.schedule_wake(h);
+        }
+        settled.clear();
+        self.settled = settled;
+    }
+
+    /// Queues an end whose program touched it: its bytes, close and reads are looked at.
+    pub(super) fn queue_service(&mut self, conn: u64, end: usize) {
+        if let Some(c) = self.conns.get_mut(conn) {
+            c.ends[end].needs_service = true;
+            Self::queue_end(&mut self.work, conn, end, &mut c.ends[end]);
+        }
+    }
+
+    /// Queues an end whose peer's window opened: only its kernel buffer can move
+    /// (unless its program still has bytes the buffer had no room for).
+    pub(super) fn queue_transmit(&mut self, conn: u64, end: usize) {
+        if let Some(c) = self.conns.get_mut(conn) {
+            Self::queue_end(&mut self.work, conn, end, &mut c.ends[end]);
+        }
+    }
+
+    fn queue_end(
+        work: &mut std::collections::BinaryHeap<Reverse<(u64, usize)>>,
+        conn: u64,
+        end: usize,
+        e: &mut super::conn::End,
+    ) {
+        if !e.queued {
+            e.queued = true;
+            work.push(Reverse((conn, end)));
+        }
+    }
+
+    /// Takes an end off the work queue and does what it was queued for.
+    fn work_on(&mut self, conn: u64, end: usize) {
+        let Some(c) = self.conns.get_mut(conn) else {
+            return;
+        };
+        let e = &mut c.ends[end];
+        e.queued = false;
+        let full = std::mem::take(&mut e.needs_service) || e.backlog;
+        if full {
+            self.service(conn, end);
+        } else {
+            self.window_opened(conn, end);
         }
     }
 
@@ -125,10 +181,12 @@ impl SimNet {
     /// on the wire, held or waiting to be retransmitted. A run of many short-lived
     /// connections (retries to a refused port) then holds only the live ones.
     pub(super) fn drop_finished(&mut self) {
-        while let Some(id) = self.finished.pop_first() {
-            let Some(c) = self.conns.get(&id) else {
+        let mut finished = std::mem::take(&mut self.finished);
+        for id in finished.drain(..) {
+            let Some(c) = self.conns.get_mut(id) else {
                 continue;
             };
+            c.finishing = false;
             let quiet = c.packets == 0
                 && !c.awaiting_answer
                 && c.ends[0].phase == Phase::Dead
@@ -145,7 +203,18 @@ impl SimNet {
                     self.index.remove(&(h, inc, hc));
                 }
             }
-            self.conns.remove(&id);
+            self.conns.remove(id);
+        }
+        self.finished = finished;
+    }
+
+    /// Notes a connection an event touched, to drop once nothing more can happen on it.
+    pub(super) fn note_finishing(&mut self, conn: u64) {
+        if let Some(c) = self.conns.get_mut(conn)
+            && !c.finishing
+        {
+            c.finishing = true;
+            self.finished.push(conn);
         }
     }
 }

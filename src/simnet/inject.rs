@@ -34,7 +34,7 @@ impl SimNet {
                     self.partitions.remove(&pair);
                     for (conn, from, packet) in self.held.remove(&pair).unwrap_or_default() {
                         self.conns
-                            .get_mut(&conn)
+                            .get_mut(conn)
                             .expect("held packets keep it")
                             .packets -= 1;
                         self.put_on_wire(conn, from, packet);
@@ -71,7 +71,7 @@ impl SimNet {
                                 .port
                                 .is_none_or(|p| c.ends.iter().any(|e| e.addr.port() == p))
                     })
-                    .map(|(&id, _)| id)
+                    .map(|(id, _)| id)
                     .collect();
                 for conn in victims {
                     for end in 0..2 {
@@ -137,6 +137,6 @@ impl SimNet {
                 e.stall = None;
             }
         }
-        self.index.retain(|(host, ..), _| *host != h);
+        self.index.clear_host(h);
     }
 }

@@ -221,7 +221,7 @@ impl super::SimNet {
     /// The host an event happens to, if it is one host's.
     fn event_host(&self, event: &super::Event) -> Option<usize> {
         use super::Event;
-        let end_host = |conn: &u64, end: usize| self.conns.get(conn).map(|c| c.ends[end].host);
+        let end_host = |conn: &u64, end: usize| self.conns.get(*conn).map(|c| c.ends[end].host);
         match event {
             Event::Wake { host, .. }
             | Event::ConnectFailed { host, .. }

@@ -23,9 +23,11 @@
 //!
 //! [`Segmentation`]: crate::testing::Segmentation
 
+mod calls;
 mod commands;
 mod config;
 mod conn;
+mod dense;
 mod engine;
 mod fault;
 mod inject;
@@ -50,7 +52,7 @@ pub use random::RandomFaults;
 
 use std::any::Any;
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
@@ -61,9 +63,10 @@ use crate::host::{
     ConnId, ConnectError, FactoryProgram, Host, HostRng, ListenerId, Node, Program, Stream,
 };
 use crate::protocol::Factory;
-use crate::testing::{EventKind, Transcript, logs};
+use crate::testing::{EventDigest, EventKind, Transcript};
 use crate::time::Instant;
-use conn::{Conn, Packet};
+use conn::{Conn, Packet, PacketArena};
+use dense::{DenseMap, EndIndex};
 
 /// A host of the network, by its index.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
@@ -113,6 +116,10 @@ struct SimHost {
     next_port: u16,
     wake: Option<Instant>,
     output: Vec<(Stream, String)>,
+    /// In `SimNet::touched`.
+    touched: bool,
+    /// In `SimNet::settled`.
+    settled: bool,
 }
 
 #[derive(Debug)]
@@ -205,10 +212,13 @@ pub struct SimNet {
     names: Vec<String>,
     /// The names again, shared, for transcript lines.
     labels: Vec<std::sync::Arc<str>>,
-    conns: BTreeMap<u64, Conn>,
+    /// Connections by id (ids are handed out in sequence).
+    conns: DenseMap<Box<Conn>>,
     next_conn: u64,
     /// (host, incarnation, host's conn id) → (connection, end).
-    index: BTreeMap<(usize, u32, ConnId), (u64, usize)>,
+    index: EndIndex,
+    /// Where the bytes of packets are cut from, so a packet costs no allocation.
+    arena: PacketArena,
     /// Directed host pairs that are cut, and how.
     partitions: BTreeMap<(usize, usize), PartitionMode>,
     /// Packets waiting at hold-partitions, per directed host pair.
@@ -217,13 +227,19 @@ pub struct SimNet {
     rng: ChaCha8Rng,
     transcript: Transcript,
     record: bool,
+    /// A running digest of every event, if asked for.
+    digest: Option<EventDigest>,
     triggers: Vec<(Trigger, FaultAction)>,
     due_faults: VecDeque<FaultAction>,
-    work: BTreeSet<(u64, usize)>,
-    /// Hosts called into since they were last settled.
-    touched: BTreeSet<usize>,
-    /// Hosts settled in this step, whose next wake-up may have changed.
-    settled: BTreeSet<usize>,
+    /// Connection ends to look at, lowest (connection, end) first; an end is in it at
+    /// most once (its `queued` flag).
+    work: BinaryHeap<Reverse<(u64, usize)>>,
+    /// Hosts called into since they were last settled, lowest first (each once: its
+    /// `touched` flag).
+    touched: BinaryHeap<Reverse<usize>>,
+    /// Hosts settled in this step, whose next wake-up may have changed (each once: its
+    /// `settled` flag).
+    settled: Vec<usize>,
     events_processed: u64,
     /// Program log lines at this level and above go into the transcript.
     capture: Option<Level>,
@@ -235,7 +251,8 @@ pub struct SimNet {
     /// The events since virtual time last moved, per host, for the no-progress check.
     stretch: limits::Stretch,
     /// Connections an event touched, to drop once nothing more can happen on them.
-    finished: BTreeSet<u64>,
+    /// (Each once: the connection's `finishing` flag.)
+    finished: Vec<u64>,
 }
 
 impl SimNet {
@@ -261,34 +278,61 @@ impl SimNet {
             hosts: Vec::new(),
             names: Vec::new(),
             labels: Vec::new(),
-            conns: BTreeMap::new(),
+            conns: DenseMap::default(),
             next_conn: 0,
-            index: BTreeMap::new(),
+            index: EndIndex::default(),
+            arena: PacketArena::default(),
             partitions: BTreeMap::new(),
             held: BTreeMap::new(),
             link_latency: BTreeMap::new(),
             rng: ChaCha8Rng::seed_from_u64(seed),
             transcript: Transcript::new(),
             record: true,
+            digest: None,
             triggers: Vec::new(),
             due_faults: VecDeque::new(),
-            work: BTreeSet::new(),
-            touched: BTreeSet::new(),
-            settled: BTreeSet::new(),
+            work: BinaryHeap::new(),
+            touched: BinaryHeap::new(),
+            settled: Vec::new(),
             events_processed: 0,
             capture: None,
             calling: None,
             limits: Limits::default(),
             stopped: None,
             stretch: limits::Stretch::default(),
-            finished: BTreeSet::new(),
+            finished: Vec::new(),
         }
     }
 
-    /// Stops recording the transcript (for benchmarks).
+    /// Stops recording the transcript (for benchmarks, and sweeps that need only a
+    /// verdict).
     pub fn without_transcript(mut self) -> Self {
         self.record = false;
         self
+    }
+
+    /// Keeps a running digest of every event the transcript would record (recorded
+    /// or not), so two runs can be compared without either's transcript.
+    ///
+    /// ```
+    /// use weft::simnet::{NetConfig, SimNet};
+    /// let run = || {
+    ///     let mut net = SimNet::new(NetConfig::default(), 7).without_transcript().digest_events();
+    ///     net.run_for(std::time::Duration::from_secs(1));
+    ///     net.event_digest()
+    /// };
+    /// assert!(run().is_some());
+    /// assert_eq!(run(), run());
+    /// ```
+    pub fn digest_events(mut self) -> Self {
+        self.digest = Some(EventDigest::new());
+        self
+    }
+
+    /// The digest of the events so far, if [`digest_events`](Self::digest_events) was
+    /// asked for.
+    pub fn event_digest(&self) -> Option<u64> {
+        self.digest.as_ref().map(EventDigest::value)
     }
 
     /// Records the programs' log events at `level` and above in the transcript, as
@@ -338,6 +382,8 @@ impl SimNet {
             next_port: 40000,
             wake: None,
             output: Vec::new(),
+            touched: false,
+            settled: false,
         });
         self.names.push(name.to_owned());
         self.labels.push(name.into());
@@ -537,46 +583,6 @@ impl SimNet {
         true
     }
 
-    /// Runs `f` with log capture on, if asked for.
-    fn captured(&mut self, f: impl FnOnce(&mut Self)) {
-        match self.capture {
-            Some(level) => {
-                let _level = logs::level(level);
-                tracing::dispatcher::with_default(&logs::dispatch(), || f(self));
-            }
-            None => f(self),
-        }
-    }
-
-    /// Calls into host `h`'s running program with its clock's time; what it logs goes
-    /// to the transcript as its lines.
-    fn call_node<R>(&mut self, h: usize, f: impl FnOnce(&mut dyn Node, Instant) -> R) -> Option<R> {
-        let now = self.host_now(h);
-        let node = self.hosts[h].node.as_mut()?;
-        self.touched.insert(h);
-        self.calling = Some(h);
-        let result = {
-            let _logging = logs::enter(h);
-            f(node.as_mut(), now)
-        };
-        self.calling = None;
-        if self.capture.is_some() {
-            for (host, level, line) in logs::take_lines() {
-                let who = self.labels[host].clone();
-                let mut text = String::with_capacity(line.len() + 12);
-                text.push_str("log");
-                if level != Level::INFO {
-                    text.push(' ');
-                    text.push_str(level.as_str());
-                }
-                text.push_str(": ");
-                text.push_str(&line);
-                self.record(who, EventKind::Line(text));
-            }
-        }
-        Some(result)
-    }
-
     /// Runs every event due up to `deadline`, then moves time to it.
     pub fn run_until(&mut self, deadline: Instant) {
         self.start();
@@ -644,7 +650,13 @@ impl SimNet {
     }
 
     fn record(&mut self, who: impl Into<std::sync::Arc<str>>, what: EventKind) {
-        if self.record {
+        if let Some(digest) = &mut self.digest {
+            let who: std::sync::Arc<str> = who.into();
+            digest.add(self.now, &who, &what);
+            if self.record {
+                self.transcript.record(self.now, who, what);
+            }
+        } else if self.record {
             self.transcript.record(self.now, who, what);
         }
     }

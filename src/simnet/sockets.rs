@@ -1,9 +1,10 @@
 //! The socket layer: kernel buffers, the receive window, reads, closes, triggers.
 
-use bytes::Bytes;
+use std::collections::VecDeque;
 
 use super::SimNet;
 use super::conn::{End, Packet, Phase};
+use crate::host::ConnPoll;
 use crate::testing::EventKind;
 use crate::transport::{CloseAction, Disconnect};
 
@@ -11,7 +12,7 @@ impl SimNet {
     /// Moves a host's queued bytes into the kernel, puts what the window allows on the
     /// wire, carries out the program's close, and delivers reads if it is reading.
     pub(super) fn service(&mut self, conn: u64, end: usize) {
-        let Some(c) = self.conns.get(&conn) else {
+        let Some(c) = self.conns.get(conn) else {
             return;
         };
         let e = &c.ends[end];
@@ -20,26 +21,36 @@ impl SimNet {
             return;
         }
         let (h, hc) = (e.host, e.conn.expect("open ends have a host id"));
-        loop {
+        let mut transmitted = false;
+        let poll = loop {
             let send_buffer = self.config.send_buffer;
-            let Some(node) = self.hosts[h].node.as_ref() else {
-                return;
-            };
-            let e = &mut self.conns.get_mut(&conn).expect("checked").ends[end];
-            let space = send_buffer.saturating_sub(e.send_buf.len());
-            let pending = node.pending(hc);
-            let n = space.min(pending.len());
-            if n == 0 {
-                break;
-            }
-            e.send_buf.extend(&pending[..n]);
+            let e = &mut self.conns.get_mut(conn).expect("checked").ends[end];
+            let room = send_buffer.saturating_sub(e.send_buf.len());
+            // Lent to the node for the call, and given back.
+            let mut send_buf = std::mem::take(&mut e.send_buf);
             // Draining may resume the program's producer, which writes more.
-            self.call_node(h, |node, now| node.consume(now, hc, n));
+            let poll = self
+                .call_node_untouched(h, |node, now| node.poll_conn(now, hc, room, &mut send_buf));
+            let e = self.end_mut(conn, end);
+            e.send_buf = send_buf;
+            let Some(poll) = poll else { return };
+            e.backlog = poll.left > 0;
+            if poll.moved == 0 {
+                break poll;
+            }
+            self.touch_host(h);
+            self.transmit(conn, end);
+            transmitted = true;
+            // Nothing left: the poll's state is already the state after this move
+            // (a producer it resumed has run, and what it wrote would be left).
+            if poll.left == 0 {
+                break poll;
+            }
+        };
+        if !transmitted {
             self.transmit(conn, end);
         }
-        self.transmit(conn, end);
-        let action = self.hosts[h].node.as_ref().and_then(|n| n.close_action(hc));
-        match action {
+        match poll.close {
             Some(CloseAction::Close) => {
                 let e = self.end_mut(conn, end);
                 e.fin_queued = true;
@@ -64,16 +75,29 @@ impl SimNet {
             }
             None => {}
         }
-        self.deliver_reads(conn, end);
+        self.deliver_reads_after(conn, end, Some(poll));
+    }
+
+    /// The peer's window opened: what the send buffer holds may go on the wire. The
+    /// program, which did not touch the connection, is not asked anything.
+    pub(super) fn window_opened(&mut self, conn: u64, end: usize) {
+        self.transmit(conn, end);
+        let Some(c) = self.conns.get(conn) else {
+            return;
+        };
+        let e = &c.ends[end];
+        if e.phase == Phase::Open && e.has_reads_waiting() {
+            self.deliver_reads(conn, end);
+        }
     }
 
     pub(super) fn end_mut(&mut self, conn: u64, end: usize) -> &mut End {
-        &mut self.conns.get_mut(&conn).expect("connection exists").ends[end]
+        &mut self.conns.get_mut(conn).expect("connection exists").ends[end]
     }
 
     /// Tells an end's program its connection is gone, once.
     pub(super) fn lost(&mut self, conn: u64, end: usize, reason: Disconnect) {
-        let c = &self.conns[&conn];
+        let c = &self.conns[conn];
         let e = &c.ends[end];
         let who = c.end_label(end);
         let (h, incarnation, hc) = (e.host, e.incarnation, e.conn);
@@ -89,7 +113,7 @@ impl SimNet {
     pub(super) fn transmit(&mut self, conn: u64, from: usize) {
         loop {
             let (recv_buffer, mss) = (self.config.recv_buffer, self.config.mss);
-            let Some(c) = self.conns.get_mut(&conn) else {
+            let Some(c) = self.conns.get_mut(conn) else {
                 return;
             };
             let [a, b] = &mut c.ends;
@@ -100,7 +124,7 @@ impl SimNet {
             let window = recv_buffer.saturating_sub(peer.recv_buf.len() + e.in_flight);
             let n = window.min(mss).min(e.send_buf.len());
             if n > 0 {
-                let data = Bytes::from(take_front(&mut e.send_buf, n));
+                let data = self.arena.take_front(&mut e.send_buf, n);
                 e.in_flight += n;
                 self.send(conn, from, Packet::Data(data));
                 continue;
@@ -116,8 +140,14 @@ impl SimNet {
     /// Hands arrived bytes to the program as reads (cut by the segmentation policy)
     /// while it is reading, then the end-of-stream.
     pub(super) fn deliver_reads(&mut self, conn: u64, to: usize) {
+        self.deliver_reads_after(conn, to, None);
+    }
+
+    /// [`deliver_reads`](Self::deliver_reads), given what a poll of the receiving end
+    /// just found (so the first read needs no other).
+    fn deliver_reads_after(&mut self, conn: u64, to: usize, mut known: Option<ConnPoll>) {
         loop {
-            let Some(c) = self.conns.get_mut(&conn) else {
+            let Some(c) = self.conns.get_mut(conn) else {
                 return;
             };
             let e = &mut c.ends[to];
@@ -125,13 +155,24 @@ impl SimNet {
                 return;
             }
             let (h, hc) = (e.host, e.conn.expect("open ends have a host id"));
-            let Some(node) = self.hosts[h].node.as_ref() else {
-                return;
-            };
-            if node.reading_paused(hc) {
+            if !e.has_reads_waiting() {
+                // Nothing to deliver, paused or not.
                 return;
             }
-            let accepts = node.accepts_data(hc);
+            let poll = match known.take() {
+                Some(poll) => poll,
+                None => {
+                    let now = self.now + self.hosts[h].clock_offset;
+                    let Some(node) = self.hosts[h].node.as_mut() else {
+                        return;
+                    };
+                    node.poll_conn(now, hc, 0, &mut VecDeque::new())
+                }
+            };
+            if poll.reading_paused {
+                return;
+            }
+            let accepts = poll.accepts_data;
             if !e.recv_buf.is_empty() {
                 let n = e.reads.next_read(e.recv_buf.len());
                 let chunk = e.recv_buf.take(n);
@@ -146,8 +187,12 @@ impl SimNet {
                 };
                 self.record(who, what);
                 self.call_node(h, |node, now| node.handle_data(now, hc, &chunk));
-                // The window opened: the sender may put more on the wire.
-                self.work.insert((conn, 1 - to));
+                // The window opened: the sender may put more on the wire (if it has
+                // anything to put there).
+                let waiting = self.conns.get(conn);
+                if waiting.is_some_and(|c| c.ends[1 - to].has_work_for_window()) {
+                    self.queue_transmit(conn, 1 - to);
+                }
                 continue;
             }
             if e.eof_received && !e.eof_delivered {
@@ -161,7 +206,10 @@ impl SimNet {
     }
 
     pub(super) fn check_triggers(&mut self, conn: u64, to: usize) {
-        let c = &self.conns[&conn];
+        if self.triggers.is_empty() {
+            return;
+        }
+        let c = &self.conns[conn];
         let (from_host, to_host) = (
             &self.names[c.ends[1 - to].host],
             &self.names[c.ends[to].host],
@@ -182,16 +230,4 @@ impl SimNet {
             }
         }
     }
-}
-
-/// The first `n` bytes of a ring buffer, copied out in (at most) two slices rather than
-/// byte by byte.
-fn take_front(buf: &mut std::collections::VecDeque<u8>, n: usize) -> Vec<u8> {
-    let (a, b) = buf.as_slices();
-    let from_a = n.min(a.len());
-    let mut out = Vec::with_capacity(n);
-    out.extend_from_slice(&a[..from_a]);
-    out.extend_from_slice(&b[..n - from_a]);
-    buf.drain(..n);
-    out
 }

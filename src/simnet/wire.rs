@@ -35,7 +35,7 @@ impl SimNet {
 
     /// Sends a packet from one end toward the other, through partitions and stalls.
     pub(super) fn send(&mut self, conn: u64, from: usize, packet: Packet) {
-        let c = &self.conns[&conn];
+        let c = &self.conns[conn];
         let (src, dst) = (c.ends[from].host, c.ends[1 - from].host);
         if packet.is_reliable() && c.ends[from].stall.is_some() {
             // Behind a lost packet: wait for its retransmission, in order.
@@ -50,7 +50,7 @@ impl SimNet {
         match self.path(src, dst) {
             Path::Open => self.put_on_wire(conn, from, packet),
             Path::Hold => {
-                self.conns.get_mut(&conn).expect("checked").packets += 1;
+                self.conns.get_mut(conn).expect("checked").packets += 1;
                 (self.held.entry((src, dst)).or_default()).push_back((conn, from, packet));
             }
             Path::Drop => self.lose(conn, from, packet),
@@ -78,7 +78,7 @@ impl SimNet {
     }
 
     pub(super) fn put_on_wire(&mut self, conn: u64, from: usize, packet: Packet) {
-        let c = &self.conns[&conn];
+        let c = &self.conns[conn];
         let (src, dst) = (c.ends[from].host, c.ends[1 - from].host);
         let latency = if src == dst {
             Duration::ZERO
@@ -91,7 +91,7 @@ impl SimNet {
             latency.sample(&mut self.rng)
         };
         let now = self.now;
-        self.conns.get_mut(&conn).expect("checked").packets += 1;
+        self.conns.get_mut(conn).expect("checked").packets += 1;
         let e = self.end_mut(conn, from);
         // In order per direction: never overtake the previous packet.
         let at = (now + latency).max(e.last_arrival);
@@ -107,7 +107,7 @@ impl SimNet {
     }
 
     pub(super) fn retransmit(&mut self, conn: u64, from: usize) {
-        let Some(c) = self.conns.get(&conn) else {
+        let Some(c) = self.conns.get(conn) else {
             return;
         };
         let e = &c.ends[from];
@@ -156,7 +156,7 @@ impl SimNet {
     /// answer (never twice, never after `connection_made`). Every way a connect can
     /// fail comes through here, so none can leave it unanswered.
     pub(super) fn fail_connect(&mut self, conn: u64, error: ConnectError) {
-        let Some(c) = self.conns.get_mut(&conn) else {
+        let Some(c) = self.conns.get_mut(conn) else {
             return;
         };
         if !c.awaiting_answer {
@@ -193,12 +193,12 @@ impl SimNet {
 
     /// A packet reaches an end.
     pub(super) fn arrive(&mut self, conn: u64, to: usize, packet: Packet) {
-        let Some(c) = self.conns.get_mut(&conn) else {
+        let Some(c) = self.conns.get_mut(conn) else {
             return;
         };
         c.packets -= 1;
-        self.finished.insert(conn);
-        let c = &self.conns[&conn];
+        self.note_finishing(conn);
+        let c = &self.conns[conn];
         let e = &c.ends[to];
         let h = e.host;
         match self.hosts[h].status {
@@ -220,7 +220,7 @@ impl SimNet {
                 self.fail_connect(conn, ConnectError::Refused);
             }
             (Packet::Data(bytes), Phase::Open | Phase::Queued) => {
-                let [a, b] = &mut self.conns.get_mut(&conn).expect("checked").ends;
+                let [a, b] = &mut self.conns.get_mut(conn).expect("checked").ends;
                 let (e, sender) = if to == 0 { (a, b) } else { (b, a) };
                 sender.in_flight = sender.in_flight.saturating_sub(bytes.len());
                 e.recv_buf.push(bytes);
@@ -230,7 +230,7 @@ impl SimNet {
                 // Data for a closed or unknown socket: the kernel answers with a reset.
                 let sender = &mut self.end_mut(conn, 1 - to);
                 sender.in_flight = sender.in_flight.saturating_sub(bytes.len());
-                let who = self.conns[&conn].end_label(to);
+                let who = self.conns[conn].end_label(to);
                 self.record(who, EventKind::Discarded(bytes.len()));
                 self.send(conn, to, Packet::Rst);
             }
@@ -259,7 +259,7 @@ impl SimNet {
 
     /// A connection request reaches the accepting host.
     pub(super) fn syn(&mut self, conn: u64) {
-        let c = &self.conns[&conn];
+        let c = &self.conns[conn];
         let h = c.ends[1].host;
         let loopback = c.ends[0].host == h;
         let port = c.port;
@@ -288,7 +288,7 @@ impl SimNet {
 
     /// Hands a connection to the accepting host's program.
     pub(super) fn accept(&mut self, conn: u64) {
-        let c = &self.conns[&conn];
+        let c = &self.conns[conn];
         let h = c.ends[1].host;
         let Some(listener) = self.hosts[h].listeners.get(&c.port) else {
             return;
@@ -311,7 +311,7 @@ impl SimNet {
         e.conn = Some(hc);
         e.phase = Phase::Open;
         self.index.insert((h, incarnation, hc), (conn, 1));
-        let who = self.conns[&conn].end_label(1);
+        let who = self.conns[conn].end_label(1);
         self.record(who, EventKind::Open);
     }
 
@@ -333,7 +333,7 @@ impl SimNet {
         let more = !listener.waiting.is_empty();
         if self
             .conns
-            .get(&conn)
+            .get(conn)
             .is_some_and(|c| c.ends[1].phase == Phase::Queued)
         {
             self.accept(conn);
@@ -353,21 +353,21 @@ impl SimNet {
 
     /// The connecting end learns its connection is up.
     pub(super) fn established(&mut self, conn: u64) {
-        let c = &self.conns[&conn];
+        let c = &self.conns[conn];
         let e = &c.ends[0];
         let (h, hc) = (e.host, e.conn.expect("connecting end has an id"));
         let (local, peer) = (e.addr, c.ends[1].addr);
         let accepted = self
             .call_node(h, |node, now| node.handle_connected(now, hc, local, peer))
             .unwrap_or(false);
-        let c = self.conns.get_mut(&conn).expect("checked");
+        let c = self.conns.get_mut(conn).expect("checked");
         c.awaiting_answer = false;
         if !accepted {
             return self.send(conn, 0, Packet::Rst);
         }
         c.ends[0].phase = Phase::Open;
-        let who = self.conns[&conn].end_label(0);
+        let who = self.conns[conn].end_label(0);
         self.record(who, EventKind::Open);
-        self.work.insert((conn, 0));
+        self.queue_service(conn, 0);
     }
 }

@@ -53,6 +53,12 @@ pub(crate) fn level(level: Level) -> LevelGuard {
     LevelGuard(LEVEL.replace(Some(level)))
 }
 
+/// Whether this thread is capturing (for SimNet, or in [`capture`]): its subscriber is
+/// then the capturing one, which ignores spans, so making one is wasted work.
+pub(crate) fn capturing() -> bool {
+    LEVEL.get().is_some()
+}
+
 /// Restores the previous capture level.
 pub(crate) struct LevelGuard(Option<Level>);
 

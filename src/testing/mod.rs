@@ -30,7 +30,7 @@ pub use probe::{Ended, ListenAddress, Probe, SharedLog};
 pub use pump::{Pump, PumpOptions, Side, connected_pair};
 pub use segmentation::{Segmentation, Segmenter};
 pub use string_transport::{StringTransport, TestConnection};
-pub use transcript::{Event, EventKind, Transcript};
+pub use transcript::{Event, EventDigest, EventKind, Transcript};
 
 use crate::flow::{Consumer, ProducerError, ProducerKind};
 

@@ -18,7 +18,7 @@ use crate::transport::Disconnect;
 const WRAP: usize = 64;
 
 /// One thing that happened.
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub enum EventKind {
     /// A connection opened.
     Open,
@@ -117,6 +117,56 @@ impl Transcript {
             render_event(&mut out, &prefix, &event.what);
         }
         out
+    }
+}
+
+/// A running digest of a stream of events, for comparing two runs without keeping
+/// either's transcript: equal streams give equal digests, and a stream that differs
+/// in any event (its time, who, kind or bytes) gives another with overwhelming
+/// likelihood.
+///
+/// The hash is SipHash-1-3 with fixed keys (`std`'s `DefaultHasher::new()`): the same
+/// in every run of one binary, which is all a determinism check compares.
+///
+/// ```
+/// use weft::testing::{EventDigest, EventKind};
+/// use weft::time::Instant;
+///
+/// let (mut a, mut b) = (EventDigest::new(), EventDigest::new());
+/// a.add(Instant::ZERO, "a > b", &EventKind::Data(b"hi".to_vec().into()));
+/// b.add(Instant::ZERO, "a > b", &EventKind::Data(b"ho".to_vec().into()));
+/// assert_ne!(a.value(), b.value());
+/// assert_eq!(a.events(), 1);
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct EventDigest {
+    hasher: std::hash::DefaultHasher,
+    events: u64,
+}
+
+impl EventDigest {
+    /// The digest of no events.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds one event to the stream.
+    pub fn add(&mut self, at: Instant, who: &str, what: &EventKind) {
+        use std::hash::Hash;
+        at.hash(&mut self.hasher);
+        who.hash(&mut self.hasher);
+        what.hash(&mut self.hasher);
+        self.events += 1;
+    }
+
+    /// The digest of the events so far.
+    pub fn value(&self) -> u64 {
+        std::hash::Hasher::finish(&self.hasher)
+    }
+
+    /// How many events it has seen.
+    pub fn events(&self) -> u64 {
+        self.events
     }
 }
 
@@ -299,6 +349,35 @@ mod tests {
             assert!(piece.len() <= WRAP);
             assert_eq!(piece.len() % 4, 0, "{piece}");
         }
+    }
+
+    #[test]
+    fn digests_agree_on_equal_streams_and_tell_times_and_order_apart() {
+        let events = [
+            (Instant::ZERO, "a", EventKind::Open),
+            (
+                Instant::from_millis(1),
+                "a > b",
+                EventKind::Data(b"x".to_vec().into()),
+            ),
+            (
+                Instant::from_millis(2),
+                "b",
+                EventKind::Lost(Disconnect::Clean),
+            ),
+        ];
+        let digest = |order: &[usize], shift: u64| {
+            let mut d = EventDigest::new();
+            for &i in order {
+                let (at, who, what) = &events[i];
+                d.add(*at + std::time::Duration::from_nanos(shift), who, what);
+            }
+            d.value()
+        };
+        assert_eq!(digest(&[0, 1, 2], 0), digest(&[0, 1, 2], 0));
+        assert_ne!(digest(&[0, 1, 2], 0), digest(&[0, 2, 1], 0), "order counts");
+        assert_ne!(digest(&[0, 1, 2], 0), digest(&[0, 1, 2], 1), "times count");
+        assert_ne!(digest(&[0, 1], 0), digest(&[0, 1, 2], 0));
     }
 
     #[test]

@@ -1,0 +1,73 @@
+//! Calling into hosts' programs: with their clock's time, their log lines captured
+//! into the transcript, and the host marked for settling.
+
+use super::{Level, SimNet};
+use crate::host::Node;
+use crate::testing::{EventKind, logs};
+use crate::time::Instant;
+use std::cmp::Reverse;
+
+impl SimNet {
+    /// Runs `f` with log capture on, if asked for.
+    pub(super) fn captured(&mut self, f: impl FnOnce(&mut Self)) {
+        match self.capture {
+            Some(level) => {
+                let _level = logs::level(level);
+                tracing::dispatcher::with_default(&logs::dispatch(), || f(self));
+            }
+            None => f(self),
+        }
+    }
+
+    /// Calls into host `h`'s running program with its clock's time; what it logs goes
+    /// to the transcript as its lines.
+    pub(super) fn call_node<R>(
+        &mut self,
+        h: usize,
+        f: impl FnOnce(&mut dyn Node, Instant) -> R,
+    ) -> Option<R> {
+        self.touch_host(h);
+        self.call_node_untouched(h, f)
+    }
+
+    /// Marks host `h` for settling: its commands, dirty connections and wake-up.
+    pub(super) fn touch_host(&mut self, h: usize) {
+        let host = &mut self.hosts[h];
+        if !host.touched && host.node.is_some() {
+            host.touched = true;
+            self.touched.push(Reverse(h));
+        }
+    }
+
+    /// [`call_node`](Self::call_node) for a call that may leave the host as it was:
+    /// the caller touches it if the call did anything.
+    pub(super) fn call_node_untouched<R>(
+        &mut self,
+        h: usize,
+        f: impl FnOnce(&mut dyn Node, Instant) -> R,
+    ) -> Option<R> {
+        let now = self.host_now(h);
+        let node = self.hosts[h].node.as_mut()?;
+        self.calling = Some(h);
+        let result = {
+            let _logging = logs::enter(h);
+            f(node.as_mut(), now)
+        };
+        self.calling = None;
+        if self.capture.is_some() {
+            for (host, level, line) in logs::take_lines() {
+                let who = self.labels[host].clone();
+                let mut text = String::with_capacity(line.len() + 12);
+                text.push_str("log");
+                if level != Level::INFO {
+                    text.push(' ');
+                    text.push_str(level.as_str());
+                }
+                text.push_str(": ");
+                text.push_str(&line);
+                self.record(who, EventKind::Line(text));
+            }
+        }
+        Some(result)
+    }
+}
