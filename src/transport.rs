@@ -323,24 +323,19 @@ impl TransportState {
 }
 
 impl Consumer for TransportState {
+    #[inline]
     fn write(&mut self, data: &[u8]) {
-        if !self.writable || data.is_empty() {
+        // One byte into room the queue already has and no producer to watch (ping-pong,
+        // heartbeats): a path with no call on it saves no registers.
+        if let [byte] = data
+            && self.writable
+            && self.producer.is_none()
+            && self.queue.len() < self.queue.capacity()
+        {
+            self.queue.push(*byte);
             return;
         }
-        if let [byte] = data {
-            // One-byte writes (ping-pong, heartbeats) skip the memcpy call.
-            self.queue.push(*byte);
-        } else {
-            self.queue.extend_from_slice(data);
-        }
-        if let Some(producer) = &mut self.producer
-            && producer.kind == ProducerKind::Push
-            && !producer.paused
-            && self.queue.len() - self.sent > self.high_water
-        {
-            producer.paused = true;
-            self.notices.push_back(Notice::PauseProducing);
-        }
+        self.write_queued(data);
     }
 
     fn register_producer(&mut self, kind: ProducerKind) -> Result<(), ProducerError> {
@@ -367,6 +362,26 @@ impl Consumer for TransportState {
             .take()
             .map(|_| ())
             .ok_or(ProducerError::NotRegistered)
+    }
+}
+
+impl TransportState {
+    /// [`Consumer::write`] in general: any length, growing the queue, pausing a push
+    /// producer past the high-water mark. Kept out of line so that `write` stays small.
+    #[inline(never)]
+    fn write_queued(&mut self, data: &[u8]) {
+        if !self.writable || data.is_empty() {
+            return;
+        }
+        self.queue.extend_from_slice(data);
+        if let Some(producer) = &mut self.producer
+            && producer.kind == ProducerKind::Push
+            && !producer.paused
+            && self.queue.len() - self.sent > self.high_water
+        {
+            producer.paused = true;
+            self.notices.push_back(Notice::PauseProducing);
+        }
     }
 }
 

@@ -18,6 +18,8 @@ use crate::protocol::Factory;
 use crate::testing::{Pump, PumpOptions};
 use crate::transport::ipv4;
 
+mod twisted;
+
 /// Arguments of `weft bench`.
 #[derive(Debug, Args)]
 pub(crate) struct BenchArgs {
@@ -31,10 +33,20 @@ pub(crate) struct BenchArgs {
 #[derive(Debug, Subcommand)]
 enum BenchCommand {
     /// Ping-pong over the in-memory pump, no transcript: prints `exchanges_per_s=`.
+    ///
+    /// With `--vs-twisted`, each run is followed by one of Twisted's `iosim` ping-pong
+    /// (python3 with Twisted), and two more lines give Twisted's rate and
+    /// `ratio_vs_twisted=`, the median of the runs' ratios, with their spread.
     Pingpong {
         /// Exchanges (client maximum); each pump round trips one byte each way.
         #[arg(long, default_value_t = 1_000_000)]
         exchanges: u64,
+        /// Measure Twisted's `iosim` ping-pong after each run, on the same machine.
+        #[arg(long)]
+        vs_twisted: bool,
+        /// Exchanges in each of Twisted's runs (with `--vs-twisted`).
+        #[arg(long, default_value_t = 200_000)]
+        twisted_exchanges: u64,
     },
     /// N timers at seeded random deadlines in [0, 100 s), every third cancelled, then
     /// 100 advances of 1 s: prints `timers_per_s=`.
@@ -101,7 +113,12 @@ pub(crate) fn run(args: &BenchArgs) -> i32 {
         BenchCommand::Int32(stream) => super::bench_codec::run(Codec::Int32, stream, runs),
         BenchCommand::Hold(hold) => return super::bench_hold::run(hold),
         BenchCommand::Sim { files, seeds } => return bench_sims(files, (*seeds).max(1), runs),
-        &BenchCommand::Pingpong { exchanges } => {
+        &BenchCommand::Pingpong {
+            exchanges,
+            vs_twisted: true,
+            twisted_exchanges,
+        } => return pingpong_vs_twisted(exchanges, twisted_exchanges.max(1), runs),
+        &BenchCommand::Pingpong { exchanges, .. } => {
             let rates = repeat(runs, || bench_pingpong(exchanges));
             report(&format!("exchanges={exchanges}"), "exchanges_per_s", &rates);
         }
@@ -316,6 +333,48 @@ fn bench_pingpong(exchanges: u64) -> Measured {
         "the benchmark ran to its end"
     );
     Measured::new(exchanges, elapsed)
+}
+
+/// `weft bench pingpong --vs-twisted`: weft's run and Twisted's in turns, then weft's
+/// line, Twisted's, and the ratios run by run.
+fn pingpong_vs_twisted(exchanges: u64, twisted_exchanges: u64, runs: usize) -> i32 {
+    if let Some(why) = twisted::unavailable() {
+        eprintln!("error: {why}");
+        return 2;
+    }
+    let (mut weft, mut anchor, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..runs {
+        let ours = bench_pingpong(exchanges);
+        let theirs = match twisted::run_once(twisted_exchanges) {
+            Ok(theirs) => theirs,
+            Err(error) => {
+                eprintln!("error: {error}");
+                return 2;
+            }
+        };
+        ratios.push(ours.rate / theirs.rate);
+        weft.push(ours);
+        anchor.push(theirs);
+    }
+    report(
+        &format!("exchanges={exchanges}"),
+        "exchanges_per_s",
+        &sorted(weft),
+    );
+    report(
+        &format!("twisted_iosim exchanges={twisted_exchanges}"),
+        "exchanges_per_s",
+        &sorted(anchor),
+    );
+    ratios.sort_by(f64::total_cmp);
+    println!(
+        "vs_twisted runs={} ratio_vs_twisted={:.1} min_ratio_vs_twisted={:.1} max_ratio_vs_twisted={:.1}",
+        ratios.len(),
+        ratios[ratios.len() / 2],
+        ratios[0],
+        ratios[ratios.len() - 1],
+    );
+    0
 }
 
 fn bench_clock(timers: u64) -> Measured {

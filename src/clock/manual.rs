@@ -1,9 +1,9 @@
-//! [`ManualClock`]: Twisted's `task.Clock`, on a heap instead of a sorted list.
+//! [`ManualClock`]: Twisted's `task.Clock`, on a timer queue instead of a sorted list.
 
 use std::fmt;
 use std::time::Duration;
 
-use super::heap::{Entry, MAX_SLOTS, PLACE_LIMIT, SLOT_BITS, TimerHeap};
+use super::heap::{Entry, MAX_SLOTS, PLACE_LIMIT, SLOT_BITS, TimerQueue};
 use super::outcomes::Outcomes;
 use super::{CallError, CallId, Clock};
 use crate::time::Instant;
@@ -18,7 +18,7 @@ struct Slot<T> {
     serial: u64,
     /// When the call is due now.
     deadline: u64,
-    /// Its rank among calls due at the same time (its heap entry's place), with
+    /// Its rank among calls due at the same time (its queue entry's place), with
     /// [`MOVED`] set while it waits to be re-sorted.
     place: u64,
     timer: Option<T>,
@@ -42,12 +42,13 @@ struct Moved {
 /// calls due at the same time run in the order they were scheduled, and a call that is
 /// reset or delayed keeps its place in that list, so that it runs *first* among calls
 /// already due at its new time if it was moved later, *last* if it was moved earlier,
-/// and where it was if its time did not change. Pending calls live in a 4-ary heap keyed
-/// by (deadline, place), so scheduling is O(log n) rather than a sort of the whole list.
+/// and where it was if its time did not change. Pending calls live in a queue keyed by
+/// (deadline, place) (a sorted run and a 4-ary heap), so scheduling is O(log n) rather
+/// than a sort of the whole list.
 /// A reset only marks its call; the next sort point gives it its new place.
 pub struct ManualClock<T> {
     now: Instant,
-    heap: TimerHeap,
+    queue: TimerQueue,
     slots: Vec<Slot<T>>,
     vacant: Vec<u32>,
     moved: Vec<Moved>,
@@ -80,7 +81,7 @@ impl<T> ManualClock<T> {
     pub fn new() -> Self {
         Self {
             now: Instant::ZERO,
-            heap: TimerHeap::default(),
+            queue: TimerQueue::default(),
             slots: Vec::new(),
             vacant: Vec::new(),
             moved: Vec::new(),
@@ -126,7 +127,7 @@ impl<T> ManualClock<T> {
             self.slots.push(slot);
             index
         };
-        self.heap.push(Entry::new(deadline, place, index));
+        self.queue.push(Entry::new(deadline, place, index));
         self.pending += 1;
         CallId((serial << SLOT_BITS) | u64::from(index))
     }
@@ -178,8 +179,7 @@ impl<T> ManualClock<T> {
     /// The earliest pending deadline, if any.
     pub fn next_deadline(&mut self) -> Option<Instant> {
         self.sort();
-        self.discard_stale_top();
-        self.heap.peek().map(|e| Instant::from_nanos(e.deadline()))
+        self.live_top().map(|e| Instant::from_nanos(e.deadline()))
     }
 
     /// Moves time to `t` without running anything. Time never goes backwards: an
@@ -191,12 +191,11 @@ impl<T> ManualClock<T> {
     /// Removes and returns the first call due at or before now, if any.
     pub fn pop_due(&mut self) -> Option<(CallId, T)> {
         self.sort();
-        self.discard_stale_top();
-        let top = self.heap.peek()?;
+        let top = self.live_top()?;
         if top.deadline() > self.now.as_nanos() {
             return None;
         }
-        self.heap.pop();
+        self.queue.pop_peeked(top);
         let index = top.slot();
         let slot = &mut self.slots[index as usize];
         let id = CallId((slot.serial << SLOT_BITS) | u64::from(index));
@@ -270,7 +269,7 @@ impl<T> ManualClock<T> {
                 let place = self.take_last_place();
                 self.place(m.slot, place);
             } else if m.from == deadline {
-                // Back where it was: its heap entry is still there and still live.
+                // Back where it was: its queue entry is still there and still live.
                 self.slots[m.slot as usize].place &= !MOVED;
             }
         }
@@ -281,7 +280,7 @@ impl<T> ManualClock<T> {
     fn place(&mut self, index: u32, place: u64) {
         let slot = &mut self.slots[index as usize];
         slot.place = place;
-        self.heap.push(Entry::new(slot.deadline, place, index));
+        self.queue.push(Entry::new(slot.deadline, place, index));
         self.sweep_if_stale();
     }
 
@@ -295,22 +294,25 @@ impl<T> ManualClock<T> {
     }
 
     /// Sweeps stale entries once they dominate, so that cancel- and reset-heavy
-    /// workloads (a timeout cancelled or reset on every read) keep the heap
+    /// workloads (a timeout cancelled or reset on every read) keep the queue
     /// proportional to the live calls.
     #[inline]
     fn sweep_if_stale(&mut self) {
-        if self.heap.len() > 64 && self.heap.len() > 4 * self.pending {
+        if self.queue.len() > 64 && self.queue.len() > 4 * self.pending {
             let slots = &self.slots;
-            self.heap.retain(|e| is_live(slots, e));
+            self.queue.retain(|e| is_live(slots, e));
         }
     }
 
-    fn discard_stale_top(&mut self) {
-        while let Some(top) = self.heap.peek() {
+    /// The first live entry, after discarding the stale ones before it.
+    #[inline]
+    fn live_top(&mut self) -> Option<Entry> {
+        loop {
+            let top = self.queue.peek()?;
             if is_live(&self.slots, &top) {
-                return;
+                return Some(top);
             }
-            self.heap.pop();
+            self.queue.pop_peeked(top);
         }
     }
 
@@ -340,7 +342,7 @@ impl<T> ManualClock<T> {
     }
 }
 
-/// Whether a heap entry is its call's current one. A moved call's old entry stays live
+/// Whether a queue entry is its call's current one. A moved call's old entry stays live
 /// until it is re-sorted, so that a call moved back to where it was needs no new entry.
 #[inline]
 fn is_live<T>(slots: &[Slot<T>], entry: &Entry) -> bool {
@@ -401,13 +403,13 @@ mod tests {
         }
         assert_eq!(clock.pending_count(), 0);
         assert!(clock.slots.len() <= 1_000, "{} slots", clock.slots.len());
-        assert!(clock.heap.len() <= 64 + 4 * 1_000);
+        assert!(clock.queue.len() <= 64 + 4 * 1_000);
         assert_eq!(clock.outcomes.words(), 1_000_000usize.div_ceil(64));
         assert_eq!(clock.cancel(last.unwrap()), Err(CallError::AlreadyCalled));
     }
 
     #[test]
-    fn a_timeout_reset_on_every_read_keeps_the_heap_small() {
+    fn a_timeout_reset_on_every_read_keeps_the_queue_small() {
         let mut clock = ManualClock::new();
         let timeouts: Vec<_> = (0..10)
             .map(|i| clock.call_later(Duration::from_secs(5), i))
@@ -418,7 +420,11 @@ mod tests {
             clock.reset(call, Duration::from_secs(5)).unwrap();
             assert!(clock.next_deadline().is_some());
         }
-        assert!(clock.heap.len() <= 64, "{} heap entries", clock.heap.len());
+        assert!(
+            clock.queue.len() <= 64,
+            "{} queue entries",
+            clock.queue.len()
+        );
         assert_eq!(clock.pending_count(), 10);
     }
 }

@@ -27,6 +27,8 @@
 mod heap;
 mod looping;
 mod manual;
+#[cfg(test)]
+mod model_tests;
 mod outcomes;
 
 use std::time::Duration;

@@ -292,7 +292,16 @@ impl<C: Protocol, S: Protocol> Pump<C, S> {
         true
     }
 
+    #[inline]
     fn deliver_both_notices(&mut self) {
+        // One test for the usual case, neither end owed anything.
+        if self.server_end.transport.has_notices() | self.client_end.transport.has_notices() {
+            self.deliver_some_notices();
+        }
+    }
+
+    #[inline(never)]
+    fn deliver_some_notices(&mut self) {
         if self.server_end.transport.has_notices() {
             self.deliver_notices(Which::Server);
         }
