@@ -45,6 +45,11 @@ pub struct Expect {
     /// Exactly how many transcript lines contain each substring.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub transcript_count: BTreeMap<String, usize>,
+    /// Every connect ends exactly once and every connection is lost at most once, as
+    /// [`LifecycleLedger`](crate::testing::LifecycleLedger) checks: promises that hold
+    /// whatever faults land, so the schedule fuzzer writes its failures with this.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub connections_end_once: bool,
 }
 
 impl Expect {
