@@ -288,3 +288,79 @@ impl Node for Watched {
         self.inner.handle_closed(now, conn, reason);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::host::{FactoryProgram, Host, HostPort};
+    use crate::programs::pingpong::PingPongFactory;
+    use crate::simnet::NetConfig;
+
+    fn addr(port: u16) -> SocketAddr {
+        SocketAddr::from(([10, 0, 0, 1], port))
+    }
+
+    /// A client node whose connect (its first command) is answered however the test
+    /// says, on a network where "client" runs, so its connects are owed answers.
+    fn watched_client(ledger: &LifecycleLedger) -> (Box<dyn Node>, ConnId, SimNet) {
+        let client = FactoryProgram::new(PingPongFactory::client(None))
+            .connect(HostPort::new("server", 8000));
+        let mut node = ledger.watch("client", Box::new(Host::new(client)));
+        node.start(Instant::ZERO);
+        let conn = std::iter::from_fn(|| node.poll_command())
+            .find_map(|c| match c {
+                Command::Connect { conn, .. } => Some(conn),
+                _ => None,
+            })
+            .expect("the client connects");
+        let mut net = SimNet::new(NetConfig::default(), 1);
+        net.add_host("client", || {
+            Box::new(Host::new(FactoryProgram::new(PingPongFactory::server(
+                None,
+            ))))
+        });
+        net.run_for(Duration::from_secs(40));
+        (node, conn, net)
+    }
+
+    #[test]
+    fn a_connect_unanswered_past_its_timeout_is_a_violation() {
+        let ledger = LifecycleLedger::new();
+        let (_node, conn, net) = watched_client(&ledger);
+        assert_eq!(
+            ledger.violations(&net),
+            [format!(
+                "client's connect {conn} never ended: neither made nor failed by its timeout"
+            )]
+        );
+    }
+
+    #[test]
+    fn a_connect_answered_twice_and_lost_twice_are_violations() {
+        let ledger = LifecycleLedger::new();
+        let (mut node, conn, net) = watched_client(&ledger);
+        let now = Instant::from_millis(5);
+        node.handle_connected(now, conn, addr(40000), addr(8000));
+        node.handle_connect_failed(now, conn, ConnectError::Refused);
+        node.handle_closed(now, conn, Disconnect::Reset);
+        node.handle_data(now, conn, b"late");
+        node.handle_closed(now, conn, Disconnect::Reset);
+        let found = ledger.violations(&net);
+        assert_eq!(found.len(), 3, "{found:#?}");
+        assert!(found[0].contains("ended more than once"), "{found:#?}");
+        assert!(found[1].contains("lost more than once"), "{found:#?}");
+        assert!(found[2].contains("data after it was lost"), "{found:#?}");
+    }
+
+    #[test]
+    fn a_connect_answered_once_and_lost_once_is_fine() {
+        let ledger = LifecycleLedger::new();
+        let (mut node, conn, net) = watched_client(&ledger);
+        let now = Instant::from_millis(5);
+        node.handle_connected(now, conn, addr(40000), addr(8000));
+        node.handle_closed(now, conn, Disconnect::Clean);
+        assert_eq!(ledger.violations(&net), Vec::<String>::new());
+    }
+}
