@@ -54,10 +54,6 @@ fn the_netstring_corpus_reaches_every_decoder_error() {
         reached.extend(netstring_error(&input).map(variant));
     }
     let every = ["LeadingZero", "MissingComma", "NonDigitLength", "TooLong"];
-    eprintln!(
-        "{} inputs in {} reach {reached:?}",
-        inputs,
-        dir.display()
-    );
+    eprintln!("{} inputs in {} reach {reached:?}", inputs, dir.display());
     assert_eq!(reached, BTreeSet::from(every));
 }
