@@ -44,3 +44,33 @@ fn malformed_or_huge_durations_are_refused() {
         Ok(Duration::from_secs(1_000_000_000_000))
     );
 }
+
+/// The `schedule` fuzz target, run on 1ce6d59 (before the SimNet handshake-reset fix),
+/// found this in 48 s: a reset of the server's connections at 6.4 ms, after the server
+/// accepted and while its SYN-ACK travelled, left the client's connect neither made nor
+/// failed, for good. The file is the one the fuzzer wrote; the connect must end there,
+/// refused, as TCP reports a reset in SYN-SENT.
+#[test]
+fn a_reset_of_the_server_while_the_syn_ack_travels_ends_the_clients_connect() {
+    use weft::host::Stream;
+    use weft::scenario::Scenario;
+
+    let catalogue = weft::programs::catalogue();
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/handshake-reset-hang.toml"
+    );
+    let scenario = Scenario::load(path.as_ref(), &catalogue).unwrap();
+    assert!(scenario.expect.connections_end_once);
+    let outcome = scenario.run(&catalogue, scenario.seed).unwrap();
+    assert_eq!(outcome.failures, Vec::<String>::new());
+    assert_eq!(outcome.exit_codes["client"], Some(1), "the connect ended");
+    let client = &outcome.output["client"];
+    assert_eq!(
+        *client,
+        [(
+            Stream::Stderr,
+            "connection failed: connection refused".to_owned()
+        )]
+    );
+}

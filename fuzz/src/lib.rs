@@ -3,6 +3,8 @@
 
 use weft::transport::Disconnect;
 
+pub mod schedule;
+
 /// A fuzz input split into the bytes a peer sends and the reads they arrive in.
 ///
 /// Layout: one byte `n`, then `n % 16` cut bytes, then the stream. Each cut byte is a

@@ -368,15 +368,11 @@ fn shrink_one(
     };
     let out =
         out.unwrap_or_else(|| file.with_file_name(format!("{}.shrunk-{seed}.toml", scenario.name)));
-    let text = format!(
-        "# Shrunk by `{} sim shrink {} --seed {seed}`: {} of {} faults remain.\n# Still fails with seed {seed}: {}\n{}",
+    let text = report.file_text(&format!(
+        "{} sim shrink {} --seed {seed}",
         ctx.bin,
-        file.display(),
-        report.minimal.faults.len(),
-        report.original_faults,
-        report.failures.join("; "),
-        report.minimal.to_toml()
-    );
+        file.display()
+    ));
     std::fs::write(&out, text).map_err(|source| ScenarioError::Read {
         path: out.clone(),
         source,

@@ -50,6 +50,11 @@ pub struct Expect {
     /// here and in `exit`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub running: Vec<String>,
+    /// Every connect ends exactly once and every connection is lost at most once, as
+    /// [`LifecycleLedger`](crate::testing::LifecycleLedger) checks: promises that hold
+    /// whatever faults land, so the schedule fuzzer writes its failures with this.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub connections_end_once: bool,
 }
 
 impl Expect {

@@ -7,7 +7,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use super::{Catalogue, Scenario, ScenarioError};
 use crate::host::Stream;
 use crate::simnet::{RunawayError, SimNet};
-use crate::testing::{Transcript, logs};
+use crate::testing::{LifecycleLedger, Transcript, logs};
 use crate::time::Instant;
 
 /// What one run of a scenario produced.
@@ -131,6 +131,16 @@ impl Scenario {
 
     /// Builds the network for a run with `seed`, its hosts' programs from `catalogue`.
     pub fn network(&self, catalogue: &Catalogue, seed: u64) -> Result<SimNet, ScenarioError> {
+        self.watched_network(catalogue, seed, None)
+    }
+
+    /// [`network`](Self::network), with every host's program watched by `ledger`.
+    fn watched_network(
+        &self,
+        catalogue: &Catalogue,
+        seed: u64,
+        ledger: Option<&LifecycleLedger>,
+    ) -> Result<SimNet, ScenarioError> {
         let mut net = SimNet::new(self.network.clone(), seed).with_limits(self.limits);
         if let Ok(level) = self.log_level.parse::<tracing::Level>() {
             net = net.capture_logs(level);
@@ -143,7 +153,11 @@ impl Scenario {
                     host: host.name.clone(),
                     source,
                 })?;
-            let factory = move || make();
+            let (name, ledger) = (host.name.clone(), ledger.cloned());
+            let factory = move || match &ledger {
+                Some(ledger) => ledger.watch(&name, make()),
+                None => make(),
+            };
             match host.ip {
                 Some(ip) => net.add_host_at(&host.name, ip, factory),
                 None => net.add_host(&host.name, factory),
@@ -202,7 +216,8 @@ impl Scenario {
         seed: u64,
         recording: Recording,
     ) -> Result<Outcome, ScenarioError> {
-        let mut net = self.network(catalogue, seed)?;
+        let ledger = self.expect.connections_end_once.then(LifecycleLedger::new);
+        let mut net = self.watched_network(catalogue, seed, ledger.as_ref())?;
         if !recording.transcript && !self.expectations_read_transcript() {
             net = net.without_transcript();
         }
@@ -218,7 +233,10 @@ impl Scenario {
         match (&panic, &stopped) {
             (Some(panic), _) => failures.push(panic.to_string()),
             (None, Some(stopped)) => failures.push(format!("stopped: {stopped}")),
-            (None, None) => failures = self.expect.check(&net, finished_at, self.duration),
+            (None, None) => {
+                failures = self.expect.check(&net, finished_at, self.duration);
+                failures.extend(ledger.iter().flat_map(|l| l.violations(&net)));
+            }
         }
         let names = net.host_names().to_vec();
         Ok(Outcome {

@@ -22,6 +22,36 @@ pub struct ShrinkReport {
     pub runs: usize,
 }
 
+impl ShrinkReport {
+    /// The file `weft sim shrink` writes: a comment naming `how` the file was made
+    /// (`weft sim shrink sim/x.toml --seed 3`, say), the faults kept and the failures
+    /// left, then the minimal scenario, which replays the failure with no `--seed`.
+    ///
+    /// ```
+    /// use weft::scenario::{Scenario, shrink};
+    ///
+    /// let catalogue = weft::programs::catalogue();
+    /// let mut scenario = Scenario::load("sim/pingpong.toml".as_ref(), &catalogue)?;
+    /// scenario.expect.exit.insert("client".into(), 3); // it exits 0: a failure
+    /// let report = shrink(&catalogue, &scenario, 1)?.expect("the run fails");
+    /// let text = report.file_text("a doc test");
+    /// assert!(text.starts_with("# Shrunk by `a doc test`: 0 of 0 faults remain."));
+    /// let again = Scenario::parse("again", &text, &catalogue)?;
+    /// assert!(!again.run(&catalogue, again.seed)?.passed());
+    /// # Ok::<(), weft::scenario::ScenarioError>(())
+    /// ```
+    pub fn file_text(&self, how: &str) -> String {
+        format!(
+            "# Shrunk by `{how}`: {} of {} faults remain.\n# Still fails with seed {}: {}\n{}",
+            self.minimal.faults.len(),
+            self.original_faults,
+            self.minimal.seed,
+            self.failures.join("; "),
+            self.minimal.to_toml()
+        )
+    }
+}
+
 /// Shrinks `scenario` run with `seed`, its programs from `catalogue`. `Ok(None)` if that
 /// run passes.
 pub fn shrink(

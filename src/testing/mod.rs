@@ -12,8 +12,11 @@
 //! | `IOPump.pump`, `IOPump.flush` | [`Pump::pump`], [`Pump::flush`] |
 //!
 //! [`Probe`] wraps a program to record how its connections ended and hand out the
-//! address it got for port 0, for tests on real TCP or turmoil.
+//! address it got for port 0, for tests on real TCP or turmoil. [`LifecycleLedger`]
+//! watches every host of a simulated run and says which connect or connection broke the
+//! lifecycle contract.
 
+mod lifecycle;
 pub mod logs;
 mod memory_reactor;
 mod probe;
@@ -25,6 +28,7 @@ mod string_transport;
 mod transcript;
 
 pub use crate::clock::ManualClock;
+pub use lifecycle::LifecycleLedger;
 pub use memory_reactor::{ConnectCall, ListenCall, MemoryReactor};
 pub use probe::{Ended, ListenAddress, Probe, SharedLog};
 pub use pump::{Pump, PumpOptions, Side, connected_pair};
