@@ -18,6 +18,7 @@
 mod bench;
 mod bench_codec;
 mod bench_hold;
+mod bench_scale;
 mod bench_tcp;
 mod clients;
 mod pingpong;
