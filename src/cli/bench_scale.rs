@@ -10,7 +10,9 @@
 //! `--idle-conns C`: C connections to one server host (from client hosts of at most
 //! 20,000 connections each, as each has 25,000 ephemeral ports) that, once open, never
 //! send a byte; the growth of this process's resident size over C is
-//! `bytes_per_idle_conn=` (Linux, `/proc/self/status`).
+//! `bytes_per_idle_conn=` (Linux, `/proc/self/status`): both ends, in the network and
+//! in the two hosts' programs. The transcript is off unless `--transcript` asks for it,
+//! so the figure is the connections' own.
 //!
 //! Like the other benchmarks it reads the machine's clock.
 #![allow(clippy::disallowed_methods)]
@@ -64,7 +66,7 @@ const IDLE_CONNS_PER_HOST: u64 = 20_000;
 
 pub(crate) fn run(args: &ScaleArgs, runs: usize) -> i32 {
     if let Some(conns) = args.idle_conns {
-        return match idle(conns) {
+        return match idle(conns, args.transcript) {
             Ok(line) => {
                 println!("{line}");
                 0
@@ -203,10 +205,13 @@ impl Factory for Silent {
 }
 
 /// Opens `conns` idle connections to one server host and measures what they cost.
-fn idle(conns: u64) -> Result<String, String> {
+fn idle(conns: u64, transcript: bool) -> Result<String, String> {
     let before = resident_bytes()?;
     let start = Instant::now();
     let mut net = SimNet::new(config(), 1).with_limits(unlimited());
+    if !transcript {
+        net = net.without_transcript();
+    }
     net.add_host("server", || {
         let program = FactoryProgram::new(Silent).listen(HostPort::new("0.0.0.0", PORT));
         Box::new(Host::new(program)) as Box<dyn Node>
@@ -233,7 +238,7 @@ fn idle(conns: u64) -> Result<String, String> {
     }
     let growth = after.saturating_sub(before);
     let line = format!(
-        "idle_conns={conns} client_hosts={hosts} events={} seconds={seconds:.3} rss_growth_bytes={growth} bytes_per_idle_conn={}",
+        "idle_conns={conns} client_hosts={hosts} transcript={transcript} events={} seconds={seconds:.3} rss_growth_bytes={growth} bytes_per_idle_conn={}",
         net.events_processed(),
         growth / conns
     );
@@ -285,7 +290,7 @@ mod tests {
     #[test]
     fn idle_connections_are_all_open_at_the_end() {
         // Past one client host's share, so two client hosts connect.
-        let line = idle(IDLE_CONNS_PER_HOST + 5).unwrap();
+        let line = idle(IDLE_CONNS_PER_HOST + 5, false).unwrap();
         assert!(line.contains("client_hosts=2 "), "{line}");
         assert!(line.contains("bytes_per_idle_conn="), "{line}");
     }
