@@ -198,9 +198,9 @@ impl Protocol for Silent {
 }
 
 impl Factory for Silent {
-    type Protocol = Silent;
-    fn build_protocol(&mut self, _peer: SocketAddr) -> Silent {
-        Silent
+    type Protocol = Self;
+    fn build_protocol(&mut self, _peer: SocketAddr) -> Self {
+        Self
     }
 }
 

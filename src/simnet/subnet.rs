@@ -53,7 +53,7 @@ pub enum SubnetError {
 impl Subnet {
     /// Where hosts without an address live: 10.0.0.0/16, 65,534 hosts, the first 254
     /// at 10.0.0.1 to 10.0.0.254 as in a /24.
-    pub const DEFAULT: Subnet = Subnet {
+    pub const DEFAULT: Self = Self {
         base: Ipv4Addr::new(10, 0, 0, 0),
         prefix: 16,
     };
@@ -69,7 +69,7 @@ impl Subnet {
         if network != base {
             return Err(SubnetError::HostBits {
                 given: given(),
-                network: Subnet {
+                network: Self {
                     base: network,
                     prefix,
                 },
