@@ -103,6 +103,12 @@ enum BenchCommand {
     /// C clients that connect to a server and never read: prints the server's peak
     /// resident memory, `rss_peak_bytes=` (Linux).
     Hold(super::bench_hold::HoldArgs),
+    /// N ping-pong clients × 1,000 exchanges against one server in SimNet, as hosts or
+    /// as connections of one host: prints `us_per_exchange=`; or, with `--idle-conns C`,
+    /// the memory of C idle connections to one host, `bytes_per_idle_conn=`.
+    ///
+    /// Example: `weft bench scale --clients 1000`, then `--clients-on one-host`.
+    Scale(super::bench_scale::ScaleArgs),
 }
 
 pub(crate) fn run(args: &BenchArgs) -> i32 {
@@ -112,6 +118,7 @@ pub(crate) fn run(args: &BenchArgs) -> i32 {
         BenchCommand::Line(stream) => super::bench_codec::run(Codec::Line, stream, runs),
         BenchCommand::Int32(stream) => super::bench_codec::run(Codec::Int32, stream, runs),
         BenchCommand::Hold(hold) => return super::bench_hold::run(hold),
+        BenchCommand::Scale(scale) => return super::bench_scale::run(scale, runs),
         BenchCommand::Sim { files, seeds } => return bench_sims(files, (*seeds).max(1), runs),
         &BenchCommand::Pingpong {
             exchanges,
@@ -287,8 +294,8 @@ pub(super) fn sorted(mut all: Vec<Measured>) -> Vec<Measured> {
 /// One run: how many units in how long.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Measured {
-    seconds: f64,
-    rate: f64,
+    pub(super) seconds: f64,
+    pub(super) rate: f64,
 }
 
 impl Measured {

@@ -21,6 +21,7 @@
 mod bench;
 mod bench_codec;
 mod bench_hold;
+mod bench_scale;
 mod bench_tcp;
 mod clients;
 mod pingpong;

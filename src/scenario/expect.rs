@@ -11,6 +11,35 @@ use crate::time::Instant;
 
 /// Expectations, all optional. Hosts named in `exit` are awaited: the run stops once
 /// they have all exited.
+///
+/// A host name with `*` in it is a pattern for every host whose name it matches, `*`
+/// standing for any run of characters: `exit = { "client-*" = 0 }` expects each host of a
+/// `name = "client"` group to exit 0. Where a host is also named exactly, the exact
+/// entry is the one that applies to it.
+///
+/// ```
+/// use weft::scenario::Scenario;
+///
+/// let scenario = Scenario::parse("group", r#"
+///     [[hosts]]
+///     name = "server"
+///     program = "pingpong-server"
+///     options = { port = 8000 }
+///
+///     [[hosts]]
+///     name = "client"
+///     count = 3
+///     program = "pingpong-client"
+///     options = { connect = "server:8000", maximum = 10 }
+///
+///     [expect]
+///     exit = { "client-*" = 0 }
+///     quiet = ["*"]
+/// "#, &weft::programs::catalogue())?;
+/// assert_eq!(scenario.hosts[3].name, "client-3");
+/// assert!(scenario.run(&weft::programs::catalogue(), 1)?.passed());
+/// # Ok::<(), weft::scenario::ScenarioError>(())
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Expect {
@@ -58,7 +87,21 @@ pub struct Expect {
 }
 
 impl Expect {
-    /// Every host these expectations name.
+    /// The hosts whose exits are awaited: every one `exit` names or matches, in the
+    /// order of `hosts` (a network's host names).
+    pub fn awaited(&self, hosts: &[String]) -> Vec<String> {
+        let mut awaited: Vec<String> = (each_host(&self.exit, hosts).into_iter())
+            .map(|(host, _)| host.to_owned())
+            .collect();
+        let place: BTreeMap<&str, usize> = (hosts.iter().enumerate())
+            .map(|(i, h)| (h.as_str(), i))
+            .collect();
+        awaited.sort_by_key(|h| place.get(h.as_str()).copied());
+        awaited.dedup();
+        awaited
+    }
+
+    /// Every host name or pattern these expectations use.
     pub(super) fn hosts(&self) -> impl Iterator<Item = &str> {
         self.exit
             .keys()
@@ -72,8 +115,9 @@ impl Expect {
 
     /// The broken expectations of a finished run, one line each.
     pub fn check(&self, net: &SimNet, finished_at: Instant, limit: Duration) -> Vec<String> {
+        let names = net.host_names();
         let mut failures = Vec::new();
-        for (host, &want) in &self.exit {
+        for (host, &want) in each_host(&self.exit, names) {
             match net.status(host) {
                 Some(HostStatus::Exited(code)) if code == want => {}
                 Some(HostStatus::Exited(code)) => {
@@ -102,7 +146,7 @@ impl Expect {
         {
             failures.push(format!("finished at {finished_at}, expected by {by:?}"));
         }
-        for (host, want) in &self.stdout {
+        for (host, want) in each_host(&self.stdout, names) {
             let got = net.lines(host, Stream::Stdout);
             if got != *want {
                 failures.push(format!("{host} stdout was {got:#?}, expected {want:#?}"));
@@ -116,13 +160,14 @@ impl Expect {
                 }
             }
         };
-        for (host, wanted) in &self.stdout_contains {
+        for (host, wanted) in each_host(&self.stdout_contains, names) {
             missing(Stream::Stdout, host, wanted, &mut failures);
         }
-        for (host, wanted) in &self.stderr_contains {
+        for (host, wanted) in each_host(&self.stderr_contains, names) {
             missing(Stream::Stderr, host, wanted, &mut failures);
         }
-        for host in &self.quiet {
+        let quiet: BTreeMap<String, ()> = self.quiet.iter().map(|h| (h.clone(), ())).collect();
+        for (host, ()) in each_host(&quiet, names) {
             let got = net.lines(host, Stream::Stderr);
             if !got.is_empty() {
                 failures.push(format!("{host} printed on stderr: {got:?}"));
@@ -156,6 +201,50 @@ impl Expect {
     }
 }
 
+/// Whether a host name in an expectation is a pattern.
+pub(super) fn is_pattern(name: &str) -> bool {
+    name.contains('*')
+}
+
+/// Whether `name` matches `pattern`, whose every `*` stands for any run of characters.
+pub(super) fn matches(pattern: &str, name: &str) -> bool {
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or("");
+    let Some(mut rest) = name.strip_prefix(first) else {
+        return false;
+    };
+    let parts: Vec<&str> = parts.collect();
+    let Some((last, middle)) = parts.split_last() else {
+        return rest.is_empty();
+    };
+    // Taking each middle part at its first place leaves the most room for the rest.
+    for part in middle {
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
+}
+
+/// Each host an expectation map applies to, with its value: an exact name as itself,
+/// a pattern as every host in `hosts` it matches that no exact key names, in their order.
+fn each_host<'a, V>(map: &'a BTreeMap<String, V>, hosts: &'a [String]) -> Vec<(&'a str, &'a V)> {
+    let mut out = Vec::new();
+    for (key, value) in map {
+        if is_pattern(key) {
+            out.extend(
+                (hosts.iter())
+                    .filter(|h| !map.contains_key(h.as_str()) && matches(key, h))
+                    .map(|h| (h.as_str(), value)),
+            );
+        } else {
+            out.push((key.as_str(), value));
+        }
+    }
+    out
+}
+
 /// Hosts a fault names.
 pub(super) fn fault_hosts(fault: &Fault) -> Vec<&str> {
     let mut hosts = match &fault.action {
@@ -170,4 +259,47 @@ pub(super) fn fault_hosts(fault: &Fault) -> Vec<&str> {
         hosts.extend([t.from.as_str(), t.to.as_str()]);
     }
     hosts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_star_matches_any_run_of_characters() {
+        for (pattern, name) in [
+            ("client-*", "client-1"),
+            ("client-*", "client-"),
+            ("*", "server"),
+            ("*-1", "client-1"),
+            ("c*t-*9", "client-1999"),
+            ("a*a", "aa"),
+        ] {
+            assert!(matches(pattern, name), "{pattern} {name}");
+        }
+        for (pattern, name) in [
+            ("client-*", "client"),
+            ("client-*", "server-1"),
+            ("*-1", "client-10"),
+            ("a*a", "a"),
+            ("c*x*t", "client"),
+        ] {
+            assert!(!matches(pattern, name), "{pattern} {name}");
+        }
+    }
+
+    #[test]
+    fn an_exact_name_wins_over_a_pattern_and_patterns_follow_the_host_order() {
+        let hosts: Vec<String> = ["s", "c-2", "c-1", "c-3"].map(String::from).to_vec();
+        let exit: BTreeMap<String, i32> = [("c-*".to_owned(), 0), ("c-3".to_owned(), 1)].into();
+        let got: Vec<(&str, i32)> = (each_host(&exit, &hosts).into_iter())
+            .map(|(h, &v)| (h, v))
+            .collect();
+        assert_eq!(got, [("c-2", 0), ("c-1", 0), ("c-3", 1)]);
+        let expect = Expect {
+            exit,
+            ..Expect::default()
+        };
+        assert_eq!(expect.awaited(&hosts), ["c-2", "c-1", "c-3"]);
+    }
 }

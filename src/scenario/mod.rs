@@ -76,6 +76,7 @@
 mod catalogue;
 mod expect;
 mod folder;
+mod groups;
 mod run;
 mod shrink;
 mod validate;
@@ -106,8 +107,8 @@ use crate::simnet::{
     Fault, Latency, Limits, NetConfig, RandomFaults, RunawayError, human_duration,
 };
 
-/// Hosts get 10.0.0.1 to 10.0.0.254.
-const MAX_HOSTS: usize = 254;
+/// As many hosts as the default network, 10.0.0.0/16, has addresses.
+const MAX_HOSTS: usize = 65_534;
 
 /// The seed used when neither the file, `--seed` nor `WEFT_SEED` gives one.
 pub const DEFAULT_SEED: u64 = 1;
@@ -170,7 +171,9 @@ pub struct HostSpec {
     /// The program's options.
     #[serde(default)]
     pub options: Table,
-    /// Its address (10.0.0.N by default, in the order hosts are listed).
+    /// Its address. Without one, a host takes the address of its place in the list in
+    /// [`Subnet::DEFAULT`](crate::simnet::Subnet::DEFAULT): the first 10.0.0.1, the
+    /// 255th 10.0.0.255, the 256th 10.0.1.0, ...
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip: Option<Ipv4Addr>,
 }
@@ -227,8 +230,13 @@ pub struct Scenario {
     /// Per-pair latencies.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<LinkSpec>,
-    /// The hosts.
-    #[serde(default)]
+    /// The hosts, one entry each: a file's groups (`count`) are expanded when it is
+    /// read, and written back as groups.
+    #[serde(
+        default,
+        deserialize_with = "groups::expand",
+        serialize_with = "groups::regroup"
+    )]
     pub hosts: Vec<HostSpec>,
     /// Scripted and triggered faults.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -291,7 +291,8 @@ impl Scenario {
     }
 
     fn drive_uncaught(&self, net: &mut SimNet) -> Instant {
-        let awaited: Vec<&str> = self.expect.exit.keys().map(String::as_str).collect();
+        let awaited = self.expect.awaited(net.host_names());
+        let awaited: Vec<&str> = awaited.iter().map(String::as_str).collect();
         if awaited.is_empty() {
             net.run_until(Instant::ZERO + self.duration);
             net.now()

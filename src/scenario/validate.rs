@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 use super::{Catalogue, MAX_HOSTS, Scenario, ScenarioError, expect};
-use crate::simnet::FaultAction;
+use crate::simnet::{FaultAction, Subnet};
 
 pub(super) fn check(scenario: &Scenario, catalogue: &Catalogue) -> Result<(), ScenarioError> {
     let invalid = |problem: String| Err(scenario.invalid(problem));
@@ -14,25 +14,35 @@ pub(super) fn check(scenario: &Scenario, catalogue: &Catalogue) -> Result<(), Sc
     }
     if scenario.hosts.len() > MAX_HOSTS {
         return invalid(format!(
-            "{} hosts: at most {MAX_HOSTS} fit the 10.0.0.0/24 network",
+            "{} hosts: at most {MAX_HOSTS} fit a scenario",
             scenario.hosts.len()
         ));
     }
     let mut seen = std::collections::BTreeSet::new();
     let mut addresses: BTreeMap<Ipv4Addr, &str> = BTreeMap::new();
+    let mut previous: Option<&super::HostSpec> = None;
     for (i, host) in scenario.hosts.iter().enumerate() {
         if !seen.insert(host.name.as_str()) {
             return invalid(format!("two hosts are named {:?}", host.name));
         }
-        // Hosts without an `ip` get 10.0.0.N by their place in the list.
-        let ip = host
-            .ip
-            .unwrap_or_else(|| Ipv4Addr::new(10, 0, 0, u8::try_from(i + 1).unwrap_or(u8::MAX)));
+        // Hosts without an `ip` get the default network's address of their place in
+        // the list (within MAX_HOSTS, there is one).
+        let ip = host.ip.unwrap_or_else(|| {
+            let place = u32::try_from(i).unwrap_or(u32::MAX);
+            Subnet::DEFAULT.host(place).unwrap_or(Ipv4Addr::BROADCAST)
+        });
         if let Some(other) = addresses.insert(ip, &host.name) {
             return invalid(format!(
                 "hosts {other:?} and {:?} both have the address {ip}",
                 host.name
             ));
+        }
+        // A group's hosts share their program and options: checking them once will do.
+        let same_as_previous =
+            previous.is_some_and(|p| p.program == host.program && p.options == host.options);
+        previous = Some(host);
+        if same_as_previous {
+            continue;
         }
         catalogue
             .prepare(&host.program, &host.options)
@@ -46,7 +56,6 @@ pub(super) fn check(scenario: &Scenario, catalogue: &Catalogue) -> Result<(), Sc
     let mut named: Vec<&str> = (scenario.links.iter())
         .flat_map(|l| [l.a.as_str(), l.b.as_str()])
         .collect();
-    named.extend(scenario.expect.hosts());
     for fault in &scenario.faults {
         named.extend(expect::fault_hosts(fault));
     }
@@ -74,6 +83,16 @@ pub(super) fn check(scenario: &Scenario, catalogue: &Catalogue) -> Result<(), Sc
         return invalid(format!(
             "[expect] {both:?} is in both exit and running: a host cannot exit and keep running"
         ));
+    }
+    for name in scenario.expect.hosts() {
+        if !expect::is_pattern(name) && !known(name) {
+            return invalid(format!("[expect]: no host is named {name:?}"));
+        }
+        if expect::is_pattern(name)
+            && !(scenario.hosts.iter()).any(|h| expect::matches(name, &h.name))
+        {
+            return invalid(format!("[expect]: no host matches {name:?}"));
+        }
     }
     if let Some(random) = &scenario.random_faults
         && let Some(unknown) = random.crashable.iter().find(|h| !known(h))

@@ -145,9 +145,9 @@ impl SimNet {
         if Self::is_loopback_name(name) {
             return Some(from);
         }
-        self.names.iter().position(|n| n == name).or_else(|| {
-            let ip: IpAddr = name.parse().ok()?;
-            self.hosts.iter().position(|host| IpAddr::V4(host.ip) == ip)
+        self.host_index(name).or_else(|| {
+            let ip: Ipv4Addr = name.parse().ok()?;
+            self.by_ip.get(&ip).copied()
         })
     }
 

@@ -34,6 +34,7 @@ mod inject;
 mod limits;
 mod random;
 mod sockets;
+mod subnet;
 mod wire;
 
 /// The level of program log lines [`SimNet::capture_logs`] records (re-exported from
@@ -49,6 +50,7 @@ pub use fault::{
 };
 pub use limits::{Limits, RunawayError};
 pub use random::RandomFaults;
+pub use subnet::{Subnet, SubnetError};
 
 use std::any::Any;
 use std::cmp::Reverse;
@@ -212,6 +214,10 @@ pub struct SimNet {
     names: Vec<String>,
     /// The names again, shared, for transcript lines.
     labels: Vec<std::sync::Arc<str>>,
+    /// Each name and address to its host (the first one added, if two share it), so a
+    /// lookup does not scan every host.
+    by_name: BTreeMap<String, usize>,
+    by_ip: BTreeMap<Ipv4Addr, usize>,
     /// Connections by id (ids are handed out in sequence).
     conns: DenseMap<Box<Conn>>,
     next_conn: u64,
@@ -278,6 +284,8 @@ impl SimNet {
             hosts: Vec::new(),
             names: Vec::new(),
             labels: Vec::new(),
+            by_name: BTreeMap::new(),
+            by_ip: BTreeMap::new(),
             conns: DenseMap::default(),
             next_conn: 0,
             index: EndIndex::default(),
@@ -349,18 +357,22 @@ impl SimNet {
         self
     }
 
-    /// Adds a host named `name` at the next address (10.0.0.1, 10.0.0.2, ...).
+    /// Adds a host named `name` at the next address of [`Subnet::DEFAULT`] (10.0.0.1,
+    /// 10.0.0.2, ..., by the number of hosts added before it).
     /// `factory` builds its program at start, and again at each restart after a crash.
     ///
     /// # Panics
-    /// Past 254 hosts (use [`add_host_at`](Self::add_host_at) to choose addresses).
+    /// Past 65,534 hosts (use [`add_host_at`](Self::add_host_at) to choose addresses).
     pub fn add_host(
         &mut self,
         name: &str,
         factory: impl FnMut() -> Box<dyn Node> + 'static,
     ) -> HostId {
-        let n = u8::try_from(self.hosts.len() + 1).expect("at most 254 hosts");
-        self.add_host_at(name, Ipv4Addr::new(10, 0, 0, n), factory)
+        let ip = u32::try_from(self.hosts.len())
+            .ok()
+            .and_then(|n| Subnet::DEFAULT.host(n))
+            .expect("at most 65,534 hosts at default addresses");
+        self.add_host_at(name, ip, factory)
     }
 
     /// Adds a host with a chosen address.
@@ -387,6 +399,9 @@ impl SimNet {
         });
         self.names.push(name.to_owned());
         self.labels.push(name.into());
+        let h = self.hosts.len() - 1;
+        self.by_name.entry(name.to_owned()).or_insert(h);
+        self.by_ip.entry(ip).or_insert(h);
         HostId(self.hosts.len() - 1)
     }
 
@@ -616,8 +631,16 @@ impl SimNet {
         else {
             return false;
         };
-        let all_exited = |net: &Self| {
-            (awaited.iter()).all(|&h| matches!(net.hosts[h].status, HostStatus::Exited(_)))
+        // An exit is final (only a crashed host restarts), so the hosts before `waiting`
+        // need no second look: checking after each event costs nothing per host.
+        let mut waiting = 0;
+        let mut all_exited = |net: &Self| {
+            while (awaited.get(waiting))
+                .is_some_and(|&h| matches!(net.hosts[h].status, HostStatus::Exited(_)))
+            {
+                waiting += 1;
+            }
+            waiting == awaited.len()
         };
         let mut exited = all_exited(self);
         self.captured(|net| {
@@ -637,7 +660,7 @@ impl SimNet {
     }
 
     fn host_index(&self, name: &str) -> Option<usize> {
-        self.names.iter().position(|n| n == name)
+        self.by_name.get(name).copied()
     }
 
     fn schedule(&mut self, at: Instant, event: Event) {
