@@ -11,6 +11,11 @@ use crate::host::{
 };
 use crate::testing::{EventKind, Segmentation, Segmenter};
 
+/// How many ports the ephemeral range holds (40000 to 65000).
+const EPHEMERAL_PORTS: usize = 25_001;
+/// Why a connect or a listen on port 0 fails when the range is used up.
+const NO_FREE_PORT: &str = "cannot assign requested address: every ephemeral port is in use";
+
 impl SimNet {
     pub(super) fn command(&mut self, h: usize, command: Command) {
         match command {
@@ -118,6 +123,7 @@ impl SimNet {
         };
         let port = if addr.port == 0 {
             self.ephemeral_port(h)
+                .ok_or_else(|| ListenError::Other(NO_FREE_PORT.to_owned()))?
         } else {
             addr.port
         };
@@ -127,18 +133,23 @@ impl SimNet {
         Ok(SocketAddr::new(ip, port))
     }
 
-    pub(super) fn ephemeral_port(&mut self, h: usize) -> u16 {
+    /// The next free port of the ephemeral range (40001 to 65000, then from 40000 again):
+    /// none a listener or a kept outgoing connection of the host holds. `None` when
+    /// every one is taken, as a kernel's "cannot assign requested address".
+    pub(super) fn ephemeral_port(&mut self, h: usize) -> Option<u16> {
         let host = &mut self.hosts[h];
-        loop {
+        for _ in 0..EPHEMERAL_PORTS {
             host.next_port = if host.next_port >= 65000 {
                 40000
             } else {
                 host.next_port + 1
             };
-            if !host.listeners.contains_key(&host.next_port) {
-                return host.next_port;
+            let port = host.next_port;
+            if !host.listeners.contains_key(&port) && !host.ports_in_use.contains(&port) {
+                return Some(port);
             }
         }
+        None
     }
 
     pub(super) fn resolve(&self, from: usize, name: &str) -> Option<usize> {
@@ -173,7 +184,20 @@ impl SimNet {
         } else {
             (self.hosts[h].ip, self.hosts[target].ip)
         };
-        let port = self.ephemeral_port(h);
+        let Some(port) = self.ephemeral_port(h) else {
+            let error = ConnectError::Other(NO_FREE_PORT.to_owned());
+            self.schedule(
+                self.now,
+                Event::ConnectFailed {
+                    host: h,
+                    incarnation,
+                    conn,
+                    error,
+                },
+            );
+            return;
+        };
+        self.hosts[h].ports_in_use.insert(port);
         let id = self.next_conn;
         self.next_conn += 1;
         let mut client = End::new(
@@ -247,5 +271,53 @@ impl SimNet {
             }
         }
         self.index.clear_host(h);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::{FactoryProgram, Host, Node};
+    use crate::programs::heartbeat::HeartbeatFactory;
+    use crate::simnet::NetConfig;
+    use crate::time::Instant;
+
+    #[test]
+    fn the_ephemeral_range_skips_ports_kept_connections_hold_after_wrapping() {
+        let mut net = SimNet::new(NetConfig::default(), 1);
+        net.add_host("h", || -> Box<dyn Node> {
+            Box::new(Host::new(FactoryProgram::new(HeartbeatFactory)))
+        });
+        assert_eq!(net.ephemeral_port(0), Some(40001));
+        // Every port but 40003 held: the range wraps past 65000 and still finds it.
+        let held = (40000..=65000).filter(|&p| p != 40003);
+        net.hosts[0].ports_in_use.extend(held);
+        assert_eq!(net.ephemeral_port(0), Some(40003));
+        net.hosts[0].ports_in_use.insert(40003);
+        assert_eq!(net.ephemeral_port(0), None, "every port is taken");
+        net.hosts[0].ports_in_use.remove(&50000);
+        assert_eq!(net.ephemeral_port(0), Some(50000));
+    }
+
+    #[test]
+    fn connections_closed_at_both_ends_are_dropped_and_give_their_ports_back() {
+        let catalogue = crate::programs::catalogue();
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/sim/proxy-three-clients.toml");
+        let scenario = crate::scenario::Scenario::load(path.as_ref(), &catalogue).unwrap();
+        let mut net = scenario.network(&catalogue, scenario.seed).unwrap();
+        net.run_until(Instant::ZERO + Duration::from_secs(1));
+        let held = |net: &SimNet| {
+            net.hosts
+                .iter()
+                .map(|h| h.ports_in_use.len())
+                .sum::<usize>()
+        };
+        assert!(held(&net) > 0, "the clients' connections are open at 1 s");
+        net.run_until(Instant::ZERO + scenario.duration);
+        let who: Vec<_> = (net.hosts.iter())
+            .map(|h| (h.name.clone(), h.ports_in_use.len()))
+            .collect();
+        assert_eq!(held(&net), 0, "every connection has ended: {who:?}");
+        assert_eq!(net.connections_kept(), 0, "and none is kept");
     }
 }

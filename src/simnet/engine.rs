@@ -187,10 +187,17 @@ impl SimNet {
                 continue;
             };
             c.finishing = false;
+            // An end closed by its program with everything sent, FIN included, can do
+            // nothing more (a reset or a crash would only mark it dead), so a
+            // connection whose ends are both so is dropped as a dead one is.
+            let spent = |e: &super::conn::End| {
+                e.phase == Phase::Closed && e.send_buf.is_empty() && e.fin_sent
+            };
             let quiet = c.packets == 0
                 && !c.awaiting_answer
-                && c.ends[0].phase == Phase::Dead
-                && matches!(c.ends[1].phase, Phase::Dead | Phase::Connecting)
+                && (c.ends[0].phase == Phase::Dead || spent(&c.ends[0]))
+                && (matches!(c.ends[1].phase, Phase::Dead | Phase::Connecting)
+                    || spent(&c.ends[1]))
                 && c.ends.iter().all(|e| e.stall.is_none());
             if !quiet {
                 continue;
@@ -203,6 +210,10 @@ impl SimNet {
                     self.index.remove(&(h, inc, hc));
                 }
             }
+            // The dialing end's port is free for the next connect.
+            let client = &c.ends[0];
+            let (host, port) = (client.host, client.addr.port());
+            self.hosts[host].ports_in_use.remove(&port);
             self.conns.remove(id);
         }
         self.finished = finished;

@@ -54,7 +54,7 @@ pub use subnet::{Subnet, SubnetError};
 
 use std::any::Any;
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
@@ -116,6 +116,9 @@ struct SimHost {
     /// Listening ports.
     listeners: BTreeMap<u16, Listener>,
     next_port: u16,
+    /// Local ports of this host's outgoing connections still kept, so the ephemeral
+    /// range wrapping around never hands out one a connection holds.
+    ports_in_use: BTreeSet<u16>,
     wake: Option<Instant>,
     output: Vec<(Stream, String)>,
     /// In `SimNet::touched`.
@@ -392,6 +395,7 @@ impl SimNet {
             clock_offset: Duration::ZERO,
             listeners: BTreeMap::new(),
             next_port: 40000,
+            ports_in_use: BTreeSet::new(),
             wake: None,
             output: Vec::new(),
             touched: false,
