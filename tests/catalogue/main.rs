@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Deserialize;
 use weft::host::{ConnId, ConnectError, HostContext, HostPort, Program};
@@ -11,10 +12,15 @@ use weft::scenario::{
 };
 use weft::transport::Disconnect;
 
+mod digest;
 mod reports;
 
+/// Greetings so far by leaky greeters, in this process: state that outlives a run, the
+/// classic source of nondeterminism.
+static GREETINGS: AtomicU64 = AtomicU64::new(0);
+
 /// Greets every client and closes; with `panic-on`, keeps the connection open and panics
-/// if the client sends that text.
+/// if the client sends that text; with `leaky`, numbers its greetings across runs.
 struct Greeter {
     options: GreeterOptions,
 }
@@ -27,6 +33,8 @@ struct GreeterOptions {
     greeting: String,
     #[serde(default)]
     panic_on: Option<String>,
+    #[serde(default)]
+    leaky: bool,
 }
 
 fn hello() -> String {
@@ -39,6 +47,7 @@ impl ProgramOptions for GreeterOptions {
             OptionDoc::required("port", "port"),
             OptionDoc::optional("greeting", "text", "hello"),
             OptionDoc::optional("panic-on", "text", "none"),
+            OptionDoc::optional("leaky", "bool", "false"),
         ]
     }
 
@@ -58,7 +67,13 @@ impl Program for Greeter {
     }
 
     fn connection_made(&mut self, cx: &mut HostContext<'_, ()>, conn: ConnId) {
-        cx.write(conn, self.options.greeting.as_bytes());
+        let greeting = &self.options.greeting;
+        if self.options.leaky {
+            let n = GREETINGS.fetch_add(1, Ordering::Relaxed);
+            cx.write(conn, format!("{greeting} {n}").as_bytes());
+        } else {
+            cx.write(conn, greeting.as_bytes());
+        }
         // One that may panic waits to read what the client says.
         if self.options.panic_on.is_none() {
             cx.lose_connection(conn);
@@ -263,6 +278,7 @@ fn options_whose_listing_misses_a_key_cannot_be_registered() {
                 port: o.port,
                 greeting: hello(),
                 panic_on: None,
+                leaky: false,
             },
         })
     });

@@ -1,69 +1,12 @@
 //! A sweep's determinism check compares digests of the event streams, records no
 //! transcript for a verdict, and still reports where two runs of a nondeterministic
-//! program part.
+//! (leaky) greeter part.
 
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicU64, Ordering};
 
-use serde::Deserialize;
-use weft::host::{ConnId, ConnectError, HostContext, HostPort, Program};
-use weft::scenario::{Catalogue, OptionDoc, ProgramOptions, Recording, Scenario};
-use weft::transport::Disconnect;
+use weft::scenario::{Recording, Scenario};
 
-/// Runs of the forgetful greeter so far, in this process: state that outlives a run,
-/// the classic source of nondeterminism.
-static GREETINGS: AtomicU64 = AtomicU64::new(0);
-
-/// Greets each client with a number that grows from run to run when `leaky`.
-struct Greeter {
-    leaky: bool,
-}
-
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct GreeterOptions {
-    #[serde(default)]
-    leaky: bool,
-}
-
-impl ProgramOptions for GreeterOptions {
-    fn describe() -> Vec<OptionDoc> {
-        vec![OptionDoc::optional("leaky", "bool", "false")]
-    }
-}
-
-impl Program for Greeter {
-    type Timer = ();
-
-    fn start(&mut self, cx: &mut HostContext<'_, ()>) {
-        cx.listen(HostPort::new("0.0.0.0", 7000));
-    }
-
-    fn connection_made(&mut self, cx: &mut HostContext<'_, ()>, conn: ConnId) {
-        let n = if self.leaky {
-            GREETINGS.fetch_add(1, Ordering::Relaxed)
-        } else {
-            0
-        };
-        cx.write(conn, format!("hello {n}").as_bytes());
-        cx.lose_connection(conn);
-    }
-
-    fn data_received(&mut self, _: &mut HostContext<'_, ()>, _: ConnId, _: &[u8]) {}
-
-    fn connection_lost(&mut self, _: &mut HostContext<'_, ()>, _: ConnId, _: Disconnect) {}
-
-    fn connect_failed(&mut self, _: &mut HostContext<'_, ()>, _: ConnId, _: ConnectError) {}
-}
-
-fn catalogue() -> Catalogue {
-    weft::programs::catalogue().program(
-        "greeter",
-        "greets every client and closes",
-        |o: &GreeterOptions| Greeter { leaky: o.leaky },
-    )
-}
+use super::{catalogue, cli, folder};
 
 fn scenario_text(leaky: bool) -> String {
     format!(
@@ -74,7 +17,7 @@ latency = {{ fixed = "5ms" }}
 [[hosts]]
 name = "greeter"
 program = "greeter"
-options = {{ leaky = {leaky} }}
+options = {{ port = 7000, leaky = {leaky} }}
 
 [[hosts]]
 name = "client"
@@ -85,26 +28,6 @@ options = {{ connect = "greeter:7000", send = "hi" }}
 exit = {{ client = 0 }}
 "#
     )
-}
-
-fn folder(name: &str, files: &[(&str, &str)]) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("a scratch folder");
-    for (file, text) in files {
-        std::fs::write(dir.join(file), text).expect("a scenario file");
-    }
-    dir
-}
-
-fn cli(catalogue: &Catalogue, args: &[&str]) -> (ExitCode, String) {
-    let mut out = Vec::new();
-    let status = weft::cli::run_from(
-        catalogue,
-        std::iter::once("greetsim").chain(args.iter().copied()),
-        &mut out,
-    );
-    (status, String::from_utf8(out).expect("utf-8 output"))
 }
 
 #[test]
