@@ -12,7 +12,7 @@ use rayon::prelude::*;
 use super::sim::SimContext;
 use crate::report::sweep::{RunRecord, RunResult, ScenarioFile, Shard, SweepPlan, SweepReport};
 use crate::report::{RunInfo, html, junit};
-use crate::scenario::{Catalogue, Recording, Scenario, ScenarioError};
+use crate::scenario::{Catalogue, Divergence, Recording, Scenario, ScenarioError};
 
 /// What `weft sim sweep` was asked for, besides its files.
 #[derive(Debug)]
@@ -239,31 +239,16 @@ impl Runner<'_> {
     }
 
     /// Runs `seed` again and compares the event streams' digests with `first`'s. If
-    /// they differ, runs it twice more with transcripts, for the first differing line.
+    /// they differ, says where the transcripts of two more runs do.
     fn differs(&self, scenario: &Scenario, seed: u64, first: Option<u64>) -> Option<String> {
-        let again = match scenario.run_recording(self.catalogue, seed, Recording::DIGEST) {
-            Ok(outcome) => outcome.digest,
-            Err(error) => return Some(error.to_string()),
-        };
-        if again == first {
-            return None;
+        match scenario.diverges_from(self.catalogue, seed, first) {
+            Ok(None) => None,
+            Ok(Some(Divergence::Line { number, .. })) => {
+                Some(format!("transcripts differ (first at line {number})"))
+            }
+            Ok(Some(divergence @ Divergence::DigestsOnly)) => Some(divergence.to_string()),
+            Err(error) => Some(error.to_string()),
         }
-        let transcript =
-            || (scenario.run(self.catalogue, seed)).map(|outcome| outcome.transcript.render());
-        let (one, two) = match (transcript(), transcript()) {
-            (Ok(one), Ok(two)) => (one, two),
-            (Err(error), _) | (_, Err(error)) => return Some(error.to_string()),
-        };
-        let line = (one.lines().zip(two.lines()))
-            .position(|(x, y)| x != y)
-            .map(|i| i + 1)
-            .or_else(|| (one != two).then(|| one.lines().count().min(two.lines().count()) + 1));
-        Some(match line {
-            Some(line) => format!("transcripts differ (first at line {line})"),
-            None => "event streams differ (their digests do), though two more runs with \
-                     transcripts agreed"
-                .to_owned(),
-        })
     }
 }
 

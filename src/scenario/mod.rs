@@ -88,7 +88,7 @@ pub use catalogue::{
 };
 pub use expect::Expect;
 pub use folder::{FolderReport, ScenarioFolder};
-pub(crate) use run::in_run;
+pub(crate) use run::{Divergence, in_run};
 pub use run::{Outcome, PanicReport, Recording};
 pub use shrink::{ShrinkReport, shrink};
 pub(crate) use words::in_file_words;
