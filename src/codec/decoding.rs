@@ -14,18 +14,13 @@ pub(crate) trait Reassembly {
     /// Whether no frame is in progress: the next byte starts one.
     fn between_frames(&self) -> bool;
 
-    /// The frame at the front of `rest`, if it lies wholly there: its payload's range
-    /// and its length with the framing. `Err(None)` if it goes on past `rest`;
-    /// `Err(Some((error, offset)))` if it is broken, `offset` bytes into `rest`.
-    fn whole_frame(
-        &self,
-        rest: &[u8],
-    ) -> Result<(Range<usize>, usize), Option<(Self::Error, usize)>>;
+    /// What is at the front of `rest`.
+    fn front(&self, rest: &[u8]) -> Front<Self::Error>;
 
     /// Takes bytes (at least one) from the front of `rest` towards the frame in
     /// progress, calling `on_frame` with any frame they complete, and returns how many
-    /// it took. Between frames, it is called only once `whole_frame` has found the
-    /// frame at the front of `rest` incomplete. An error comes with where it counts from, in bytes from the start of
+    /// it took. Between frames, it is called only once [`front`](Self::front) has found
+    /// the frame at the front of `rest` incomplete. An error comes with where it counts from, in bytes from the start of
     /// `rest`: negative when that is where the frame in progress began, in an earlier
     /// chunk.
     fn gather(
@@ -36,6 +31,16 @@ pub(crate) trait Reassembly {
 
     /// Forgets the frame in progress and frees its buffer: the stream broke.
     fn discard(&mut self);
+}
+
+/// What a buffer that starts at a frame boundary starts with.
+pub(crate) enum Front<E> {
+    /// A frame wholly there: its payload's range, and its length with the framing.
+    Whole { payload: Range<usize>, len: usize },
+    /// A frame that goes on past the buffer.
+    Incomplete,
+    /// Bytes that can never become a frame, broken `offset` bytes in.
+    Broken { error: E, offset: usize },
 }
 
 /// What a decoder counts around its [`Reassembly`], and the error that failed it.
@@ -97,15 +102,17 @@ impl<E: Copy> Progress<E> {
                 break Ok(());
             }
             if machine.between_frames() {
-                match machine.whole_frame(rest) {
+                match machine.front(rest) {
                     // A whole frame in this chunk: lend it out in place.
-                    Ok((payload, len)) => {
+                    Front::Whole { payload, len } => {
                         deliver(&rest[payload]);
                         pos += len;
                         continue;
                     }
-                    Err(Some((error, offset))) => break Err((error, pos as i64 + offset as i64)),
-                    Err(None) => {}
+                    Front::Broken { error, offset } => {
+                        break Err((error, pos as i64 + offset as i64));
+                    }
+                    Front::Incomplete => {}
                 }
             }
             match machine.gather(rest, &mut deliver) {

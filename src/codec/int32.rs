@@ -32,7 +32,7 @@
 
 use std::ops::Range;
 
-use super::decoding::{Progress, Reassembly};
+use super::decoding::{Front, Progress, Reassembly};
 
 /// Twisted's `IntNStringReceiver.MAX_LENGTH`.
 pub const DEFAULT_MAX_LENGTH: usize = 99_999;
@@ -288,14 +288,14 @@ impl Reassembly for Machine {
         self.state == START
     }
 
-    fn whole_frame(
-        &self,
-        rest: &[u8],
-    ) -> Result<(Range<usize>, usize), Option<(Int32Error, usize)>> {
+    fn front(&self, rest: &[u8]) -> Front<Self::Error> {
         match check(rest, self.max_length) {
-            Ok(frame) => Ok((frame.payload_range(), frame.total_len())),
-            Err(CheckError::Incomplete) => Err(None),
-            Err(CheckError::Invalid { error, offset }) => Err(Some((error, offset))),
+            Ok(frame) => Front::Whole {
+                payload: frame.payload_range(),
+                len: frame.total_len(),
+            },
+            Err(CheckError::Incomplete) => Front::Incomplete,
+            Err(CheckError::Invalid { error, offset }) => Front::Broken { error, offset },
         }
     }
 

@@ -45,7 +45,7 @@ use std::ops::Range;
 
 use memchr::memmem::Finder;
 
-use super::decoding::{Progress, Reassembly};
+use super::decoding::{Front, Progress, Reassembly};
 
 /// Twisted's `LineReceiver.MAX_LENGTH`.
 pub const DEFAULT_MAX_LENGTH: usize = 16_384;
@@ -370,14 +370,14 @@ impl Reassembly for Machine {
         self.buf.is_empty()
     }
 
-    fn whole_frame(
-        &self,
-        rest: &[u8],
-    ) -> Result<(Range<usize>, usize), Option<(LineError, usize)>> {
+    fn front(&self, rest: &[u8]) -> Front<Self::Error> {
         match self.format.check(rest) {
-            Ok(frame) => Ok((frame.line_range(), frame.total_len())),
-            Err(CheckError::Incomplete) => Err(None),
-            Err(CheckError::Invalid { error, offset }) => Err(Some((error, offset))),
+            Ok(frame) => Front::Whole {
+                payload: frame.line_range(),
+                len: frame.total_len(),
+            },
+            Err(CheckError::Incomplete) => Front::Incomplete,
+            Err(CheckError::Invalid { error, offset }) => Front::Broken { error, offset },
         }
     }
 
@@ -391,7 +391,7 @@ impl Reassembly for Machine {
             max: self.format.max_length,
         };
         if self.buf.is_empty() {
-            // A line starts here, and `whole_frame` found no end for it within reach.
+            // A line starts here, and `front` found no end for it within reach.
             self.buf.extend_from_slice(rest);
             return Ok(rest.len());
         }
