@@ -20,9 +20,9 @@ pub(crate) trait Reassembly {
     /// Takes bytes (at least one) from the front of `rest` towards the frame in
     /// progress, calling `on_frame` with any frame they complete, and returns how many
     /// it took. Between frames, it is called only once [`front`](Self::front) has found
-    /// the frame at the front of `rest` incomplete. An error comes with where it counts from, in bytes from the start of
-    /// `rest`: negative when that is where the frame in progress began, in an earlier
-    /// chunk.
+    /// the frame at the front of `rest` incomplete. An error comes with where it counts
+    /// from, in bytes from the start of `rest`: negative when that is where the frame
+    /// in progress began, in an earlier chunk.
     fn gather(
         &mut self,
         rest: &[u8],
