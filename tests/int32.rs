@@ -9,6 +9,7 @@ use proptest::sample::Index;
 use proptest::test_runner::FileFailurePersistence;
 
 use weft::codec::int32::{self, CheckError, Int32Decoder, Int32Error, PREFIX_LEN};
+use weft::testing::strategies::cuts;
 
 const CASES: u32 = 2048;
 
@@ -53,24 +54,6 @@ fn run(max_length: usize, chunks: &[&[u8]]) -> Outcome {
     }
 }
 
-/// Cuts `stream` at the given points (sorted; repeats make empty chunks).
-fn cut<'a>(stream: &'a [u8], points: &[Index]) -> Vec<&'a [u8]> {
-    let mut at: Vec<usize> = points.iter().map(|i| i.index(stream.len() + 1)).collect();
-    at.sort_unstable();
-    let mut chunks = Vec::with_capacity(at.len() + 1);
-    let mut start = 0;
-    for end in at {
-        chunks.push(&stream[start..end]);
-        start = end;
-    }
-    chunks.push(&stream[start..]);
-    chunks
-}
-
-fn split_points() -> impl Strategy<Value = Vec<Index>> {
-    prop::collection::vec(any::<Index>(), 0..12)
-}
-
 fn payloads() -> impl Strategy<Value = Vec<Vec<u8>>> {
     let payload = prop_oneof![
         4 => prop::collection::vec(any::<u8>(), 0..16),
@@ -111,11 +94,11 @@ proptest! {
     #[test]
     fn encoded_frames_decode_to_themselves_however_cut(
         payloads in payloads(),
-        points in split_points(),
+        cuts in cuts(),
     ) {
         let stream = encode_all(&payloads);
         let max_length = payloads.iter().map(Vec::len).max().unwrap_or(0);
-        let outcome = run(max_length, &cut(&stream, &points));
+        let outcome = run(max_length, &cuts.apply(&stream));
         prop_assert_eq!(
             outcome,
             Outcome { payloads, error: None, consumed: stream.len() as u64, buffered: 0 }
@@ -125,19 +108,19 @@ proptest! {
     #[test]
     fn any_cut_gives_the_frames_and_error_of_the_whole_stream(
         stream in stream(),
-        points in split_points(),
+        cuts in cuts(),
         max_length in prop_oneof![Just(int32::DEFAULT_MAX_LENGTH), 0usize..64],
     ) {
-        prop_assert_eq!(run(max_length, &cut(&stream, &points)), run(max_length, &[&stream]));
+        prop_assert_eq!(run(max_length, &cuts.apply(&stream)), run(max_length, &[&stream]));
     }
 
     #[test]
     fn accepted_bytes_re_encode_to_themselves(
         stream in stream(),
-        points in split_points(),
+        cuts in cuts(),
         max_length in 0usize..64,
     ) {
-        let outcome = run(max_length, &cut(&stream, &points));
+        let outcome = run(max_length, &cuts.apply(&stream));
         let again = encode_all(&outcome.payloads);
         prop_assert!(stream.starts_with(&again));
         match outcome.error {
@@ -161,7 +144,7 @@ proptest! {
         payloads in payloads(),
         victim in any::<Index>(),
         length in prop_oneof![Just(401u32), 401u32..=u32::MAX],
-        points in split_points(),
+        cuts in cuts(),
     ) {
         let max_length = 400;
         let k = victim.index(payloads.len() + 1);
@@ -169,7 +152,7 @@ proptest! {
         let start = stream.len();
         // Only the prefix: the decoder must not wait for the payload it announces.
         stream.extend_from_slice(&length.to_be_bytes());
-        let outcome = run(max_length, &cut(&stream, &points));
+        let outcome = run(max_length, &cuts.apply(&stream));
         prop_assert_eq!(&outcome.payloads[..], &payloads[..k]);
         prop_assert_eq!(outcome.error, Some(Int32Error::TooLong { length, max: max_length }));
         prop_assert_eq!(outcome.consumed, start as u64);

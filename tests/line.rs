@@ -9,6 +9,7 @@ use proptest::sample::Index;
 use proptest::test_runner::FileFailurePersistence;
 
 use weft::codec::line::{self, CheckError, LineDecoder, LineError, LineFormat};
+use weft::testing::strategies::cuts;
 
 const CASES: u32 = 2048;
 
@@ -70,24 +71,6 @@ fn run(format: &LineFormat, chunks: &[&[u8]]) -> Outcome {
     }
 }
 
-/// Cuts `stream` at the given points (sorted; repeats make empty chunks).
-fn cut<'a>(stream: &'a [u8], points: &[Index]) -> Vec<&'a [u8]> {
-    let mut at: Vec<usize> = points.iter().map(|i| i.index(stream.len() + 1)).collect();
-    at.sort_unstable();
-    let mut chunks = Vec::with_capacity(at.len() + 1);
-    let mut start = 0;
-    for end in at {
-        chunks.push(&stream[start..end]);
-        start = end;
-    }
-    chunks.push(&stream[start..]);
-    chunks
-}
-
-fn split_points() -> impl Strategy<Value = Vec<Index>> {
-    prop::collection::vec(any::<Index>(), 0..12)
-}
-
 /// Bytes rich in delimiter bytes, so lines, partial delimiters and overlaps are common.
 fn stream() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
@@ -114,7 +97,7 @@ proptest! {
     #[test]
     fn encoded_lines_decode_to_themselves_however_cut(
         (delimiter, lines) in delimiter().prop_flat_map(|d| (Just(d), lines_for(d))),
-        points in split_points(),
+        cuts in cuts(),
     ) {
         // The longest line sits exactly at the maximum, which is allowed.
         let max_length = lines.iter().map(Vec::len).max().unwrap_or(0);
@@ -123,7 +106,7 @@ proptest! {
         for l in &lines {
             format.encode_into(l, &mut stream).expect("lines without the delimiter encode");
         }
-        let outcome = run(&format, &cut(&stream, &points));
+        let outcome = run(&format, &cuts.apply(&stream));
         prop_assert_eq!(
             outcome,
             Outcome { lines, error: None, consumed: stream.len() as u64, buffered: 0 }
@@ -133,23 +116,23 @@ proptest! {
     #[test]
     fn any_cut_gives_the_lines_and_error_of_the_whole_stream(
         stream in stream(),
-        points in split_points(),
+        cuts in cuts(),
         delimiter in delimiter(),
         max_length in prop_oneof![Just(line::DEFAULT_MAX_LENGTH), 0usize..16],
     ) {
         let format = format(max_length, delimiter);
-        prop_assert_eq!(run(&format, &cut(&stream, &points)), run(&format, &[&stream]));
+        prop_assert_eq!(run(&format, &cuts.apply(&stream)), run(&format, &[&stream]));
     }
 
     #[test]
     fn accepted_bytes_re_encode_to_themselves(
         stream in stream(),
-        points in split_points(),
+        cuts in cuts(),
         delimiter in delimiter(),
         max_length in 0usize..16,
     ) {
         let format = format(max_length, delimiter);
-        let outcome = run(&format, &cut(&stream, &points));
+        let outcome = run(&format, &cuts.apply(&stream));
         let mut again = Vec::new();
         for l in &outcome.lines {
             prop_assert!(l.len() <= max_length);
@@ -176,7 +159,7 @@ proptest! {
         victim in any::<Index>(),
         extra in prop_oneof![Just(1usize), 1usize..40],
         terminated in any::<bool>(),
-        points in split_points(),
+        cuts in cuts(),
     ) {
         let max_length = 8;
         let format = format(max_length, delimiter);
@@ -195,7 +178,7 @@ proptest! {
         } else {
             stream.resize(start + format.overflow_len().max(max_length + extra), b'x');
         }
-        let outcome = run(&format, &cut(&stream, &points));
+        let outcome = run(&format, &cuts.apply(&stream));
         prop_assert_eq!(&outcome.lines[..], &lines[..k]);
         prop_assert_eq!(outcome.error, Some(LineError::TooLong { max: max_length }));
         prop_assert_eq!(outcome.consumed, start as u64);

@@ -9,6 +9,7 @@ use proptest::sample::Index;
 use proptest::test_runner::FileFailurePersistence;
 
 use weft::codec::netstring::{self, CheckError, NetstringDecoder, NetstringError};
+use weft::testing::strategies::cuts;
 
 /// Cases per property; see the module docs for the total.
 const CASES: u32 = 4096;
@@ -52,20 +53,6 @@ fn run(max_length: usize, chunks: &[&[u8]]) -> Outcome {
     }
 }
 
-/// Cuts `stream` at the given points (sorted; repeats make empty chunks).
-fn cut<'a>(stream: &'a [u8], points: &[Index]) -> Vec<&'a [u8]> {
-    let mut at: Vec<usize> = points.iter().map(|i| i.index(stream.len() + 1)).collect();
-    at.sort_unstable();
-    let mut chunks = Vec::with_capacity(at.len() + 1);
-    let mut start = 0;
-    for end in at {
-        chunks.push(&stream[start..end]);
-        start = end;
-    }
-    chunks.push(&stream[start..]);
-    chunks
-}
-
 fn payload() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
         4 => prop::collection::vec(any::<u8>(), 0..16),
@@ -75,10 +62,6 @@ fn payload() -> impl Strategy<Value = Vec<u8>> {
 
 fn payloads() -> impl Strategy<Value = Vec<Vec<u8>>> {
     prop::collection::vec(payload(), 0..8)
-}
-
-fn split_points() -> impl Strategy<Value = Vec<Index>> {
-    prop::collection::vec(any::<Index>(), 0..12)
 }
 
 fn encode_all(payloads: &[Vec<u8>]) -> Vec<u8> {
@@ -155,12 +138,12 @@ proptest! {
     #[test]
     fn encoded_frames_decode_to_themselves_however_cut(
         payloads in payloads(),
-        points in split_points(),
+        cuts in cuts(),
     ) {
         let stream = encode_all(&payloads);
         // The longest payload sits exactly at the maximum, which is allowed.
         let max_length = payloads.iter().map(Vec::len).max().unwrap_or(0);
-        let outcome = run(max_length, &cut(&stream, &points));
+        let outcome = run(max_length, &cuts.apply(&stream));
         prop_assert_eq!(
             outcome,
             Outcome { frames: payloads, error: None, consumed: stream.len() as u64, buffered: 0 }
@@ -170,21 +153,21 @@ proptest! {
     #[test]
     fn any_cut_gives_the_frames_and_error_of_the_whole_stream(
         stream in stream(),
-        points in split_points(),
+        cuts in cuts(),
         max_length in prop_oneof![Just(netstring::DEFAULT_MAX_LENGTH), 0usize..64],
     ) {
         let whole = run(max_length, &[&stream]);
-        let split = run(max_length, &cut(&stream, &points));
+        let split = run(max_length, &cuts.apply(&stream));
         prop_assert_eq!(split, whole);
     }
 
     #[test]
     fn arbitrary_bytes_never_panic_or_overreport(
         stream in stream(),
-        points in split_points(),
+        cuts in cuts(),
         max_length in 0usize..200,
     ) {
-        let chunks = cut(&stream, &points);
+        let chunks = cuts.apply(&stream);
         let mut decoder = NetstringDecoder::with_max_length(max_length);
         let mut framed = 0u64;
         let mut failed = None;
@@ -217,7 +200,7 @@ proptest! {
         payloads in prop::collection::vec(payload(), 1..6),
         victim in any::<Index>(),
         corruption in corruption(),
-        points in split_points(),
+        cuts in cuts(),
     ) {
         let max_length = 400;
         let k = victim.index(payloads.len());
@@ -250,7 +233,7 @@ proptest! {
         };
         stream.extend_from_slice(&frame);
         stream.extend_from_slice(&encode_all(&payloads[k + 1..]));
-        let outcome = run(max_length, &cut(&stream, &points));
+        let outcome = run(max_length, &cuts.apply(&stream));
         prop_assert_eq!(&outcome.frames[..], &payloads[..k]);
         prop_assert_eq!(outcome.error, Some(expected));
         prop_assert_eq!(outcome.consumed, offset as u64);

@@ -305,3 +305,96 @@ fn ten_thousand_hosts_run_and_pass() {
         9999
     );
 }
+
+/// A poet, `clients` quiet clients that must exit 0 (client-2 must also print a line it
+/// never prints), and a stray client whose server refuses it.
+fn crowd(clients: usize) -> String {
+    format!(
+        r#"
+duration = "10s"
+
+[network]
+latency = {{ fixed = "2ms" }}
+
+[[hosts]]
+name = "poet"
+program = "fast-poetry"
+options = {{ port = 10000, poem = "ten-bytes" }}
+
+[[hosts]]
+name = "client"
+count = {clients}
+program = "get-poetry"
+options = {{ servers = ["poet:10000"], report = "quiet" }}
+
+[[hosts]]
+name = "stray"
+program = "get-poetry"
+options = {{ servers = ["poet:9"] }}
+
+[expect]
+exit = {{ "client-*" = 0 }}
+stdout-contains = {{ "client-2" = ["a line it never prints"] }}
+"#
+    )
+}
+
+/// `weft sim run FILE ARGS` on `text`: its exit status and report.
+fn sim_run(name: &str, text: &str, args: &[&str]) -> (std::process::ExitCode, String) {
+    let file = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.toml"));
+    std::fs::write(&file, text).expect("a scenario file");
+    let mut out = Vec::new();
+    let status = weft::cli::run_from(
+        &weft::programs::catalogue(),
+        ["weft", "sim", "run", file.to_str().unwrap()]
+            .into_iter()
+            .chain(args.iter().copied()),
+        &mut out,
+    );
+    (status, String::from_utf8(out).expect("utf-8"))
+}
+
+fn host_lines(report: &str) -> Vec<&str> {
+    report
+        .lines()
+        .filter(|l| l.starts_with("  ") && !l.starts_with("    "))
+        .collect()
+}
+
+#[test]
+fn sim_run_past_twenty_hosts_lists_those_that_stand_out_and_counts_the_rest() {
+    let (status, report) = sim_run("crowd-26", &crowd(24), &[]);
+    assert_eq!(status, std::process::ExitCode::from(1), "{report}");
+    assert_eq!(
+        host_lines(&report),
+        [
+            "  client-2: exit 0",
+            "  stray: exit 1",
+            "  23 hosts exited 0",
+            "  1 host running",
+            "  (--verbose lists every host)",
+        ],
+        "{report}"
+    );
+    assert!(
+        report.contains("    err: Task 1 failed: poet:9: connection refused"),
+        "a listed host's output is shown: {report}"
+    );
+    assert!(
+        report.contains("    client-2 Stdout lacks \"a line it never prints\""),
+        "{report}"
+    );
+
+    let (_, verbose) = sim_run("crowd-26", &crowd(24), &["--verbose"]);
+    let lines = host_lines(&verbose);
+    assert_eq!(lines.len(), 26, "{verbose}");
+    assert!(lines.contains(&"  client-17: exit 0") && lines.contains(&"  poet: running"));
+}
+
+#[test]
+fn sim_run_of_twenty_hosts_lists_every_one() {
+    let (_, report) = sim_run("crowd-20", &crowd(18), &[]);
+    let lines = host_lines(&report);
+    assert_eq!(lines.len(), 20, "{report}");
+    assert!(!report.contains("--verbose"), "{report}");
+}

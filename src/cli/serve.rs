@@ -16,13 +16,21 @@ use crate::host::{
     Node, Program,
 };
 use crate::net::{StdOutput, Tokio};
-use crate::programs::limits::{DEFAULT_MAX_CONNECTIONS, LimitedFactory, ServerLimits};
+use crate::programs::limits::{LimitedFactory, ServerLimits};
 use crate::programs::poetry::{
-    DEFAULT_MAX_POEM_BYTES, DEFAULT_NUM_BYTES, FastPoetryFactory, Pace, Poem, PoetryProxy,
-    ProxyOptions, SerialPoetryServer, SlowPoetryFactory, poems::BUILTIN_POEMS,
+    DEFAULT_DELAY, DEFAULT_MAX_POEM_BYTES, DEFAULT_NUM_BYTES, DEFAULT_UPSTREAM_TIMEOUT,
+    FastPoetryFactory, Pace, Poem, PoetryProxy, ProxyOptions, SerialPoetryServer,
+    SlowPoetryFactory, poems::BUILTIN_POEMS,
 };
 use crate::programs::transform::TransformFactory;
 use crate::transport::Disconnect;
+
+mod flags;
+
+pub(crate) use flags::{DEFAULT_IFACE, DEFAULT_POEM, DEFAULT_PORT, positive_seconds};
+use flags::{
+    Expiry, IdleTimeout, LimitArgs, ListenArgs, Seconds, at_least_one, delay, expiry, idle_timeout,
+};
 
 /// A poem named on the command line: a built-in poem's name, or a file.
 #[derive(Clone, Debug)]
@@ -35,7 +43,7 @@ pub(crate) struct PoemArg {
 
 impl Default for PoemArg {
     fn default() -> Self {
-        Self::builtin("loom")
+        Self::builtin(DEFAULT_POEM)
     }
 }
 
@@ -126,83 +134,6 @@ fn builtin_names() -> String {
     names.join(", ")
 }
 
-/// Parses seconds as a float (`0.1`, `5`), as the originals' `--delay` and `--timeout`.
-pub(crate) fn seconds(text: &str) -> Result<Duration, String> {
-    let value: f64 = text
-        .trim()
-        .parse()
-        .map_err(|_| format!("expected a number of seconds, got {text:?}"))?;
-    Duration::try_from_secs_f64(value)
-        .map_err(|_| format!("seconds must be a finite number of at least 0, got {text:?}"))
-}
-
-/// Like [`seconds`], but 0 is refused.
-pub(crate) fn positive_seconds(text: &str) -> Result<Duration, String> {
-    let duration = seconds(text)?;
-    if duration.is_zero() {
-        return Err(format!("must be more than 0 seconds, got {text:?}"));
-    }
-    Ok(duration)
-}
-
-/// A count of at least 1.
-fn at_least_one(text: &str) -> Result<usize, String> {
-    match text.parse::<usize>() {
-        Ok(n) if n >= 1 => Ok(n),
-        _ => Err(format!(
-            "expected a whole number of at least 1, got {text:?}"
-        )),
-    }
-}
-
-/// Where a server listens: the originals' `--port` and `--iface`.
-#[derive(Debug, Args)]
-pub(crate) struct ListenArgs {
-    /// Port to listen on; 0 picks a free one (printed at startup).
-    #[arg(long, default_value_t = 0)]
-    port: u16,
-    /// Interface to listen on (0.0.0.0 for every interface).
-    #[arg(long, default_value = "127.0.0.1")]
-    iface: String,
-}
-
-impl ListenArgs {
-    fn addr(&self) -> HostPort {
-        HostPort::new(self.iface.clone(), self.port)
-    }
-}
-
-/// The limits every server puts on its clients.
-#[derive(Debug, Args)]
-pub(crate) struct LimitArgs {
-    /// Close a connection that sends nothing and takes nothing of what is sent to it
-    /// for this many seconds (a float); `never` turns the timeout off.
-    #[arg(long, default_value = "120", value_parser = idle_timeout, value_name = "SECONDS")]
-    idle_timeout: IdleTimeout,
-    /// Close new connections at once while this many are open.
-    #[arg(long, default_value_t = DEFAULT_MAX_CONNECTIONS, value_parser = at_least_one)]
-    max_connections: usize,
-}
-
-impl LimitArgs {
-    pub(crate) fn limits(&self) -> ServerLimits {
-        ServerLimits::default()
-            .idle_timeout(self.idle_timeout.0)
-            .max_connections(Some(self.max_connections))
-    }
-}
-
-/// An idle timeout, or none.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct IdleTimeout(Option<Duration>);
-
-fn idle_timeout(text: &str) -> Result<IdleTimeout, String> {
-    if text == "never" {
-        return Ok(IdleTimeout(None));
-    }
-    positive_seconds(text).map(|d| IdleTimeout(Some(d)))
-}
-
 /// Arguments of `weft slow-poetry`.
 #[derive(Debug, Args)]
 #[command(after_help = "\
@@ -219,14 +150,19 @@ pub(crate) struct SlowPoetryArgs {
     #[arg(long, default_value_t = DEFAULT_NUM_BYTES, value_parser = at_least_one)]
     num_bytes: usize,
     /// Seconds between chunks (a float).
-    #[arg(long, default_value = "0.1", value_parser = seconds, value_name = "SECONDS")]
-    delay: Duration,
+    #[arg(
+        long,
+        default_value_t = Seconds(DEFAULT_DELAY),
+        value_parser = delay,
+        value_name = "SECONDS"
+    )]
+    delay: Seconds,
     /// Serve one client at a time, the others waiting their turn (the blocking server
     /// of Part 2); by default every client is served at once.
     #[arg(long)]
     serial: bool,
     /// The poem: a file, or a built-in poem (loom, ten-bytes, clock).
-    #[arg(value_name = "POEM", default_value = "loom")]
+    #[arg(value_name = "POEM", default_value = DEFAULT_POEM)]
     poem: PoemArg,
 }
 
@@ -242,7 +178,7 @@ pub(crate) struct FastPoetryArgs {
     #[command(flatten)]
     limits: LimitArgs,
     /// The poem: a file, or a built-in poem (loom, ten-bytes, clock).
-    #[arg(value_name = "POEM", default_value = "loom")]
+    #[arg(value_name = "POEM", default_value = DEFAULT_POEM)]
     poem: PoemArg,
 }
 
@@ -288,7 +224,12 @@ pub(crate) struct ProxyArgs {
     expiry: Option<Expiry>,
     /// Give up on an upstream fetch that sends nothing for this many seconds (every
     /// waiting client is closed and the next starts a fresh fetch); `never` waits.
-    #[arg(long, default_value = "30", value_parser = idle_timeout, value_name = "SECONDS")]
+    #[arg(
+        long,
+        default_value_t = IdleTimeout(Some(DEFAULT_UPSTREAM_TIMEOUT)),
+        value_parser = idle_timeout,
+        value_name = "SECONDS"
+    )]
     upstream_timeout: IdleTimeout,
     /// The largest poem fetched, in bytes; an upstream that sends more fails the
     /// fetch, and nothing is cached.
@@ -313,20 +254,9 @@ pub(crate) enum ProxyVersion {
     V3_0,
 }
 
-/// How long the proxy keeps a poem.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Expiry(Option<Duration>);
-
-fn expiry(text: &str) -> Result<Expiry, String> {
-    if text == "never" {
-        return Ok(Expiry(None));
-    }
-    seconds(text).map(|d| Expiry(Some(d)))
-}
-
 pub(crate) fn slow_poetry(args: &SlowPoetryArgs) -> i32 {
     let addr = args.listen.addr();
-    let pace = Pace::new(args.num_bytes, args.delay);
+    let pace = Pace::new(args.num_bytes, args.delay.0);
     let poem = args.poem.poem.clone();
     let label = &args.poem.label;
     if args.serial {
@@ -335,15 +265,20 @@ pub(crate) fn slow_poetry(args: &SlowPoetryArgs) -> i32 {
             format!("Serving {label} one client at a time"),
         ))
     } else {
-        // The server's own pace is no peer's fault: a check must see a chunk go out.
-        let mut limits = args.limits.limits();
-        limits.idle_timeout = limits.idle_timeout.map(|idle| idle.max(args.delay * 2));
+        let limits = paced_limits(args.limits.limits(), args.delay.0);
         let factory = LimitedFactory::new(SlowPoetryFactory::new(poem, pace), limits);
         serve(Announced::new(
             FactoryProgram::new(factory).listen(addr),
             format!("Serving {label}"),
         ))
     }
+}
+
+/// A slow server's limits: its idle timeout at least two of its delays, as the
+/// server's own pace is no peer's fault (a check must see a chunk go out).
+pub(crate) fn paced_limits(mut limits: ServerLimits, delay: Duration) -> ServerLimits {
+    limits.idle_timeout = limits.idle_timeout.map(|idle| idle.max(delay * 2));
+    limits
 }
 
 pub(crate) fn fast_poetry(args: &FastPoetryArgs) -> i32 {
@@ -576,15 +511,6 @@ mod tests {
             message,
             "no such file or built-in poem: no/such/poem.txt; built-in poems: loom, ten-bytes, clock"
         );
-    }
-
-    #[test]
-    fn seconds_are_floats_and_not_negative() {
-        assert_eq!(seconds("0.1"), Ok(Duration::from_millis(100)));
-        assert_eq!(seconds("5"), Ok(Duration::from_secs(5)));
-        assert!(seconds("-1").is_err());
-        assert!(seconds("soon").is_err());
-        assert!(positive_seconds("0").is_err());
     }
 
     #[test]

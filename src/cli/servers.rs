@@ -3,12 +3,11 @@
 //! options (`--num-bytes 30` is `num-bytes = 30`) and the same defaults: loopback,
 //! port 0, the same limits, the same startup line.
 
-use std::fmt;
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
-use super::serve::{Announced, PoemArg};
+use super::serve::{Announced, DEFAULT_IFACE, DEFAULT_POEM, DEFAULT_PORT, PoemArg, paced_limits};
 use crate::host::{FactoryProgram, Host, HostPort, Node};
 use crate::programs::limits::{
     DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, LimitedFactory, ServerLimits,
@@ -20,7 +19,7 @@ use crate::programs::poetry::{
 };
 use crate::programs::transform::TransformFactory;
 use crate::scenario::{Catalogue, OptionDoc, ProgramOptions};
-use crate::simnet::{format_duration, human_duration, parse_duration};
+use crate::simnet::{format_duration, human_duration};
 
 /// weft's servers, as services.
 pub(crate) fn catalogue() -> Catalogue {
@@ -73,9 +72,7 @@ fn slow_poetry(o: &SlowPoetry) -> Box<dyn Node> {
         let what = format!("Serving {label} one client at a time");
         return Box::new(Host::new(Announced::new(server, what)));
     }
-    // As `weft slow-poetry`: the server's own pace is no peer's fault.
-    let mut limits = o.limits();
-    limits.idle_timeout = limits.idle_timeout.map(|idle| idle.max(o.delay * 2));
+    let limits = paced_limits(o.limits(), o.delay);
     let factory = LimitedFactory::new(SlowPoetryFactory::new(poem, pace), limits);
     let program = FactoryProgram::new(factory).listen(o.addr());
     Box::new(Host::new(Announced::new(
@@ -84,8 +81,12 @@ fn slow_poetry(o: &SlowPoetry) -> Box<dyn Node> {
     )))
 }
 
-fn loopback() -> String {
-    "127.0.0.1".to_owned()
+fn default_iface() -> String {
+    DEFAULT_IFACE.to_owned()
+}
+
+fn default_port() -> u16 {
+    DEFAULT_PORT
 }
 
 fn default_idle_timeout() -> Option<Duration> {
@@ -122,38 +123,11 @@ fn poem<'de, D: Deserializer<'de>>(d: D) -> Result<PoemArg, D::Error> {
     text.parse().map_err(serde::de::Error::custom)
 }
 
-/// A duration (a number of seconds, or `150ms`), or `never`.
-fn duration_or_never<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-    struct Visitor;
-    impl serde::de::Visitor<'_> for Visitor {
-        type Value = Option<Duration>;
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a number of seconds, a duration such as \"150ms\", or \"never\"")
-        }
-        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
-            if v == "never" {
-                return Ok(None);
-            }
-            parse_duration(v).map(Some).map_err(E::custom)
-        }
-        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Self::Value, E> {
-            self.visit_str(&v.to_string())
-        }
-        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
-            self.visit_str(&v.to_string())
-        }
-        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Self::Value, E> {
-            self.visit_str(&v.to_string())
-        }
-    }
-    d.deserialize_any(Visitor)
-}
-
 /// The options every server has: where it listens and the limits on its clients.
 fn server_docs() -> [OptionDoc; 4] {
     [
-        OptionDoc::optional("port", "port", "0 (a free port)"),
-        OptionDoc::optional("iface", "address", "127.0.0.1"),
+        OptionDoc::optional("port", "port", format!("{DEFAULT_PORT} (a free port)")),
+        OptionDoc::optional("iface", "address", DEFAULT_IFACE),
         OptionDoc::optional(
             "idle-timeout",
             "seconds or never",
@@ -168,7 +142,7 @@ fn server_docs() -> [OptionDoc; 4] {
 }
 
 fn poem_doc() -> OptionDoc {
-    OptionDoc::optional("poem", "file or built-in poem", "loom")
+    OptionDoc::optional("poem", "file or built-in poem", DEFAULT_POEM)
 }
 
 /// What every server's options check: the limits the commands' flags refuse too.
@@ -188,11 +162,11 @@ macro_rules! server_options {
         #[derive(Debug, Deserialize)]
         #[serde(deny_unknown_fields, rename_all = "kebab-case")]
         struct $name {
-            #[serde(default)]
+            #[serde(default = "default_port")]
             port: u16,
-            #[serde(default = "loopback")]
+            #[serde(default = "default_iface")]
             iface: String,
-            #[serde(default = "default_idle_timeout", deserialize_with = "duration_or_never")]
+            #[serde(default = "default_idle_timeout", with = "human_duration::or_never")]
             idle_timeout: Option<Duration>,
             #[serde(default = "default_max_connections")]
             max_connections: usize,
@@ -276,9 +250,9 @@ impl ProgramOptions for TransformServer {
 
 server_options!(Proxy {
     upstream: HostPort,
-    #[serde(default = "default_expiry", deserialize_with = "duration_or_never")]
+    #[serde(default = "default_expiry", with = "human_duration::or_never")]
     expiry: Option<Duration>,
-    #[serde(default = "default_upstream_timeout", deserialize_with = "duration_or_never")]
+    #[serde(default = "default_upstream_timeout", with = "human_duration::or_never")]
     upstream_timeout: Option<Duration>,
     #[serde(default = "default_max_poem_bytes")]
     max_poem_bytes: usize,
@@ -389,6 +363,81 @@ mod tests {
         assert_eq!(o.upstream_timeout, Some(Duration::from_millis(2500)));
         assert_eq!(o.idle_timeout, Some(Duration::from_secs(90)));
         assert_eq!(o.upstream, HostPort::new("poet", 10001));
+        for (expiry, expected) in [
+            ("\"never\"", None),
+            ("\"90s\"", Some(Duration::from_secs(90))),
+            ("60", Some(Duration::from_secs(60))),
+            ("1.5", Some(Duration::from_millis(1500))),
+        ] {
+            let o: Proxy =
+                toml::from_str(&format!("upstream = 1\nexpiry = {expiry}")).expect("parses");
+            assert_eq!(o.expiry, expected, "expiry = {expiry}");
+        }
+    }
+
+    #[test]
+    fn a_services_file_takes_a_duration_a_number_of_seconds_or_never() {
+        let file = crate::services::ServicesFile::parse(
+            "services.toml",
+            r#"
+            [[service]]
+            name = "text"
+            program = "proxy"
+            upstream = 10001
+            expiry = "2h"
+            upstream-timeout = "never"
+
+            [[service]]
+            name = "numbers"
+            program = "proxy"
+            upstream = 10002
+            port = 10003
+            expiry = 60
+            idle-timeout = 1.5
+            "#,
+        )
+        .expect("parses");
+        assert!(file.prepare(&catalogue()).is_ok());
+        let bad = crate::services::ServicesFile::parse(
+            "services.toml",
+            "[[service]]\nname = \"p\"\nprogram = \"proxy\"\nupstream = 1\nexpiry = \"soon\"",
+        )
+        .expect("parses");
+        let Err(refused) = bad.prepare(&catalogue()) else {
+            panic!("expiry = \"soon\" was taken");
+        };
+        let refused = refused.to_string();
+        assert!(
+            refused.contains("`expiry`: invalid duration \"soon\"")
+                && refused.contains("or \"never\""),
+            "{refused}"
+        );
+    }
+
+    #[test]
+    fn a_bad_duration_is_refused_with_its_key_and_the_forms_it_takes() {
+        for (options, key) in [
+            ("expiry = \"soon\"", "expiry"),
+            ("upstream-timeout = \"later\"", "upstream-timeout"),
+        ] {
+            let error = prepare("proxy", &format!("upstream = 1\n{options}"))
+                .err()
+                .expect("refused");
+            assert!(
+                error.contains(&format!("`{key}`: invalid duration"))
+                    && error.contains("like 150ms, 1.5s, 2m, 1h, or \"never\""),
+                "{error}"
+            );
+        }
+        let error = prepare("proxy", "upstream = 1\nexpiry = true")
+            .err()
+            .expect("refused");
+        assert!(
+            error.contains("`expiry`")
+                && error
+                    .contains("a duration such as \"150ms\", a number of seconds, or \"never\""),
+            "{error}"
+        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //!
 //! Only virtual time is reported here; `weft bench sim` measures wall time.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -53,6 +54,11 @@ enum SimCommand {
         /// Print the whole transcript.
         #[arg(long)]
         transcript: bool,
+        /// Print a line for every host, however many (past 20 hosts, the report
+        /// shows in full only those that broke an expectation or exited non-zero, and
+        /// counts the rest by status).
+        #[arg(long, short)]
+        verbose: bool,
         /// Write the run as a sequence diagram: one self-contained HTML page.
         #[arg(long, value_name = "OUT.html")]
         html: Option<PathBuf>,
@@ -133,12 +139,17 @@ pub(crate) fn run(ctx: &mut SimContext<'_>, args: SimArgs) -> i32 {
             file,
             seed,
             transcript,
+            verbose,
             html,
             pcap,
             json,
         } => {
             let views = RunViews { html, pcap, json };
-            run_one(ctx, &file, seed, transcript, &views)
+            let report = RunReport {
+                transcript,
+                verbose,
+            };
+            run_one(ctx, &file, seed, report, &views)
         }
         SimCommand::Sweep {
             paths,
@@ -285,13 +296,30 @@ fn default_dir(ctx: &SimContext<'_>) -> Result<PathBuf, String> {
     Err("no sim/ directory here; pass scenario files or directories".into())
 }
 
+/// What `sim run` prints besides its summary line.
+#[derive(Clone, Copy, Debug)]
+struct RunReport {
+    /// The whole transcript, and no output lines per host.
+    transcript: bool,
+    /// A line for every host, however many.
+    verbose: bool,
+}
+
+/// Past this many hosts, `sim run` counts the hosts that did what was expected of them
+/// instead of listing them (unless `--verbose`).
+const HOSTS_LISTED_MAX: usize = 20;
+
 fn run_one(
     ctx: &mut SimContext<'_>,
     file: &Path,
     seed: Option<u64>,
-    transcript: bool,
+    report: RunReport,
     views: &RunViews,
 ) -> Result<i32, ScenarioError> {
+    let RunReport {
+        transcript,
+        verbose,
+    } = report;
     let scenario = Scenario::load(file, ctx.catalogue)?;
     let seed = seed.unwrap_or_else(|| seed_from_env(scenario.seed));
     let outcome = scenario.run(ctx.catalogue, seed)?;
@@ -309,9 +337,15 @@ fn run_one(
         outcome.events,
         verdict(&outcome)
     );
+    let every_host = verbose || outcome.exit_codes.len() <= HOSTS_LISTED_MAX;
+    // The hosts listed; the others are counted by status.
+    let mut counted: BTreeMap<(bool, Option<i32>), usize> = BTreeMap::new();
     for (host, code) in &outcome.exit_codes {
-        let status = code.map_or_else(|| "running".to_owned(), |c| format!("exit {c}"));
-        say!(ctx, "  {host}: {status}");
+        if !every_host && !stands_out(&outcome, host, *code) {
+            *counted.entry((code.is_none(), *code)).or_default() += 1;
+            continue;
+        }
+        say!(ctx, "  {host}: {}", status(*code));
         if !transcript {
             for (stream, line) in &outcome.output[host] {
                 let tag = if *stream == Stream::Stdout {
@@ -323,10 +357,47 @@ fn run_one(
             }
         }
     }
+    for ((_, code), hosts) in &counted {
+        let (hosts, status) = (plural(*hosts, "host"), status(*code));
+        match code {
+            Some(code) => say!(ctx, "  {hosts} exited {code}"),
+            None => say!(ctx, "  {hosts} {status}"),
+        }
+    }
+    if !counted.is_empty() {
+        say!(ctx, "  (--verbose lists every host)");
+    }
     if !outcome.passed() {
         print_failures(ctx, &outcome, file);
     }
     Ok(i32::from(!outcome.passed()))
+}
+
+/// A host's status as a report line says it.
+fn status(code: Option<i32>) -> String {
+    code.map_or_else(|| "running".to_owned(), |c| format!("exit {c}"))
+}
+
+fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+/// Whether a report of many hosts lists `host` in full: it exited non-zero, or a
+/// broken expectation names it (a failure line starts with its name, or a panic
+/// report names it).
+fn stands_out(outcome: &Outcome, host: &str, code: Option<i32>) -> bool {
+    let quoted = format!("host {host:?} ");
+    code.is_some_and(|c| c != 0)
+        || outcome.failures.iter().any(|failure| {
+            failure
+                .strip_prefix(host)
+                .is_some_and(|rest| rest.starts_with(' '))
+                || failure.contains(&quoted)
+        })
 }
 
 fn collect_files(ctx: &SimContext<'_>, paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {

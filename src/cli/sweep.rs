@@ -12,7 +12,7 @@ use rayon::prelude::*;
 use super::sim::SimContext;
 use crate::report::sweep::{RunRecord, RunResult, ScenarioFile, Shard, SweepPlan, SweepReport};
 use crate::report::{RunInfo, html, junit};
-use crate::scenario::{Catalogue, Recording, Scenario, ScenarioError};
+use crate::scenario::{Catalogue, Divergence, Recording, Scenario, ScenarioError, name_of_file};
 
 /// What `weft sim sweep` was asked for, besides its files.
 #[derive(Debug)]
@@ -64,14 +64,6 @@ fn shard(options: &SweepOptions) -> Result<Shard, ScenarioError> {
     }
 }
 
-/// The file's stem, the name a scenario gets from its file.
-fn file_label(file: &Path) -> String {
-    file.file_stem().map_or_else(
-        || file.display().to_string(),
-        |s| s.to_string_lossy().into_owned(),
-    )
-}
-
 /// What a sweep's runs share: the programs, the binary's name, the options.
 struct Runner<'a> {
     catalogue: &'a Catalogue,
@@ -85,26 +77,26 @@ pub(super) fn sweep(
     options: &SweepOptions,
 ) -> Result<i32, ScenarioError> {
     // A file that does not load is refused: a failure in the report, and the other
-    // files still run.
+    // files still run. Each is read once, for its fingerprint and its scenario.
     let mut scenarios: Vec<Option<Scenario>> = Vec::with_capacity(files.len());
     let mut listed = Vec::with_capacity(files.len());
     for file in files {
         let path = file.display().to_string();
-        let loaded = Scenario::load(file, ctx.catalogue).and_then(|scenario| {
-            Ok((
-                std::fs::read(file).map_err(|e| read_error(file, e))?,
-                scenario,
-            ))
-        });
+        let (contents, loaded) = match std::fs::read(file) {
+            Ok(bytes) => {
+                let loaded = Scenario::from_file(file, &bytes, ctx.catalogue);
+                (bytes, loaded)
+            }
+            Err(error) => (Vec::new(), Err(read_error(file, error))),
+        };
         match loaded {
-            Ok((contents, scenario)) => {
+            Ok(scenario) => {
                 listed.push(ScenarioFile::new(&scenario.name, &path, &contents));
                 scenarios.push(Some(scenario));
             }
             Err(error) => {
-                let contents = std::fs::read(file).unwrap_or_default();
                 listed.push(
-                    ScenarioFile::new(&file_label(file), &path, &contents)
+                    ScenarioFile::new(&name_of_file(file), &path, &contents)
                         .refused_for(error.to_string()),
                 );
                 scenarios.push(None);
@@ -239,31 +231,16 @@ impl Runner<'_> {
     }
 
     /// Runs `seed` again and compares the event streams' digests with `first`'s. If
-    /// they differ, runs it twice more with transcripts, for the first differing line.
+    /// they differ, says where the transcripts of two more runs do.
     fn differs(&self, scenario: &Scenario, seed: u64, first: Option<u64>) -> Option<String> {
-        let again = match scenario.run_recording(self.catalogue, seed, Recording::DIGEST) {
-            Ok(outcome) => outcome.digest,
-            Err(error) => return Some(error.to_string()),
-        };
-        if again == first {
-            return None;
+        match scenario.diverges_from(self.catalogue, seed, first) {
+            Ok(None) => None,
+            Ok(Some(Divergence::Line { number, .. })) => {
+                Some(format!("transcripts differ (first at line {number})"))
+            }
+            Ok(Some(divergence @ Divergence::DigestsOnly)) => Some(divergence.to_string()),
+            Err(error) => Some(error.to_string()),
         }
-        let transcript =
-            || (scenario.run(self.catalogue, seed)).map(|outcome| outcome.transcript.render());
-        let (one, two) = match (transcript(), transcript()) {
-            (Ok(one), Ok(two)) => (one, two),
-            (Err(error), _) | (_, Err(error)) => return Some(error.to_string()),
-        };
-        let line = (one.lines().zip(two.lines()))
-            .position(|(x, y)| x != y)
-            .map(|i| i + 1)
-            .or_else(|| (one != two).then(|| one.lines().count().min(two.lines().count()) + 1));
-        Some(match line {
-            Some(line) => format!("transcripts differ (first at line {line})"),
-            None => "event streams differ (their digests do), though two more runs with \
-                     transcripts agreed"
-                .to_owned(),
-        })
     }
 }
 

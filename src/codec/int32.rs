@@ -32,6 +32,8 @@
 
 use std::ops::Range;
 
+use super::decoding::{Front, Progress, Reassembly};
+
 /// Twisted's `IntNStringReceiver.MAX_LENGTH`.
 pub const DEFAULT_MAX_LENGTH: usize = 99_999;
 
@@ -172,8 +174,6 @@ enum State {
     },
     /// In a payload of `len` bytes; the buffer holds the part seen so far.
     Payload { len: usize },
-    /// The stream broke; every later call returns this.
-    Failed(Int32Error),
 }
 
 const START: State = State::Prefix {
@@ -203,11 +203,16 @@ const START: State = State::Prefix {
 /// ```
 #[derive(Clone, Debug)]
 pub struct Int32Decoder {
+    machine: Machine,
+    progress: Progress<Int32Error>,
+}
+
+/// The decoder's state machine: a frame that straddles chunks, gathered.
+#[derive(Clone, Debug)]
+struct Machine {
     max_length: usize,
     state: State,
     buf: Vec<u8>,
-    consumed: u64,
-    frames: u64,
 }
 
 impl Default for Int32Decoder {
@@ -225,157 +230,131 @@ impl Int32Decoder {
     /// A decoder that rejects payloads longer than `max_length` bytes.
     pub fn with_max_length(max_length: usize) -> Self {
         Self {
-            max_length,
-            state: START,
-            buf: Vec::new(),
-            consumed: 0,
-            frames: 0,
+            machine: Machine {
+                max_length,
+                state: START,
+                buf: Vec::new(),
+            },
+            progress: Progress::new(),
         }
     }
 
     /// The largest payload accepted.
     pub fn max_length(&self) -> usize {
-        self.max_length
+        self.machine.max_length
     }
 
     /// Bytes of the stream accepted so far: all bytes given, until an error; after one,
     /// the stream offset where the offending prefix started.
     pub fn consumed(&self) -> u64 {
-        self.consumed
+        self.progress.consumed()
     }
 
     /// Payloads delivered so far.
     pub fn frames(&self) -> u64 {
-        self.frames
+        self.progress.frames()
     }
 
     /// Bytes held for a frame that is not complete yet, prefix bytes included.
     pub fn buffered(&self) -> usize {
-        match self.state {
+        match self.machine.state {
             State::Prefix { have, .. } => have,
-            State::Payload { .. } => PREFIX_LEN + self.buf.len(),
-            State::Failed(_) => 0,
+            State::Payload { .. } => PREFIX_LEN + self.machine.buf.len(),
         }
     }
 
     /// Whether the stream so far ends exactly at a frame boundary.
     pub fn is_at_boundary(&self) -> bool {
-        self.state == START
+        self.machine.state == START && self.progress.error().is_none()
     }
 
     /// The error the decoder failed with, if it has.
     pub fn error(&self) -> Option<Int32Error> {
-        match self.state {
-            State::Failed(error) => Some(error),
-            _ => None,
-        }
+        self.progress.error()
     }
 
     /// Decodes the next chunk of the stream, calling `on_frame` with each payload
     /// completed by it, in order. Payloads before an error in the same chunk are
     /// delivered before the error is returned.
-    pub fn decode(
-        &mut self,
-        chunk: &[u8],
-        mut on_frame: impl FnMut(&[u8]),
-    ) -> Result<(), Int32Error> {
-        if let State::Failed(error) = self.state {
-            return Err(error);
-        }
-        let frame_start = self.consumed - self.buffered() as u64;
-        let mut pos = 0;
-        let result = self.run(chunk, &mut pos, &mut on_frame);
-        match result {
-            Ok(()) => self.consumed += chunk.len() as u64,
-            Err((error, start_in_chunk)) => {
-                // The offending prefix started in this chunk, or straddled into it.
-                self.consumed = start_in_chunk.map_or(frame_start, |at| self.consumed + at as u64);
-                self.state = State::Failed(error);
-                self.buf = Vec::new();
-                return Err(error);
-            }
-        }
-        Ok(())
+    pub fn decode(&mut self, chunk: &[u8], on_frame: impl FnMut(&[u8])) -> Result<(), Int32Error> {
+        self.progress.decode(&mut self.machine, chunk, on_frame)
+    }
+}
+
+impl Reassembly for Machine {
+    type Error = Int32Error;
+
+    fn between_frames(&self) -> bool {
+        self.state == START
     }
 
-    /// The state machine over one chunk; an error comes with where its prefix started
-    /// in the chunk (`None`: in an earlier one).
-    fn run(
-        &mut self,
-        chunk: &[u8],
-        pos: &mut usize,
-        on_frame: &mut impl FnMut(&[u8]),
-    ) -> Result<(), (Int32Error, Option<usize>)> {
-        while *pos < chunk.len() {
-            let rest = &chunk[*pos..];
-            match self.state {
-                State::Prefix { have: 0, .. } => match check(rest, self.max_length) {
-                    // A whole frame in this chunk: lend it out in place.
-                    Ok(frame) => {
-                        self.frames += 1;
-                        on_frame(&rest[frame.payload_range()]);
-                        *pos += frame.total_len();
-                    }
-                    Err(CheckError::Invalid { error, offset }) => {
-                        return Err((error, Some(*pos + offset)));
-                    }
-                    Err(CheckError::Incomplete) => {
-                        let at = *pos;
-                        self.take_prefix(rest, pos, on_frame)
-                            .map_err(|e| (e, Some(at)))?;
-                    }
-                },
-                State::Prefix { .. } => {
-                    self.take_prefix(rest, pos, on_frame)
-                        .map_err(|e| (e, None))?;
-                }
-                State::Payload { len } => {
-                    let take = (len - self.buf.len()).min(rest.len());
-                    self.buf.extend_from_slice(&rest[..take]);
-                    *pos += take;
-                    if self.buf.len() == len {
-                        self.frames += 1;
-                        on_frame(&self.buf);
-                        self.buf.clear();
-                        self.state = START;
-                    }
-                }
-                State::Failed(error) => return Err((error, None)),
-            }
+    fn front(&self, rest: &[u8]) -> Front<Self::Error> {
+        match check(rest, self.max_length) {
+            Ok(frame) => Front::Whole {
+                payload: frame.payload_range(),
+                len: frame.total_len(),
+            },
+            Err(CheckError::Incomplete) => Front::Incomplete,
+            Err(CheckError::Invalid { error, offset }) => Front::Broken { error, offset },
         }
-        Ok(())
     }
 
-    /// Reads prefix bytes from the front of `rest`; once all four are in, checks the
-    /// length and moves on to the payload (or delivers an empty one at once, so it does
-    /// not wait for the next chunk).
-    fn take_prefix(
+    fn gather(
         &mut self,
         rest: &[u8],
-        pos: &mut usize,
         on_frame: &mut impl FnMut(&[u8]),
-    ) -> Result<(), Int32Error> {
-        let State::Prefix { mut prefix, have } = self.state else {
-            return Ok(());
-        };
+    ) -> Result<usize, (Int32Error, i64)> {
+        match self.state {
+            State::Prefix { prefix, have } => self.take_prefix(prefix, have, rest, on_frame),
+            State::Payload { len } => {
+                let take = (len - self.buf.len()).min(rest.len());
+                self.buf.extend_from_slice(&rest[..take]);
+                if self.buf.len() == len {
+                    on_frame(&self.buf);
+                    self.buf.clear();
+                    self.state = START;
+                }
+                Ok(take)
+            }
+        }
+    }
+
+    fn discard(&mut self) {
+        self.state = START;
+        self.buf = Vec::new();
+    }
+}
+
+impl Machine {
+    /// Reads prefix bytes from the front of `rest`; once all four are in, checks the
+    /// length and moves on to the payload (or delivers an empty one at once, so it does
+    /// not wait for the next chunk). A length past the maximum counts from the prefix's
+    /// first byte, `have` bytes before `rest`.
+    fn take_prefix(
+        &mut self,
+        mut prefix: [u8; PREFIX_LEN],
+        have: usize,
+        rest: &[u8],
+        on_frame: &mut impl FnMut(&[u8]),
+    ) -> Result<usize, (Int32Error, i64)> {
         let take = (PREFIX_LEN - have).min(rest.len());
         prefix[have..have + take].copy_from_slice(&rest[..take]);
-        *pos += take;
-        let have = have + take;
-        if have < PREFIX_LEN {
-            self.state = State::Prefix { prefix, have };
-            return Ok(());
+        if have + take < PREFIX_LEN {
+            self.state = State::Prefix {
+                prefix,
+                have: have + take,
+            };
+            return Ok(take);
         }
-        let len = length(prefix, self.max_length)?;
+        let len = length(prefix, self.max_length).map_err(|e| (e, -(have as i64)))?;
         self.buf.clear();
         if len == 0 {
-            self.frames += 1;
             on_frame(&[]);
             self.state = START;
         } else {
             self.state = State::Payload { len };
         }
-        Ok(())
+        Ok(take)
     }
 }
 

@@ -45,6 +45,8 @@ use std::ops::Range;
 
 use memchr::memmem::Finder;
 
+use super::decoding::{Front, Progress, Reassembly};
+
 /// Twisted's `LineReceiver.MAX_LENGTH`.
 pub const DEFAULT_MAX_LENGTH: usize = 16_384;
 
@@ -286,12 +288,16 @@ impl LineFormat {
 /// ```
 #[derive(Clone, Debug)]
 pub struct LineDecoder {
+    machine: Machine,
+    progress: Progress<LineError>,
+}
+
+/// The decoder's state machine: a line that straddles chunks, gathered.
+#[derive(Clone, Debug)]
+struct Machine {
     format: LineFormat,
     /// The partial line: bytes after the last delimiter, holding no delimiter.
     buf: Vec<u8>,
-    consumed: u64,
-    frames: u64,
-    error: Option<LineError>,
 }
 
 impl Default for LineDecoder {
@@ -304,126 +310,115 @@ impl LineDecoder {
     /// A decoder for `format`.
     pub fn new(format: LineFormat) -> Self {
         Self {
-            format,
-            buf: Vec::new(),
-            consumed: 0,
-            frames: 0,
-            error: None,
+            machine: Machine {
+                format,
+                buf: Vec::new(),
+            },
+            progress: Progress::new(),
         }
     }
 
     /// The format it decodes.
     pub fn format(&self) -> &LineFormat {
-        &self.format
+        &self.machine.format
     }
 
     /// Bytes of the stream accepted so far (delivered lines, their delimiters, and the
     /// partial line); after an error, the stream offset where the long line started.
     pub fn consumed(&self) -> u64 {
-        self.consumed
+        self.progress.consumed()
     }
 
     /// Lines delivered so far.
     pub fn frames(&self) -> u64 {
-        self.frames
+        self.progress.frames()
     }
 
     /// Bytes held for a line that is not complete yet (Twisted's line buffer).
     pub fn buffered(&self) -> usize {
-        self.buf.len()
+        self.machine.buf.len()
     }
 
     /// The partial line held, as Twisted's `clearLineBuffer` would return it.
     pub fn partial_line(&self) -> &[u8] {
-        &self.buf
+        &self.machine.buf
     }
 
     /// Whether the stream so far ends exactly after a delimiter (a connection that
     /// closes here lost no partial line).
     pub fn is_at_boundary(&self) -> bool {
-        self.buf.is_empty() && self.error.is_none()
+        self.machine.buf.is_empty() && self.progress.error().is_none()
     }
 
     /// The error the decoder failed with, if it has.
     pub fn error(&self) -> Option<LineError> {
-        self.error
+        self.progress.error()
     }
 
     /// Decodes the next chunk of the stream, calling `on_line` with each line completed
     /// by it, in order. Lines before an error in the same chunk are delivered before the
     /// error is returned.
-    pub fn decode(
-        &mut self,
-        chunk: &[u8],
-        mut on_line: impl FnMut(&[u8]),
-    ) -> Result<(), LineError> {
-        if let Some(error) = self.error {
-            return Err(error);
-        }
-        let result = self.run(chunk, &mut on_line);
-        if let Err((error, line_start)) = result {
-            self.error = Some(error);
-            self.consumed = line_start;
-            self.buf = Vec::new();
-            return Err(error);
-        }
-        Ok(())
+    pub fn decode(&mut self, chunk: &[u8], on_line: impl FnMut(&[u8])) -> Result<(), LineError> {
+        self.progress.decode(&mut self.machine, chunk, on_line)
+    }
+}
+
+impl Reassembly for Machine {
+    type Error = LineError;
+
+    fn between_frames(&self) -> bool {
+        self.buf.is_empty()
     }
 
-    /// The decoder over one chunk; an error comes with the stream offset of the line
-    /// that caused it.
-    fn run(
+    fn front(&self, rest: &[u8]) -> Front<Self::Error> {
+        match self.format.check(rest) {
+            Ok(frame) => Front::Whole {
+                payload: frame.line_range(),
+                len: frame.total_len(),
+            },
+            Err(CheckError::Incomplete) => Front::Incomplete,
+            Err(CheckError::Invalid { error, offset }) => Front::Broken { error, offset },
+        }
+    }
+
+    /// An error counts from the start of the line.
+    fn gather(
         &mut self,
-        chunk: &[u8],
+        rest: &[u8],
         on_line: &mut impl FnMut(&[u8]),
-    ) -> Result<(), (LineError, u64)> {
+    ) -> Result<usize, (LineError, i64)> {
         let too_long = LineError::TooLong {
             max: self.format.max_length,
         };
-        let mut pos = 0;
-        if !self.buf.is_empty() {
-            let line_start = self.consumed - self.buf.len() as u64;
-            let Some(used) = self.finish_partial(chunk) else {
-                // Still no delimiter: keep the chunk, unless the line can no longer end.
-                if self.buf.len() + chunk.len() >= self.format.overflow_len() {
-                    return Err((too_long, line_start));
-                }
-                self.buf.extend_from_slice(chunk);
-                self.consumed += chunk.len() as u64;
-                return Ok(());
-            };
-            if self.buf.len() > self.format.max_length {
+        if self.buf.is_empty() {
+            // A line starts here, and `front` found no end for it within reach.
+            self.buf.extend_from_slice(rest);
+            return Ok(rest.len());
+        }
+        // Where the line began: before `rest`, by the part of it held.
+        let line_start = -(self.buf.len() as i64);
+        let Some(used) = self.finish_partial(rest) else {
+            // Still no delimiter: keep the bytes, unless the line can no longer end.
+            if self.buf.len() + rest.len() >= self.format.overflow_len() {
                 return Err((too_long, line_start));
             }
-            self.frames += 1;
-            on_line(&self.buf);
-            self.buf.clear();
-            pos = used;
-            self.consumed += used as u64;
+            self.buf.extend_from_slice(rest);
+            return Ok(rest.len());
+        };
+        if self.buf.len() > self.format.max_length {
+            return Err((too_long, line_start));
         }
-        // From a line boundary: lend every line that lies inside the chunk.
-        while pos < chunk.len() {
-            let rest = &chunk[pos..];
-            match self.format.check(rest) {
-                Ok(frame) => {
-                    self.frames += 1;
-                    on_line(&rest[frame.line_range()]);
-                    pos += frame.total_len();
-                    self.consumed += frame.total_len() as u64;
-                }
-                Err(CheckError::Invalid { error, offset }) => {
-                    return Err((error, self.consumed + offset as u64));
-                }
-                Err(CheckError::Incomplete) => {
-                    self.buf.extend_from_slice(rest);
-                    self.consumed += rest.len() as u64;
-                    break;
-                }
-            }
-        }
-        Ok(())
+        on_line(&self.buf);
+        self.buf.clear();
+        Ok(used)
     }
 
+    fn discard(&mut self) {
+        self.buf = Vec::new();
+    }
+}
+
+impl Machine {
     /// Looks for the delimiter that ends the partial line in `chunk` (possibly starting
     /// among the buffered bytes). If found, moves the rest of the line into the buffer,
     /// trims any delimiter bytes off it, and returns how many bytes of `chunk` the line

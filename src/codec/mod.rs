@@ -16,6 +16,7 @@
 //! maximum frame, an encoder, and (for the two new ones) a `fuzz` function a libFuzzer
 //! target can call.
 
+mod decoding;
 pub mod int32;
 pub mod line;
 pub mod netstring;

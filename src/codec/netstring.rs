@@ -23,6 +23,8 @@
 
 use std::ops::Range;
 
+use super::decoding::{Front, Progress, Reassembly};
+
 /// Twisted's `NetstringReceiver.MAX_LENGTH`.
 pub const DEFAULT_MAX_LENGTH: usize = 99_999;
 
@@ -215,9 +217,9 @@ enum State {
     Payload { len: usize },
     /// After a payload (whole in `buf`), waiting for its comma.
     Comma,
-    /// The stream broke; every later call returns this.
-    Failed(NetstringError),
 }
+
+const START: State = State::Length(LengthScan::START);
 
 /// An incremental netstring decoder (Twisted's `NetstringReceiver` without the
 /// protocol around it).
@@ -233,11 +235,16 @@ enum State {
 /// stream the offending byte was.
 #[derive(Clone, Debug)]
 pub struct NetstringDecoder {
+    machine: Machine,
+    progress: Progress<NetstringError>,
+}
+
+/// The decoder's state machine: a netstring that straddles chunks, gathered.
+#[derive(Clone, Debug)]
+struct Machine {
     max_length: usize,
     state: State,
     buf: Vec<u8>,
-    consumed: u64,
-    frames: u64,
 }
 
 impl Default for NetstringDecoder {
@@ -256,50 +263,48 @@ impl NetstringDecoder {
     /// frame that straddles chunks grows up to this size.
     pub fn with_max_length(max_length: usize) -> Self {
         Self {
-            max_length,
-            state: State::Length(LengthScan::START),
-            buf: Vec::new(),
-            consumed: 0,
-            frames: 0,
+            machine: Machine {
+                max_length,
+                state: START,
+                buf: Vec::new(),
+            },
+            progress: Progress::new(),
         }
     }
 
     /// The largest payload accepted.
     pub fn max_length(&self) -> usize {
-        self.max_length
+        self.machine.max_length
     }
 
     /// Bytes of the stream accepted so far: all bytes given, until an error; after one,
     /// the stream offset of the offending byte.
     pub fn consumed(&self) -> u64 {
-        self.consumed
+        self.progress.consumed()
     }
 
     /// Netstrings delivered so far.
     pub fn frames(&self) -> u64 {
-        self.frames
+        self.progress.frames()
     }
 
     /// Payload bytes held for a netstring that is not complete yet.
     pub fn buffered(&self) -> usize {
-        match self.state {
-            State::Payload { .. } | State::Comma => self.buf.len(),
-            State::Length(_) | State::Failed(_) => 0,
+        match self.machine.state {
+            State::Payload { .. } | State::Comma => self.machine.buf.len(),
+            State::Length(_) => 0,
         }
     }
 
     /// Whether the stream so far ends exactly at a netstring boundary (a connection that
     /// closes here lost nothing in the middle of a frame).
     pub fn is_at_boundary(&self) -> bool {
-        self.state == State::Length(LengthScan::START)
+        self.machine.state == START && self.progress.error().is_none()
     }
 
     /// The error the decoder failed with, if it has.
     pub fn error(&self) -> Option<NetstringError> {
-        match self.state {
-            State::Failed(error) => Some(error),
-            _ => None,
-        }
+        self.progress.error()
     }
 
     /// Decodes the next chunk of the stream, calling `on_frame` with each netstring's
@@ -308,98 +313,85 @@ impl NetstringDecoder {
     pub fn decode(
         &mut self,
         chunk: &[u8],
-        mut on_frame: impl FnMut(&[u8]),
+        on_frame: impl FnMut(&[u8]),
     ) -> Result<(), NetstringError> {
-        if let State::Failed(error) = self.state {
-            return Err(error);
-        }
-        let mut pos = 0;
-        let result = self.run(chunk, &mut pos, &mut on_frame);
-        self.consumed += pos as u64;
-        if let Err(error) = result {
-            self.state = State::Failed(error);
-            self.buf = Vec::new();
-        }
-        result
-    }
-
-    /// The state machine over one chunk; `pos` is how far it got (on an error, the
-    /// offending byte's index).
-    fn run(
-        &mut self,
-        chunk: &[u8],
-        pos: &mut usize,
-        on_frame: &mut impl FnMut(&[u8]),
-    ) -> Result<(), NetstringError> {
-        while *pos < chunk.len() {
-            let rest = &chunk[*pos..];
-            match self.state {
-                State::Length(mut scan) => {
-                    if scan == LengthScan::START {
-                        // A whole frame in this chunk: lend it out in place.
-                        match check(rest, self.max_length) {
-                            Ok(frame) => {
-                                self.frames += 1;
-                                on_frame(&rest[frame.payload_range()]);
-                                *pos += frame.total_len();
-                                continue;
-                            }
-                            Err(CheckError::Invalid { error, offset }) => {
-                                *pos += offset;
-                                return Err(error);
-                            }
-                            Err(CheckError::Incomplete) => {}
-                        }
-                    }
-                    let (used, result) = scan.feed(rest, self.max_length);
-                    *pos += used;
-                    self.state = match result? {
-                        Some(len) => {
-                            self.buf.clear();
-                            State::Payload { len }
-                        }
-                        None => State::Length(scan),
-                    };
-                }
-                State::Payload { len } => {
-                    if self.buf.is_empty() && rest.len() > len {
-                        // The header straddled, but payload and comma are all here.
-                        return_if_no_comma(rest[len], pos, len)?;
-                        self.frames += 1;
-                        on_frame(&rest[..len]);
-                        *pos += len + 1;
-                        self.state = State::Length(LengthScan::START);
-                        continue;
-                    }
-                    let take = (len - self.buf.len()).min(rest.len());
-                    self.buf.extend_from_slice(&rest[..take]);
-                    *pos += take;
-                    if self.buf.len() == len {
-                        self.state = State::Comma;
-                    }
-                }
-                State::Comma => {
-                    return_if_no_comma(rest[0], pos, 0)?;
-                    *pos += 1;
-                    self.frames += 1;
-                    on_frame(&self.buf);
-                    self.buf.clear();
-                    self.state = State::Length(LengthScan::START);
-                }
-                State::Failed(error) => return Err(error),
-            }
-        }
-        Ok(())
+        self.progress.decode(&mut self.machine, chunk, on_frame)
     }
 }
 
-/// Checks the byte after a payload; on a mismatch moves `pos` onto it.
+impl Reassembly for Machine {
+    type Error = NetstringError;
+
+    fn between_frames(&self) -> bool {
+        self.state == START
+    }
+
+    fn front(&self, rest: &[u8]) -> Front<Self::Error> {
+        match check(rest, self.max_length) {
+            Ok(frame) => Front::Whole {
+                payload: frame.payload_range(),
+                len: frame.total_len(),
+            },
+            Err(CheckError::Incomplete) => Front::Incomplete,
+            Err(CheckError::Invalid { error, offset }) => Front::Broken { error, offset },
+        }
+    }
+
+    /// An error counts from the offending byte.
+    fn gather(
+        &mut self,
+        rest: &[u8],
+        on_frame: &mut impl FnMut(&[u8]),
+    ) -> Result<usize, (NetstringError, i64)> {
+        match self.state {
+            State::Length(mut scan) => {
+                let (used, result) = scan.feed(rest, self.max_length);
+                self.state = match result.map_err(|e| (e, used as i64))? {
+                    Some(len) => {
+                        self.buf.clear();
+                        State::Payload { len }
+                    }
+                    None => State::Length(scan),
+                };
+                Ok(used)
+            }
+            State::Payload { len } if self.buf.is_empty() && rest.len() > len => {
+                // The header straddled, but payload and comma are all here.
+                comma(rest[len]).map_err(|e| (e, len as i64))?;
+                on_frame(&rest[..len]);
+                self.state = START;
+                Ok(len + 1)
+            }
+            State::Payload { len } => {
+                let take = (len - self.buf.len()).min(rest.len());
+                self.buf.extend_from_slice(&rest[..take]);
+                if self.buf.len() == len {
+                    self.state = State::Comma;
+                }
+                Ok(take)
+            }
+            State::Comma => {
+                comma(rest[0]).map_err(|e| (e, 0))?;
+                on_frame(&self.buf);
+                self.buf.clear();
+                self.state = START;
+                Ok(1)
+            }
+        }
+    }
+
+    fn discard(&mut self) {
+        self.state = START;
+        self.buf = Vec::new();
+    }
+}
+
+/// Checks the byte after a payload.
 #[inline]
-fn return_if_no_comma(byte: u8, pos: &mut usize, offset: usize) -> Result<(), NetstringError> {
+fn comma(byte: u8) -> Result<(), NetstringError> {
     if byte == b',' {
         Ok(())
     } else {
-        *pos += offset;
         Err(NetstringError::MissingComma { found: byte })
     }
 }

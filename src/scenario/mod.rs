@@ -88,7 +88,7 @@ pub use catalogue::{
 };
 pub use expect::Expect;
 pub use folder::{FolderReport, ScenarioFolder};
-pub(crate) use run::in_run;
+pub(crate) use run::{Divergence, in_run};
 pub use run::{Outcome, PanicReport, Recording};
 pub use shrink::{ShrinkReport, shrink};
 pub(crate) use words::in_file_words;
@@ -292,6 +292,14 @@ fn default_duration() -> Duration {
     Duration::from_secs(60)
 }
 
+/// The name a scenario gets from its file: the file's stem.
+pub(crate) fn name_of_file(path: &Path) -> String {
+    path.file_stem().map_or_else(
+        || path.display().to_string(),
+        |s| s.to_string_lossy().into_owned(),
+    )
+}
+
 fn default_linger() -> Duration {
     Duration::from_secs(1)
 }
@@ -303,15 +311,28 @@ fn default_log_level() -> String {
 impl Scenario {
     /// Reads a scenario file and checks it against `catalogue`.
     pub fn load(path: &Path, catalogue: &Catalogue) -> Result<Self, ScenarioError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+        let bytes = std::fs::read(path).map_err(|source| ScenarioError::Read {
             path: path.to_owned(),
             source,
         })?;
-        let name = path.file_stem().map_or_else(
-            || path.display().to_string(),
-            |s| s.to_string_lossy().into_owned(),
-        );
-        Self::parse(&name, &text, catalogue)
+        Self::from_file(path, &bytes, catalogue)
+    }
+
+    /// [`load`](Self::load) of a file already read: `bytes` are its contents.
+    pub(crate) fn from_file(
+        path: &Path,
+        bytes: &[u8],
+        catalogue: &Catalogue,
+    ) -> Result<Self, ScenarioError> {
+        let text = std::str::from_utf8(bytes).map_err(|_| ScenarioError::Read {
+            path: path.to_owned(),
+            // What `read_to_string` says of such a file.
+            source: std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "stream did not contain valid UTF-8",
+            ),
+        })?;
+        Self::parse(&name_of_file(path), text, catalogue)
     }
 
     /// Parses scenario text and checks it against `catalogue`: every host's program
@@ -363,4 +384,36 @@ pub fn scenario_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
         .collect();
     files.sort();
     Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_read_once_parses_and_is_refused_as_load_would() {
+        let catalogue = crate::programs::catalogue();
+        let dir = std::env::temp_dir().join(format!("weft-scenario-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a scratch folder");
+        let good = std::fs::read("sim/pingpong.toml").expect("a scenario");
+        for (file, bytes) in [
+            ("pingpong.toml", &good[..]),
+            ("latin-1.toml", b"# caf\xe9\n"),
+        ] {
+            let path = dir.join(file);
+            std::fs::write(&path, bytes).expect("written");
+            let loaded = Scenario::load(&path, &catalogue).map(|s| s.to_toml());
+            let read = Scenario::from_file(&path, bytes, &catalogue).map(|s| s.to_toml());
+            match (loaded, read) {
+                (Ok(a), Ok(b)) => assert_eq!(a, b, "{file}"),
+                (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{file}"),
+                (a, b) => panic!("{file}: load {a:?} but from_file {b:?}"),
+            }
+        }
+        let refused = Scenario::from_file(&dir.join("latin-1.toml"), b"\xe9", &catalogue)
+            .expect_err("not UTF-8");
+        assert!(refused.to_string().contains("valid UTF-8"), "{refused}");
+        assert_eq!(name_of_file(Path::new("sim/pingpong.toml")), "pingpong");
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }

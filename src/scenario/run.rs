@@ -306,32 +306,95 @@ impl Scenario {
         }
     }
 
-    /// Runs twice with `seed` and compares the transcripts byte for byte. Returns the
-    /// first differing line if they differ.
+    /// Runs twice with `seed` and compares digests of the two event streams. Only if
+    /// they differ does it run twice more with transcripts, to return the first line
+    /// where those differ (line number and both lines), or a note that only the
+    /// digests did.
     pub fn check_determinism(
         &self,
         catalogue: &Catalogue,
         seed: u64,
     ) -> Result<Option<String>, ScenarioError> {
-        let first = self.run(catalogue, seed)?.transcript.render();
-        let second = self.run(catalogue, seed)?.transcript.render();
-        Ok(first_difference(&first, &second))
+        let first = self
+            .run_recording(catalogue, seed, Recording::DIGEST)?
+            .digest;
+        let divergence = self.diverges_from(catalogue, seed, first)?;
+        Ok(divergence.map(|d| d.to_string()))
+    }
+
+    /// Runs `seed` again with a digest and compares it with `first` (a digest run's).
+    /// If they differ, runs twice more with transcripts, for where. The determinism
+    /// check of [`check_determinism`](Self::check_determinism) and of a sweep.
+    pub(crate) fn diverges_from(
+        &self,
+        catalogue: &Catalogue,
+        seed: u64,
+        first: Option<u64>,
+    ) -> Result<Option<Divergence>, ScenarioError> {
+        let again = self
+            .run_recording(catalogue, seed, Recording::DIGEST)?
+            .digest;
+        if again == first {
+            return Ok(None);
+        }
+        let one = self.run(catalogue, seed)?.transcript.render();
+        let two = self.run(catalogue, seed)?.transcript.render();
+        Ok(Some(
+            first_difference(&one, &two).unwrap_or(Divergence::DigestsOnly),
+        ))
     }
 }
 
-/// Where two transcripts first differ, if they do.
-pub(crate) fn first_difference(first: &str, second: &str) -> Option<String> {
-    first
-        .lines()
-        .zip(second.lines())
-        .position(|(a, b)| a != b)
-        .map(|i| {
-            format!(
-                "line {}: {:?} vs {:?}",
-                i + 1,
-                first.lines().nth(i),
-                second.lines().nth(i)
-            )
-        })
-        .or_else(|| (first != second).then(|| "transcripts differ in length".to_owned()))
+/// How two runs with one seed parted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Divergence {
+    /// Their transcripts first differ at this line (from 1); `None` past a
+    /// transcript's end.
+    Line {
+        number: usize,
+        first: Option<String>,
+        second: Option<String>,
+    },
+    /// Their event streams' digests differed, but two more runs with transcripts
+    /// agreed (state that outlives a run changes at some runs only).
+    DigestsOnly,
+}
+
+impl std::fmt::Display for Divergence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Line {
+                number,
+                first,
+                second,
+            } => write!(f, "line {number}: {first:?} vs {second:?}"),
+            Self::DigestsOnly => f.write_str(
+                "event streams differ (their digests do), though two more runs with \
+                 transcripts agreed",
+            ),
+        }
+    }
+}
+
+/// Where two rendered transcripts first differ, if they do.
+pub(crate) fn first_difference(first: &str, second: &str) -> Option<Divergence> {
+    if first == second {
+        return None;
+    }
+    let (mut one, mut two) = (first.lines(), second.lines());
+    let mut number = 1;
+    loop {
+        match (one.next(), two.next()) {
+            (Some(a), Some(b)) if a == b => number += 1,
+            // Rendered lines all end in a newline, so equal lines make equal texts; a
+            // pair of `None` cannot be reached, and would still say where.
+            (a, b) => {
+                return Some(Divergence::Line {
+                    number,
+                    first: a.map(str::to_owned),
+                    second: b.map(str::to_owned),
+                });
+            }
+        }
+    }
 }

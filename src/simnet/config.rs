@@ -281,29 +281,108 @@ pub mod human_duration {
 
     /// Reads `150ms`, `1.5s` or a number of seconds.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        struct Visitor;
-        impl serde::de::Visitor<'_> for Visitor {
-            type Value = Duration;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a duration such as \"150ms\" or a number of seconds")
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Duration, E> {
-                parse_duration(v).map_err(E::custom)
-            }
-            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Duration, E> {
-                whole_seconds(v.into()).map_err(E::custom)
-            }
-            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Duration, E> {
-                whole_seconds(v.into()).map_err(E::custom)
-            }
-            fn visit_i128<E: serde::de::Error>(self, v: i128) -> Result<Duration, E> {
-                whole_seconds(v).map_err(E::custom)
-            }
-            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Duration, E> {
-                parse_duration(&v.to_string()).map_err(E::custom)
+        d.deserialize_any(DurationVisitor)
+    }
+
+    /// Reads a duration from text or a number (of seconds).
+    struct DurationVisitor;
+
+    impl serde::de::Visitor<'_> for DurationVisitor {
+        type Value = Duration;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a duration such as \"150ms\" or a number of seconds")
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Duration, E> {
+            parse_duration(v).map_err(E::custom)
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Duration, E> {
+            whole_seconds(v.into()).map_err(E::custom)
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Duration, E> {
+            whole_seconds(v.into()).map_err(E::custom)
+        }
+        fn visit_i128<E: serde::de::Error>(self, v: i128) -> Result<Duration, E> {
+            whole_seconds(v).map_err(E::custom)
+        }
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Duration, E> {
+            parse_duration(&v.to_string()).map_err(E::custom)
+        }
+    }
+
+    /// Serde adapter: a duration or `never` (`None`: a timeout that is off, a cache
+    /// that keeps everything), read in the forms [`human_duration`](self) reads, in
+    /// scenario files and services files alike.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// #[derive(serde::Deserialize)]
+    /// struct Cache {
+    ///     #[serde(with = "weft::simnet::human_duration::or_never")]
+    ///     expiry: Option<Duration>,
+    /// }
+    ///
+    /// let read = |text| toml::from_str::<Cache>(text).map(|c| c.expiry);
+    /// assert_eq!(read("expiry = \"never\"").unwrap(), None);
+    /// assert_eq!(read("expiry = \"2m\"").unwrap(), Some(Duration::from_secs(120)));
+    /// assert_eq!(read("expiry = 60").unwrap(), Some(Duration::from_secs(60)));
+    /// assert_eq!(read("expiry = 1.5").unwrap(), Some(Duration::from_millis(1500)));
+    /// let refused = read("expiry = \"soon\"").unwrap_err().to_string();
+    /// assert!(refused.contains("150ms") && refused.contains("\"never\""), "{refused}");
+    /// ```
+    pub mod or_never {
+        use super::*;
+
+        /// The word that means no duration.
+        const NEVER: &str = "never";
+
+        /// Writes `150ms`, or `never`.
+        pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+            match d {
+                Some(d) => super::serialize(d, s),
+                None => s.serialize_str(NEVER),
             }
         }
-        d.deserialize_any(Visitor)
+
+        /// Reads `never`, `150ms`, `1.5s` or a number of seconds.
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+            d.deserialize_any(OrNever)
+        }
+
+        /// Reads `never`, or what [`DurationVisitor`] reads.
+        struct OrNever;
+
+        impl serde::de::Visitor<'_> for OrNever {
+            type Value = Option<Duration>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a duration such as \"150ms\", a number of seconds, or \"never\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                if v.trim() == NEVER {
+                    return Ok(None);
+                }
+                parse_duration(v).map(Some).map_err(|error| {
+                    // Text of the wrong shape may have meant the other form.
+                    if error.why == SHAPE {
+                        E::custom(format!("{error}, or \"{NEVER}\""))
+                    } else {
+                        E::custom(error)
+                    }
+                })
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                DurationVisitor.visit_i64(v).map(Some)
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                DurationVisitor.visit_u64(v).map(Some)
+            }
+            fn visit_i128<E: serde::de::Error>(self, v: i128) -> Result<Self::Value, E> {
+                DurationVisitor.visit_i128(v).map(Some)
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                DurationVisitor.visit_f64(v).map(Some)
+            }
+        }
     }
 }
 

@@ -1,6 +1,8 @@
 //! Proptest strategies for fault schedules and re-segmentation (cargo feature
 //! `proptest`), so a property test can let proptest search the faults a network may
-//! suffer and shrink a failure to a minimal schedule.
+//! suffer and shrink a failure to a minimal schedule; and cuts of a byte stream into
+//! reads ([`cuts`], [`every_cut`], [`assert_every_cut_decodes_alike`]), so a codec's
+//! tests can say its decoder makes the same of a stream however it arrives.
 //!
 //! ```
 //! use std::time::Duration;
@@ -223,6 +225,122 @@ pub fn segmentation() -> BoxedStrategy<Segmentation> {
     .boxed()
 }
 
+/// Where to cut a stream into reads, for a property test of a streaming decoder: up to
+/// 11 points anywhere in the stream, whatever its length (a repeated point makes an
+/// empty read). Shrinks towards fewer cuts.
+///
+/// A decoder must make the same of a stream however it arrives; comparing its outcome
+/// over [`Cuts::apply`] with its outcome over the whole stream says so.
+///
+/// ```
+/// use proptest::prelude::*;
+/// use weft::codec::line::LineDecoder;
+/// use weft::testing::strategies::cuts;
+///
+/// /// The lines a fresh decoder makes of `reads`, and the error that stopped it.
+/// fn lines(reads: &[&[u8]]) -> (Vec<Vec<u8>>, Option<weft::codec::LineError>) {
+///     let mut decoder = LineDecoder::default();
+///     let mut lines = Vec::new();
+///     for read in reads {
+///         if let Err(error) = decoder.decode(read, |l| lines.push(l.to_vec())) {
+///             return (lines, Some(error));
+///         }
+///     }
+///     (lines, None)
+/// }
+///
+/// proptest!(|(stream in proptest::collection::vec(any::<u8>(), 0..64), cuts in cuts())| {
+///     let reads = cuts.apply(&stream);
+///     prop_assert_eq!(reads.concat(), stream.clone());
+///     prop_assert_eq!(lines(&reads), lines(&[&stream]));
+/// });
+/// ```
+pub fn cuts() -> BoxedStrategy<Cuts> {
+    proptest::collection::vec(any::<proptest::sample::Index>(), 0..12)
+        .prop_map(Cuts)
+        .boxed()
+}
+
+/// Points to cut a stream at, drawn by [`cuts`] for a stream of any length.
+#[derive(Clone, Debug)]
+pub struct Cuts(Vec<proptest::sample::Index>);
+
+impl Cuts {
+    /// `stream` cut at these points: the reads, in order (joined, they are `stream`).
+    pub fn apply<'a>(&self, stream: &'a [u8]) -> Vec<&'a [u8]> {
+        let mut at: Vec<usize> = self.0.iter().map(|i| i.index(stream.len() + 1)).collect();
+        at.sort_unstable();
+        let mut reads = Vec::with_capacity(at.len() + 1);
+        let mut start = 0;
+        for end in at {
+            reads.push(&stream[start..end]);
+            start = end;
+        }
+        reads.push(&stream[start..]);
+        reads
+    }
+}
+
+/// The longest stream [`every_cut`] takes: 2^19 ways to cut it.
+pub const EVERY_CUT_MAX_LEN: usize = 20;
+
+/// Every way to cut `stream` into non-empty reads, all 2^(n-1) of them, the stream
+/// whole first: for exhaustive tests of short streams (an empty stream is one empty
+/// read).
+///
+/// # Panics
+/// If `stream` is longer than [`EVERY_CUT_MAX_LEN`] bytes.
+pub fn every_cut(stream: &[u8]) -> impl Iterator<Item = Vec<&[u8]>> {
+    assert!(
+        stream.len() <= EVERY_CUT_MAX_LEN,
+        "{} bytes have too many ways to be cut; every_cut takes at most {EVERY_CUT_MAX_LEN}",
+        stream.len()
+    );
+    let gaps = stream.len().saturating_sub(1);
+    (0u32..1 << gaps).map(move |mask| {
+        let mut reads = Vec::with_capacity(mask.count_ones() as usize + 1);
+        let mut start = 0;
+        for gap in 0..gaps {
+            if mask & (1 << gap) != 0 {
+                reads.push(&stream[start..=gap]);
+                start = gap + 1;
+            }
+        }
+        reads.push(&stream[start..]);
+        reads
+    })
+}
+
+/// Asserts that `decode` makes of every way to cut `stream` ([`every_cut`]) what it
+/// makes of the stream whole: the frames a streaming decoder delivers, its error, its
+/// counts, whatever `decode` returns.
+///
+/// ```
+/// use weft::codec::NetstringDecoder;
+/// use weft::testing::strategies::assert_every_cut_decodes_alike;
+///
+/// assert_every_cut_decodes_alike(b"1:a,0:,2:bc,3:", |reads| {
+///     let mut decoder = NetstringDecoder::default();
+///     let mut frames = Vec::new();
+///     for read in reads {
+///         decoder.decode(read, |f| frames.push(f.to_vec())).expect("netstrings");
+///     }
+///     (frames, decoder.buffered())
+/// });
+/// ```
+///
+/// # Panics
+/// At the first cut with another outcome, naming the reads; or as [`every_cut`].
+pub fn assert_every_cut_decodes_alike<T: PartialEq + std::fmt::Debug>(
+    stream: &[u8],
+    mut decode: impl FnMut(&[&[u8]]) -> T,
+) {
+    let whole = decode(&[stream]);
+    for reads in every_cut(stream) {
+        assert_eq!(decode(&reads), whole, "reads {reads:?}");
+    }
+}
+
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
@@ -291,6 +409,45 @@ mod tests {
             }
         }
         assert_eq!(kinds.len(), 7, "every kind of fault turns up");
+    }
+
+    #[test]
+    fn every_cut_gives_each_way_once_and_each_joins_to_the_stream() {
+        let stream = b"abcde";
+        let all: Vec<Vec<&[u8]>> = every_cut(stream).collect();
+        assert_eq!(all.len(), 16);
+        assert_eq!(all[0], [&stream[..]], "the stream whole first");
+        assert!(all.iter().all(|reads| reads.concat() == stream));
+        assert!(all.iter().all(|reads| reads.iter().all(|r| !r.is_empty())));
+        let distinct: std::collections::BTreeSet<_> = all.iter().collect();
+        assert_eq!(distinct.len(), all.len());
+        assert_eq!(every_cut(b"").collect::<Vec<_>>(), [[&b""[..]]]);
+    }
+
+    #[test]
+    fn drawn_cuts_join_to_the_stream_and_do_cut_it() {
+        let mut runner = TestRunner::new(Config {
+            rng_seed: RngSeed::Fixed(3),
+            ..Config::default()
+        });
+        let stream: Vec<u8> = (0..40).collect();
+        let mut most = 0;
+        for _ in 0..200 {
+            let reads = cuts()
+                .new_tree(&mut runner)
+                .unwrap()
+                .current()
+                .apply(&stream);
+            assert_eq!(reads.concat(), stream);
+            most = most.max(reads.len());
+        }
+        assert_eq!(most, 12, "up to 11 cuts");
+    }
+
+    #[test]
+    #[should_panic(expected = "reads [[97], [98]]")]
+    fn a_decoder_that_depends_on_its_reads_fails_the_assertion() {
+        assert_every_cut_decodes_alike(b"ab", |reads| reads.len());
     }
 
     #[test]

@@ -1,6 +1,6 @@
-//! A sweep's determinism check compares digests of the event streams, records no
-//! transcript for a verdict, and still reports where two runs of a nondeterministic
-//! (leaky) greeter part.
+//! The determinism check (a sweep's and `Scenario::check_determinism`) compares digests of the
+//! event streams, records no transcript for a verdict, and still reports where two runs of a
+//! nondeterministic (leaky) greeter part.
 
 use std::process::ExitCode;
 
@@ -87,4 +87,24 @@ fn a_sweep_finds_a_leaky_program_by_digest_and_names_the_first_differing_line() 
         out.contains("transcripts differ (first at line"),
         "the failing seed ran again with transcripts: {out}"
     );
+}
+
+#[test]
+fn check_determinism_passes_a_steady_program_and_shows_the_first_line_a_leaky_one_changes() {
+    let catalogue = catalogue();
+    let steady = Scenario::parse("steady", &scenario_text(false), &catalogue).expect("parses");
+    assert_eq!(steady.check_determinism(&catalogue, 4).expect("runs"), None);
+    let leaky = Scenario::parse("leaky", &scenario_text(true), &catalogue).expect("parses");
+    let difference = (leaky.check_determinism(&catalogue, 4))
+        .expect("runs")
+        .expect("a leaky greeter differs from run to run");
+    // The line number, then both runs' lines, each with its own greeting number.
+    let (line, lines) = difference.split_once(": ").expect("line N: a vs b");
+    assert!(line.starts_with("line "), "{difference}");
+    let (one, two) = lines.split_once(" vs ").expect("a vs b");
+    assert!(
+        one.contains("hello ") && two.contains("hello "),
+        "{difference}"
+    );
+    assert_ne!(one, two, "{difference}");
 }

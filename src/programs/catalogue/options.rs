@@ -10,7 +10,7 @@ use crate::programs::poetry::{
     Poem, ReportStyle,
 };
 use crate::scenario::{OptionDoc, ProgramOptions};
-use crate::simnet::{format_duration, human_duration, opt_human_duration, parse_duration};
+use crate::simnet::{format_duration, human_duration, opt_human_duration};
 
 fn any_interface() -> String {
     "0.0.0.0".to_owned()
@@ -273,23 +273,12 @@ pub(super) struct Proxy {
     #[serde(default = "any_interface")]
     iface: String,
     pub(super) upstream: HostPort,
-    #[serde(default = "default_expiry", deserialize_with = "expiry")]
+    #[serde(default = "default_expiry", with = "human_duration::or_never")]
     pub(super) expiry: Option<Duration>,
 }
 
 fn default_expiry() -> Option<Duration> {
     Some(DEFAULT_EXPIRY)
-}
-
-/// A duration, or `never` for a cache that does not expire.
-fn expiry<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-    let text = String::deserialize(d)?;
-    if text == "never" {
-        return Ok(None);
-    }
-    parse_duration(&text)
-        .map(Some)
-        .map_err(serde::de::Error::custom)
 }
 
 impl Proxy {
@@ -421,5 +410,43 @@ impl ProgramOptions for GetPoetryXformScenario {
             );
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_scenario_proxy_expiry_is_a_duration_a_number_of_seconds_or_never() {
+        for (expiry, expected) in [
+            ("\"never\"", None),
+            ("\"90s\"", Some(Duration::from_secs(90))),
+            ("60", Some(Duration::from_secs(60))),
+            ("1.5", Some(Duration::from_millis(1500))),
+        ] {
+            let text = format!("port = 8000\nupstream = \"poet:10000\"\nexpiry = {expiry}");
+            let proxy: Proxy = toml::from_str(&text).expect("parses");
+            assert_eq!(proxy.expiry, expected, "expiry = {expiry}");
+        }
+    }
+
+    #[test]
+    fn a_bad_scenario_proxy_expiry_is_refused_with_its_key_and_the_forms_it_takes() {
+        let table: toml::Table =
+            toml::from_str("port = 8000\nupstream = \"poet:10000\"\nexpiry = \"soon\"")
+                .expect("a table");
+        let error = crate::programs::catalogue()
+            .prepare("proxy", &table)
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(
+            error.contains(
+                "`expiry`: invalid duration \"soon\": expected a number and a unit, \
+                 like 150ms, 1.5s, 2m, 1h, or \"never\""
+            ),
+            "{error}"
+        );
     }
 }

@@ -1,0 +1,137 @@
+//! The loop the streaming decoders share ([`NetstringDecoder`](super::NetstringDecoder),
+//! [`LineDecoder`](super::LineDecoder), [`Int32Decoder`](super::Int32Decoder)): at a
+//! frame boundary, a frame that lies wholly in the chunk is lent out in place; anything
+//! else goes to the codec's own state machine, which gathers a frame that straddles
+//! chunks; and the first error fails the decoder for good, at a stream offset.
+
+use std::ops::Range;
+
+/// A codec's own state machine, as [`Progress::decode`] drives it.
+pub(crate) trait Reassembly {
+    /// Why the stream is broken.
+    type Error: Copy;
+
+    /// Whether no frame is in progress: the next byte starts one.
+    fn between_frames(&self) -> bool;
+
+    /// What is at the front of `rest`.
+    fn front(&self, rest: &[u8]) -> Front<Self::Error>;
+
+    /// Takes bytes (at least one) from the front of `rest` towards the frame in
+    /// progress, calling `on_frame` with any frame they complete, and returns how many
+    /// it took. Between frames, it is called only once [`front`](Self::front) has found
+    /// the frame at the front of `rest` incomplete. An error comes with where it counts
+    /// from, in bytes from the start of `rest`: negative when that is where the frame
+    /// in progress began, in an earlier chunk.
+    fn gather(
+        &mut self,
+        rest: &[u8],
+        on_frame: &mut impl FnMut(&[u8]),
+    ) -> Result<usize, (Self::Error, i64)>;
+
+    /// Forgets the frame in progress and frees its buffer: the stream broke.
+    fn discard(&mut self);
+}
+
+/// What a buffer that starts at a frame boundary starts with.
+pub(crate) enum Front<E> {
+    /// A frame wholly there: its payload's range, and its length with the framing.
+    Whole { payload: Range<usize>, len: usize },
+    /// A frame that goes on past the buffer.
+    Incomplete,
+    /// Bytes that can never become a frame, broken `offset` bytes in.
+    Broken { error: E, offset: usize },
+}
+
+/// What a decoder counts around its [`Reassembly`], and the error that failed it.
+#[derive(Clone, Debug)]
+pub(crate) struct Progress<E> {
+    consumed: u64,
+    frames: u64,
+    failed: Option<E>,
+}
+
+impl<E: Copy> Progress<E> {
+    /// Nothing seen yet.
+    pub(crate) const fn new() -> Self {
+        Self {
+            consumed: 0,
+            frames: 0,
+            failed: None,
+        }
+    }
+
+    /// Bytes of the stream accepted: all bytes given, until an error; after one, the
+    /// stream offset the error counts from.
+    pub(crate) fn consumed(&self) -> u64 {
+        self.consumed
+    }
+
+    /// Frames delivered.
+    pub(crate) fn frames(&self) -> u64 {
+        self.frames
+    }
+
+    /// The error the decoder failed with, if it has.
+    pub(crate) fn error(&self) -> Option<E> {
+        self.failed
+    }
+
+    /// Decodes the next chunk of the stream with `machine`, calling `on_frame` with
+    /// each frame completed by it, in order. Frames before an error in the same chunk
+    /// are delivered before the error is returned; after an error, every call returns
+    /// it and looks at nothing.
+    pub(crate) fn decode<R: Reassembly<Error = E>>(
+        &mut self,
+        machine: &mut R,
+        chunk: &[u8],
+        mut on_frame: impl FnMut(&[u8]),
+    ) -> Result<(), E> {
+        if let Some(error) = self.failed {
+            return Err(error);
+        }
+        let mut frames = 0;
+        let mut deliver = |frame: &[u8]| {
+            frames += 1;
+            on_frame(frame);
+        };
+        let mut pos = 0;
+        let result = loop {
+            let rest = &chunk[pos..];
+            if rest.is_empty() {
+                break Ok(());
+            }
+            if machine.between_frames() {
+                match machine.front(rest) {
+                    // A whole frame in this chunk: lend it out in place.
+                    Front::Whole { payload, len } => {
+                        deliver(&rest[payload]);
+                        pos += len;
+                        continue;
+                    }
+                    Front::Broken { error, offset } => {
+                        break Err((error, pos as i64 + offset as i64));
+                    }
+                    Front::Incomplete => {}
+                }
+            }
+            match machine.gather(rest, &mut deliver) {
+                Ok(used) => pos += used,
+                Err((error, offset)) => break Err((error, pos as i64 + offset)),
+            }
+        };
+        self.frames += frames;
+        match result {
+            Ok(()) => {
+                self.consumed += chunk.len() as u64;
+                Ok(())
+            }
+            Err((error, offset)) => {
+                self.consumed = self.consumed.saturating_add_signed(offset);
+                self.failed = Some(error);
+                machine.discard();
+                Err(error)
+            }
+        }
+    }
+}
