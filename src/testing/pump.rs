@@ -416,7 +416,8 @@ impl<C: Protocol, S: Protocol> Pump<C, S> {
         if read_size == usize::MAX || end.transport.pending().len() <= read_size {
             end.transport.take_pending(&mut peer.inbox);
         } else {
-            (peer.inbox).extend_from_slice(&end.transport.pending()[..read_size]);
+            peer.inbox
+                .extend_from_slice(&end.transport.pending()[..read_size]);
             end.transport.consume(read_size);
         }
         let taken = !peer.inbox.is_empty();

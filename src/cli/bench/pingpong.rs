@@ -139,7 +139,7 @@ mod tests {
     use super::*;
 
     fn taking(seconds: &[f64]) -> impl FnMut() -> Measured {
-        let mut seconds = seconds.to_vec().into_iter();
+        let mut seconds = seconds.iter().copied();
         move || Measured::new(1000, Duration::from_secs_f64(seconds.next().unwrap()))
     }
 
