@@ -19,7 +19,7 @@ use bytes::Bytes;
 
 use super::segmentation::{Segmentation, Segmenter};
 use super::transcript::{EventKind, Transcript};
-use crate::clock::{Clock, ManualClock, MapClock};
+use crate::clock::{CallError, CallId, Clock, ManualClock};
 use crate::flow::Notice;
 use crate::protocol::{Context, Protocol};
 use crate::time::Instant;
@@ -81,6 +81,9 @@ struct End {
     /// The peer reset the connection.
     reset_due: bool,
     lost: Option<Disconnect>,
+    /// Bytes taken from the peer's queue this round, to be delivered to this end. Two
+    /// buffers per direction trade places with the peer's queue, so no byte is copied.
+    inbox: Vec<u8>,
 }
 
 impl End {
@@ -99,6 +102,7 @@ impl End {
             eof_due: false,
             reset_due: false,
             lost: None,
+            inbox: Vec::new(),
         }
     }
 }
@@ -113,13 +117,11 @@ pub struct Pump<C: Protocol, S: Protocol> {
     server_end: End,
     clock: ManualClock<Side<C::Timer, S::Timer>>,
     read_size: usize,
-    /// No transcript, no read limit, whole reads both ways: `pump` may take the short
-    /// path (the benchmark's).
+    /// No transcript, no read limit, whole reads both ways: `pump` may deliver each
+    /// direction in one call, with nothing to record (the benchmark's path).
     fast: bool,
     transcript: Option<Transcript>,
     record_timers: bool,
-    to_server: Vec<u8>,
-    to_client: Vec<u8>,
 }
 
 impl<C: Protocol, S: Protocol> fmt::Debug for Pump<C, S> {
@@ -173,8 +175,6 @@ impl<C: Protocol, S: Protocol> Pump<C, S> {
             fast,
             transcript: options.transcript.then(Transcript::new),
             record_timers: options.record_timers,
-            to_server: Vec::new(),
-            to_client: Vec::new(),
         };
         for side in [Which::Server, Which::Client] {
             let who = pump.end(side).name;
@@ -224,89 +224,64 @@ impl<C: Protocol, S: Protocol> Pump<C, S> {
         self.transcript.as_ref().unwrap_or(&EMPTY)
     }
 
-    /// One round: runs zero-delay calls, moves pending bytes both ways (client to server
-    /// first), and if nothing moved, carries out one close step. Returns whether
-    /// anything happened.
+    /// One round: runs zero-delay calls, takes what both sides have written (client
+    /// first), then delivers it (to the server first); if nothing moved, carries out
+    /// one close step. Returns whether anything happened.
+    ///
+    /// Both queues are taken before either side reads, so what a side writes while
+    /// reading goes out next round, and a sender's producer hears that its queue
+    /// drained (`resume_producing`) before the peer reads what was in it.
     pub fn pump(&mut self) -> bool {
         if self.clock.pending_count() > 0 {
             self.fire_due_timers();
         }
         if self.fast {
-            return self.pump_fast();
+            self.round(usize::MAX, Self::deliver_whole)
+        } else {
+            self.round(self.read_size, Self::deliver)
         }
-        let mut to_server = std::mem::take(&mut self.to_server);
-        let mut to_client = std::mem::take(&mut self.to_client);
-        self.take_output(Which::Client, &mut to_server);
-        self.take_output(Which::Server, &mut to_client);
-        let moved = !to_server.is_empty() || !to_client.is_empty();
-        self.deliver(Which::Server, &to_server);
-        self.deliver(Which::Client, &to_client);
-        to_server.clear();
-        to_client.clear();
-        self.to_server = to_server;
-        self.to_client = to_client;
-        moved || self.close_step(Which::Client) || self.close_step(Which::Server)
     }
 
-    /// [`pump`](Self::pump) without the options: whole reads, no limit, no transcript.
-    /// Same semantics, fewer steps: bytes go straight from one transport's queue to the
-    /// other protocol, with no copy. The ping-pong benchmark lives here.
-    fn pump_fast(&mut self) -> bool {
-        // Measure both queues first: what the server writes while reading this round's
-        // bytes goes out next round, as if both buffers had been taken up front.
-        let to_server = if self.server_end.transport.reading_paused() {
-            0
-        } else {
-            self.client_end.transport.pending().len()
-        };
-        let to_client = if self.client_end.transport.reading_paused() {
-            0
-        } else {
-            self.server_end.transport.pending().len()
-        };
-        if to_server == 0 && to_client == 0 {
+    /// The steps of every round, whichever way it delivers: one order for both.
+    #[inline(always)]
+    fn round(&mut self, read_size: usize, deliver: fn(&mut Self, Which)) -> bool {
+        // Both takes always run: `|`, not `||`.
+        let moved =
+            self.take_output(Which::Client, read_size) | self.take_output(Which::Server, read_size);
+        if !moved {
             return self.close_step(Which::Client) || self.close_step(Which::Server);
         }
-        if to_server > 0 {
-            let clock = &mut MapClock::new(&mut self.clock as &mut dyn Clock<_>, Side::Server);
-            hand_over(
-                &mut self.server,
-                &mut self.server_end,
-                &mut self.client_end,
-                clock,
-                to_server,
-            );
-            self.deliver_both_notices();
-        }
-        if to_client > 0 {
-            let clock = &mut MapClock::new(&mut self.clock as &mut dyn Clock<_>, Side::Client);
-            hand_over(
-                &mut self.client,
-                &mut self.client_end,
-                &mut self.server_end,
-                clock,
-                to_client,
-            );
-            self.deliver_both_notices();
-        }
+        deliver(self, Which::Server);
+        deliver(self, Which::Client);
         true
     }
 
-    #[inline]
-    fn deliver_both_notices(&mut self) {
-        // One test for the usual case, neither end owed anything.
-        if self.server_end.transport.has_notices() | self.client_end.transport.has_notices() {
-            self.deliver_some_notices();
+    /// [`deliver`](Self::deliver) without the options: one read of everything taken,
+    /// nothing recorded, straight from the inbox.
+    #[inline(always)]
+    fn deliver_whole(&mut self, to: Which) {
+        let end = match to {
+            Which::Client => &mut self.client_end,
+            Which::Server => &mut self.server_end,
+        };
+        if end.inbox.is_empty() {
+            return;
         }
-    }
-
-    #[inline(never)]
-    fn deliver_some_notices(&mut self) {
-        if self.server_end.transport.has_notices() {
-            self.deliver_notices(Which::Server);
+        if end.transport.accepts_data() {
+            match to {
+                Which::Client => {
+                    let clock = &mut SideClock::new(&mut self.clock, Side::Client);
+                    read_inbox(&mut self.client, end, clock);
+                }
+                Which::Server => {
+                    let clock = &mut SideClock::new(&mut self.clock, Side::Server);
+                    read_inbox(&mut self.server, end, clock);
+                }
+            }
         }
-        if self.client_end.transport.has_notices() {
-            self.deliver_notices(Which::Client);
+        end.inbox.clear();
+        if end.transport.has_notices() {
+            self.deliver_notices(to);
         }
     }
 
@@ -375,12 +350,12 @@ impl<C: Protocol, S: Protocol> Pump<C, S> {
     ) {
         match side {
             Which::Client => {
-                let clock = &mut MapClock::new(&mut self.clock as &mut dyn Clock<_>, Side::Client);
+                let clock = &mut SideClock::new(&mut self.clock, Side::Client);
                 let cx = &mut Context::new(&mut self.client_end.transport, clock);
                 on_client(&mut self.client, cx);
             }
             Which::Server => {
-                let clock = &mut MapClock::new(&mut self.clock as &mut dyn Clock<_>, Side::Server);
+                let clock = &mut SideClock::new(&mut self.clock, Side::Server);
                 let cx = &mut Context::new(&mut self.server_end.transport, clock);
                 on_server(&mut self.server, cx);
             }
@@ -424,36 +399,47 @@ impl<C: Protocol, S: Protocol> Pump<C, S> {
         }
     }
 
-    /// Takes up to a read's worth of `from`'s queued bytes into `out`, unless the peer
-    /// has paused reading (then they stay queued and push back on `from`'s producer).
-    #[inline]
-    fn take_output(&mut self, from: Which, out: &mut Vec<u8>) {
-        let read_size = self.read_size;
+    /// Takes up to `read_size` of `from`'s queued bytes into its peer's inbox,
+    /// unless the peer has paused reading (then they stay queued and push back on
+    /// `from`'s producer), and delivers the producer notices the drain caused. Returns
+    /// whether anything was taken.
+    #[inline(always)]
+    fn take_output(&mut self, from: Which, read_size: usize) -> bool {
         let (end, peer) = match from {
-            Which::Client => (&mut self.client_end, &self.server_end),
-            Which::Server => (&mut self.server_end, &self.client_end),
+            Which::Client => (&mut self.client_end, &mut self.server_end),
+            Which::Server => (&mut self.server_end, &mut self.client_end),
         };
-        if peer.transport.reading_paused() || end.transport.pending().is_empty() {
-            return;
+        if peer.transport.reading_paused() {
+            return false;
         }
-        let pending = end.transport.pending().len();
-        if pending <= read_size {
-            end.transport.take_pending(out);
+        // Without a read limit there is nothing to measure first.
+        if read_size == usize::MAX || end.transport.pending().len() <= read_size {
+            end.transport.take_pending(&mut peer.inbox);
         } else {
-            out.extend_from_slice(&end.transport.pending()[..read_size]);
+            peer.inbox
+                .extend_from_slice(&end.transport.pending()[..read_size]);
             end.transport.consume(read_size);
         }
+        let taken = !peer.inbox.is_empty();
         if end.transport.has_notices() {
             self.deliver_notices(from);
         }
+        taken
     }
 
-    /// Delivers bytes to `to`, cut into reads; drops them if `to` stopped reading.
-    #[inline]
-    fn deliver(&mut self, to: Which, data: &[u8]) {
-        if data.is_empty() {
-            return;
+    /// Delivers the bytes in `to`'s inbox, cut into reads; drops them if `to` stopped
+    /// reading.
+    fn deliver(&mut self, to: Which) {
+        let data = std::mem::take(&mut self.end(to).inbox);
+        if !data.is_empty() {
+            self.deliver_reads(to, &data);
         }
+        let mut data = data;
+        data.clear();
+        self.end(to).inbox = data;
+    }
+
+    fn deliver_reads(&mut self, to: Which, data: &[u8]) {
         let sender = match to {
             Which::Client => self.server_end.sends,
             Which::Server => self.client_end.sends,
@@ -542,21 +528,11 @@ impl<C: Protocol, S: Protocol> Pump<C, S> {
     }
 }
 
-/// Delivers the first `n` bytes queued at `sender` to `protocol` (unless its end has
-/// stopped reading), then marks them sent.
+/// One `data_received` of everything in `end`'s inbox.
 #[inline(always)]
-fn hand_over<P: Protocol>(
-    protocol: &mut P,
-    receiver: &mut End,
-    sender: &mut End,
-    clock: &mut dyn Clock<P::Timer>,
-    n: usize,
-) {
-    if receiver.transport.accepts_data() {
-        let data = &sender.transport.pending()[..n];
-        protocol.data_received(&mut Context::new(&mut receiver.transport, clock), data);
-    }
-    sender.transport.consume(n);
+fn read_inbox<P: Protocol>(protocol: &mut P, end: &mut End, clock: &mut dyn Clock<P::Timer>) {
+    let cx = &mut Context::new(&mut end.transport, clock);
+    protocol.data_received(cx, &end.inbox);
 }
 
 fn producer_call<P: Protocol>(protocol: &mut P, cx: &mut Context<'_, P::Timer>, notice: Notice) {
@@ -564,5 +540,41 @@ fn producer_call<P: Protocol>(protocol: &mut P, cx: &mut Context<'_, P::Timer>, 
         Notice::PauseProducing => protocol.pause_producing(cx),
         Notice::ResumeProducing => protocol.resume_producing(cx),
         Notice::StopProducing => protocol.stop_producing(cx),
+    }
+}
+
+/// One side's view of the pump's clock: its own timers, tagged with its [`Side`] on the
+/// way in (a [`MapClock`](crate::clock::MapClock) over the concrete clock, so each
+/// callback's context costs one pointer less and each clock call one indirection less).
+struct SideClock<'a, U, F> {
+    clock: &'a mut ManualClock<U>,
+    wrap: F,
+}
+
+impl<'a, U, F> SideClock<'a, U, F> {
+    #[inline(always)]
+    fn new(clock: &'a mut ManualClock<U>, wrap: F) -> Self {
+        Self { clock, wrap }
+    }
+}
+
+impl<T, U, F: Fn(T) -> U> Clock<T> for SideClock<'_, U, F> {
+    fn now(&self) -> Instant {
+        self.clock.now()
+    }
+    fn call_later(&mut self, delay: Duration, timer: T) -> CallId {
+        self.clock.call_later(delay, (self.wrap)(timer))
+    }
+    fn cancel(&mut self, call: CallId) -> Result<(), CallError> {
+        self.clock.cancel(call)
+    }
+    fn reset(&mut self, call: CallId, delay: Duration) -> Result<(), CallError> {
+        self.clock.reset(call, delay)
+    }
+    fn delay(&mut self, call: CallId, by: Duration) -> Result<(), CallError> {
+        self.clock.delay(call, by)
+    }
+    fn deadline(&self, call: CallId) -> Option<Instant> {
+        self.clock.deadline(call)
     }
 }
