@@ -173,7 +173,7 @@ impl SimNet {
                     host: h,
                     incarnation,
                     conn,
-                    error,
+                    error: Box::new(error),
                 },
             );
             return;
@@ -192,7 +192,7 @@ impl SimNet {
                     host: h,
                     incarnation,
                     conn,
-                    error,
+                    error: Box::new(error),
                 },
             );
             return;

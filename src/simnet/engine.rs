@@ -21,7 +21,7 @@ impl SimNet {
                     let who = self.labels[host].clone();
                     self.record(who, EventKind::ConnectFailed(error.to_string()));
                     self.call_node(host, |node, now| {
-                        node.handle_connect_failed(now, conn, error)
+                        node.handle_connect_failed(now, conn, *error)
                     });
                 }
             }
@@ -32,7 +32,7 @@ impl SimNet {
                 incarnation,
                 port,
             } => self.accept_waiting(host, incarnation, port),
-            Event::Fault(action) => self.apply(action),
+            Event::Fault(action) => self.apply(*action),
         }
     }
 

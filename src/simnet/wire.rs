@@ -23,7 +23,7 @@ enum Path {
 
 impl SimNet {
     fn path(&self, from: usize, to: usize) -> Path {
-        if from == to {
+        if from == to || self.partitions.is_empty() {
             return Path::Open;
         }
         match self.partitions.get(&(from, to)) {
@@ -83,11 +83,12 @@ impl SimNet {
         let latency = if src == dst {
             Duration::ZERO
         } else {
-            let latency = self
-                .link_latency
-                .get(&(src, dst))
-                .unwrap_or(&self.config.latency)
-                .clone();
+            // Borrowed, not cloned: the map and the rng are separate fields.
+            let latency = if self.link_latency.is_empty() {
+                &self.config.latency
+            } else {
+                (self.link_latency.get(&(src, dst))).unwrap_or(&self.config.latency)
+            };
             latency.sample(&mut self.rng)
         };
         let now = self.now;
@@ -197,7 +198,12 @@ impl SimNet {
             return;
         };
         c.packets -= 1;
-        self.note_finishing(conn);
+        // While the sending end stays open the connection cannot be done with by the
+        // end of this step (an open end leaves only by sending, or by a fault, which
+        // only a trigger can bring into this step).
+        if c.ends[1 - to].phase != Phase::Open || !self.triggers.is_empty() {
+            self.note_finishing(conn);
+        }
         let c = &self.conns[conn];
         let e = &c.ends[to];
         let h = e.host;
