@@ -10,7 +10,7 @@ impl SimNet {
     pub(super) fn handle(&mut self, event: Event) {
         match event {
             Event::Wake { host, incarnation } => self.wake(host, incarnation),
-            Event::Arrive { conn, to, packet } => self.arrive(conn, to, packet),
+            Event::Arrive { conn, to } => self.arrive(conn, to),
             Event::ConnectFailed {
                 host,
                 incarnation,
@@ -95,6 +95,8 @@ impl SimNet {
     pub(super) fn queue_service(&mut self, conn: u64, end: usize) {
         if let Some(c) = self.conns.get_mut(conn) {
             c.ends[end].needs_service = true;
+            // Its program touched it: what it said of its reading may have changed.
+            c.ends[end].read_state = None;
             Self::queue_end(&mut self.work, conn, end, &mut c.ends[end]);
         }
     }

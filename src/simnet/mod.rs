@@ -130,10 +130,11 @@ enum Event {
         host: usize,
         incarnation: u32,
     },
+    /// The oldest packet on the wire toward end `to` arrives (the packets wait in the
+    /// sending end's `wire`, so the event heap moves small items).
     Arrive {
         conn: u64,
         to: usize,
-        packet: Packet,
     },
     ConnectFailed {
         host: usize,

@@ -97,14 +97,8 @@ impl SimNet {
         // In order per direction: never overtake the previous packet.
         let at = (now + latency).max(e.last_arrival);
         e.last_arrival = at;
-        self.schedule(
-            at,
-            Event::Arrive {
-                conn,
-                to: 1 - from,
-                packet,
-            },
-        );
+        e.wire.push_back(packet);
+        self.schedule(at, Event::Arrive { conn, to: 1 - from });
     }
 
     pub(super) fn retransmit(&mut self, conn: u64, from: usize) {
@@ -193,10 +187,12 @@ impl SimNet {
     }
 
     /// A packet reaches an end.
-    pub(super) fn arrive(&mut self, conn: u64, to: usize, packet: Packet) {
+    pub(super) fn arrive(&mut self, conn: u64, to: usize) {
         let Some(c) = self.conns.get_mut(conn) else {
             return;
         };
+        // Arrivals of one direction come in the order the packets went out.
+        let packet = (c.ends[1 - to].wire.pop_front()).expect("an arrival has its packet");
         c.packets -= 1;
         // While the sending end stays open the connection cannot be done with by the
         // end of this step (an open end leaves only by sending, or by a fault, which
