@@ -206,12 +206,12 @@ impl RecvBuffer {
         let Some(first) = self.segments.front_mut() else {
             return Bytes::new();
         };
-        if n <= first.len() {
-            let read = first.split_to(n);
-            if first.is_empty() {
-                self.segments.pop_front();
-            }
-            return read;
+        if n == first.len() {
+            // A whole segment: handed over, not sliced.
+            return self.segments.pop_front().expect("checked");
+        }
+        if n < first.len() {
+            return first.split_to(n);
         }
         let mut joined = Vec::with_capacity(n);
         while joined.len() < n {
@@ -245,10 +245,17 @@ impl PacketArena {
             self.block = BytesMut::with_capacity(ARENA_BLOCK.max(n));
         }
         let (a, b) = from.as_slices();
-        let from_a = n.min(a.len());
-        self.block.extend_from_slice(&a[..from_a]);
-        self.block.extend_from_slice(&b[..n - from_a]);
-        from.drain(..n);
+        if n <= a.len() {
+            self.block.extend_from_slice(&a[..n]);
+        } else {
+            self.block.extend_from_slice(a);
+            self.block.extend_from_slice(&b[..n - a.len()]);
+        }
+        if n == from.len() {
+            from.clear();
+        } else {
+            from.drain(..n);
+        }
         self.block.split().freeze()
     }
 }

@@ -3,7 +3,7 @@
 use super::conn::Phase;
 use std::cmp::Reverse;
 
-use super::{Event, HostStatus, SimNet};
+use super::{Event, FailedConnect, HostStatus, SimNet};
 use crate::testing::EventKind;
 
 impl SimNet {
@@ -11,17 +11,18 @@ impl SimNet {
         match event {
             Event::Wake { host, incarnation } => self.wake(host, incarnation),
             Event::Arrive { conn, to } => self.arrive(conn, to),
-            Event::ConnectFailed {
-                host,
-                incarnation,
-                conn,
-                error,
-            } => {
+            Event::ConnectFailed(failed) => {
+                let FailedConnect {
+                    host,
+                    incarnation,
+                    conn,
+                    error,
+                } = *failed;
                 if self.is_current(host, incarnation) {
                     let who = self.labels[host].clone();
                     self.record(who, EventKind::ConnectFailed(error.to_string()));
                     self.call_node(host, |node, now| {
-                        node.handle_connect_failed(now, conn, *error)
+                        node.handle_connect_failed(now, conn, error)
                     });
                 }
             }
@@ -183,6 +184,9 @@ impl SimNet {
     /// on the wire, held or waiting to be retransmitted. A run of many short-lived
     /// connections (retries to a refused port) then holds only the live ones.
     pub(super) fn drop_finished(&mut self) {
+        if self.finished.is_empty() {
+            return;
+        }
         let mut finished = std::mem::take(&mut self.finished);
         for id in finished.drain(..) {
             let Some(c) = self.conns.get_mut(id) else {

@@ -233,9 +233,8 @@ impl super::SimNet {
         use super::Event;
         let end_host = |conn: &u64, end: usize| self.conns.get(*conn).map(|c| c.ends[end].host);
         match event {
-            Event::Wake { host, .. }
-            | Event::ConnectFailed { host, .. }
-            | Event::Accept { host, .. } => Some(*host),
+            Event::Wake { host, .. } | Event::Accept { host, .. } => Some(*host),
+            Event::ConnectFailed(failed) => Some(failed.host),
             Event::Arrive { conn, to, .. } => end_host(conn, *to),
             Event::Retransmit { conn, from } => end_host(conn, *from),
             Event::ConnectDeadline { conn } => end_host(conn, 0),

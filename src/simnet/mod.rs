@@ -99,6 +99,15 @@ struct Listener {
     waiting: VecDeque<u64>,
 }
 
+/// A connect that fails on a later turn.
+#[derive(Debug)]
+struct FailedConnect {
+    host: usize,
+    incarnation: u32,
+    conn: ConnId,
+    error: ConnectError,
+}
+
 /// A packet waiting at a hold-partition: (connection, sending end, packet).
 type HeldPacket = (u64, usize, Packet);
 
@@ -136,12 +145,8 @@ enum Event {
         conn: u64,
         to: usize,
     },
-    ConnectFailed {
-        host: usize,
-        incarnation: u32,
-        conn: ConnId,
-        error: Box<ConnectError>,
-    },
+    /// Boxed, as every event is as large as the largest, and failures are rare.
+    ConnectFailed(Box<FailedConnect>),
     ConnectDeadline {
         conn: u64,
     },

@@ -128,7 +128,12 @@ impl SimNet {
             if n > 0 {
                 let data = self.arena.take_front(&mut e.send_buf, n);
                 e.in_flight += n;
+                // Everything sent and no FIN to follow: no second look needed.
+                let done = e.send_buf.is_empty() && !(e.fin_queued && !e.fin_sent);
                 self.send(conn, from, Packet::Data(data));
+                if done {
+                    return;
+                }
                 continue;
             }
             if e.send_buf.is_empty() && e.fin_queued && !e.fin_sent {
@@ -198,10 +203,14 @@ impl SimNet {
                     return;
                 };
                 c.ends[to].read_state = poll.as_ref().map(ReadState::from);
+                let more = c.ends[to].has_reads_waiting();
                 // The window opened: the sender may put more on the wire (if it has
                 // anything to put there).
                 if c.ends[1 - to].has_work_for_window() {
                     self.queue_transmit(conn, 1 - to);
+                }
+                if !more {
+                    return;
                 }
                 continue;
             }

@@ -37,7 +37,7 @@ impl SimNet {
     pub(super) fn send(&mut self, conn: u64, from: usize, packet: Packet) {
         let c = &self.conns[conn];
         let (src, dst) = (c.ends[from].host, c.ends[1 - from].host);
-        if packet.is_reliable() && c.ends[from].stall.is_some() {
+        if c.ends[from].stall.is_some() && packet.is_reliable() {
             // Behind a lost packet: wait for its retransmission, in order.
             self.end_mut(conn, from)
                 .stall
@@ -78,12 +78,12 @@ impl SimNet {
     }
 
     pub(super) fn put_on_wire(&mut self, conn: u64, from: usize, packet: Packet) {
-        let c = &self.conns[conn];
+        let c = self.conns.get_mut(conn).expect("a packet's connection exists");
         let (src, dst) = (c.ends[from].host, c.ends[1 - from].host);
         let latency = if src == dst {
             Duration::ZERO
         } else {
-            // Borrowed, not cloned: the map and the rng are separate fields.
+            // Borrowed, not cloned: the map, the config and the rng are separate fields.
             let latency = if self.link_latency.is_empty() {
                 &self.config.latency
             } else {
@@ -91,11 +91,10 @@ impl SimNet {
             };
             latency.sample(&mut self.rng)
         };
-        let now = self.now;
-        self.conns.get_mut(conn).expect("checked").packets += 1;
-        let e = self.end_mut(conn, from);
+        c.packets += 1;
+        let e = &mut c.ends[from];
         // In order per direction: never overtake the previous packet.
-        let at = (now + latency).max(e.last_arrival);
+        let at = (self.now + latency).max(e.last_arrival);
         e.last_arrival = at;
         e.wire.push_back(packet);
         self.schedule(at, Event::Arrive { conn, to: 1 - from });
