@@ -330,6 +330,10 @@ enum FrameState {
 
 impl FrameCounter {
     pub(crate) fn feed(&mut self, mut data: &[u8]) {
+        if let FrameState::Broken = self.state {
+            // Nothing after garbage counts.
+            return;
+        }
         while !data.is_empty() {
             if let FrameState::Payload(left) = &mut self.state {
                 let take = usize::try_from(*left).unwrap_or(usize::MAX).min(data.len());

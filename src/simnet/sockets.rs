@@ -77,7 +77,13 @@ impl SimNet {
             }
             None => {}
         }
-        self.deliver_reads_after(conn, end, Some(poll));
+        let e = self.end_mut(conn, end);
+        if e.has_reads_waiting() {
+            self.deliver_reads_after(conn, end, Some(poll));
+        } else {
+            // Nothing to read now: what the poll said is kept for the next arrival.
+            e.read_state = Some(ReadState::from(&poll));
+        }
     }
 
     /// The peer's window opened: what the send buffer holds may go on the wire. The
