@@ -70,7 +70,8 @@ impl<V> DenseMap<V> {
         }
         if id < self.base {
             let gap = usize::try_from(self.base - id).expect("ids stay dense");
-            self.slots.splice(0..0, std::iter::repeat_with(|| None).take(gap));
+            self.slots
+                .splice(0..0, std::iter::repeat_with(|| None).take(gap));
             self.head = 0;
             self.base = id;
         }

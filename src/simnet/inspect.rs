@@ -89,8 +89,8 @@ impl SimNet {
 
     /// The running node of a host, as `Any`: for a node that is neither a
     /// [`Host`] nor a [`FactoryProgram`] (a hand-written
-    /// [`Node`]); otherwise [`program`](Self::program) and [`factory`](Self::factory)
-    /// say it in one call.
+    /// [`Node`](crate::host::Node)); otherwise [`program`](Self::program) and
+    /// [`factory`](Self::factory) say it in one call.
     pub fn node(&self, host: &str) -> Option<&dyn Any> {
         let node = self.hosts[self.host_index(host)?].node.as_deref()?;
         Some(node as &dyn Any)

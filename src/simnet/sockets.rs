@@ -135,7 +135,7 @@ impl SimNet {
                 let data = self.arena.take_front(&mut e.send_buf, n);
                 e.in_flight += n;
                 // Everything sent and no FIN to follow: no second look needed.
-                let done = e.send_buf.is_empty() && !(e.fin_queued && !e.fin_sent);
+                let done = e.send_buf.is_empty() && (e.fin_sent || !e.fin_queued);
                 self.send(conn, from, Packet::Data(data));
                 if done {
                     return;

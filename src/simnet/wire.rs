@@ -78,7 +78,10 @@ impl SimNet {
     }
 
     pub(super) fn put_on_wire(&mut self, conn: u64, from: usize, packet: Packet) {
-        let c = self.conns.get_mut(conn).expect("a packet's connection exists");
+        let c = self
+            .conns
+            .get_mut(conn)
+            .expect("a packet's connection exists");
         let (src, dst) = (c.ends[from].host, c.ends[1 - from].host);
         let latency = if src == dst {
             Duration::ZERO
