@@ -8,7 +8,7 @@
 //! running dialer has had exactly one, and no connect anywhere has had two.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Duration;
@@ -17,7 +17,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};
 
 use weft::host::{
-    Command, ConnId, ConnectError, FactoryProgram, Host, HostContext, HostPort, HostRng,
+    Command, ConnId, ConnPoll, ConnectError, FactoryProgram, Host, HostContext, HostPort, HostRng,
     ListenError, ListenerId, Node, Program, Stream,
 };
 use weft::protocol::{Context, Factory, NoTimer, Protocol};
@@ -157,6 +157,18 @@ impl Node for Answered {
     }
     fn handle_data(&mut self, now: Instant, conn: ConnId, data: &[u8]) {
         self.inner.handle_data(now, conn, data);
+    }
+    fn poll_conn(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        room: usize,
+        out: &mut VecDeque<u8>,
+    ) -> ConnPoll {
+        self.inner.poll_conn(now, conn, room, out)
+    }
+    fn deliver_data(&mut self, now: Instant, conn: ConnId, data: &[u8]) -> ConnPoll {
+        self.inner.deliver_data(now, conn, data)
     }
     fn handle_read_closed(&mut self, now: Instant, conn: ConnId) {
         self.inner.handle_read_closed(now, conn);

@@ -23,6 +23,12 @@ use crate::transport::{CloseAction, Disconnect, TransportState};
 /// [`poll_timeout`](Self::poll_timeout). Every `handle_*` takes the current time, which
 /// never goes backwards.
 ///
+/// A connection's [`reading_paused`](Self::reading_paused) and
+/// [`accepts_data`](Self::accepts_data) change only during a call about that connection
+/// or in a call after which [`poll_dirty`](Self::poll_dirty) reports it, so a driver may
+/// keep what a [`poll_conn`](Self::poll_conn) or [`deliver_data`](Self::deliver_data)
+/// told it until then.
+///
 /// `Node: Any`, so a driver's caller can look inside: `(node as &dyn Any)
 /// .downcast_ref::<Host<MyProgram>>()`.
 pub trait Node: Any {
@@ -82,6 +88,23 @@ pub trait Node: Any {
             close: self.close_action(conn),
             reading_paused: self.reading_paused(conn),
             accepts_data: self.accepts_data(conn),
+            // `consume` may have resumed a producer.
+            ran_program: moved > 0,
+        }
+    }
+    /// [`handle_data`](Self::handle_data), then what a [`poll_conn`](Self::poll_conn)
+    /// with `room` 0 would say: one call per read for a driver that delivers many.
+    ///
+    /// The default is made of the single calls; [`Host`] answers with one lookup.
+    fn deliver_data(&mut self, now: Instant, conn: ConnId, data: &[u8]) -> ConnPoll {
+        self.handle_data(now, conn, data);
+        ConnPoll {
+            moved: 0,
+            left: self.pending(conn).len(),
+            close: self.close_action(conn),
+            reading_paused: self.reading_paused(conn),
+            accepts_data: self.accepts_data(conn),
+            ran_program: true,
         }
     }
     /// A listener is accepting on `addr`.
@@ -149,6 +172,10 @@ pub struct ConnPoll {
     pub reading_paused: bool,
     /// Incoming data still reaches its program ([`Node::accepts_data`]).
     pub accepts_data: bool,
+    /// The call ran program code (a producer that draining resumed, or the protocol
+    /// the data was delivered to), which may have issued commands, touched other
+    /// connections or set timers: the driver looks at the host again.
+    pub ran_program: bool,
 }
 
 /// A program with its clock and connections: the part of a host that every driver
@@ -328,15 +355,32 @@ impl<P: Program + 'static> Node for Host<P> {
                 // Draining resumed a producer: it runs now, and may write more.
                 self.state.dirty.insert(conn);
                 self.call(now, |_, _| {});
-                return self.poll_conn(now, conn, 0, out).moved(moved);
+                let after = self.poll_conn(now, conn, 0, out);
+                return ConnPoll {
+                    moved,
+                    ran_program: true,
+                    ..after
+                };
             }
         }
+        conn_poll(t, moved)
+    }
+
+    fn deliver_data(&mut self, now: Instant, conn: ConnId, data: &[u8]) -> ConnPoll {
+        let Some(t) = self.state.conns.get(&conn) else {
+            return ConnPoll::default();
+        };
+        if !t.accepts_data() || data.is_empty() {
+            return conn_poll(t, 0);
+        }
+        self.state.dirty.insert(conn);
+        let _span = conn_span(conn);
+        self.call(now, |p, cx| p.data_received(cx, conn, data));
+        let poll =
+            (self.state.conns.get(&conn)).map_or_else(ConnPoll::default, |t| conn_poll(t, 0));
         ConnPoll {
-            moved,
-            left: t.pending().len(),
-            close: t.close_action(),
-            reading_paused: t.reading_paused(),
-            accepts_data: t.accepts_data(),
+            ran_program: true,
+            ..poll
         }
     }
 
@@ -433,9 +477,14 @@ fn conn_span(conn: ConnId) -> Option<tracing::span::EnteredSpan> {
     Some(tracing::debug_span!("conn", id = %conn).entered())
 }
 
-impl ConnPoll {
-    /// This state, as the outcome of a poll that moved `moved` bytes.
-    fn moved(self, moved: usize) -> Self {
-        Self { moved, ..self }
+/// What a poll of `t` that moved `moved` bytes and ran no program code reports.
+fn conn_poll(t: &TransportState, moved: usize) -> ConnPoll {
+    ConnPoll {
+        moved,
+        left: t.pending().len(),
+        close: t.close_action(),
+        reading_paused: t.reading_paused(),
+        accepts_data: t.accepts_data(),
+        ran_program: false,
     }
 }

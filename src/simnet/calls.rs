@@ -54,7 +54,7 @@ impl SimNet {
             f(node.as_mut(), now)
         };
         self.calling = None;
-        if self.capture.is_some() {
+        if self.capture.is_some() && logs::has_lines() {
             for (host, level, line) in logs::take_lines() {
                 let who = self.labels[host].clone();
                 let mut text = String::with_capacity(line.len() + 12);

@@ -5,7 +5,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use super::conn::{Conn, End, Packet, Phase};
-use super::{Event, HostStatus, Listener, SimNet};
+use super::{Event, FailedConnect, HostStatus, Listener, SimNet};
 use crate::host::{
     Command, ConnId, ConnectError, DEFAULT_BACKLOG, HostPort, ListenError, ListenerId, Stream,
 };
@@ -169,12 +169,12 @@ impl SimNet {
             // Reported on a later turn, never inside `connect`.
             self.schedule(
                 self.now,
-                Event::ConnectFailed {
+                Event::ConnectFailed(Box::new(FailedConnect {
                     host: h,
                     incarnation,
                     conn,
                     error,
-                },
+                })),
             );
             return;
         };
@@ -188,12 +188,12 @@ impl SimNet {
             let error = ConnectError::Other(NO_FREE_PORT.to_owned());
             self.schedule(
                 self.now,
-                Event::ConnectFailed {
+                Event::ConnectFailed(Box::new(FailedConnect {
                     host: h,
                     incarnation,
                     conn,
                     error,
-                },
+                })),
             );
             return;
         };

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 use std::time::Duration;
 
-use crate::host::ConnId;
+use crate::host::{ConnId, ConnPoll};
 use crate::testing::Segmenter;
 use crate::time::Instant;
 
@@ -80,6 +80,8 @@ pub(crate) struct End {
     pub(crate) in_flight: usize,
     /// Arrival time of the last packet sent, to keep the direction in order.
     pub(crate) last_arrival: Instant,
+    /// Packets on the wire toward the other end, in the order they arrive.
+    pub(crate) wire: VecDeque<Packet>,
     /// Lost packets waiting for a retransmission, and everything sent after them.
     pub(crate) stall: Option<Stall>,
     /// Arrived, not yet read by the program.
@@ -100,6 +102,25 @@ pub(crate) struct End {
     /// Its program had more bytes than the send buffer had room for: when the buffer
     /// drains, the program is asked again.
     pub(crate) backlog: bool,
+    /// What its program last said of its reading, kept until the connection comes out
+    /// of the host's `poll_dirty` again (the `Node` contract): a read needs no poll.
+    pub(crate) read_state: Option<ReadState>,
+}
+
+/// Whether an end's program reads, as a poll or a delivery reported it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ReadState {
+    pub(crate) paused: bool,
+    pub(crate) accepts: bool,
+}
+
+impl From<&ConnPoll> for ReadState {
+    fn from(poll: &ConnPoll) -> Self {
+        Self {
+            paused: poll.reading_paused,
+            accepts: poll.accepts_data,
+        }
+    }
 }
 
 impl End {
@@ -115,6 +136,7 @@ impl End {
             fin_sent: false,
             in_flight: 0,
             last_arrival: Instant::ZERO,
+            wire: VecDeque::new(),
             stall: None,
             recv_buf: RecvBuffer::default(),
             eof_received: false,
@@ -125,6 +147,7 @@ impl End {
             queued: false,
             needs_service: false,
             backlog: false,
+            read_state: None,
         }
     }
 }
@@ -183,12 +206,12 @@ impl RecvBuffer {
         let Some(first) = self.segments.front_mut() else {
             return Bytes::new();
         };
-        if n <= first.len() {
-            let read = first.split_to(n);
-            if first.is_empty() {
-                self.segments.pop_front();
-            }
-            return read;
+        if n == first.len() {
+            // A whole segment: handed over, not sliced.
+            return self.segments.pop_front().expect("checked");
+        }
+        if n < first.len() {
+            return first.split_to(n);
         }
         let mut joined = Vec::with_capacity(n);
         while joined.len() < n {
@@ -222,10 +245,17 @@ impl PacketArena {
             self.block = BytesMut::with_capacity(ARENA_BLOCK.max(n));
         }
         let (a, b) = from.as_slices();
-        let from_a = n.min(a.len());
-        self.block.extend_from_slice(&a[..from_a]);
-        self.block.extend_from_slice(&b[..n - from_a]);
-        from.drain(..n);
+        if n <= a.len() {
+            self.block.extend_from_slice(&a[..n]);
+        } else {
+            self.block.extend_from_slice(a);
+            self.block.extend_from_slice(&b[..n - a.len()]);
+        }
+        if n == from.len() {
+            from.clear();
+        } else {
+            from.drain(..n);
+        }
         self.block.split().freeze()
     }
 }
@@ -300,6 +330,10 @@ enum FrameState {
 
 impl FrameCounter {
     pub(crate) fn feed(&mut self, mut data: &[u8]) {
+        if let FrameState::Broken = self.state {
+            // Nothing after garbage counts.
+            return;
+        }
         while !data.is_empty() {
             if let FrameState::Payload(left) = &mut self.state {
                 let take = usize::try_from(*left).unwrap_or(usize::MAX).min(data.len());

@@ -1,20 +1,24 @@
-//! A map from dense integer ids to values: a ring of slots indexed by `id - base`.
+//! A map from dense integer ids to values: a vector of slots indexed by `id - base`.
 //!
 //! SimNet's ids (connections, a host's connection ids) are handed out in sequence and
-//! mostly retired in the order they were made, so a ring whose front is trimmed as the
-//! oldest ids go keeps lookups at one subtraction and one index, holds only the span
-//! of live ids, and iterates in id order by construction.
-
-use std::collections::VecDeque;
+//! mostly retired in the order they were made, so a vector whose retired front is let
+//! go now and then keeps lookups at one subtraction and one bounds check, holds about
+//! the span of live ids, and iterates in id order by construction.
 
 use crate::host::ConnId;
+
+/// Retired slots at the front are let go once there are this many and they are at
+/// least half of all slots (so letting go costs O(1) per removal, amortized).
+const TRIM_AT: usize = 64;
 
 /// Values by dense `u64` id, iterated in id order.
 #[derive(Debug)]
 pub(crate) struct DenseMap<V> {
     /// The id of `slots[0]`.
     base: u64,
-    slots: VecDeque<Option<V>>,
+    slots: Vec<Option<V>>,
+    /// Slots before this index are all empty.
+    head: usize,
     len: usize,
 }
 
@@ -22,7 +26,8 @@ impl<V> Default for DenseMap<V> {
     fn default() -> Self {
         Self {
             base: 0,
-            slots: VecDeque::new(),
+            slots: Vec::new(),
+            head: 0,
             len: 0,
         }
     }
@@ -34,9 +39,11 @@ impl<V> DenseMap<V> {
         self.len
     }
 
+    /// The slot of `id`, if in range (an id below `base` wraps around to far out of it).
+    #[inline]
     fn slot(&self, id: u64) -> Option<usize> {
-        let i = usize::try_from(id.checked_sub(self.base)?).ok()?;
-        (i < self.slots.len()).then_some(i)
+        let i = id.wrapping_sub(self.base);
+        (i < self.slots.len() as u64).then_some(i as usize)
     }
 
     #[inline]
@@ -56,14 +63,16 @@ impl<V> DenseMap<V> {
 
     /// Sets `id`'s value, returning the one it replaces.
     pub(crate) fn insert(&mut self, id: u64, value: V) -> Option<V> {
-        if self.slots.is_empty() {
+        if self.len == 0 {
+            self.slots.clear();
+            self.head = 0;
             self.base = id;
         }
         if id < self.base {
             let gap = usize::try_from(self.base - id).expect("ids stay dense");
-            for _ in 0..gap {
-                self.slots.push_front(None);
-            }
+            self.slots
+                .splice(0..0, std::iter::repeat_with(|| None).take(gap));
+            self.head = 0;
             self.base = id;
         }
         let i = usize::try_from(id - self.base).expect("ids stay dense");
@@ -73,40 +82,49 @@ impl<V> DenseMap<V> {
         let old = self.slots[i].replace(value);
         if old.is_none() {
             self.len += 1;
+            self.head = self.head.min(i);
         }
         old
     }
 
-    /// Takes `id`'s value out; slots left empty at either end are let go.
+    /// Takes `id`'s value out; empty slots at the back are let go at once, those at
+    /// the front in batches.
     pub(crate) fn remove(&mut self, id: u64) -> Option<V> {
         let i = self.slot(id)?;
         let old = self.slots[i].take()?;
         self.len -= 1;
-        while matches!(self.slots.front(), Some(None)) {
-            self.slots.pop_front();
-            self.base += 1;
+        while self.slots.last().is_some_and(Option::is_none) {
+            self.slots.pop();
         }
-        while matches!(self.slots.back(), Some(None)) {
-            self.slots.pop_back();
+        self.head = self.head.min(self.slots.len());
+        while self.slots.get(self.head).is_some_and(Option::is_none) {
+            self.head += 1;
+        }
+        if self.head >= TRIM_AT && self.head * 2 >= self.slots.len() {
+            self.slots.drain(..self.head);
+            self.base += self.head as u64;
+            self.head = 0;
         }
         Some(old)
     }
 
     pub(crate) fn clear(&mut self) {
         self.slots.clear();
+        self.head = 0;
         self.len = 0;
     }
 
     /// (id, value) in id order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (u64, &V)> {
         let base = self.base;
-        (self.slots.iter().enumerate())
+        (self.slots.iter().enumerate().skip(self.head))
             .filter_map(move |(i, v)| Some((base + i as u64, v.as_ref()?)))
     }
 
     /// The values, mutably, in id order.
     pub(crate) fn values_mut(&mut self) -> impl Iterator<Item = &mut V> {
-        self.slots.iter_mut().filter_map(Option::as_mut)
+        let head = self.head;
+        self.slots[head..].iter_mut().filter_map(Option::as_mut)
     }
 }
 
@@ -198,5 +216,36 @@ mod tests {
         assert_eq!(map.len(), 0);
         assert!(map.slots.is_empty(), "no slots kept for retired ids");
         assert_eq!(map.get(u64::MAX), None);
+    }
+
+    #[test]
+    fn dense_map_lets_go_of_a_long_retired_front_and_keeps_finding_the_rest() {
+        let mut map = DenseMap::default();
+        for id in 0..1000 {
+            map.insert(id, id);
+        }
+        for id in 0..900 {
+            assert_eq!(map.remove(id), Some(id));
+        }
+        assert!(map.slots.len() < 200, "{} slots kept", map.slots.len());
+        assert_eq!(map.get(899), None);
+        assert_eq!(map.get(900), Some(&900));
+        assert_eq!(map.iter().map(|(id, _)| id).next(), Some(900));
+        map.insert(5, 5);
+        assert_eq!(map.get(5), Some(&5));
+        assert_eq!(map.get(999), Some(&999));
+        assert_eq!(map.len(), 101);
+        assert_eq!(map.values_mut().count(), 101);
+        for id in (900..1000).chain([5]) {
+            assert_eq!(map.remove(id), Some(id));
+        }
+        assert_eq!((map.len(), map.slots.len()), (0, 0));
+        for id in 0..200 {
+            map.insert(id, id);
+        }
+        for id in 0..200 {
+            map.remove(id);
+        }
+        assert_eq!((map.len(), map.slots.len()), (0, 0));
     }
 }

@@ -3,20 +3,21 @@
 use super::conn::Phase;
 use std::cmp::Reverse;
 
-use super::{Event, HostStatus, SimNet};
+use super::{Event, FailedConnect, HostStatus, SimNet};
 use crate::testing::EventKind;
 
 impl SimNet {
     pub(super) fn handle(&mut self, event: Event) {
         match event {
             Event::Wake { host, incarnation } => self.wake(host, incarnation),
-            Event::Arrive { conn, to, packet } => self.arrive(conn, to, packet),
-            Event::ConnectFailed {
-                host,
-                incarnation,
-                conn,
-                error,
-            } => {
+            Event::Arrive { conn, to } => self.arrive(conn, to),
+            Event::ConnectFailed(failed) => {
+                let FailedConnect {
+                    host,
+                    incarnation,
+                    conn,
+                    error,
+                } = *failed;
                 if self.is_current(host, incarnation) {
                     let who = self.labels[host].clone();
                     self.record(who, EventKind::ConnectFailed(error.to_string()));
@@ -32,7 +33,7 @@ impl SimNet {
                 incarnation,
                 port,
             } => self.accept_waiting(host, incarnation, port),
-            Event::Fault(action) => self.apply(action),
+            Event::Fault(action) => self.apply(*action),
         }
     }
 
@@ -95,6 +96,8 @@ impl SimNet {
     pub(super) fn queue_service(&mut self, conn: u64, end: usize) {
         if let Some(c) = self.conns.get_mut(conn) {
             c.ends[end].needs_service = true;
+            // Its program touched it: what it said of its reading may have changed.
+            c.ends[end].read_state = None;
             Self::queue_end(&mut self.work, conn, end, &mut c.ends[end]);
         }
     }
@@ -181,6 +184,9 @@ impl SimNet {
     /// on the wire, held or waiting to be retransmitted. A run of many short-lived
     /// connections (retries to a refused port) then holds only the live ones.
     pub(super) fn drop_finished(&mut self) {
+        if self.finished.is_empty() {
+            return;
+        }
         let mut finished = std::mem::take(&mut self.finished);
         for id in finished.drain(..) {
             let Some(c) = self.conns.get_mut(id) else {

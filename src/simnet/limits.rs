@@ -131,8 +131,9 @@ fn host_list(hosts: &[(String, u64)]) -> String {
 pub(super) struct Stretch {
     at: Instant,
     events: u64,
-    /// Events per host index.
-    hosts: std::collections::BTreeMap<usize, u64>,
+    /// Events per host index, each counting only if stamped with `at`: moving to a new
+    /// instant forgets every count at once, and counting is one index per event.
+    hosts: Vec<(Instant, u64)>,
 }
 
 impl super::SimNet {
@@ -195,20 +196,29 @@ impl super::SimNet {
     /// stopped, `event` not run) when the stretch already holds
     /// `max-events-per-instant` events.
     pub(super) fn progressing(&mut self, event: &super::Event) -> bool {
-        if self.stretch.at != self.now {
-            self.stretch.at = self.now;
+        let now = self.now;
+        if self.stretch.at != now {
+            self.stretch.at = now;
             self.stretch.events = 0;
-            self.stretch.hosts.clear();
         }
         if self.stretch.events < self.limits.max_events_per_instant {
             self.stretch.events += 1;
             if let Some(h) = self.event_host(event) {
-                *self.stretch.hosts.entry(h).or_default() += 1;
+                let hosts = &mut self.stretch.hosts;
+                if hosts.len() <= h {
+                    hosts.resize(h + 1, (Instant::ZERO, 0));
+                }
+                let (at, count) = &mut hosts[h];
+                if *at != now || *count == 0 {
+                    (*at, *count) = (now, 0);
+                }
+                *count += 1;
             }
             return true;
         }
-        let hosts = (self.stretch.hosts.iter())
-            .map(|(&h, &n)| (self.names[h].clone(), n))
+        let hosts = (self.stretch.hosts.iter().enumerate())
+            .filter(|&(_, &(at, n))| at == now && n > 0)
+            .map(|(h, &(_, n))| (self.names[h].clone(), n))
             .collect();
         self.stopped = Some(RunawayError::NoProgress {
             limit: self.limits.max_events_per_instant,
@@ -223,9 +233,8 @@ impl super::SimNet {
         use super::Event;
         let end_host = |conn: &u64, end: usize| self.conns.get(*conn).map(|c| c.ends[end].host);
         match event {
-            Event::Wake { host, .. }
-            | Event::ConnectFailed { host, .. }
-            | Event::Accept { host, .. } => Some(*host),
+            Event::Wake { host, .. } | Event::Accept { host, .. } => Some(*host),
+            Event::ConnectFailed(failed) => Some(failed.host),
             Event::Arrive { conn, to, .. } => end_host(conn, *to),
             Event::Retransmit { conn, from } => end_host(conn, *from),
             Event::ConnectDeadline { conn } => end_host(conn, 0),

@@ -1,6 +1,6 @@
 //! SimNet: a seeded, event-driven simulated network of hosts running weft programs.
 //!
-//! Each host runs a program in a [`Host`] (any [`Node`]), exactly as
+//! Each host runs a program in a [`Host`](crate::host::Host) (any [`Node`]), exactly as
 //! the tokio driver would. SimNet plays the operating systems and the wires between them:
 //!
 //! - connections with a kernel send buffer and a receive buffer per end, counted in bytes;
@@ -31,6 +31,7 @@ mod dense;
 mod engine;
 mod fault;
 mod inject;
+mod inspect;
 mod limits;
 mod random;
 mod sockets;
@@ -52,7 +53,6 @@ pub use limits::{Limits, RunawayError};
 pub use random::RandomFaults;
 pub use subnet::{Subnet, SubnetError};
 
-use std::any::Any;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr};
@@ -61,10 +61,7 @@ use std::time::Duration;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::host::{
-    ConnId, ConnectError, FactoryProgram, Host, HostRng, ListenerId, Node, Program, Stream,
-};
-use crate::protocol::Factory;
+use crate::host::{ConnId, ConnectError, HostRng, ListenerId, Node, Stream};
 use crate::testing::{EventDigest, EventKind, Transcript};
 use crate::time::Instant;
 use conn::{Conn, Packet, PacketArena};
@@ -102,6 +99,15 @@ struct Listener {
     waiting: VecDeque<u64>,
 }
 
+/// A connect that fails on a later turn.
+#[derive(Debug)]
+struct FailedConnect {
+    host: usize,
+    incarnation: u32,
+    conn: ConnId,
+    error: ConnectError,
+}
+
 /// A packet waiting at a hold-partition: (connection, sending end, packet).
 type HeldPacket = (u64, usize, Packet);
 
@@ -133,17 +139,14 @@ enum Event {
         host: usize,
         incarnation: u32,
     },
+    /// The oldest packet on the wire toward end `to` arrives (the packets wait in the
+    /// sending end's `wire`, so the event heap moves small items).
     Arrive {
         conn: u64,
         to: usize,
-        packet: Packet,
     },
-    ConnectFailed {
-        host: usize,
-        incarnation: u32,
-        conn: ConnId,
-        error: ConnectError,
-    },
+    /// Boxed, as every event is as large as the largest, and failures are rare.
+    ConnectFailed(Box<FailedConnect>),
     ConnectDeadline {
         conn: u64,
     },
@@ -157,7 +160,8 @@ enum Event {
         incarnation: u32,
         port: u16,
     },
-    Fault(FaultAction),
+    /// Boxed, as every event is as large as the largest, and faults are rare.
+    Fault(Box<FaultAction>),
 }
 
 #[derive(Debug)]
@@ -428,130 +432,10 @@ impl SimNet {
             }
             (Some(at), None) => {
                 let at = Instant::ZERO + at;
-                self.schedule(at.max(self.now), Event::Fault(fault.action));
+                self.schedule(at.max(self.now), Event::Fault(Box::new(fault.action)));
             }
             (None, None) => self.due_faults.push_back(fault.action),
         }
-    }
-
-    /// The current virtual time.
-    pub fn now(&self) -> Instant {
-        self.now
-    }
-
-    /// The run's seed.
-    pub fn seed(&self) -> u64 {
-        self.seed
-    }
-
-    /// The settings.
-    pub fn config(&self) -> &NetConfig {
-        &self.config
-    }
-
-    /// Everything that happened so far.
-    pub fn transcript(&self) -> &Transcript {
-        &self.transcript
-    }
-
-    /// Takes the transcript out, leaving an empty one (at the end of a run, to keep it
-    /// without copying).
-    pub fn take_transcript(&mut self) -> Transcript {
-        std::mem::take(&mut self.transcript)
-    }
-
-    /// Number of events processed so far.
-    pub fn events_processed(&self) -> u64 {
-        self.events_processed
-    }
-
-    /// How many connections the network still keeps: open ones, and closed ones on
-    /// which something may still happen (a memory figure that does not grow with the
-    /// number of connections a run has finished with).
-    pub fn connections_kept(&self) -> usize {
-        self.conns.len()
-    }
-
-    /// The names of the hosts, in the order they were added.
-    pub fn host_names(&self) -> &[String] {
-        &self.names
-    }
-
-    /// A host's simulated IPv4 address, as its peers see it.
-    pub fn host_addr(&self, host: &str) -> Option<Ipv4Addr> {
-        self.host_index(host).map(|h| self.hosts[h].ip)
-    }
-
-    /// A host's status.
-    pub fn status(&self, host: &str) -> Option<HostStatus> {
-        self.host_index(host).map(|h| self.hosts[h].status)
-    }
-
-    /// A host's exit status, once its program has exited.
-    pub fn exit_code(&self, host: &str) -> Option<i32> {
-        match self.status(host)? {
-            HostStatus::Exited(code) => Some(code),
-            _ => None,
-        }
-    }
-
-    /// Lines a host's programs printed (all incarnations).
-    pub fn output(&self, host: &str) -> &[(Stream, String)] {
-        self.host_index(host)
-            .map_or(&[], |h| self.hosts[h].output.as_slice())
-    }
-
-    /// Lines a host printed on one stream.
-    pub fn lines(&self, host: &str, stream: Stream) -> Vec<&str> {
-        self.output(host)
-            .iter()
-            .filter(|(s, _)| *s == stream)
-            .map(|(_, l)| l.as_str())
-            .collect()
-    }
-
-    /// The running node of a host, as `Any`: for a node that is neither a
-    /// [`Host`] nor a [`FactoryProgram`] (a hand-written
-    /// [`Node`]); otherwise [`program`](Self::program) and [`factory`](Self::factory)
-    /// say it in one call.
-    pub fn node(&self, host: &str) -> Option<&dyn Any> {
-        let node = self.hosts[self.host_index(host)?].node.as_deref()?;
-        Some(node as &dyn Any)
-    }
-
-    /// The program of a running host, if it runs a `Host<P>`: `None` if there is no such
-    /// host, it is down, or its program is another type.
-    ///
-    /// ```
-    /// use weft::host::{FactoryProgram, Host};
-    /// use weft::programs::pingpong::PingPongFactory;
-    /// use weft::simnet::{NetConfig, SimNet};
-    ///
-    /// let mut net = SimNet::new(NetConfig::default(), 1);
-    /// net.add_host("server", || {
-    ///     let server = FactoryProgram::new(PingPongFactory::server(None));
-    ///     Box::new(Host::new(server.listen("0.0.0.0:8000".parse().unwrap())))
-    /// });
-    /// net.start();
-    /// let server = net.program::<FactoryProgram<PingPongFactory>>("server");
-    /// assert!(server.is_some());
-    /// assert!(net.factory::<PingPongFactory>("server").is_some());
-    /// ```
-    pub fn program<P: Program + 'static>(&self, host: &str) -> Option<&P> {
-        let host = self.node(host)?.downcast_ref::<Host<P>>()?;
-        Some(host.program())
-    }
-
-    /// The factory of a running host whose program is a [`FactoryProgram<F>`], to read
-    /// the state its protocols share.
-    pub fn factory<F: Factory + 'static>(&self, host: &str) -> Option<&F> {
-        Some(self.program::<FactoryProgram<F>>(host)?.factory())
-    }
-
-    /// The host whose program was running when a panic unwound out of this network
-    /// (`None` if none did, or the panic was in the network itself).
-    pub fn host_in_call(&self) -> Option<&str> {
-        self.calling.map(|h| self.names[h].as_str())
     }
 
     /// Starts every host's program (done by the run methods if not done before).

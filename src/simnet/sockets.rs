@@ -3,7 +3,7 @@
 use std::collections::VecDeque;
 
 use super::SimNet;
-use super::conn::{End, Packet, Phase};
+use super::conn::{End, Packet, Phase, ReadState};
 use crate::host::ConnPoll;
 use crate::testing::EventKind;
 use crate::transport::{CloseAction, Disconnect};
@@ -35,10 +35,12 @@ impl SimNet {
             e.send_buf = send_buf;
             let Some(poll) = poll else { return };
             e.backlog = poll.left > 0;
+            if poll.ran_program {
+                self.touch_host(h);
+            }
             if poll.moved == 0 {
                 break poll;
             }
-            self.touch_host(h);
             self.transmit(conn, end);
             transmitted = true;
             // Nothing left: the poll's state is already the state after this move
@@ -75,7 +77,13 @@ impl SimNet {
             }
             None => {}
         }
-        self.deliver_reads_after(conn, end, Some(poll));
+        let e = self.end_mut(conn, end);
+        if e.has_reads_waiting() {
+            self.deliver_reads_after(conn, end, Some(poll));
+        } else {
+            // Nothing to read now: what the poll said is kept for the next arrival.
+            e.read_state = Some(ReadState::from(&poll));
+        }
     }
 
     /// The peer's window opened: what the send buffer holds may go on the wire. The
@@ -126,7 +134,12 @@ impl SimNet {
             if n > 0 {
                 let data = self.arena.take_front(&mut e.send_buf, n);
                 e.in_flight += n;
+                // Everything sent and no FIN to follow: no second look needed.
+                let done = e.send_buf.is_empty() && (e.fin_sent || !e.fin_queued);
                 self.send(conn, from, Packet::Data(data));
+                if done {
+                    return;
+                }
                 continue;
             }
             if e.send_buf.is_empty() && e.fin_queued && !e.fin_sent {
@@ -144,8 +157,11 @@ impl SimNet {
     }
 
     /// [`deliver_reads`](Self::deliver_reads), given what a poll of the receiving end
-    /// just found (so the first read needs no other).
-    fn deliver_reads_after(&mut self, conn: u64, to: usize, mut known: Option<ConnPoll>) {
+    /// just found.
+    fn deliver_reads_after(&mut self, conn: u64, to: usize, known: Option<ConnPoll>) {
+        if let (Some(poll), Some(c)) = (known, self.conns.get_mut(conn)) {
+            c.ends[to].read_state = Some(ReadState::from(&poll));
+        }
         loop {
             let Some(c) = self.conns.get_mut(conn) else {
                 return;
@@ -159,20 +175,22 @@ impl SimNet {
                 // Nothing to deliver, paused or not.
                 return;
             }
-            let poll = match known.take() {
-                Some(poll) => poll,
+            let state = match e.read_state {
+                Some(state) => state,
                 None => {
                     let now = self.now + self.hosts[h].clock_offset;
                     let Some(node) = self.hosts[h].node.as_mut() else {
                         return;
                     };
-                    node.poll_conn(now, hc, 0, &mut VecDeque::new())
+                    let poll = node.poll_conn(now, hc, 0, &mut VecDeque::new());
+                    let state = ReadState::from(&poll);
+                    e.read_state = Some(state);
+                    state
                 }
             };
-            if poll.reading_paused {
+            if state.paused {
                 return;
             }
-            let accepts = poll.accepts_data;
             if !e.recv_buf.is_empty() {
                 let n = e.reads.next_read(e.recv_buf.len());
                 let chunk = e.recv_buf.take(n);
@@ -180,23 +198,31 @@ impl SimNet {
                 e.frames.feed(&chunk);
                 let who = c.label(1 - to);
                 self.check_triggers(conn, to);
-                let what = if accepts {
+                let what = if state.accepts {
                     EventKind::Data(chunk.clone())
                 } else {
                     EventKind::Discarded(chunk.len())
                 };
                 self.record(who, what);
-                self.call_node(h, |node, now| node.handle_data(now, hc, &chunk));
+                let poll = self.call_node(h, |node, now| node.deliver_data(now, hc, &chunk));
+                let Some(c) = self.conns.get_mut(conn) else {
+                    return;
+                };
+                c.ends[to].read_state = poll.as_ref().map(ReadState::from);
+                let more = c.ends[to].has_reads_waiting();
                 // The window opened: the sender may put more on the wire (if it has
                 // anything to put there).
-                let waiting = self.conns.get(conn);
-                if waiting.is_some_and(|c| c.ends[1 - to].has_work_for_window()) {
+                if c.ends[1 - to].has_work_for_window() {
                     self.queue_transmit(conn, 1 - to);
+                }
+                if !more {
+                    return;
                 }
                 continue;
             }
             if e.eof_received && !e.eof_delivered {
                 e.eof_delivered = true;
+                e.read_state = None;
                 let who = c.label(1 - to);
                 self.record(who, EventKind::Eof);
                 self.call_node(h, |node, now| node.handle_read_closed(now, hc));

@@ -23,7 +23,7 @@ enum Path {
 
 impl SimNet {
     fn path(&self, from: usize, to: usize) -> Path {
-        if from == to {
+        if from == to || self.partitions.is_empty() {
             return Path::Open;
         }
         match self.partitions.get(&(from, to)) {
@@ -37,7 +37,7 @@ impl SimNet {
     pub(super) fn send(&mut self, conn: u64, from: usize, packet: Packet) {
         let c = &self.conns[conn];
         let (src, dst) = (c.ends[from].host, c.ends[1 - from].host);
-        if packet.is_reliable() && c.ends[from].stall.is_some() {
+        if c.ends[from].stall.is_some() && packet.is_reliable() {
             // Behind a lost packet: wait for its retransmission, in order.
             self.end_mut(conn, from)
                 .stall
@@ -78,32 +78,29 @@ impl SimNet {
     }
 
     pub(super) fn put_on_wire(&mut self, conn: u64, from: usize, packet: Packet) {
-        let c = &self.conns[conn];
+        let c = self
+            .conns
+            .get_mut(conn)
+            .expect("a packet's connection exists");
         let (src, dst) = (c.ends[from].host, c.ends[1 - from].host);
         let latency = if src == dst {
             Duration::ZERO
         } else {
-            let latency = self
-                .link_latency
-                .get(&(src, dst))
-                .unwrap_or(&self.config.latency)
-                .clone();
+            // Borrowed, not cloned: the map, the config and the rng are separate fields.
+            let latency = if self.link_latency.is_empty() {
+                &self.config.latency
+            } else {
+                (self.link_latency.get(&(src, dst))).unwrap_or(&self.config.latency)
+            };
             latency.sample(&mut self.rng)
         };
-        let now = self.now;
-        self.conns.get_mut(conn).expect("checked").packets += 1;
-        let e = self.end_mut(conn, from);
+        c.packets += 1;
+        let e = &mut c.ends[from];
         // In order per direction: never overtake the previous packet.
-        let at = (now + latency).max(e.last_arrival);
+        let at = (self.now + latency).max(e.last_arrival);
         e.last_arrival = at;
-        self.schedule(
-            at,
-            Event::Arrive {
-                conn,
-                to: 1 - from,
-                packet,
-            },
-        );
+        e.wire.push_back(packet);
+        self.schedule(at, Event::Arrive { conn, to: 1 - from });
     }
 
     pub(super) fn retransmit(&mut self, conn: u64, from: usize) {
@@ -192,12 +189,19 @@ impl SimNet {
     }
 
     /// A packet reaches an end.
-    pub(super) fn arrive(&mut self, conn: u64, to: usize, packet: Packet) {
+    pub(super) fn arrive(&mut self, conn: u64, to: usize) {
         let Some(c) = self.conns.get_mut(conn) else {
             return;
         };
+        // Arrivals of one direction come in the order the packets went out.
+        let packet = (c.ends[1 - to].wire.pop_front()).expect("an arrival has its packet");
         c.packets -= 1;
-        self.note_finishing(conn);
+        // While the sending end stays open the connection cannot be done with by the
+        // end of this step (an open end leaves only by sending, or by a fault, which
+        // only a trigger can bring into this step).
+        if c.ends[1 - to].phase != Phase::Open || !self.triggers.is_empty() {
+            self.note_finishing(conn);
+        }
         let c = &self.conns[conn];
         let e = &c.ends[to];
         let h = e.host;

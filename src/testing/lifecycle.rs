@@ -2,11 +2,13 @@
 //! connections, and says which of the lifecycle contract's promises a run broke.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::rc::Rc;
 
-use crate::host::{Command, ConnId, ConnectError, HostRng, ListenError, ListenerId, Node};
+use crate::host::{
+    Command, ConnId, ConnPoll, ConnectError, HostRng, ListenError, ListenerId, Node,
+};
 use crate::simnet::{HostStatus, SimNet};
 use crate::time::Instant;
 use crate::transport::{CloseAction, Disconnect};
@@ -278,6 +280,20 @@ impl Node for Watched {
     fn handle_data(&mut self, now: Instant, conn: ConnId, data: &[u8]) {
         self.delivered(now, conn);
         self.inner.handle_data(now, conn, data);
+    }
+    fn poll_conn(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        room: usize,
+        out: &mut VecDeque<u8>,
+    ) -> ConnPoll {
+        self.now = now;
+        self.inner.poll_conn(now, conn, room, out)
+    }
+    fn deliver_data(&mut self, now: Instant, conn: ConnId, data: &[u8]) -> ConnPoll {
+        self.delivered(now, conn);
+        self.inner.deliver_data(now, conn, data)
     }
     fn handle_read_closed(&mut self, now: Instant, conn: ConnId) {
         self.delivered(now, conn);

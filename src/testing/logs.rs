@@ -82,6 +82,11 @@ impl Drop for SourceGuard {
     }
 }
 
+/// Whether any lines were captured since the last [`take_lines`].
+pub(crate) fn has_lines() -> bool {
+    LINES.with_borrow(|lines| !lines.is_empty())
+}
+
 /// The lines captured since the last call: (source, level, text).
 pub(crate) fn take_lines() -> Vec<(usize, Level, String)> {
     LINES.with_borrow_mut(std::mem::take)

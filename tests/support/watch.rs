@@ -1,11 +1,11 @@
 //! [`Watched`]: a node wrapper that lets a test see a server while the driver runs it.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::rc::Rc;
 
-use weft::host::{Command, ConnId, ConnectError, HostRng, ListenError, ListenerId, Node};
+use weft::host::{Command, ConnId, ConnPoll, ConnectError, HostRng, ListenError, ListenerId, Node};
 use weft::time::Instant;
 use weft::transport::{CloseAction, Disconnect};
 
@@ -176,6 +176,27 @@ impl<N: Node + ?Sized> Node for Watched<N> {
     fn handle_data(&mut self, now: Instant, conn: ConnId, data: &[u8]) {
         self.inner.handle_data(now, conn, data);
         self.sample();
+    }
+
+    fn poll_conn(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        room: usize,
+        out: &mut VecDeque<u8>,
+    ) -> ConnPoll {
+        let poll = self.inner.poll_conn(now, conn, room, out);
+        // As after a `consume`.
+        if poll.moved > 0 {
+            self.sample();
+        }
+        poll
+    }
+
+    fn deliver_data(&mut self, now: Instant, conn: ConnId, data: &[u8]) -> ConnPoll {
+        let poll = self.inner.deliver_data(now, conn, data);
+        self.sample();
+        poll
     }
 
     fn handle_read_closed(&mut self, now: Instant, conn: ConnId) {
