@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use weft::flow::ProducerKind;
-use weft::host::{ConnId, ConnectError, HostContext, HostPort, Program, Stream};
+use weft::host::{ConnId, ConnectError, HostContext, HostPort, ListenerId, Program, Stream};
 use weft::protocol::{Context, NoTimer, Protocol};
 use weft::testing::{
     EventKind, MemoryReactor, Pump, PumpOptions, Segmentation, StringTransport, connected_pair,
@@ -354,6 +354,7 @@ struct Switchboard {
     made: Vec<ConnId>,
     failed: Vec<(ConnId, ConnectError)>,
     lost: Vec<(ConnId, Disconnect)>,
+    listening: Vec<SocketAddr>,
 }
 
 impl Program for Switchboard {
@@ -382,6 +383,9 @@ impl Program for Switchboard {
         cx.eprint(format!("{conn}: {error}"));
         self.failed.push((conn, error));
     }
+    fn listening(&mut self, _cx: &mut HostContext<'_, ()>, _: ListenerId, addr: SocketAddr) {
+        self.listening.push(addr);
+    }
 }
 
 #[test]
@@ -406,6 +410,15 @@ fn memory_reactor_records_listens_and_connects_with_twisteds_defaults() {
     assert!(
         reactor.program().made.is_empty(),
         "connects never complete by themselves"
+    );
+}
+
+#[test]
+fn memory_reactor_listens_at_once_at_the_port_asked_for_as_twisteds_listen_tcp_does() {
+    let reactor = MemoryReactor::new(Switchboard::default());
+    assert_eq!(
+        reactor.program().listening,
+        vec!["127.0.0.1:8000".parse::<SocketAddr>().unwrap()]
     );
 }
 

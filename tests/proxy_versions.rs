@@ -14,6 +14,8 @@ use weft::transport::{Disconnect, ipv4};
 const POEM: &[u8] = b"A poem for three,\nfetched three times over.\n";
 const FETCHING: &str = "Fetching poem from server.";
 const CACHED: &str = "Using cached poem.";
+/// What the original prints once `listenTCP` returns (at once under a MemoryReactor).
+const PROXYING: &str = "Proxying ('127.0.0.1', 10001) on IPv4Address(TCP, '127.0.0.1', 10000).";
 
 fn listen() -> HostPort {
     HostPort::new("127.0.0.1", 10000)
@@ -142,7 +144,7 @@ fn an_empty_poem_is_cached_as_the_texts_set_poem_caches_it() {
     assert_eq!(reactor.tcp_clients().len(), 1);
     assert_eq!(reactor.value(next), b"");
     assert_eq!(reactor.lost(next), Some(Disconnect::Clean));
-    assert_eq!(reactor.lines(Stream::Stdout), [FETCHING, CACHED]);
+    assert_eq!(reactor.lines(Stream::Stdout), [PROXYING, FETCHING, CACHED]);
 }
 
 #[test]
@@ -174,7 +176,10 @@ fn proxy_1_0_prints_the_texts_lines_on_stdout() {
     client(&mut reactor, 2);
     upstream_sends(&mut reactor, 0, POEM, Disconnect::Clean);
     client(&mut reactor, 3);
-    assert_eq!(reactor.lines(Stream::Stdout), [FETCHING, FETCHING, CACHED]);
+    assert_eq!(
+        reactor.lines(Stream::Stdout),
+        [PROXYING, FETCHING, FETCHING, CACHED]
+    );
     assert!(reactor.lines(Stream::Stderr).is_empty());
 }
 
@@ -263,7 +268,13 @@ fn proxy_3_0_cancels_only_the_fetch_of_the_client_that_left() {
     assert_eq!(reactor.value(c), POEM);
     assert_eq!(
         reactor.lines(Stream::Stdout),
-        [FETCHING, FETCHING, "Canceling poem download.", CACHED]
+        [
+            PROXYING,
+            FETCHING,
+            FETCHING,
+            "Canceling poem download.",
+            CACHED
+        ]
     );
     assert_eq!(reactor.program().stats().cancelled, 1);
 }
@@ -282,5 +293,5 @@ fn proxy_3_0_cancels_nothing_when_a_served_client_leaves() {
     let hit = client(&mut reactor, 2);
     reactor.connection_lost(hit, Disconnect::Reset);
     assert_eq!(reactor.program().stats().cancelled, 0);
-    assert_eq!(reactor.lines(Stream::Stdout), [FETCHING, CACHED]);
+    assert_eq!(reactor.lines(Stream::Stdout), [PROXYING, FETCHING, CACHED]);
 }

@@ -274,16 +274,24 @@ mod tests {
         reactor.connection_lost(conn, Disconnect::Reset);
         assert_eq!(
             reactor.lines(Stream::Stdout),
-            ["server: wrote 2 bytes, received 2 bytes; connection with 127.0.0.1:50000 was reset"]
+            [
+                "listening on [::]:40001",
+                "server: wrote 2 bytes, received 2 bytes; connection with 127.0.0.1:50000 was reset"
+            ]
         );
         assert_eq!(reactor.exit_code(), None);
     }
 
     #[test]
-    fn loopback_form_waits_for_its_listener_before_connecting() {
+    fn loopback_form_connects_to_the_port_its_listener_got() {
         let reactor = MemoryReactor::new(PingPongProgram::loopback(100));
         let listen = &reactor.tcp_servers()[0];
         assert_eq!((listen.interface.as_str(), listen.port), ("127.0.0.1", 0));
-        assert!(reactor.tcp_clients().is_empty());
+        assert_eq!(
+            reactor.lines(Stream::Stdout),
+            ["listening on 127.0.0.1:40001"]
+        );
+        let connect = &reactor.tcp_clients()[0];
+        assert_eq!((connect.host.as_str(), connect.port), ("127.0.0.1", 40001));
     }
 }

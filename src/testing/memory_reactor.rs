@@ -1,8 +1,11 @@
 //! [`MemoryReactor`]: runs a program and records what it asks of the network, without
 //! doing any of it (Twisted's `MemoryReactorClock`).
 //!
-//! Listens and connects are recorded as [`ListenCall`]s and [`ConnectCall`]s. Nothing
-//! completes on its own: the test accepts connections, completes or fails connects,
+//! Listens and connects are recorded as [`ListenCall`]s and [`ConnectCall`]s. A listen
+//! succeeds at once (the program hears `listening` at the port it asked for, or a port
+//! of its own for 0, as Twisted's `listenTCP` returns its port); nothing else completes
+//! on its own: the test accepts
+//! connections, completes or fails connects,
 //! delivers bytes and advances the clock, and inspects what each connection was sent
 //! (like a `StringTransport` per connection: closes take effect at once).
 
@@ -285,6 +288,12 @@ impl<P: Program + 'static> MemoryReactor<P> {
                 backlog,
             } => {
                 let HostPort { host, port } = addr;
+                // As Twisted's `listenTCP` returns its fake port at once, the listen
+                // succeeds now, at the port asked for (a port of its own where 0 was
+                // asked for, as a kernel would pick one), on 0.0.0.0 unless an address
+                // was named.
+                let ip = host.parse().unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+                let bound = if port == 0 { self.take_port() } else { port };
                 self.tcp_servers.push(ListenCall {
                     listener,
                     port,
@@ -292,6 +301,7 @@ impl<P: Program + 'static> MemoryReactor<P> {
                     backlog: backlog.unwrap_or(DEFAULT_BACKLOG),
                     paused: false,
                 });
+                (self.host).handle_listening(self.now, listener, SocketAddr::new(ip, bound));
             }
             Command::PauseAccepting { listener } | Command::ResumeAccepting { listener } => {
                 let paused = matches!(command, Command::PauseAccepting { .. });
