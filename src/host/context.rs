@@ -1,12 +1,12 @@
 //! [`HostContext`]: everything a program may do during one callback.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use super::{Command, ConnId, HostPort, HostRng, ListenerId, Stream};
+use super::{Command, ConnId, ConnMap, HostPort, HostRng, ListenerId, Stream};
 use crate::clock::{CallError, CallId, Clock, ManualClock, MapClock};
-use crate::flow::{Consumer, ProducerError, ProducerKind};
+use crate::flow::{Consumer, Notice, ProducerError, ProducerKind};
 use crate::protocol::Context;
 use crate::time::Instant;
 use crate::transport::{Transport, TransportState};
@@ -16,17 +16,30 @@ use crate::transport::{Transport, TransportState};
 #[derive(Debug, Default)]
 pub(crate) struct HostState {
     /// Connections that are up, until their `connection_lost` has been delivered.
-    pub(crate) conns: BTreeMap<ConnId, TransportState>,
+    pub(crate) conns: ConnMap<HostConn>,
     /// Connects issued and not yet answered.
     pub(crate) connecting: BTreeSet<ConnId>,
-    /// Connections touched since the driver last looked.
+    /// Connections touched since the driver last looked (each flagged `dirty`).
     pub(crate) dirty: ConnSet,
+    /// Connections the current callback has touched (each flagged `in_call`): the only
+    /// ones that can owe their program a producer notice when it returns.
+    pub(crate) in_call: Vec<ConnId>,
     pub(crate) commands: VecDeque<Command>,
     pub(crate) next_conn: u64,
     pub(crate) next_listener: u64,
     pub(crate) exit_code: Option<i32>,
     /// The program's random source, seeded by the driver.
     pub(crate) rng: HostRng,
+}
+
+/// One connection of a host: its transport, and where the host has listed it.
+#[derive(Debug)]
+pub(crate) struct HostConn {
+    pub(crate) transport: TransportState,
+    /// Listed in [`HostState::dirty`].
+    dirty: bool,
+    /// Listed in [`HostState::in_call`].
+    in_call: bool,
 }
 
 impl HostState {
@@ -36,10 +49,114 @@ impl HostState {
         id
     }
 
-    fn touch(&mut self, conn: ConnId) -> Option<&mut TransportState> {
-        let transport = self.conns.get_mut(&conn)?;
+    /// Adds a connection that has just come up, listed as dirty.
+    pub(crate) fn open(&mut self, conn: ConnId, transport: TransportState) {
+        let entry = HostConn {
+            transport,
+            dirty: true,
+            in_call: false,
+        };
+        let replaced = self.conns.insert(conn, entry);
+        debug_assert!(replaced.is_none(), "connection ids are never reused");
         self.dirty.insert(conn);
-        Some(transport)
+    }
+
+    /// Takes a connection out, and off the dirty list.
+    pub(crate) fn remove(&mut self, conn: ConnId) {
+        if let Some(entry) = self.conns.remove(conn)
+            && entry.dirty
+        {
+            self.dirty.remove(&conn);
+        }
+        // An `in_call` entry for a removed connection is skipped when delivered.
+    }
+
+    #[inline]
+    pub(crate) fn transport(&self, conn: ConnId) -> Option<&TransportState> {
+        self.conns.get(conn).map(|c| &c.transport)
+    }
+
+    #[inline]
+    pub(crate) fn transport_mut(&mut self, conn: ConnId) -> Option<&mut TransportState> {
+        self.conns.get_mut(conn).map(|c| &mut c.transport)
+    }
+
+    /// Lists `conn` for the driver to look at. False if it is not up.
+    #[inline]
+    pub(crate) fn mark_dirty(&mut self, conn: ConnId) -> bool {
+        let Some(entry) = self.conns.get_mut(conn) else {
+            return false;
+        };
+        if !entry.dirty {
+            entry.dirty = true;
+            self.dirty.insert(conn);
+        }
+        true
+    }
+
+    /// Lists `conn` for the driver, and as touched by the current callback, so that
+    /// any producer notice it owes is delivered when the callback returns.
+    #[inline]
+    pub(crate) fn touch(&mut self, conn: ConnId) -> Option<&mut TransportState> {
+        let entry = self.conns.get_mut(conn)?;
+        if !entry.dirty {
+            entry.dirty = true;
+            self.dirty.insert(conn);
+        }
+        if !entry.in_call {
+            entry.in_call = true;
+            self.in_call.push(conn);
+        }
+        Some(&mut entry.transport)
+    }
+
+    /// The next connection for the driver to look at, lowest id first.
+    #[inline]
+    pub(crate) fn pop_dirty(&mut self) -> Option<ConnId> {
+        let conn = self.dirty.pop_first()?;
+        if let Some(entry) = self.conns.get_mut(conn) {
+            entry.dirty = false;
+        }
+        Some(conn)
+    }
+
+    /// The touched connection with the lowest id that owes its program a notice, and
+    /// the notice. Once none does, the touched list is cleared.
+    #[inline]
+    pub(crate) fn next_notice(&mut self) -> Option<(ConnId, Notice)> {
+        if self.in_call.is_empty() {
+            return None;
+        }
+        if let [conn] = self.in_call[..] {
+            // The common case: one connection touched.
+            if let Some(entry) = self.conns.get_mut(conn) {
+                if let Some(notice) = entry.transport.take_notice() {
+                    return Some((conn, notice));
+                }
+                entry.in_call = false;
+            }
+            self.in_call.clear();
+            return None;
+        }
+        self.next_notice_of_many()
+    }
+
+    fn next_notice_of_many(&mut self) -> Option<(ConnId, Notice)> {
+        let conns = &self.conns;
+        let owing = (self.in_call.iter().copied())
+            .filter(|&conn| conns.get(conn).is_some_and(|c| c.transport.has_notices()))
+            .min();
+        if let Some(conn) = owing {
+            let entry = self.conns.get_mut(conn).expect("just found");
+            let notice = entry.transport.take_notice().expect("just checked");
+            return Some((conn, notice));
+        }
+        for conn in self.in_call.drain(..) {
+            if let Some(entry) = self.conns.get_mut(conn) {
+                entry.in_call = false;
+            }
+        }
+        None
     }
 }
 
@@ -75,6 +192,7 @@ impl ConnSet {
         }
     }
 
+    #[cfg(test)]
     pub(crate) fn iter(&self) -> impl Iterator<Item = &ConnId> {
         self.ids.iter()
     }
@@ -154,7 +272,7 @@ impl<T> HostContext<'_, T> {
 
     /// Whether `conn` is up (made and not yet lost).
     pub fn is_connected(&self, conn: ConnId) -> bool {
-        self.state.conns.get(&conn).is_some_and(|t| !t.is_closed())
+        self.state.transport(conn).is_some_and(|t| !t.is_closed())
     }
 
     /// The transport of `conn`, if it is up.
@@ -244,17 +362,17 @@ impl<T> HostContext<'_, T> {
 
     /// Bytes queued on `conn` and not yet sent.
     pub fn queued(&self, conn: ConnId) -> usize {
-        self.state.conns.get(&conn).map_or(0, |t| t.pending().len())
+        self.state.transport(conn).map_or(0, |t| t.pending().len())
     }
 
     /// The remote address of `conn`.
     pub fn peer(&self, conn: ConnId) -> Option<SocketAddr> {
-        self.state.conns.get(&conn).map(|t| t.peer())
+        self.state.transport(conn).map(|t| t.peer())
     }
 
     /// The local address of `conn`.
     pub fn host(&self, conn: ConnId) -> Option<SocketAddr> {
-        self.state.conns.get(&conn).map(|t| t.host())
+        self.state.transport(conn).map(|t| t.host())
     }
 
     /// Runs `f` with a protocol [`Context`] for `conn`: its transport, and this clock

@@ -202,17 +202,10 @@ impl<P: Program> Host<P> {
         self.deliver_notices();
     }
 
+    /// Delivers the producer notices the callback just run left on the connections
+    /// it touched, lowest id first, each of which may leave more.
     fn deliver_notices(&mut self) {
-        loop {
-            let conns = &mut self.state.conns;
-            let next = self
-                .state
-                .dirty
-                .iter()
-                .find_map(|&conn| Some((conn, conns.get_mut(&conn)?.take_notice()?)));
-            let Some((conn, notice)) = next else {
-                return;
-            };
+        while let Some((conn, notice)) = self.state.next_notice() {
             let cx = &mut HostContext {
                 clock: &mut self.clock,
                 state: &mut self.state,
@@ -226,12 +219,23 @@ impl<P: Program> Host<P> {
     }
 
     fn open(&mut self, now: Instant, conn: ConnId, local: SocketAddr, peer: SocketAddr) {
-        self.state
-            .conns
-            .insert(conn, TransportState::new(local, peer));
-        self.state.dirty.insert(conn);
+        self.state.open(conn, TransportState::new(local, peer));
         let _span = conn_span(conn);
         self.call(now, |p, cx| p.connection_made(cx, conn));
+    }
+
+    /// Draining `conn` left it owing its program a notice (a producer to resume): it
+    /// runs now, and may write more. Returns the state after that, as a poll that
+    /// moved `moved` bytes.
+    #[cold]
+    #[inline(never)]
+    fn deliver_drain_notices(&mut self, now: Instant, conn: ConnId, moved: usize) -> ConnPoll {
+        self.state.touch(conn);
+        self.call(now, |_, _| {});
+        let Some(t) = self.state.transport(conn) else {
+            return ConnPoll::default().moved(moved);
+        };
+        ConnPoll::of(t).moved(moved)
     }
 }
 
@@ -253,7 +257,7 @@ impl<P: Program + 'static> Node for Host<P> {
     }
 
     fn poll_dirty(&mut self) -> Option<ConnId> {
-        self.state.dirty.pop_first()
+        self.state.pop_dirty()
     }
 
     fn poll_timeout(&mut self) -> Option<Instant> {
@@ -268,45 +272,43 @@ impl<P: Program + 'static> Node for Host<P> {
     }
 
     fn pending(&self, conn: ConnId) -> &[u8] {
-        self.state.conns.get(&conn).map_or(&[], |t| t.pending())
+        self.state.transport(conn).map_or(&[], |t| t.pending())
     }
 
     fn consume(&mut self, now: Instant, conn: ConnId, n: usize) {
-        if let Some(t) = self.state.conns.get_mut(&conn) {
+        if let Some(t) = self.state.transport_mut(conn) {
             t.consume(n);
             if t.has_notices() {
-                self.state.dirty.insert(conn);
+                self.state.touch(conn);
                 self.call(now, |_, _| {});
             }
         }
     }
 
     fn close_action(&self, conn: ConnId) -> Option<CloseAction> {
-        self.state.conns.get(&conn)?.close_action()
+        self.state.transport(conn)?.close_action()
     }
 
     fn write_shut_down(&mut self, conn: ConnId) {
-        if let Some(t) = self.state.conns.get_mut(&conn) {
+        if let Some(t) = self.state.transport_mut(conn) {
             t.write_shut_down();
         }
     }
 
     fn reading_paused(&self, conn: ConnId) -> bool {
         self.state
-            .conns
-            .get(&conn)
+            .transport(conn)
             .is_some_and(TransportState::reading_paused)
     }
 
     fn accepts_data(&self, conn: ConnId) -> bool {
         self.state
-            .conns
-            .get(&conn)
+            .transport(conn)
             .is_some_and(TransportState::accepts_data)
     }
 
     fn connections(&self) -> Vec<ConnId> {
-        self.state.conns.keys().copied().collect()
+        self.state.conns.keys().collect()
     }
 
     fn poll_conn(
@@ -316,28 +318,22 @@ impl<P: Program + 'static> Node for Host<P> {
         room: usize,
         out: &mut VecDeque<u8>,
     ) -> ConnPoll {
-        let Some(t) = self.state.conns.get_mut(&conn) else {
+        let Some(t) = self.state.transport_mut(conn) else {
             return ConnPoll::default();
         };
         let pending = t.pending();
         let moved = room.min(pending.len());
         if moved > 0 {
-            out.extend(&pending[..moved]);
+            match &pending[..moved] {
+                &[byte] => out.push_back(byte),
+                bytes => out.extend(bytes),
+            }
             t.consume(moved);
             if t.has_notices() {
-                // Draining resumed a producer: it runs now, and may write more.
-                self.state.dirty.insert(conn);
-                self.call(now, |_, _| {});
-                return self.poll_conn(now, conn, 0, out).moved(moved);
+                return self.deliver_drain_notices(now, conn, moved);
             }
         }
-        ConnPoll {
-            moved,
-            left: t.pending().len(),
-            close: t.close_action(),
-            reading_paused: t.reading_paused(),
-            accepts_data: t.accepts_data(),
-        }
+        ConnPoll::of(t).moved(moved)
     }
 
     fn handle_listening(&mut self, now: Instant, listener: ListenerId, addr: SocketAddr) {
@@ -384,11 +380,10 @@ impl<P: Program + 'static> Node for Host<P> {
     fn handle_data(&mut self, now: Instant, conn: ConnId, data: &[u8]) {
         let accepts = self
             .state
-            .conns
-            .get(&conn)
+            .transport(conn)
             .is_some_and(TransportState::accepts_data);
         if accepts && !data.is_empty() {
-            self.state.dirty.insert(conn);
+            self.state.mark_dirty(conn);
             let _span = conn_span(conn);
             self.call(now, |p, cx| p.data_received(cx, conn, data));
         }
@@ -397,29 +392,27 @@ impl<P: Program + 'static> Node for Host<P> {
     fn handle_read_closed(&mut self, now: Instant, conn: ConnId) {
         let accepts = self
             .state
-            .conns
-            .get(&conn)
+            .transport(conn)
             .is_some_and(TransportState::accepts_data);
         if accepts {
-            self.state.dirty.insert(conn);
+            self.state.mark_dirty(conn);
             let _span = conn_span(conn);
             self.call(now, |p, cx| p.read_connection_lost(cx, conn));
         }
     }
 
     fn handle_closed(&mut self, now: Instant, conn: ConnId, reason: Disconnect) {
-        let Some(transport) = self.state.conns.get_mut(&conn) else {
+        let Some(transport) = self.state.transport_mut(conn) else {
             return;
         };
         if transport.close() {
             // A registered producer hears stop_producing before connection_lost.
-            self.state.dirty.insert(conn);
+            self.state.touch(conn);
             let _span = conn_span(conn);
             self.call(now, |_, _| {});
             self.call(now, |p, cx| p.connection_lost(cx, conn, reason));
         }
-        self.state.conns.remove(&conn);
-        self.state.dirty.remove(&conn);
+        self.state.remove(conn);
     }
 }
 
@@ -434,7 +427,20 @@ fn conn_span(conn: ConnId) -> Option<tracing::span::EnteredSpan> {
 }
 
 impl ConnPoll {
+    /// The state of `t`, for a poll that moved nothing.
+    #[inline]
+    fn of(t: &TransportState) -> Self {
+        Self {
+            moved: 0,
+            left: t.pending().len(),
+            close: t.close_action(),
+            reading_paused: t.reading_paused(),
+            accepts_data: t.accepts_data(),
+        }
+    }
+
     /// This state, as the outcome of a poll that moved `moved` bytes.
+    #[inline]
     fn moved(self, moved: usize) -> Self {
         Self { moved, ..self }
     }
