@@ -46,8 +46,14 @@ struct Moved {
 /// (deadline, place) (a sorted run and a 4-ary heap), so scheduling is O(log n) rather
 /// than a sort of the whole list.
 /// A reset only marks its call; the next sort point gives it its new place.
+// Drivers read `now`, `pending` and `next_known` on every event: first, together.
+#[repr(C)]
 pub struct ManualClock<T> {
     now: Instant,
+    pending: usize,
+    /// The earliest pending deadline, while no call has been scheduled, moved, run or
+    /// cancelled since it was found: drivers ask after every event.
+    next_known: Option<u64>,
     queue: TimerQueue,
     slots: Vec<Slot<T>>,
     vacant: Vec<u32>,
@@ -58,10 +64,6 @@ pub struct ManualClock<T> {
     /// The next place after every place given so far (counts up).
     next_last: u64,
     outcomes: Outcomes,
-    pending: usize,
-    /// The earliest pending deadline, while no call has been scheduled, moved, run or
-    /// cancelled since it was found: drivers ask after every event.
-    next_known: Option<u64>,
 }
 
 impl<T> Default for ManualClock<T> {

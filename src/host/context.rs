@@ -13,33 +13,37 @@ use crate::transport::{Transport, TransportState};
 
 /// A host's connections and the commands its program has issued, shared by the
 /// [`Host`](super::Host) and the contexts it lends out.
+// The fields every event touches come last (`repr(C)` keeps the order), next to the
+// clock's, so that together they take few cache lines (see `Host`).
 #[derive(Debug, Default)]
+#[repr(C)]
 pub(crate) struct HostState {
-    /// Connections that are up, until their `connection_lost` has been delivered.
-    pub(crate) conns: ConnMap<HostConn>,
     /// Connects issued and not yet answered.
     pub(crate) connecting: BTreeSet<ConnId>,
-    /// Connections touched since the driver last looked (each flagged `dirty`).
-    pub(crate) dirty: ConnSet,
-    /// Connections the current callback has touched (each flagged `in_call`): the only
-    /// ones that can owe their program a producer notice when it returns.
-    pub(crate) in_call: Vec<ConnId>,
-    pub(crate) commands: VecDeque<Command>,
     pub(crate) next_conn: u64,
     pub(crate) next_listener: u64,
     pub(crate) exit_code: Option<i32>,
     /// The program's random source, seeded by the driver.
     pub(crate) rng: HostRng,
+    /// Connections that are up, until their `connection_lost` has been delivered.
+    pub(crate) conns: ConnMap<HostConn>,
+    /// Connections touched since the driver last looked.
+    pub(crate) dirty: ConnSet,
+    /// Connections the current callback has touched (each flagged `in_call`): the only
+    /// ones that can owe their program a producer notice when it returns.
+    pub(crate) in_call: ConnList,
+    pub(crate) commands: VecDeque<Command>,
 }
 
-/// One connection of a host: its transport, and where the host has listed it.
+/// One connection of a host: its transport, and whether the current callback has
+/// touched it.
+// Aligned so that the flag and the transport's hot fields share one cache line.
 #[derive(Debug)]
+#[repr(C, align(64))]
 pub(crate) struct HostConn {
-    pub(crate) transport: TransportState,
-    /// Listed in [`HostState::dirty`].
-    dirty: bool,
     /// Listed in [`HostState::in_call`].
     in_call: bool,
+    pub(crate) transport: TransportState,
 }
 
 impl HostState {
@@ -53,7 +57,6 @@ impl HostState {
     pub(crate) fn open(&mut self, conn: ConnId, transport: TransportState) {
         let entry = HostConn {
             transport,
-            dirty: true,
             in_call: false,
         };
         let replaced = self.conns.insert(conn, entry);
@@ -63,9 +66,7 @@ impl HostState {
 
     /// Takes a connection out, and off the dirty list.
     pub(crate) fn remove(&mut self, conn: ConnId) {
-        if let Some(entry) = self.conns.remove(conn)
-            && entry.dirty
-        {
+        if self.conns.remove(conn).is_some() {
             self.dirty.remove(&conn);
         }
         // An `in_call` entry for a removed connection is skipped when delivered.
@@ -81,16 +82,21 @@ impl HostState {
         self.conns.get_mut(conn).map(|c| &mut c.transport)
     }
 
-    /// Lists `conn` for the driver to look at. False if it is not up.
+    /// Lists `conn` for the driver to look at if it is up and its transport passes
+    /// `test`; returns whether it did.
     #[inline]
-    pub(crate) fn mark_dirty(&mut self, conn: ConnId) -> bool {
+    pub(crate) fn mark_dirty_if(
+        &mut self,
+        conn: ConnId,
+        test: impl FnOnce(&TransportState) -> bool,
+    ) -> bool {
         let Some(entry) = self.conns.get_mut(conn) else {
             return false;
         };
-        if !entry.dirty {
-            entry.dirty = true;
-            self.dirty.insert(conn);
+        if !test(&entry.transport) {
+            return false;
         }
+        self.dirty.insert(conn);
         true
     }
 
@@ -99,10 +105,7 @@ impl HostState {
     #[inline]
     pub(crate) fn touch(&mut self, conn: ConnId) -> Option<&mut TransportState> {
         let entry = self.conns.get_mut(conn)?;
-        if !entry.dirty {
-            entry.dirty = true;
-            self.dirty.insert(conn);
-        }
+        self.dirty.insert(conn);
         if !entry.in_call {
             entry.in_call = true;
             self.in_call.push(conn);
@@ -113,29 +116,23 @@ impl HostState {
     /// The next connection for the driver to look at, lowest id first.
     #[inline]
     pub(crate) fn pop_dirty(&mut self) -> Option<ConnId> {
-        let conn = self.dirty.pop_first()?;
-        if let Some(entry) = self.conns.get_mut(conn) {
-            entry.dirty = false;
-        }
-        Some(conn)
+        self.dirty.pop_first()
     }
 
     /// The touched connection with the lowest id that owes its program a notice, and
     /// the notice. Once none does, the touched list is cleared.
     #[inline]
     pub(crate) fn next_notice(&mut self) -> Option<(ConnId, Notice)> {
-        if self.in_call.is_empty() {
-            return None;
-        }
-        if let [conn] = self.in_call[..] {
+        let first = self.in_call.first?;
+        if self.in_call.more.is_empty() {
             // The common case: one connection touched.
-            if let Some(entry) = self.conns.get_mut(conn) {
+            if let Some(entry) = self.conns.get_mut(first) {
                 if let Some(notice) = entry.transport.take_notice() {
-                    return Some((conn, notice));
+                    return Some((first, notice));
                 }
                 entry.in_call = false;
             }
-            self.in_call.clear();
+            self.in_call.first = None;
             return None;
         }
         self.next_notice_of_many()
@@ -143,7 +140,7 @@ impl HostState {
 
     fn next_notice_of_many(&mut self) -> Option<(ConnId, Notice)> {
         let conns = &self.conns;
-        let owing = (self.in_call.iter().copied())
+        let owing = (self.in_call.iter())
             .filter(|&conn| conns.get(conn).is_some_and(|c| c.transport.has_notices()))
             .min();
         if let Some(conn) = owing {
@@ -151,7 +148,7 @@ impl HostState {
             let notice = entry.transport.take_notice().expect("just checked");
             return Some((conn, notice));
         }
-        for conn in self.in_call.drain(..) {
+        for conn in self.in_call.take() {
             if let Some(entry) = self.conns.get_mut(conn) {
                 entry.in_call = false;
             }
@@ -160,41 +157,98 @@ impl HostState {
     }
 }
 
-/// A set of connection ids, lowest first: a sorted ring, as ids are touched mostly in
-/// rising order and the set is small, so the common insert is a push and taking the
-/// lowest a pop (and neither allocates once the ring has grown).
+/// Connection ids in the order they were added, the first kept inline: most callbacks
+/// touch one connection, and then no other memory is needed.
+#[derive(Debug, Default)]
+pub(crate) struct ConnList {
+    first: Option<ConnId>,
+    more: Vec<ConnId>,
+}
+
+impl ConnList {
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.first.is_none()
+    }
+
+    #[inline]
+    fn push(&mut self, conn: ConnId) {
+        if self.first.is_none() {
+            self.first = Some(conn);
+        } else {
+            self.more.push(conn);
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = ConnId> + '_ {
+        self.first.into_iter().chain(self.more.iter().copied())
+    }
+
+    /// Empties the list, returning what it held.
+    fn take(&mut self) -> impl Iterator<Item = ConnId> + '_ {
+        self.first.take().into_iter().chain(self.more.drain(..))
+    }
+}
+
+/// A set of connection ids, lowest first: the lowest inline, the rest in a sorted
+/// ring, as ids are touched mostly in rising order and the set is small (for a client,
+/// one connection). The common insert is a store or a push and taking the lowest a
+/// load or a pop, and neither allocates once the ring has grown.
 #[derive(Debug, Default)]
 pub(crate) struct ConnSet {
-    ids: VecDeque<ConnId>,
+    /// The lowest id; `None` only if the set is empty.
+    first: Option<ConnId>,
+    /// The others, ascending.
+    rest: VecDeque<ConnId>,
 }
 
 impl ConnSet {
+    #[inline]
     pub(crate) fn insert(&mut self, conn: ConnId) {
-        match self.ids.back() {
-            None => self.ids.push_back(conn),
-            Some(&last) if last < conn => self.ids.push_back(conn),
+        match self.first {
+            None => self.first = Some(conn),
+            Some(first) if first == conn => {}
+            Some(first) if conn < first => {
+                self.rest.push_front(first);
+                self.first = Some(conn);
+            }
+            Some(_) => self.insert_rest(conn),
+        }
+    }
+
+    fn insert_rest(&mut self, conn: ConnId) {
+        match self.rest.back() {
+            None => self.rest.push_back(conn),
+            Some(&last) if last < conn => self.rest.push_back(conn),
             Some(&last) if last == conn => {}
             Some(_) => {
-                if let Err(at) = self.ids.binary_search(&conn) {
-                    self.ids.insert(at, conn);
+                if let Err(at) = self.rest.binary_search(&conn) {
+                    self.rest.insert(at, conn);
                 }
             }
         }
     }
 
+    #[inline]
     pub(crate) fn pop_first(&mut self) -> Option<ConnId> {
-        self.ids.pop_front()
+        let first = self.first.take()?;
+        if !self.rest.is_empty() {
+            self.first = self.rest.pop_front();
+        }
+        Some(first)
     }
 
     pub(crate) fn remove(&mut self, conn: &ConnId) {
-        if let Ok(at) = self.ids.binary_search(conn) {
-            self.ids.remove(at);
+        if self.first == Some(*conn) {
+            self.pop_first();
+        } else if let Ok(at) = self.rest.binary_search(conn) {
+            self.rest.remove(at);
         }
     }
 
     #[cfg(test)]
     pub(crate) fn iter(&self) -> impl Iterator<Item = &ConnId> {
-        self.ids.iter()
+        self.first.iter().chain(self.rest.iter())
     }
 }
 

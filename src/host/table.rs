@@ -30,14 +30,16 @@ const SPARSE_SLACK: usize = 32;
 /// let ids: Vec<u64> = requests.keys().map(|c| c.0).collect();
 /// assert_eq!(ids, [3, 5]);
 /// ```
+// What a lookup reads comes last, to sit beside what its owner reads next.
+#[repr(C)]
 pub struct ConnMap<V> {
-    /// The id of `ring[0]`.
-    base: u64,
-    ring: VecDeque<Option<V>>,
     /// Values in `ring`.
     in_ring: usize,
     /// Values whose ids are below `base`, moved out of a ring that had grown sparse.
     old: BTreeMap<u64, V>,
+    /// The id of `ring[0]`.
+    base: u64,
+    ring: VecDeque<Option<V>>,
 }
 
 impl<V> Default for ConnMap<V> {
