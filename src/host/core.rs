@@ -4,7 +4,7 @@ use std::any::Any;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 
-use super::context::HostState;
+use super::state::HostState;
 use super::{
     Command, ConnId, ConnectError, HostContext, HostRng, ListenError, ListenerId, Program,
 };

@@ -23,6 +23,7 @@ mod core;
 mod reconnect;
 pub mod retry;
 mod rng;
+mod state;
 mod table;
 
 pub use adapter::{FactoryProgram, Role};
