@@ -35,7 +35,7 @@ pub enum Role {
 pub struct FactoryProgram<F: Factory> {
     factory: F,
     roles: Vec<Role>,
-    protocols: ConnMap<F::Protocol>,
+    protocols: ConnMap<Line<F::Protocol>>,
     /// The most recently ended connection's protocol, kept for inspection.
     last_ended: Option<(ConnId, F::Protocol)>,
     /// Connects issued and not yet ended (failed, or made and lost).
@@ -45,6 +45,11 @@ pub struct FactoryProgram<F: Factory> {
     /// Where its listeners accept, in the order they were bound.
     listening: Vec<SocketAddr>,
 }
+
+/// A protocol in its own cache line(s): a small one never straddles two, so an event
+/// on its connection reads one line of it, not two.
+#[repr(align(64))]
+struct Line<P>(P);
 
 type TimerOf<F> = <<F as Factory>::Protocol as Protocol>::Timer;
 
@@ -119,13 +124,13 @@ impl<F: Factory> FactoryProgram<F> {
 
     /// The protocol of a live connection.
     pub fn protocol(&self, conn: ConnId) -> Option<&F::Protocol> {
-        self.protocols.get(conn)
+        self.protocols.get(conn).map(|p| &p.0)
     }
 
     /// The protocol of the newest connection, live or (if it has ended) kept from its
     /// end: what a test looks at after a run.
     pub fn last_protocol(&self) -> Option<&F::Protocol> {
-        let live = self.protocols.last();
+        let live = self.protocols.last().map(|(id, p)| (id, &p.0));
         match (live, &self.last_ended) {
             (Some((id, p)), Some((ended, q))) => Some(if id > *ended { p } else { q }),
             (Some((_, p)), None) => Some(p),
@@ -140,7 +145,7 @@ impl<F: Factory> FactoryProgram<F> {
         conn: ConnId,
         f: impl FnOnce(&mut F::Protocol, &mut crate::protocol::Context<'_, TimerOf<F>>) -> R,
     ) -> Option<R> {
-        let protocol = self.protocols.get_mut(conn)?;
+        let protocol = &mut self.protocols.get_mut(conn)?.0;
         cx.with_protocol(conn, move |t| (conn, t), |pcx| f(protocol, pcx))
     }
 
@@ -180,7 +185,7 @@ impl<F: Factory> Program for FactoryProgram<F> {
     fn connection_made(&mut self, cx: &mut HostContext<'_, Self::Timer>, conn: ConnId) {
         let Some(peer) = cx.peer(conn) else { return };
         let protocol = self.factory.build_protocol(peer);
-        self.protocols.insert(conn, protocol);
+        self.protocols.insert(conn, Line(protocol));
         self.with(cx, conn, |p, pcx| p.connection_made(pcx));
     }
 
@@ -199,7 +204,7 @@ impl<F: Factory> Program for FactoryProgram<F> {
         reason: Disconnect,
     ) {
         self.with(cx, conn, |p, pcx| p.connection_lost(pcx, reason));
-        if let Some(protocol) = self.protocols.remove(conn) {
+        if let Some(Line(protocol)) = self.protocols.remove(conn) {
             self.last_ended = Some((conn, protocol));
         }
         self.outgoing_ended(cx, conn, reason.is_clean());

@@ -272,7 +272,9 @@ mod tests {
         assert_eq!(set.pop_first(), Some(ConnId(1)));
         assert_eq!(set.pop_first(), Some(ConnId(3)));
         set.insert(ConnId(2));
-        let ids: Vec<u64> = std::iter::from_fn(|| set.pop_first()).map(|c| c.0).collect();
+        let ids: Vec<u64> = std::iter::from_fn(|| set.pop_first())
+            .map(|c| c.0)
+            .collect();
         assert_eq!(ids, [2, 5, 9]);
     }
 
@@ -329,6 +331,10 @@ mod tests {
         assert_eq!(host.program().heard.last(), Some(&(1, "resume")));
         host.handle_timeout(now);
         assert_eq!(host.program().heard.len(), 3);
-        assert_eq!(host.poll_dirty(), Some(b), "the resumed producer's connection");
+        assert_eq!(
+            host.poll_dirty(),
+            Some(b),
+            "the resumed producer's connection"
+        );
     }
 }
