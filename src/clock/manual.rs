@@ -46,8 +46,14 @@ struct Moved {
 /// (deadline, place) (a sorted run and a 4-ary heap), so scheduling is O(log n) rather
 /// than a sort of the whole list.
 /// A reset only marks its call; the next sort point gives it its new place.
+// Drivers read `now`, `pending` and `next_known` on every event: first, together.
+#[repr(C)]
 pub struct ManualClock<T> {
     now: Instant,
+    pending: usize,
+    /// The earliest pending deadline, while no call has been scheduled, moved, run or
+    /// cancelled since it was found: drivers ask after every event.
+    next_known: Option<u64>,
     queue: TimerQueue,
     slots: Vec<Slot<T>>,
     vacant: Vec<u32>,
@@ -58,7 +64,6 @@ pub struct ManualClock<T> {
     /// The next place after every place given so far (counts up).
     next_last: u64,
     outcomes: Outcomes,
-    pending: usize,
 }
 
 impl<T> Default for ManualClock<T> {
@@ -90,6 +95,7 @@ impl<T> ManualClock<T> {
             next_last: PLACE_LIMIT / 2,
             outcomes: Outcomes::default(),
             pending: 0,
+            next_known: None,
         }
     }
 
@@ -129,6 +135,7 @@ impl<T> ManualClock<T> {
         };
         self.queue.push(Entry::new(deadline, place, index));
         self.pending += 1;
+        self.next_known = None;
         CallId((serial << SLOT_BITS) | u64::from(index))
     }
 
@@ -177,9 +184,24 @@ impl<T> ManualClock<T> {
     }
 
     /// The earliest pending deadline, if any.
+    #[inline]
     pub fn next_deadline(&mut self) -> Option<Instant> {
-        self.sort();
-        self.live_top().map(|e| Instant::from_nanos(e.deadline()))
+        self.next_deadline_nanos().map(Instant::from_nanos)
+    }
+
+    /// The earliest pending deadline, from the cache when nothing has changed. Nothing
+    /// pending means no call waits to be re-sorted either (a moved call that ended is
+    /// only dropped by the next sort), so the sort can wait too.
+    #[inline]
+    fn next_deadline_nanos(&mut self) -> Option<u64> {
+        if self.pending == 0 {
+            return None;
+        }
+        if self.next_known.is_none() {
+            self.sort();
+            self.next_known = self.live_top().map(Entry::deadline);
+        }
+        self.next_known
     }
 
     /// Moves time to `t` without running anything. Time never goes backwards: an
@@ -190,11 +212,11 @@ impl<T> ManualClock<T> {
 
     /// Removes and returns the first call due at or before now, if any.
     pub fn pop_due(&mut self) -> Option<(CallId, T)> {
-        self.sort();
-        let top = self.live_top()?;
-        if top.deadline() > self.now.as_nanos() {
+        if self.next_deadline_nanos()? > self.now.as_nanos() {
             return None;
         }
+        // Sorted, and the stale entries before the top dropped, just now.
+        let top = self.live_top()?;
         self.queue.pop_peeked(top);
         let index = top.slot();
         let slot = &mut self.slots[index as usize];
@@ -285,6 +307,7 @@ impl<T> ManualClock<T> {
     }
 
     fn vacate(&mut self, index: u32) {
+        self.next_known = None;
         let slot = &mut self.slots[index as usize];
         slot.serial = VACANT;
         slot.place = VACANT;
@@ -329,6 +352,7 @@ impl<T> ManualClock<T> {
 
     fn move_to(&mut self, call: CallId, deadline: u64) -> Result<(), CallError> {
         let index = self.lookup(call)?;
+        self.next_known = None;
         let slot = &mut self.slots[index as usize];
         if slot.place & MOVED == 0 {
             self.moved.push(Moved {

@@ -1,12 +1,13 @@
 //! [`FactoryProgram`]: a program made of one factory, for protocols that need nothing
 //! from each other (ping-pong, heartbeat, streaming).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::{
-    ConnId, ConnectError, DEFAULT_CONNECT_TIMEOUT, HostContext, HostPort, ListenerId, Program,
+    ConnId, ConnMap, ConnectError, DEFAULT_CONNECT_TIMEOUT, HostContext, HostPort, ListenerId,
+    Program,
 };
 use crate::protocol::{Factory, Protocol};
 use crate::transport::Disconnect;
@@ -34,7 +35,7 @@ pub enum Role {
 pub struct FactoryProgram<F: Factory> {
     factory: F,
     roles: Vec<Role>,
-    protocols: BTreeMap<ConnId, F::Protocol>,
+    protocols: ConnMap<Line<F::Protocol>>,
     /// The most recently ended connection's protocol, kept for inspection.
     last_ended: Option<(ConnId, F::Protocol)>,
     /// Connects issued and not yet ended (failed, or made and lost).
@@ -45,6 +46,11 @@ pub struct FactoryProgram<F: Factory> {
     listening: Vec<SocketAddr>,
 }
 
+/// A protocol in its own cache line(s): a small one never straddles two, so an event
+/// on its connection reads one line of it, not two.
+#[repr(align(64))]
+struct Line<P>(P);
+
 type TimerOf<F> = <<F as Factory>::Protocol as Protocol>::Timer;
 
 impl<F: Factory> FactoryProgram<F> {
@@ -53,7 +59,7 @@ impl<F: Factory> FactoryProgram<F> {
         Self {
             factory,
             roles: Vec::new(),
-            protocols: BTreeMap::new(),
+            protocols: ConnMap::new(),
             last_ended: None,
             outgoing: BTreeSet::new(),
             outgoing_failed: false,
@@ -118,15 +124,15 @@ impl<F: Factory> FactoryProgram<F> {
 
     /// The protocol of a live connection.
     pub fn protocol(&self, conn: ConnId) -> Option<&F::Protocol> {
-        self.protocols.get(&conn)
+        self.protocols.get(conn).map(|p| &p.0)
     }
 
     /// The protocol of the newest connection, live or (if it has ended) kept from its
     /// end: what a test looks at after a run.
     pub fn last_protocol(&self) -> Option<&F::Protocol> {
-        let live = self.protocols.last_key_value();
+        let live = self.protocols.last().map(|(id, p)| (id, &p.0));
         match (live, &self.last_ended) {
-            (Some((id, p)), Some((ended, q))) => Some(if id > ended { p } else { q }),
+            (Some((id, p)), Some((ended, q))) => Some(if id > *ended { p } else { q }),
             (Some((_, p)), None) => Some(p),
             (None, Some((_, q))) => Some(q),
             (None, None) => None,
@@ -139,7 +145,7 @@ impl<F: Factory> FactoryProgram<F> {
         conn: ConnId,
         f: impl FnOnce(&mut F::Protocol, &mut crate::protocol::Context<'_, TimerOf<F>>) -> R,
     ) -> Option<R> {
-        let protocol = self.protocols.get_mut(&conn)?;
+        let protocol = &mut self.protocols.get_mut(conn)?.0;
         cx.with_protocol(conn, move |t| (conn, t), |pcx| f(protocol, pcx))
     }
 
@@ -179,7 +185,7 @@ impl<F: Factory> Program for FactoryProgram<F> {
     fn connection_made(&mut self, cx: &mut HostContext<'_, Self::Timer>, conn: ConnId) {
         let Some(peer) = cx.peer(conn) else { return };
         let protocol = self.factory.build_protocol(peer);
-        self.protocols.insert(conn, protocol);
+        self.protocols.insert(conn, Line(protocol));
         self.with(cx, conn, |p, pcx| p.connection_made(pcx));
     }
 
@@ -198,7 +204,7 @@ impl<F: Factory> Program for FactoryProgram<F> {
         reason: Disconnect,
     ) {
         self.with(cx, conn, |p, pcx| p.connection_lost(pcx, reason));
-        if let Some(protocol) = self.protocols.remove(&conn) {
+        if let Some(Line(protocol)) = self.protocols.remove(conn) {
             self.last_ended = Some((conn, protocol));
         }
         self.outgoing_ended(cx, conn, reason.is_clean());

@@ -1,84 +1,15 @@
 //! [`HostContext`]: everything a program may do during one callback.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use super::state::HostState;
 use super::{Command, ConnId, HostPort, HostRng, ListenerId, Stream};
 use crate::clock::{CallError, CallId, Clock, ManualClock, MapClock};
 use crate::flow::{Consumer, ProducerError, ProducerKind};
 use crate::protocol::Context;
 use crate::time::Instant;
-use crate::transport::{Transport, TransportState};
-
-/// A host's connections and the commands its program has issued, shared by the
-/// [`Host`](super::Host) and the contexts it lends out.
-#[derive(Debug, Default)]
-pub(crate) struct HostState {
-    /// Connections that are up, until their `connection_lost` has been delivered.
-    pub(crate) conns: BTreeMap<ConnId, TransportState>,
-    /// Connects issued and not yet answered.
-    pub(crate) connecting: BTreeSet<ConnId>,
-    /// Connections touched since the driver last looked.
-    pub(crate) dirty: ConnSet,
-    pub(crate) commands: VecDeque<Command>,
-    pub(crate) next_conn: u64,
-    pub(crate) next_listener: u64,
-    pub(crate) exit_code: Option<i32>,
-    /// The program's random source, seeded by the driver.
-    pub(crate) rng: HostRng,
-}
-
-impl HostState {
-    pub(crate) fn new_conn_id(&mut self) -> ConnId {
-        let id = ConnId(self.next_conn);
-        self.next_conn += 1;
-        id
-    }
-
-    fn touch(&mut self, conn: ConnId) -> Option<&mut TransportState> {
-        let transport = self.conns.get_mut(&conn)?;
-        self.dirty.insert(conn);
-        Some(transport)
-    }
-}
-
-/// A set of connection ids, lowest first: a sorted ring, as ids are touched mostly in
-/// rising order and the set is small, so the common insert is a push and taking the
-/// lowest a pop (and neither allocates once the ring has grown).
-#[derive(Debug, Default)]
-pub(crate) struct ConnSet {
-    ids: VecDeque<ConnId>,
-}
-
-impl ConnSet {
-    pub(crate) fn insert(&mut self, conn: ConnId) {
-        match self.ids.back() {
-            None => self.ids.push_back(conn),
-            Some(&last) if last < conn => self.ids.push_back(conn),
-            Some(&last) if last == conn => {}
-            Some(_) => {
-                if let Err(at) = self.ids.binary_search(&conn) {
-                    self.ids.insert(at, conn);
-                }
-            }
-        }
-    }
-
-    pub(crate) fn pop_first(&mut self) -> Option<ConnId> {
-        self.ids.pop_front()
-    }
-
-    pub(crate) fn remove(&mut self, conn: &ConnId) {
-        if let Ok(at) = self.ids.binary_search(conn) {
-            self.ids.remove(at);
-        }
-    }
-
-    pub(crate) fn iter(&self) -> impl Iterator<Item = &ConnId> {
-        self.ids.iter()
-    }
-}
+use crate::transport::Transport;
 
 /// What a [`Program`](super::Program) may do during a callback: act on its connections,
 /// listen and connect, use its clock, print and exit.
@@ -154,7 +85,7 @@ impl<T> HostContext<'_, T> {
 
     /// Whether `conn` is up (made and not yet lost).
     pub fn is_connected(&self, conn: ConnId) -> bool {
-        self.state.conns.get(&conn).is_some_and(|t| !t.is_closed())
+        self.state.transport(conn).is_some_and(|t| !t.is_closed())
     }
 
     /// The transport of `conn`, if it is up.
@@ -244,17 +175,17 @@ impl<T> HostContext<'_, T> {
 
     /// Bytes queued on `conn` and not yet sent.
     pub fn queued(&self, conn: ConnId) -> usize {
-        self.state.conns.get(&conn).map_or(0, |t| t.pending().len())
+        self.state.transport(conn).map_or(0, |t| t.pending().len())
     }
 
     /// The remote address of `conn`.
     pub fn peer(&self, conn: ConnId) -> Option<SocketAddr> {
-        self.state.conns.get(&conn).map(|t| t.peer())
+        self.state.transport(conn).map(|t| t.peer())
     }
 
     /// The local address of `conn`.
     pub fn host(&self, conn: ConnId) -> Option<SocketAddr> {
-        self.state.conns.get(&conn).map(|t| t.host())
+        self.state.transport(conn).map(|t| t.host())
     }
 
     /// Runs `f` with a protocol [`Context`] for `conn`: its transport, and this clock
@@ -379,24 +310,5 @@ impl<T> Clock<T> for HostContext<'_, T> {
     }
     fn deadline(&self, call: CallId) -> Option<Instant> {
         self.clock.deadline(call)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn conn_set_keeps_ids_once_and_lowest_first() {
-        let mut set = ConnSet::default();
-        for id in [3, 5, 5, 1, 4, 3, 9] {
-            set.insert(ConnId(id));
-        }
-        set.remove(&ConnId(4));
-        set.remove(&ConnId(7));
-        let ids: Vec<u64> = set.iter().map(|c| c.0).collect();
-        assert_eq!(ids, [1, 3, 5, 9]);
-        assert_eq!(set.pop_first(), Some(ConnId(1)));
-        assert_eq!(set.pop_first(), Some(ConnId(3)));
     }
 }

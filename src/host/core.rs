@@ -4,7 +4,7 @@ use std::any::Any;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 
-use super::context::HostState;
+use super::state::HostState;
 use super::{
     Command, ConnId, ConnectError, HostContext, HostRng, ListenError, ListenerId, Program,
 };
@@ -180,10 +180,13 @@ pub struct ConnPoll {
 
 /// A program with its clock and connections: the part of a host that every driver
 /// shares. Drivers use it through [`Node`].
+// The state's hot fields come last and the clock's first (`repr(C)` keeps this order),
+// so that what every event reads of a host shares a few cache lines.
+#[repr(C)]
 pub struct Host<P: Program> {
-    program: P,
-    clock: ManualClock<P::Timer>,
     state: HostState,
+    clock: ManualClock<P::Timer>,
+    program: P,
 }
 
 impl<P: Program> Host<P> {
@@ -226,20 +229,16 @@ impl<P: Program> Host<P> {
             state: &mut self.state,
         };
         f(&mut self.program, cx);
+        if self.state.in_call.is_empty() {
+            return;
+        }
         self.deliver_notices();
     }
 
+    /// Delivers the producer notices the callback just run left on the connections
+    /// it touched, lowest id first, each of which may leave more.
     fn deliver_notices(&mut self) {
-        loop {
-            let conns = &mut self.state.conns;
-            let next = self
-                .state
-                .dirty
-                .iter()
-                .find_map(|&conn| Some((conn, conns.get_mut(&conn)?.take_notice()?)));
-            let Some((conn, notice)) = next else {
-                return;
-            };
+        while let Some((conn, notice)) = self.state.next_notice() {
             let cx = &mut HostContext {
                 clock: &mut self.clock,
                 state: &mut self.state,
@@ -253,12 +252,26 @@ impl<P: Program> Host<P> {
     }
 
     fn open(&mut self, now: Instant, conn: ConnId, local: SocketAddr, peer: SocketAddr) {
-        self.state
-            .conns
-            .insert(conn, TransportState::new(local, peer));
-        self.state.dirty.insert(conn);
+        self.state.open(conn, TransportState::new(local, peer));
         let _span = conn_span(conn);
         self.call(now, |p, cx| p.connection_made(cx, conn));
+    }
+
+    /// Draining `conn` left it owing its program a notice (a producer to resume): it
+    /// runs now, and may write more. Returns the state after that, as a poll that
+    /// moved `moved` bytes.
+    #[cold]
+    #[inline(never)]
+    fn deliver_drain_notices(&mut self, now: Instant, conn: ConnId, moved: usize) -> ConnPoll {
+        self.state.touch(conn);
+        self.call(now, |_, _| {});
+        let Some(t) = self.state.transport(conn) else {
+            return ConnPoll::default().moved(moved);
+        };
+        ConnPoll {
+            ran_program: true,
+            ..ConnPoll::of(t).moved(moved)
+        }
     }
 }
 
@@ -280,7 +293,7 @@ impl<P: Program + 'static> Node for Host<P> {
     }
 
     fn poll_dirty(&mut self) -> Option<ConnId> {
-        self.state.dirty.pop_first()
+        self.state.pop_dirty()
     }
 
     fn poll_timeout(&mut self) -> Option<Instant> {
@@ -295,45 +308,43 @@ impl<P: Program + 'static> Node for Host<P> {
     }
 
     fn pending(&self, conn: ConnId) -> &[u8] {
-        self.state.conns.get(&conn).map_or(&[], |t| t.pending())
+        self.state.transport(conn).map_or(&[], |t| t.pending())
     }
 
     fn consume(&mut self, now: Instant, conn: ConnId, n: usize) {
-        if let Some(t) = self.state.conns.get_mut(&conn) {
+        if let Some(t) = self.state.transport_mut(conn) {
             t.consume(n);
             if t.has_notices() {
-                self.state.dirty.insert(conn);
+                self.state.touch(conn);
                 self.call(now, |_, _| {});
             }
         }
     }
 
     fn close_action(&self, conn: ConnId) -> Option<CloseAction> {
-        self.state.conns.get(&conn)?.close_action()
+        self.state.transport(conn)?.close_action()
     }
 
     fn write_shut_down(&mut self, conn: ConnId) {
-        if let Some(t) = self.state.conns.get_mut(&conn) {
+        if let Some(t) = self.state.transport_mut(conn) {
             t.write_shut_down();
         }
     }
 
     fn reading_paused(&self, conn: ConnId) -> bool {
         self.state
-            .conns
-            .get(&conn)
+            .transport(conn)
             .is_some_and(TransportState::reading_paused)
     }
 
     fn accepts_data(&self, conn: ConnId) -> bool {
         self.state
-            .conns
-            .get(&conn)
+            .transport(conn)
             .is_some_and(TransportState::accepts_data)
     }
 
     fn connections(&self) -> Vec<ConnId> {
-        self.state.conns.keys().copied().collect()
+        self.state.conns.keys().collect()
     }
 
     fn poll_conn(
@@ -343,41 +354,32 @@ impl<P: Program + 'static> Node for Host<P> {
         room: usize,
         out: &mut VecDeque<u8>,
     ) -> ConnPoll {
-        let Some(t) = self.state.conns.get_mut(&conn) else {
+        let Some(t) = self.state.transport_mut(conn) else {
             return ConnPoll::default();
         };
         let pending = t.pending();
         let moved = room.min(pending.len());
-        if moved > 0 {
-            out.extend(&pending[..moved]);
-            t.consume(moved);
-            if t.has_notices() {
-                // Draining resumed a producer: it runs now, and may write more.
-                self.state.dirty.insert(conn);
-                self.call(now, |_, _| {});
-                let after = self.poll_conn(now, conn, 0, out);
-                return ConnPoll {
-                    moved,
-                    ran_program: true,
-                    ..after
-                };
-            }
+        if moved == 0 {
+            return ConnPoll::of(t);
         }
-        conn_poll(t, moved)
+        match &pending[..moved] {
+            &[byte] => out.push_back(byte),
+            bytes => extend(out, bytes),
+        }
+        t.consume(moved);
+        if t.has_notices() {
+            return self.deliver_drain_notices(now, conn, moved);
+        }
+        ConnPoll::of(t).moved(moved)
     }
 
     fn deliver_data(&mut self, now: Instant, conn: ConnId, data: &[u8]) -> ConnPoll {
-        let Some(t) = self.state.conns.get(&conn) else {
-            return ConnPoll::default();
-        };
-        if !t.accepts_data() || data.is_empty() {
-            return conn_poll(t, 0);
+        if data.is_empty() || !self.state.mark_dirty_if(conn, TransportState::accepts_data) {
+            return (self.state.transport(conn)).map_or_else(ConnPoll::default, ConnPoll::of);
         }
-        self.state.dirty.insert(conn);
         let _span = conn_span(conn);
         self.call(now, |p, cx| p.data_received(cx, conn, data));
-        let poll =
-            (self.state.conns.get(&conn)).map_or_else(ConnPoll::default, |t| conn_poll(t, 0));
+        let poll = (self.state.transport(conn)).map_or_else(ConnPoll::default, ConnPoll::of);
         ConnPoll {
             ran_program: true,
             ..poll
@@ -426,50 +428,38 @@ impl<P: Program + 'static> Node for Host<P> {
     }
 
     fn handle_data(&mut self, now: Instant, conn: ConnId, data: &[u8]) {
-        let accepts = self
-            .state
-            .conns
-            .get(&conn)
-            .is_some_and(TransportState::accepts_data);
-        if accepts && !data.is_empty() {
-            self.state.dirty.insert(conn);
+        if !data.is_empty() && self.state.mark_dirty_if(conn, TransportState::accepts_data) {
             let _span = conn_span(conn);
             self.call(now, |p, cx| p.data_received(cx, conn, data));
         }
     }
 
     fn handle_read_closed(&mut self, now: Instant, conn: ConnId) {
-        let accepts = self
-            .state
-            .conns
-            .get(&conn)
-            .is_some_and(TransportState::accepts_data);
-        if accepts {
-            self.state.dirty.insert(conn);
+        if self.state.mark_dirty_if(conn, TransportState::accepts_data) {
             let _span = conn_span(conn);
             self.call(now, |p, cx| p.read_connection_lost(cx, conn));
         }
     }
 
     fn handle_closed(&mut self, now: Instant, conn: ConnId, reason: Disconnect) {
-        let Some(transport) = self.state.conns.get_mut(&conn) else {
+        let Some(transport) = self.state.transport_mut(conn) else {
             return;
         };
         if transport.close() {
             // A registered producer hears stop_producing before connection_lost.
-            self.state.dirty.insert(conn);
+            self.state.touch(conn);
             let _span = conn_span(conn);
             self.call(now, |_, _| {});
             self.call(now, |p, cx| p.connection_lost(cx, conn, reason));
         }
-        self.state.conns.remove(&conn);
-        self.state.dirty.remove(&conn);
+        self.state.remove(conn);
     }
 }
 
 /// The tracing span a connection's callbacks run in, so their log lines say which
 /// connection they are about (at debug level: spans cost, and simulations make many;
 /// none while SimNet captures the logs, whose subscriber ignores spans).
+#[inline]
 fn conn_span(conn: ConnId) -> Option<tracing::span::EnteredSpan> {
     if crate::testing::logs::capturing() {
         return None;
@@ -477,14 +467,30 @@ fn conn_span(conn: ConnId) -> Option<tracing::span::EnteredSpan> {
     Some(tracing::debug_span!("conn", id = %conn).entered())
 }
 
-/// What a poll of `t` that moved `moved` bytes and ran no program code reports.
-fn conn_poll(t: &TransportState, moved: usize) -> ConnPoll {
-    ConnPoll {
-        moved,
-        left: t.pending().len(),
-        close: t.close_action(),
-        reading_paused: t.reading_paused(),
-        accepts_data: t.accepts_data(),
-        ran_program: false,
+/// Appends `bytes` to `out`: the general case of a poll, kept out of line so that
+/// the one-byte case stays small.
+#[inline(never)]
+fn extend(out: &mut VecDeque<u8>, bytes: &[u8]) {
+    out.extend(bytes);
+}
+
+impl ConnPoll {
+    /// The state of `t`, for a poll that moved nothing.
+    #[inline]
+    fn of(t: &TransportState) -> Self {
+        Self {
+            moved: 0,
+            left: t.pending().len(),
+            close: t.close_action(),
+            reading_paused: t.reading_paused(),
+            accepts_data: t.accepts_data(),
+            ran_program: false,
+        }
+    }
+
+    /// This state, as the outcome of a poll that moved `moved` bytes.
+    #[inline]
+    fn moved(self, moved: usize) -> Self {
+        Self { moved, ..self }
     }
 }

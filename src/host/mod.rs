@@ -23,6 +23,8 @@ mod core;
 mod reconnect;
 pub mod retry;
 mod rng;
+mod state;
+mod table;
 
 pub use adapter::{FactoryProgram, Role};
 pub use context::HostContext;
@@ -30,6 +32,7 @@ pub use core::{ConnPoll, Host, Node};
 pub use reconnect::{ReconnectTimer, ReconnectingClient};
 pub use retry::{Jitter, RetryPolicy};
 pub use rng::HostRng;
+pub use table::ConnMap;
 
 use std::fmt;
 use std::net::SocketAddr;

@@ -1,0 +1,340 @@
+//! [`HostState`]: a host's connections and the commands its program has issued, and
+//! the lists that let a driver and the host find the connections an event touched.
+
+use std::collections::{BTreeSet, VecDeque};
+
+use super::{Command, ConnId, ConnMap, HostRng};
+use crate::flow::Notice;
+use crate::transport::TransportState;
+
+/// A host's connections and the commands its program has issued, shared by the
+/// [`Host`](super::Host) and the contexts it lends out.
+// The fields every event touches come last (`repr(C)` keeps the order), next to the
+// clock's, so that together they take few cache lines (see `Host`).
+#[derive(Debug, Default)]
+#[repr(C)]
+pub(crate) struct HostState {
+    /// Connects issued and not yet answered.
+    pub(crate) connecting: BTreeSet<ConnId>,
+    pub(crate) next_conn: u64,
+    pub(crate) next_listener: u64,
+    pub(crate) exit_code: Option<i32>,
+    /// The program's random source, seeded by the driver.
+    pub(crate) rng: HostRng,
+    /// Connections that are up, until their `connection_lost` has been delivered.
+    pub(crate) conns: ConnMap<HostConn>,
+    /// Connections touched since the driver last looked.
+    pub(crate) dirty: ConnSet,
+    /// Connections the current callback has touched (each flagged `in_call`): the only
+    /// ones that can owe their program a producer notice when it returns.
+    pub(crate) in_call: ConnList,
+    pub(crate) commands: VecDeque<Command>,
+}
+
+/// One connection of a host: its transport, and whether the current callback has
+/// touched it.
+// Aligned so that the flag and the transport's hot fields share one cache line.
+#[derive(Debug)]
+#[repr(C, align(64))]
+pub(crate) struct HostConn {
+    /// Listed in [`HostState::in_call`].
+    in_call: bool,
+    pub(crate) transport: TransportState,
+}
+
+impl HostState {
+    pub(crate) fn new_conn_id(&mut self) -> ConnId {
+        let id = ConnId(self.next_conn);
+        self.next_conn += 1;
+        id
+    }
+
+    /// Adds a connection that has just come up, listed as dirty.
+    pub(crate) fn open(&mut self, conn: ConnId, transport: TransportState) {
+        let entry = HostConn {
+            transport,
+            in_call: false,
+        };
+        let replaced = self.conns.insert(conn, entry);
+        debug_assert!(replaced.is_none(), "connection ids are never reused");
+        self.dirty.insert(conn);
+    }
+
+    /// Takes a connection out, and off the dirty list.
+    pub(crate) fn remove(&mut self, conn: ConnId) {
+        if self.conns.remove(conn).is_some() {
+            self.dirty.remove(&conn);
+        }
+        // An `in_call` entry for a removed connection is skipped when delivered.
+    }
+
+    #[inline]
+    pub(crate) fn transport(&self, conn: ConnId) -> Option<&TransportState> {
+        self.conns.get(conn).map(|c| &c.transport)
+    }
+
+    #[inline]
+    pub(crate) fn transport_mut(&mut self, conn: ConnId) -> Option<&mut TransportState> {
+        self.conns.get_mut(conn).map(|c| &mut c.transport)
+    }
+
+    /// Lists `conn` for the driver to look at if it is up and its transport passes
+    /// `test`; returns whether it did.
+    #[inline]
+    pub(crate) fn mark_dirty_if(
+        &mut self,
+        conn: ConnId,
+        test: impl FnOnce(&TransportState) -> bool,
+    ) -> bool {
+        let Some(entry) = self.conns.get_mut(conn) else {
+            return false;
+        };
+        if !test(&entry.transport) {
+            return false;
+        }
+        self.dirty.insert(conn);
+        true
+    }
+
+    /// Lists `conn` for the driver, and as touched by the current callback, so that
+    /// any producer notice it owes is delivered when the callback returns.
+    #[inline]
+    pub(crate) fn touch(&mut self, conn: ConnId) -> Option<&mut TransportState> {
+        let entry = self.conns.get_mut(conn)?;
+        self.dirty.insert(conn);
+        if !entry.in_call {
+            entry.in_call = true;
+            self.in_call.push(conn);
+        }
+        Some(&mut entry.transport)
+    }
+
+    /// The next connection for the driver to look at, lowest id first.
+    #[inline]
+    pub(crate) fn pop_dirty(&mut self) -> Option<ConnId> {
+        self.dirty.pop_first()
+    }
+
+    /// The touched connection with the lowest id that owes its program a notice, and
+    /// the notice. Once none does, the touched list is cleared.
+    #[inline]
+    pub(crate) fn next_notice(&mut self) -> Option<(ConnId, Notice)> {
+        let first = self.in_call.first?;
+        if self.in_call.more.is_empty() {
+            // The common case: one connection touched.
+            if let Some(entry) = self.conns.get_mut(first) {
+                if let Some(notice) = entry.transport.take_notice() {
+                    return Some((first, notice));
+                }
+                entry.in_call = false;
+            }
+            self.in_call.first = None;
+            return None;
+        }
+        self.next_notice_of_many()
+    }
+
+    fn next_notice_of_many(&mut self) -> Option<(ConnId, Notice)> {
+        let conns = &self.conns;
+        let owing = (self.in_call.iter())
+            .filter(|&conn| conns.get(conn).is_some_and(|c| c.transport.has_notices()))
+            .min();
+        if let Some(conn) = owing {
+            let entry = self.conns.get_mut(conn).expect("just found");
+            let notice = entry.transport.take_notice().expect("just checked");
+            return Some((conn, notice));
+        }
+        for conn in self.in_call.take() {
+            if let Some(entry) = self.conns.get_mut(conn) {
+                entry.in_call = false;
+            }
+        }
+        None
+    }
+}
+
+/// Connection ids in the order they were added, the first kept inline: most callbacks
+/// touch one connection, and then no other memory is needed.
+#[derive(Debug, Default)]
+pub(crate) struct ConnList {
+    first: Option<ConnId>,
+    more: Vec<ConnId>,
+}
+
+impl ConnList {
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.first.is_none()
+    }
+
+    #[inline]
+    fn push(&mut self, conn: ConnId) {
+        if self.first.is_none() {
+            self.first = Some(conn);
+        } else {
+            self.more.push(conn);
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = ConnId> + '_ {
+        self.first.into_iter().chain(self.more.iter().copied())
+    }
+
+    /// Empties the list, returning what it held.
+    fn take(&mut self) -> impl Iterator<Item = ConnId> + '_ {
+        self.first.take().into_iter().chain(self.more.drain(..))
+    }
+}
+
+/// A set of connection ids, lowest first: the lowest inline, the rest in a sorted
+/// ring, as ids are touched mostly in rising order and the set is small (for a client,
+/// one connection). The common insert is a store or a push and taking the lowest a
+/// load or a pop, and neither allocates once the ring has grown.
+#[derive(Debug, Default)]
+pub(crate) struct ConnSet {
+    /// The lowest id; `None` only if the set is empty.
+    first: Option<ConnId>,
+    /// The others, ascending.
+    rest: VecDeque<ConnId>,
+}
+
+impl ConnSet {
+    #[inline]
+    pub(crate) fn insert(&mut self, conn: ConnId) {
+        match self.first {
+            None => self.first = Some(conn),
+            Some(first) if first == conn => {}
+            Some(first) if conn < first => {
+                self.rest.push_front(first);
+                self.first = Some(conn);
+            }
+            Some(_) => self.insert_rest(conn),
+        }
+    }
+
+    fn insert_rest(&mut self, conn: ConnId) {
+        match self.rest.back() {
+            None => self.rest.push_back(conn),
+            Some(&last) if last < conn => self.rest.push_back(conn),
+            Some(&last) if last == conn => {}
+            Some(_) => {
+                if let Err(at) = self.rest.binary_search(&conn) {
+                    self.rest.insert(at, conn);
+                }
+            }
+        }
+    }
+
+    #[inline]
+    pub(crate) fn pop_first(&mut self) -> Option<ConnId> {
+        let first = self.first.take()?;
+        if !self.rest.is_empty() {
+            self.first = self.rest.pop_front();
+        }
+        Some(first)
+    }
+
+    pub(crate) fn remove(&mut self, conn: &ConnId) {
+        if self.first == Some(*conn) {
+            self.pop_first();
+        } else if let Ok(at) = self.rest.binary_search(conn) {
+            self.rest.remove(at);
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &ConnId> {
+        self.first.iter().chain(self.rest.iter())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+
+    use super::*;
+    use crate::flow::{HIGH_WATER_MARK, ProducerKind};
+    use crate::host::{ConnectError, Host, HostContext, ListenerId, Node, Program};
+    use crate::time::Instant;
+    use crate::transport::{Disconnect, ipv4};
+
+    #[test]
+    fn conn_set_keeps_ids_once_and_lowest_first() {
+        let mut set = ConnSet::default();
+        for id in [3, 5, 5, 1, 4, 3, 9, 0] {
+            set.insert(ConnId(id));
+        }
+        set.remove(&ConnId(4));
+        set.remove(&ConnId(7));
+        set.remove(&ConnId(0));
+        let ids: Vec<u64> = set.iter().map(|c| c.0).collect();
+        assert_eq!(ids, [1, 3, 5, 9]);
+        assert_eq!(set.pop_first(), Some(ConnId(1)));
+        assert_eq!(set.pop_first(), Some(ConnId(3)));
+        set.insert(ConnId(2));
+        let ids: Vec<u64> = std::iter::from_fn(|| set.pop_first())
+            .map(|c| c.0)
+            .collect();
+        assert_eq!(ids, [2, 5, 9]);
+    }
+
+    /// A push producer on every connection; data on one fills the other's queue past
+    /// the high-water mark, then its own.
+    #[derive(Default)]
+    struct Fanout {
+        heard: Vec<(u64, &'static str)>,
+    }
+
+    impl Program for Fanout {
+        type Timer = ();
+        fn start(&mut self, _: &mut HostContext<'_, ()>) {}
+        fn connection_made(&mut self, cx: &mut HostContext<'_, ()>, conn: ConnId) {
+            cx.register_producer(conn, ProducerKind::Push).unwrap();
+        }
+        fn data_received(&mut self, cx: &mut HostContext<'_, ()>, conn: ConnId, _: &[u8]) {
+            let full = vec![0; HIGH_WATER_MARK + 1];
+            cx.write(ConnId(1 - conn.0), &full);
+            cx.write(conn, &full);
+        }
+        fn connection_lost(&mut self, _: &mut HostContext<'_, ()>, _: ConnId, _: Disconnect) {}
+        fn connect_failed(&mut self, _: &mut HostContext<'_, ()>, _: ConnId, _: ConnectError) {}
+        fn pause_producing(&mut self, _: &mut HostContext<'_, ()>, conn: ConnId) {
+            self.heard.push((conn.0, "pause"));
+        }
+        fn resume_producing(&mut self, _: &mut HostContext<'_, ()>, conn: ConnId) {
+            self.heard.push((conn.0, "resume"));
+        }
+    }
+
+    #[test]
+    fn notices_of_a_callback_go_to_the_connections_it_touched_lowest_id_first() {
+        let mut host = Host::new(Fanout::default());
+        let now = Instant::ZERO;
+        host.start(now);
+        let (local, peer) = (ipv4(10, 0, 0, 1, 80), ipv4(10, 0, 0, 2, 5000));
+        let a = host.handle_accepted(now, ListenerId(0), local, peer);
+        let b = host.handle_accepted(now, ListenerId(0), local, peer);
+        assert_eq!((a, b), (ConnId(0), ConnId(1)));
+        while host.poll_dirty().is_some() {}
+
+        // Touches b, then a: the notices still go to a first.
+        host.handle_data(now, b, b"x");
+        assert_eq!(host.program().heard, [(0, "pause"), (1, "pause")]);
+        let dirty: Vec<ConnId> = std::iter::from_fn(|| host.poll_dirty()).collect();
+        assert_eq!(dirty, [a, b]);
+
+        // A drained queue resumes its producer from inside the poll; a call that touches
+        // nothing delivers nothing.
+        let mut out = VecDeque::new();
+        let poll = host.poll_conn(now, b, usize::MAX, &mut out);
+        assert_eq!((poll.moved, poll.left), (HIGH_WATER_MARK + 1, 0));
+        assert_eq!(host.program().heard.last(), Some(&(1, "resume")));
+        host.handle_timeout(now);
+        assert_eq!(host.program().heard.len(), 3);
+        assert_eq!(
+            host.poll_dirty(),
+            Some(b),
+            "the resumed producer's connection"
+        );
+    }
+}
