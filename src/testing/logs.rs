@@ -12,11 +12,15 @@
 //! (another test, a run without capture) would be cached as unwanted everywhere. So
 //! the capturing subscriber lives for the whole process, always answers "sometimes"
 //! (keeping every decision dynamic), and has a silent companion registered beside it so
-//! that `tracing` always consults every registered subscriber.
+//! that `tracing` always consults every registered subscriber. Its level hint is the
+//! most verbose level captured so far in the process, raised (and `tracing`'s cache
+//! rebuilt) when a capture asks for more, so statements below every capture's level
+//! cost one comparison.
 
 use std::cell::{Cell, RefCell};
 use std::fmt::Write as _;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
@@ -39,7 +43,7 @@ pub(crate) fn dispatch() -> tracing::Dispatch {
     static DISPATCH: OnceLock<(tracing::Dispatch, tracing::Dispatch)> = OnceLock::new();
     let (capture, _companion) = DISPATCH.get_or_init(|| {
         let capture = tracing::Dispatch::new(Capture);
-        let companion = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
+        let companion = tracing::Dispatch::new(Silent);
         // Log statements first seen while these were being registered may have
         // cached "nobody wants me"; ask again now that both exist.
         tracing::callsite::rebuild_interest_cache();
@@ -50,7 +54,44 @@ pub(crate) fn dispatch() -> tracing::Dispatch {
 
 /// Captures events at `level` and above on this thread until the guard drops.
 pub(crate) fn level(level: Level) -> LevelGuard {
+    widen(level);
     LevelGuard(LEVEL.replace(Some(level)))
+}
+
+/// The most verbose level any thread has captured at so far, as a rank (0: none yet,
+/// 1 error ... 5 trace): the capturing subscriber's level hint, so that `tracing`'s
+/// global level check turns away a `trace!` at once while nobody has captured at
+/// trace, instead of asking the subscriber at every call.
+static WIDEST: AtomicU8 = AtomicU8::new(0);
+
+fn rank(level: Level) -> u8 {
+    match level {
+        Level::ERROR => 1,
+        Level::WARN => 2,
+        Level::INFO => 3,
+        Level::DEBUG => 4,
+        Level::TRACE => 5,
+    }
+}
+
+/// Raises the capturing subscriber's hint to `level` if it is below, and has `tracing`
+/// read the hints again before this thread logs anything more.
+fn widen(level: Level) {
+    let rank = rank(level);
+    if WIDEST.fetch_max(rank, Ordering::SeqCst) < rank {
+        tracing::callsite::rebuild_interest_cache();
+    }
+}
+
+fn widest_filter() -> LevelFilter {
+    match WIDEST.load(Ordering::SeqCst) {
+        0 => LevelFilter::OFF,
+        1 => LevelFilter::ERROR,
+        2 => LevelFilter::WARN,
+        3 => LevelFilter::INFO,
+        4 => LevelFilter::DEBUG,
+        _ => LevelFilter::TRACE,
+    }
 }
 
 /// Whether this thread is capturing (for SimNet, or in [`capture`]): its subscriber is
@@ -125,7 +166,7 @@ impl Subscriber for Capture {
     }
 
     fn max_level_hint(&self) -> Option<LevelFilter> {
-        Some(LevelFilter::TRACE)
+        Some(widest_filter())
     }
 
     fn enabled(&self, metadata: &Metadata<'_>) -> bool {
@@ -153,6 +194,38 @@ impl Subscriber for Capture {
 
     fn exit(&self, _span: &Id) {}
 }
+/// The capturing subscriber's companion: wants nothing, and says so in its level hint
+/// (`tracing`'s own `NoSubscriber` gives none, which counts as "every level").
+struct Silent;
+
+impl Subscriber for Silent {
+    fn register_callsite(&self, _metadata: &'static Metadata<'static>) -> Interest {
+        Interest::never()
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        Some(LevelFilter::OFF)
+    }
+
+    fn enabled(&self, _metadata: &Metadata<'_>) -> bool {
+        false
+    }
+
+    fn new_span(&self, _span: &Attributes<'_>) -> Id {
+        Id::from_u64(1)
+    }
+
+    fn record(&self, _span: &Id, _values: &Record<'_>) {}
+
+    fn record_follows_from(&self, _span: &Id, _follows: &Id) {}
+
+    fn event(&self, _event: &Event<'_>) {}
+
+    fn enter(&self, _span: &Id) {}
+
+    fn exit(&self, _span: &Id) {}
+}
+
 /// The event's message, then its other fields as `key=value`.
 #[derive(Default)]
 struct Message(String);
@@ -182,5 +255,19 @@ impl Visit for Message {
             }
             let _ = write!(self.0, "{}={value}", field.name());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_capture_more_verbose_than_any_before_it_still_sees_its_lines() {
+        let ((), info) = capture(Level::INFO, || tracing::trace!("below info"));
+        assert!(info.is_empty());
+        let ((), trace) = capture(Level::TRACE, || tracing::trace!("at trace"));
+        assert_eq!(trace, [(Level::TRACE, "at trace".to_owned())]);
+        assert_eq!(widest_filter(), LevelFilter::TRACE);
     }
 }
