@@ -67,6 +67,21 @@ impl Latency {
         }
     }
 
+    /// Draws one latency in nanoseconds, clamped at `u64::MAX`: the same draw as
+    /// [`sample`](Self::sample), from the same stream, without building `Duration`s
+    /// on the way (every packet takes one).
+    pub(crate) fn sample_nanos(&self, rng: &mut impl Rng) -> u64 {
+        let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        match *self {
+            Self::Fixed(d) => nanos(d),
+            Self::Uniform { min, max } if max > min => {
+                let span = u64::try_from((max - min).as_nanos()).unwrap_or(u64::MAX);
+                nanos(min).saturating_add(rng.random_range(0..=span))
+            }
+            _ => nanos(self.sample(rng)),
+        }
+    }
+
     /// What is wrong with this distribution, if anything: a uniform range whose `min`
     /// is above its `max`.
     ///
@@ -470,5 +485,40 @@ mod tests {
         };
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         assert!((0..100).all(|_| exp.sample(&mut rng) >= Duration::from_millis(5)));
+    }
+
+    #[test]
+    fn latency_in_nanoseconds_is_the_same_draw_as_the_duration() {
+        let ms = Duration::from_millis;
+        for latency in [
+            Latency::Fixed(ms(3)),
+            Latency::Uniform {
+                min: ms(1),
+                max: ms(20),
+            },
+            Latency::Uniform {
+                min: ms(4),
+                max: ms(4),
+            },
+            Latency::Exponential {
+                min: ms(5),
+                mean: ms(20),
+            },
+        ] {
+            let (mut a, mut b) = (ChaCha8Rng::seed_from_u64(7), ChaCha8Rng::seed_from_u64(7));
+            for _ in 0..100 {
+                let nanos = latency.sample_nanos(&mut a);
+                assert_eq!(
+                    nanos,
+                    latency.sample(&mut b).as_nanos() as u64,
+                    "{latency:?}"
+                );
+            }
+        }
+        let far = Latency::Fixed(Duration::from_secs(u64::MAX));
+        assert_eq!(
+            far.sample_nanos(&mut ChaCha8Rng::seed_from_u64(1)),
+            u64::MAX
+        );
     }
 }

@@ -29,6 +29,7 @@ mod config;
 mod conn;
 mod dense;
 mod engine;
+mod events;
 mod fault;
 mod inject;
 mod inspect;
@@ -66,6 +67,7 @@ use crate::testing::{EventDigest, EventKind, Transcript};
 use crate::time::Instant;
 use conn::{Conn, Packet, PacketArena};
 use dense::{DenseMap, EndIndex};
+use events::{EventQueue, Scheduled};
 
 /// A host of the network, by its index.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
@@ -164,30 +166,6 @@ enum Event {
     Fault(Box<FaultAction>),
 }
 
-#[derive(Debug)]
-struct Scheduled {
-    at: Instant,
-    seq: u64,
-    event: Event,
-}
-
-impl PartialEq for Scheduled {
-    fn eq(&self, other: &Self) -> bool {
-        (self.at, self.seq) == (other.at, other.seq)
-    }
-}
-impl Eq for Scheduled {}
-impl PartialOrd for Scheduled {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Scheduled {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (self.at, self.seq).cmp(&(other.at, other.seq))
-    }
-}
-
 /// The simulated network. Build it, add hosts and faults, then run it.
 ///
 /// ```
@@ -216,7 +194,7 @@ pub struct SimNet {
     now: Instant,
     seq: u64,
     started: bool,
-    queue: BinaryHeap<Reverse<Scheduled>>,
+    queue: EventQueue,
     hosts: Vec<SimHost>,
     names: Vec<String>,
     /// The names again, shared, for transcript lines.
@@ -287,7 +265,7 @@ impl SimNet {
             now: Instant::ZERO,
             seq: 0,
             started: false,
-            queue: BinaryHeap::new(),
+            queue: EventQueue::default(),
             hosts: Vec::new(),
             names: Vec::new(),
             labels: Vec::new(),
@@ -472,7 +450,7 @@ impl SimNet {
         if !self.within_limits() {
             return false;
         }
-        let Some(Reverse(next)) = self.queue.pop() else {
+        let Some(next) = self.queue.pop() else {
             return false;
         };
         self.now = self.now.max(next.at);
@@ -544,7 +522,7 @@ impl SimNet {
 
     /// When the next event happens, if anything is left to happen.
     pub fn next_event_time(&self) -> Option<Instant> {
-        self.queue.peek().map(|Reverse(s)| s.at)
+        self.queue.next_at()
     }
 
     fn host_index(&self, name: &str) -> Option<usize> {
@@ -553,11 +531,11 @@ impl SimNet {
 
     fn schedule(&mut self, at: Instant, event: Event) {
         self.seq += 1;
-        self.queue.push(Reverse(Scheduled {
+        self.queue.push(Scheduled {
             at,
             seq: self.seq,
             event,
-        }));
+        });
     }
 
     fn record(&mut self, who: impl Into<std::sync::Arc<str>>, what: EventKind) {

@@ -9,6 +9,7 @@ use super::fault::PartitionMode;
 use super::{Event, HostStatus, SimNet};
 use crate::host::{ConnId, ConnectError};
 use crate::testing::EventKind;
+use crate::time::Instant;
 use crate::transport::Disconnect;
 
 /// Retransmission delays stop doubling here.
@@ -84,7 +85,7 @@ impl SimNet {
             .expect("a packet's connection exists");
         let (src, dst) = (c.ends[from].host, c.ends[1 - from].host);
         let latency = if src == dst {
-            Duration::ZERO
+            0
         } else {
             // Borrowed, not cloned: the map, the config and the rng are separate fields.
             let latency = if self.link_latency.is_empty() {
@@ -92,12 +93,13 @@ impl SimNet {
             } else {
                 (self.link_latency.get(&(src, dst))).unwrap_or(&self.config.latency)
             };
-            latency.sample(&mut self.rng)
+            latency.sample_nanos(&mut self.rng)
         };
         c.packets += 1;
         let e = &mut c.ends[from];
         // In order per direction: never overtake the previous packet.
-        let at = (self.now + latency).max(e.last_arrival);
+        let at = Instant::from_nanos(self.now.as_nanos().saturating_add(latency));
+        let at = at.max(e.last_arrival);
         e.last_arrival = at;
         e.wire.push_back(packet);
         self.schedule(at, Event::Arrive { conn, to: 1 - from });

@@ -33,20 +33,22 @@ pub enum Segmentation {
 #[derive(Clone, Debug)]
 pub struct Segmenter {
     policy: Segmentation,
-    rng: ChaCha8Rng,
+    /// Only a seeded policy draws: the generator's state (a few hundred bytes) lives
+    /// apart, so a connection end that cuts whole or fixed reads stays small.
+    rng: Option<Box<ChaCha8Rng>>,
     next_cut: usize,
 }
 
 impl Segmenter {
     /// A segmenter for `policy`.
     pub fn new(policy: Segmentation) -> Self {
-        let seed = match policy {
-            Segmentation::Seeded { seed, .. } => seed,
-            _ => 0,
+        let rng = match policy {
+            Segmentation::Seeded { seed, .. } => Some(Box::new(ChaCha8Rng::seed_from_u64(seed))),
+            _ => None,
         };
         Self {
             policy,
-            rng: ChaCha8Rng::seed_from_u64(seed),
+            rng,
             next_cut: 0,
         }
     }
@@ -62,7 +64,11 @@ impl Segmenter {
         let want = match &self.policy {
             Segmentation::Whole => available,
             Segmentation::Fixed(n) => *n,
-            Segmentation::Seeded { max, .. } => self.rng.random_range(1..=(*max).max(1)),
+            Segmentation::Seeded { max, .. } => self
+                .rng
+                .as_mut()
+                .expect("a seeded policy has its generator")
+                .random_range(1..=(*max).max(1)),
             Segmentation::Cuts(cuts) if cuts.is_empty() => available,
             Segmentation::Cuts(cuts) => {
                 let cut = cuts[self.next_cut % cuts.len()];
