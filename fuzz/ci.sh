@@ -17,6 +17,9 @@ if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
   cargo install cargo-fuzz --locked --quiet
 fi
 
+# The oracles' own tests (what counts as a user-facing error message, say).
+cargo test --lib --quiet
+
 # Safe Rust only (weft forbids unsafe code): AddressSanitizer would find nothing the
 # panics do not, and without it the build is much shorter and the runs faster.
 cargo +nightly fuzz build --sanitizer none --dev

@@ -102,8 +102,9 @@ impl<'a> Visit<'a> {
 }
 
 /// Checks that an error message speaks the user's language: not empty, starting in
-/// lower case, and, outside the quoted user text it echoes, naming no Rust type. (Not
-/// `::`: a TOML error shows the user's line, which may hold any text, unquoted.)
+/// lower case, and, outside the user text it echoes (quoted, or the file's lines a TOML
+/// error shows in its `NN | ...` gutter), naming no Rust type. (Not `::`: a TOML error's
+/// caret line and message may still hold any text of the user's.)
 pub fn assert_user_facing(message: &str) {
     assert!(!message.is_empty(), "an empty error message");
     let first = message.chars().next().unwrap_or(' ');
@@ -111,13 +112,25 @@ pub fn assert_user_facing(message: &str) {
         !first.is_uppercase(),
         "error message starts in upper case: {message}"
     );
-    let own_words = unquoted(message);
+    let own_words = unquoted(&without_source_lines(message));
     for word in ["Error", "Some(", "None", "Ok(", "Err("] {
         assert!(
             !own_words.contains(word),
             "error message names a Rust type: {message}"
         );
     }
+}
+
+/// `message` without the lines a TOML error quotes from the file: those whose first
+/// non-blank characters are a line number (or nothing) and then `|`.
+fn without_source_lines(message: &str) -> String {
+    let quoted = |line: &str| {
+        let rest = line.trim_start().trim_start_matches(|c: char| c.is_ascii_digit());
+        rest.trim_start().starts_with('|')
+    };
+    (message.lines().filter(|line| !quoted(line)))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// `message` without its quoted parts ("..." or '...', with backslash escapes).
@@ -136,4 +149,22 @@ fn unquoted(message: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_toml_error_may_echo_any_text_of_the_users_file() {
+        assert_user_facing(
+            "bad scenario: TOML parse error at line 10, column 4\n   |\n10 | l = Errorxpert\n   |    ^\nunexpected key or value",
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "names a Rust type")]
+    fn a_rust_type_in_the_message_itself_is_caught() {
+        assert_user_facing("bad scenario: Some(3) is not a port");
+    }
 }
