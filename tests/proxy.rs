@@ -5,6 +5,7 @@ mod common;
 
 use std::time::Duration;
 
+use common::proxy::{client, upstream_sends};
 use weft::host::{ConnId, ConnectError, HostPort};
 use weft::programs::poetry::{PoetryProxy, ProxyOptions};
 use weft::testing::{EventKind, MemoryReactor, Transcript};
@@ -21,23 +22,6 @@ fn proxy() -> MemoryReactor<PoetryProxy> {
         HostPort::new("127.0.0.1", 10001),
     );
     MemoryReactor::new(PoetryProxy::new(options))
-}
-
-fn client(reactor: &mut MemoryReactor<PoetryProxy>, n: u16) -> ConnId {
-    reactor.accept(0, ipv4(127, 0, 0, 1, 50000 + n))
-}
-
-/// Completes upstream connect `index` and has it send `poem` and close with `reason`.
-fn upstream_sends(
-    reactor: &mut MemoryReactor<PoetryProxy>,
-    index: usize,
-    poem: &[u8],
-    reason: Disconnect,
-) -> ConnId {
-    let upstream = reactor.complete_connect(index);
-    reactor.data_received(upstream, poem);
-    reactor.connection_lost(upstream, reason);
-    upstream
 }
 
 /// Runs `f` with the log lines it emits captured (messages only).

@@ -4,12 +4,15 @@
 //! the text's lines printed on stdout. Proxy 3.0 (`proxy-3.0`): the same, with a
 //! client's leaving cancelling its own fetch.
 
+mod common;
+
 use std::time::Duration;
 
+use common::proxy::{client, upstream_sends};
 use weft::host::{ConnId, ConnectError, HostPort, Stream};
 use weft::programs::poetry::{PoetryProxy, ProxyOptions};
 use weft::testing::MemoryReactor;
-use weft::transport::{Disconnect, ipv4};
+use weft::transport::Disconnect;
 
 const POEM: &[u8] = b"A poem for three,\nfetched three times over.\n";
 const FETCHING: &str = "Fetching poem from server.";
@@ -30,23 +33,6 @@ fn proxy_1_0() -> MemoryReactor<PoetryProxy> {
         listen(),
         upstream(),
     )))
-}
-
-fn client(reactor: &mut MemoryReactor<PoetryProxy>, n: u16) -> ConnId {
-    reactor.accept(0, ipv4(127, 0, 0, 1, 50000 + n))
-}
-
-/// Completes upstream connect `index` and has it send `poem` and close with `reason`.
-fn upstream_sends(
-    reactor: &mut MemoryReactor<PoetryProxy>,
-    index: usize,
-    poem: &[u8],
-    reason: Disconnect,
-) -> ConnId {
-    let upstream = reactor.complete_connect(index);
-    reactor.data_received(upstream, poem);
-    reactor.connection_lost(upstream, reason);
-    upstream
 }
 
 #[test]

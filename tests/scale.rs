@@ -268,19 +268,7 @@ fn two_thousand_hosts_all_get_their_poem_and_run_the_same_twice() {
         Some(Ipv4Addr::new(10, 0, 7, 208))
     );
     let outcome = scenario.run(&catalogue, scenario.seed).unwrap();
-    assert!(
-        outcome.passed(),
-        "{:?}",
-        &outcome.failures[..5.min(outcome.failures.len())]
-    );
-    assert_eq!(
-        outcome
-            .exit_codes
-            .values()
-            .filter(|c| **c == Some(0))
-            .count(),
-        1999
-    );
+    assert_passed_with_clean_exits(&outcome, 1999);
     assert_eq!(scenario.check_determinism(&catalogue, 7).unwrap(), None);
 }
 
@@ -291,19 +279,7 @@ fn ten_thousand_hosts_run_and_pass() {
     let outcome = scenario
         .run(&weft::programs::catalogue(), scenario.seed)
         .unwrap();
-    assert!(
-        outcome.passed(),
-        "{:?}",
-        &outcome.failures[..5.min(outcome.failures.len())]
-    );
-    assert_eq!(
-        outcome
-            .exit_codes
-            .values()
-            .filter(|c| **c == Some(0))
-            .count(),
-        9999
-    );
+    assert_passed_with_clean_exits(&outcome, 9999);
 }
 
 /// A poet, `clients` quiet clients that must exit 0 (client-2 must also print a line it
@@ -397,4 +373,16 @@ fn sim_run_of_twenty_hosts_lists_every_one() {
     let lines = host_lines(&report);
     assert_eq!(lines.len(), 20, "{report}");
     assert!(!report.contains("--verbose"), "{report}");
+}
+
+/// Asserts the run passed (showing its first failures if not) and that `clean` hosts
+/// exited with status 0.
+fn assert_passed_with_clean_exits(outcome: &weft::scenario::Outcome, clean: usize) {
+    assert!(
+        outcome.passed(),
+        "{:?}",
+        &outcome.failures[..5.min(outcome.failures.len())]
+    );
+    let exited_0 = outcome.exit_codes.values().filter(|c| **c == Some(0));
+    assert_eq!(exited_0.count(), clean);
 }

@@ -16,4 +16,5 @@ macro_rules! assert_snapshot {
 }
 
 pub(crate) mod poetry;
+pub(crate) mod proxy;
 pub(crate) mod transform;
