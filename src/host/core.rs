@@ -82,15 +82,8 @@ pub trait Node: Any {
         if moved > 0 {
             self.consume(now, conn, moved);
         }
-        ConnPoll {
-            moved,
-            left: self.pending(conn).len(),
-            close: self.close_action(conn),
-            reading_paused: self.reading_paused(conn),
-            accepts_data: self.accepts_data(conn),
-            // `consume` may have resumed a producer.
-            ran_program: moved > 0,
-        }
+        // `consume` may have resumed a producer.
+        asked_one_by_one(self, conn, moved, moved > 0)
     }
     /// [`handle_data`](Self::handle_data), then what a [`poll_conn`](Self::poll_conn)
     /// with `room` 0 would say: one call per read for a driver that delivers many.
@@ -98,14 +91,7 @@ pub trait Node: Any {
     /// The default is made of the single calls; [`Host`] answers with one lookup.
     fn deliver_data(&mut self, now: Instant, conn: ConnId, data: &[u8]) -> ConnPoll {
         self.handle_data(now, conn, data);
-        ConnPoll {
-            moved: 0,
-            left: self.pending(conn).len(),
-            close: self.close_action(conn),
-            reading_paused: self.reading_paused(conn),
-            accepts_data: self.accepts_data(conn),
-            ran_program: true,
-        }
+        asked_one_by_one(self, conn, 0, true)
     }
     /// A listener is accepting on `addr`.
     fn handle_listening(&mut self, now: Instant, listener: ListenerId, addr: SocketAddr);
@@ -137,6 +123,24 @@ pub trait Node: Any {
     /// `conn` ended: after the driver carried out its close action, or on a reset or
     /// timeout from the network. Delivers `connection_lost` once.
     fn handle_closed(&mut self, now: Instant, conn: ConnId, reason: Disconnect);
+}
+
+/// The state of `conn` as the single calls report it: what the default
+/// [`Node::poll_conn`] and [`Node::deliver_data`] return.
+fn asked_one_by_one<N: Node + ?Sized>(
+    node: &N,
+    conn: ConnId,
+    moved: usize,
+    ran_program: bool,
+) -> ConnPoll {
+    ConnPoll {
+        moved,
+        left: node.pending(conn).len(),
+        close: node.close_action(conn),
+        reading_paused: node.reading_paused(conn),
+        accepts_data: node.accepts_data(conn),
+        ran_program,
+    }
 }
 
 /// What [`Node::poll_conn`] found: the bytes it moved, and the connection's state
