@@ -43,6 +43,28 @@ pub(crate) enum Front<E> {
     Broken { error: E, offset: usize },
 }
 
+/// [`Reassembly::front`] from what a codec's whole-buffer `check` says of `rest`: the
+/// frame it finds is lent out, `Incomplete` waits for more bytes, `Invalid` breaks the
+/// stream. `front_by_check!(check(rest, max), CheckError, payload_range)` names the
+/// codec's error type and its `Frame`'s method for the payload's range. A macro, not a
+/// function: each codec's `Frame` and `CheckError` are public types of its own, of one
+/// shape.
+macro_rules! front_by_check {
+    ($checked:expr, $check_error:ident, $payload_range:ident) => {
+        match $checked {
+            Ok(frame) => $crate::codec::decoding::Front::Whole {
+                payload: frame.$payload_range(),
+                len: frame.total_len(),
+            },
+            Err($check_error::Incomplete) => $crate::codec::decoding::Front::Incomplete,
+            Err($check_error::Invalid { error, offset }) => {
+                $crate::codec::decoding::Front::Broken { error, offset }
+            }
+        }
+    };
+}
+pub(crate) use front_by_check;
+
 /// What a decoder counts around its [`Reassembly`], and the error that failed it.
 #[derive(Clone, Debug)]
 pub(crate) struct Progress<E> {

@@ -32,7 +32,7 @@
 
 use std::ops::Range;
 
-use super::decoding::{Front, Progress, Reassembly};
+use super::decoding::{Front, Progress, Reassembly, front_by_check};
 
 /// Twisted's `IntNStringReceiver.MAX_LENGTH`.
 pub const DEFAULT_MAX_LENGTH: usize = 99_999;
@@ -289,14 +289,7 @@ impl Reassembly for Machine {
     }
 
     fn front(&self, rest: &[u8]) -> Front<Self::Error> {
-        match check(rest, self.max_length) {
-            Ok(frame) => Front::Whole {
-                payload: frame.payload_range(),
-                len: frame.total_len(),
-            },
-            Err(CheckError::Incomplete) => Front::Incomplete,
-            Err(CheckError::Invalid { error, offset }) => Front::Broken { error, offset },
-        }
+        front_by_check!(check(rest, self.max_length), CheckError, payload_range)
     }
 
     fn gather(

@@ -45,7 +45,7 @@ use std::ops::Range;
 
 use memchr::memmem::Finder;
 
-use super::decoding::{Front, Progress, Reassembly};
+use super::decoding::{Front, Progress, Reassembly, front_by_check};
 
 /// Twisted's `LineReceiver.MAX_LENGTH`.
 pub const DEFAULT_MAX_LENGTH: usize = 16_384;
@@ -371,14 +371,7 @@ impl Reassembly for Machine {
     }
 
     fn front(&self, rest: &[u8]) -> Front<Self::Error> {
-        match self.format.check(rest) {
-            Ok(frame) => Front::Whole {
-                payload: frame.line_range(),
-                len: frame.total_len(),
-            },
-            Err(CheckError::Incomplete) => Front::Incomplete,
-            Err(CheckError::Invalid { error, offset }) => Front::Broken { error, offset },
-        }
+        front_by_check!(self.format.check(rest), CheckError, line_range)
     }
 
     /// An error counts from the start of the line.
