@@ -290,10 +290,7 @@ impl NetstringDecoder {
 
     /// Payload bytes held for a netstring that is not complete yet.
     pub fn buffered(&self) -> usize {
-        match self.machine.state {
-            State::Payload { .. } | State::Comma => self.machine.buf.len(),
-            State::Length(_) => 0,
-        }
+        self.machine.buffered()
     }
 
     /// Whether the stream so far ends exactly at a netstring boundary (a connection that
@@ -376,6 +373,13 @@ impl Reassembly for Machine {
     fn discard(&mut self) {
         self.state = START;
         self.buf = Vec::new();
+    }
+
+    fn buffered(&self) -> usize {
+        match self.state {
+            State::Payload { .. } | State::Comma => self.buf.len(),
+            State::Length(_) => 0,
+        }
     }
 }
 
