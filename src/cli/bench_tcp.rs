@@ -20,7 +20,7 @@ use clap::Args;
 use tokio::io::AsyncReadExt;
 
 use super::bench::{Measured, report, sorted};
-use super::serve::{Announced, PoemArg};
+use super::serve::{Announced, DEFAULT_POEM, PoemArg};
 use crate::host::{FactoryProgram, Host, HostPort, Stream};
 use crate::programs::poetry::FastPoetryFactory;
 
@@ -37,7 +37,7 @@ pub(crate) struct TcpArgs {
     #[arg(long, value_name = "[HOST:]PORT")]
     server: Option<HostPort>,
     /// The poem weft's server serves: a file, or a built-in poem.
-    #[arg(long, default_value = "loom")]
+    #[arg(long, default_value = DEFAULT_POEM)]
     poem: PoemArg,
 }
 

@@ -21,7 +21,7 @@ use crate::programs::transform::{TransformClient, TransformError};
 use crate::protocol::{NoTimer, Protocol};
 use crate::transport::Disconnect;
 
-use super::serve::{PoemArg, positive_seconds};
+use super::serve::{DEFAULT_POEM, PoemArg, positive_seconds};
 use crate::codec::netstring::DEFAULT_MAX_LENGTH as MAX_REQUEST_BYTES;
 
 /// How `weft get-poetry` reports.
@@ -248,7 +248,7 @@ pub(crate) struct TransformClientArgs {
     #[arg(value_name = "[HOST:]PORT")]
     server: HostPort,
     /// The poem to transform: a file, or a built-in poem (loom, ten-bytes, clock).
-    #[arg(value_name = "POEM", default_value = "loom")]
+    #[arg(value_name = "POEM", default_value = DEFAULT_POEM)]
     poem: PoemArg,
 }
 

@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 
 use clap::{Args, Subcommand};
 
+use super::serve::DEFAULT_IFACE;
 use crate::host::{
     ConnId, ConnectError, DEFAULT_CONNECT_TIMEOUT, HostContext, HostPort, ListenerId, Program,
 };
@@ -34,7 +35,7 @@ enum Mode {
         #[arg(long, default_value_t = 0)]
         port: u16,
         /// Interface to listen on.
-        #[arg(long, default_value = "127.0.0.1")]
+        #[arg(long, default_value = DEFAULT_IFACE)]
         iface: String,
     },
     /// Play against a server; exits once the connection has ended.

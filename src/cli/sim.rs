@@ -386,18 +386,15 @@ fn plural(n: usize, noun: &str) -> String {
     }
 }
 
-/// Whether a report of many hosts lists `host` in full: it exited non-zero, or a
-/// broken expectation names it (a failure line starts with its name, or a panic
-/// report names it).
+/// Whether a report of many hosts lists `host` in full: it exited non-zero, broke an
+/// expectation, or panicked.
 fn stands_out(outcome: &Outcome, host: &str, code: Option<i32>) -> bool {
-    let quoted = format!("host {host:?} ");
     code.is_some_and(|c| c != 0)
-        || outcome.failures.iter().any(|failure| {
-            failure
-                .strip_prefix(host)
-                .is_some_and(|rest| rest.starts_with(' '))
-                || failure.contains(&quoted)
-        })
+        || outcome
+            .broken
+            .iter()
+            .any(|broken| broken.host() == Some(host))
+        || (outcome.panic.as_ref()).is_some_and(|panic| panic.host.as_deref() == Some(host))
 }
 
 fn collect_files(ctx: &SimContext<'_>, paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {

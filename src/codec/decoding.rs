@@ -4,6 +4,7 @@
 //! else goes to the codec's own state machine, which gathers a frame that straddles
 //! chunks; and the first error fails the decoder for good, at a stream offset.
 
+use std::fmt::Debug;
 use std::ops::Range;
 
 /// A codec's own state machine, as [`Progress::decode`] drives it.
@@ -31,6 +32,9 @@ pub(crate) trait Reassembly {
 
     /// Forgets the frame in progress and frees its buffer: the stream broke.
     fn discard(&mut self);
+
+    /// Bytes held for the frame in progress (the decoder's `buffered`).
+    fn buffered(&self) -> usize;
 }
 
 /// What a buffer that starts at a frame boundary starts with.
@@ -42,6 +46,28 @@ pub(crate) enum Front<E> {
     /// Bytes that can never become a frame, broken `offset` bytes in.
     Broken { error: E, offset: usize },
 }
+
+/// [`Reassembly::front`] from what a codec's whole-buffer `check` says of `rest`: the
+/// frame it finds is lent out, `Incomplete` waits for more bytes, `Invalid` breaks the
+/// stream. `front_by_check!(check(rest, max), CheckError, payload_range)` names the
+/// codec's error type and its `Frame`'s method for the payload's range. A macro, not a
+/// function: each codec's `Frame` and `CheckError` are public types of its own, of one
+/// shape.
+macro_rules! front_by_check {
+    ($checked:expr, $check_error:ident, $payload_range:ident) => {
+        match $checked {
+            Ok(frame) => $crate::codec::decoding::Front::Whole {
+                payload: frame.$payload_range(),
+                len: frame.total_len(),
+            },
+            Err($check_error::Incomplete) => $crate::codec::decoding::Front::Incomplete,
+            Err($check_error::Invalid { error, offset }) => {
+                $crate::codec::decoding::Front::Broken { error, offset }
+            }
+        }
+    };
+}
+pub(crate) use front_by_check;
 
 /// What a decoder counts around its [`Reassembly`], and the error that failed it.
 #[derive(Clone, Debug)]
@@ -134,4 +160,44 @@ impl<E: Copy> Progress<E> {
             }
         }
     }
+}
+
+/// What a decoder made of a stream: its frames in order, the error that failed it, and
+/// the bytes it accepted.
+pub(crate) type Decoded<E> = (Vec<Vec<u8>>, Option<E>, u64);
+
+/// The first rule a codec's `fuzz` checks: decoders starting as `machine` make the same
+/// of `stream` given whole as given in reads of `read` bytes, and hold fewer than
+/// `bound` bytes after every read. Returns what they made of it.
+///
+/// # Panics
+/// If the two decodings differ or a read leaves `bound` bytes or more held.
+pub(crate) fn decode_whole_and_cut<M>(
+    machine: &M,
+    stream: &[u8],
+    read: usize,
+    bound: usize,
+) -> Decoded<M::Error>
+where
+    M: Reassembly + Clone,
+    M::Error: PartialEq + Debug,
+{
+    let decode = |reads: &mut dyn Iterator<Item = &[u8]>| {
+        let mut machine = machine.clone();
+        let mut progress = Progress::new();
+        let mut frames = Vec::new();
+        let mut error = None;
+        for chunk in reads {
+            if let Err(e) = progress.decode(&mut machine, chunk, |f| frames.push(f.to_vec())) {
+                error = Some(e);
+                break;
+            }
+            assert!(machine.buffered() < bound, "buffer bound");
+        }
+        (frames, error, progress.consumed())
+    };
+    let whole = decode(&mut std::iter::once(stream));
+    let cut = decode(&mut stream.chunks(read));
+    assert_eq!(whole, cut, "a different cut changed the outcome");
+    whole
 }

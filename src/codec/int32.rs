@@ -32,7 +32,7 @@
 
 use std::ops::Range;
 
-use super::decoding::{Front, Progress, Reassembly};
+use super::decoding::{Front, Progress, Reassembly, decode_whole_and_cut, front_by_check};
 
 /// Twisted's `IntNStringReceiver.MAX_LENGTH`.
 pub const DEFAULT_MAX_LENGTH: usize = 99_999;
@@ -257,10 +257,7 @@ impl Int32Decoder {
 
     /// Bytes held for a frame that is not complete yet, prefix bytes included.
     pub fn buffered(&self) -> usize {
-        match self.machine.state {
-            State::Prefix { have, .. } => have,
-            State::Payload { .. } => PREFIX_LEN + self.machine.buf.len(),
-        }
+        self.machine.buffered()
     }
 
     /// Whether the stream so far ends exactly at a frame boundary.
@@ -289,14 +286,7 @@ impl Reassembly for Machine {
     }
 
     fn front(&self, rest: &[u8]) -> Front<Self::Error> {
-        match check(rest, self.max_length) {
-            Ok(frame) => Front::Whole {
-                payload: frame.payload_range(),
-                len: frame.total_len(),
-            },
-            Err(CheckError::Incomplete) => Front::Incomplete,
-            Err(CheckError::Invalid { error, offset }) => Front::Broken { error, offset },
-        }
+        front_by_check!(check(rest, self.max_length), CheckError, payload_range)
     }
 
     fn gather(
@@ -322,6 +312,13 @@ impl Reassembly for Machine {
     fn discard(&mut self) {
         self.state = START;
         self.buf = Vec::new();
+    }
+
+    fn buffered(&self) -> usize {
+        match self.state {
+            State::Prefix { have, .. } => have,
+            State::Payload { .. } => PREFIX_LEN + self.buf.len(),
+        }
     }
 }
 
@@ -374,23 +371,9 @@ pub fn fuzz(data: &[u8]) -> (Vec<Vec<u8>>, Option<Int32Error>) {
     let max_length = usize::from(setting(0));
     let read = usize::from(setting(1) % 16) + 1;
 
-    let decode = |chunks: &mut dyn Iterator<Item = &[u8]>| {
-        let mut decoder = Int32Decoder::with_max_length(max_length);
-        let mut payloads = Vec::new();
-        let mut error = None;
-        for chunk in chunks {
-            if let Err(e) = decoder.decode(chunk, |p| payloads.push(p.to_vec())) {
-                error = Some(e);
-                break;
-            }
-            assert!(decoder.buffered() < PREFIX_LEN + max_length, "buffer bound");
-        }
-        (payloads, error, decoder.consumed())
-    };
-    let whole = decode(&mut std::iter::once(stream));
-    let cut = decode(&mut stream.chunks(read));
-    assert_eq!(whole, cut, "a different cut changed the outcome");
-    let (payloads, error, consumed) = whole;
+    let decoder = Int32Decoder::with_max_length(max_length);
+    let (payloads, error, consumed) =
+        decode_whole_and_cut(&decoder.machine, stream, read, PREFIX_LEN + max_length);
 
     let mut again = Vec::new();
     for payload in &payloads {

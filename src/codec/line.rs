@@ -45,7 +45,7 @@ use std::ops::Range;
 
 use memchr::memmem::Finder;
 
-use super::decoding::{Front, Progress, Reassembly};
+use super::decoding::{Front, Progress, Reassembly, decode_whole_and_cut, front_by_check};
 
 /// Twisted's `LineReceiver.MAX_LENGTH`.
 pub const DEFAULT_MAX_LENGTH: usize = 16_384;
@@ -336,7 +336,7 @@ impl LineDecoder {
 
     /// Bytes held for a line that is not complete yet (Twisted's line buffer).
     pub fn buffered(&self) -> usize {
-        self.machine.buf.len()
+        self.machine.buffered()
     }
 
     /// The partial line held, as Twisted's `clearLineBuffer` would return it.
@@ -371,14 +371,7 @@ impl Reassembly for Machine {
     }
 
     fn front(&self, rest: &[u8]) -> Front<Self::Error> {
-        match self.format.check(rest) {
-            Ok(frame) => Front::Whole {
-                payload: frame.line_range(),
-                len: frame.total_len(),
-            },
-            Err(CheckError::Incomplete) => Front::Incomplete,
-            Err(CheckError::Invalid { error, offset }) => Front::Broken { error, offset },
-        }
+        front_by_check!(self.format.check(rest), CheckError, line_range)
     }
 
     /// An error counts from the start of the line.
@@ -415,6 +408,10 @@ impl Reassembly for Machine {
 
     fn discard(&mut self) {
         self.buf = Vec::new();
+    }
+
+    fn buffered(&self) -> usize {
+        self.buf.len()
     }
 }
 
@@ -468,23 +465,9 @@ pub fn fuzz(data: &[u8]) -> (Vec<Vec<u8>>, Option<LineError>) {
         .with_max_length(usize::from(setting(1) % 64));
     let read = usize::from(setting(2) % 16) + 1;
 
-    let decode = |chunks: &mut dyn Iterator<Item = &[u8]>| {
-        let mut decoder = LineDecoder::new(format.clone());
-        let mut lines = Vec::new();
-        let mut error = None;
-        for chunk in chunks {
-            if let Err(e) = decoder.decode(chunk, |l| lines.push(l.to_vec())) {
-                error = Some(e);
-                break;
-            }
-            assert!(decoder.buffered() < format.overflow_len(), "buffer bound");
-        }
-        (lines, error, decoder.consumed())
-    };
-    let whole = decode(&mut std::iter::once(stream));
-    let cut = decode(&mut stream.chunks(read));
-    assert_eq!(whole, cut, "a different cut changed the outcome");
-    let (lines, error, consumed) = whole;
+    let decoder = LineDecoder::new(format.clone());
+    let (lines, error, consumed) =
+        decode_whole_and_cut(&decoder.machine, stream, read, format.overflow_len());
 
     // The lines, re-encoded, are the stream's first `consumed` bytes (less a partial
     // line), and `check` finds the same first line.

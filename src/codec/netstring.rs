@@ -23,7 +23,7 @@
 
 use std::ops::Range;
 
-use super::decoding::{Front, Progress, Reassembly};
+use super::decoding::{Front, Progress, Reassembly, front_by_check};
 
 /// Twisted's `NetstringReceiver.MAX_LENGTH`.
 pub const DEFAULT_MAX_LENGTH: usize = 99_999;
@@ -290,10 +290,7 @@ impl NetstringDecoder {
 
     /// Payload bytes held for a netstring that is not complete yet.
     pub fn buffered(&self) -> usize {
-        match self.machine.state {
-            State::Payload { .. } | State::Comma => self.machine.buf.len(),
-            State::Length(_) => 0,
-        }
+        self.machine.buffered()
     }
 
     /// Whether the stream so far ends exactly at a netstring boundary (a connection that
@@ -327,14 +324,7 @@ impl Reassembly for Machine {
     }
 
     fn front(&self, rest: &[u8]) -> Front<Self::Error> {
-        match check(rest, self.max_length) {
-            Ok(frame) => Front::Whole {
-                payload: frame.payload_range(),
-                len: frame.total_len(),
-            },
-            Err(CheckError::Incomplete) => Front::Incomplete,
-            Err(CheckError::Invalid { error, offset }) => Front::Broken { error, offset },
-        }
+        front_by_check!(check(rest, self.max_length), CheckError, payload_range)
     }
 
     /// An error counts from the offending byte.
@@ -383,6 +373,13 @@ impl Reassembly for Machine {
     fn discard(&mut self) {
         self.state = START;
         self.buf = Vec::new();
+    }
+
+    fn buffered(&self) -> usize {
+        match self.state {
+            State::Payload { .. } | State::Comma => self.buf.len(),
+            State::Length(_) => 0,
+        }
     }
 }
 

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::BrokenExpectation;
 use crate::host::Stream;
 use crate::simnet::{Fault, FaultAction, HostStatus, SimNet};
 use crate::time::Instant;
@@ -113,64 +114,88 @@ impl Expect {
             .map(String::as_str)
     }
 
-    /// The broken expectations of a finished run, one line each.
+    /// The broken expectations of a finished run, one line each: [`broken`](Self::broken)'s,
+    /// rendered.
     pub fn check(&self, net: &SimNet, finished_at: Instant, limit: Duration) -> Vec<String> {
+        let broken = self.broken(net, finished_at, limit);
+        broken.iter().map(ToString::to_string).collect()
+    }
+
+    /// The broken expectations of a finished run, in the order of the keys: `exit`,
+    /// `running`, `finish-by`, `stdout`, `stdout-contains`, `stderr-contains`, `quiet`,
+    /// `transcript-count`, `transcript-contains`, `transcript-lacks`.
+    pub fn broken(
+        &self,
+        net: &SimNet,
+        finished_at: Instant,
+        limit: Duration,
+    ) -> Vec<BrokenExpectation> {
         let names = net.host_names();
-        let mut failures = Vec::new();
+        let mut broken = Vec::new();
         for (host, &want) in each_host(&self.exit, names) {
-            match net.status(host) {
-                Some(HostStatus::Exited(code)) if code == want => {}
-                Some(HostStatus::Exited(code)) => {
-                    failures.push(format!("{host} exited with {code}, expected {want}"));
-                }
-                Some(HostStatus::Crashed) => {
-                    failures.push(format!("{host} is crashed, expected exit {want}"))
-                }
-                _ => failures.push(format!(
-                    "{host} did not exit within {limit:?} (expected exit {want})"
-                )),
+            let got = net.status(host);
+            if got != Some(HostStatus::Exited(want)) {
+                broken.push(BrokenExpectation::Exit {
+                    host: host.to_owned(),
+                    want,
+                    got,
+                    limit,
+                });
             }
         }
         for host in &self.running {
-            match net.status(host) {
-                Some(HostStatus::Running) => {}
-                Some(HostStatus::Exited(code)) => failures.push(format!(
-                    "{host} exited with {code}, expected it still running after {limit:?}"
-                )),
-                _ => failures.push(format!("{host} is crashed, expected it still running")),
+            let got = net.status(host);
+            if got != Some(HostStatus::Running) {
+                broken.push(BrokenExpectation::Running {
+                    host: host.clone(),
+                    got,
+                    limit,
+                });
             }
         }
         if let Some(by) = self.finish_by
             && !self.exit.is_empty()
             && finished_at > Instant::ZERO + by
         {
-            failures.push(format!("finished at {finished_at}, expected by {by:?}"));
+            broken.push(BrokenExpectation::FinishBy { finished_at, by });
         }
         for (host, want) in each_host(&self.stdout, names) {
             let got = net.lines(host, Stream::Stdout);
             if got != *want {
-                failures.push(format!("{host} stdout was {got:#?}, expected {want:#?}"));
+                broken.push(BrokenExpectation::Stdout {
+                    host: host.to_owned(),
+                    got: owned(&got),
+                    want: want.clone(),
+                });
             }
         }
-        let missing = |stream, host: &str, wanted: &[String], failures: &mut Vec<String>| {
+        let lacking = |stream, host: &str, wanted: &[String], broken: &mut Vec<_>| {
             let got = net.lines(host, stream);
             for want in wanted {
                 if !got.iter().any(|line| line.contains(want.as_str())) {
-                    failures.push(format!("{host} {stream:?} lacks {want:?}; it has {got:?}"));
+                    broken.push(BrokenExpectation::Contains {
+                        host: host.to_owned(),
+                        stream,
+                        want: want.clone(),
+                        got: owned(&got),
+                    });
                 }
             }
         };
         for (host, wanted) in each_host(&self.stdout_contains, names) {
-            missing(Stream::Stdout, host, wanted, &mut failures);
+            lacking(Stream::Stdout, host, wanted, &mut broken);
         }
         for (host, wanted) in each_host(&self.stderr_contains, names) {
-            missing(Stream::Stderr, host, wanted, &mut failures);
+            lacking(Stream::Stderr, host, wanted, &mut broken);
         }
         let quiet: BTreeMap<String, ()> = self.quiet.iter().map(|h| (h.clone(), ())).collect();
         for (host, ()) in each_host(&quiet, names) {
             let got = net.lines(host, Stream::Stderr);
             if !got.is_empty() {
-                failures.push(format!("{host} printed on stderr: {got:?}"));
+                broken.push(BrokenExpectation::Quiet {
+                    host: host.to_owned(),
+                    got: owned(&got),
+                });
             }
         }
         let needs_text = !self.transcript_contains.is_empty()
@@ -181,24 +206,33 @@ impl Expect {
             for (needle, &want) in &self.transcript_count {
                 let got = text.lines().filter(|l| l.contains(needle.as_str())).count();
                 if got != want {
-                    failures.push(format!(
-                        "transcript has {got} lines with {needle:?}, expected {want}"
-                    ));
+                    broken.push(BrokenExpectation::TranscriptCount {
+                        needle: needle.clone(),
+                        got,
+                        want,
+                    });
                 }
             }
             for want in &self.transcript_contains {
                 if !text.contains(want.as_str()) {
-                    failures.push(format!("transcript lacks {want:?}"));
+                    broken.push(BrokenExpectation::TranscriptContains { want: want.clone() });
                 }
             }
             for unwanted in &self.transcript_lacks {
                 if text.contains(unwanted.as_str()) {
-                    failures.push(format!("transcript contains {unwanted:?}"));
+                    broken.push(BrokenExpectation::TranscriptLacks {
+                        unwanted: unwanted.clone(),
+                    });
                 }
             }
         }
-        failures
+        broken
     }
+}
+
+/// Output lines, kept.
+fn owned(lines: &[&str]) -> Vec<String> {
+    lines.iter().map(|&line| line.to_owned()).collect()
 }
 
 /// Whether a host name in an expectation is a pattern.

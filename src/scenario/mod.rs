@@ -73,6 +73,7 @@
 //! Durations are written `500ns`, `10us`, `150ms`, `1.5s`, `2m`, `1h`, or as a number of
 //! seconds, up to 10^12 s; negative ones are refused.
 
+mod broken;
 mod catalogue;
 mod expect;
 mod folder;
@@ -82,6 +83,7 @@ mod shrink;
 mod validate;
 mod words;
 
+pub use broken::BrokenExpectation;
 pub use catalogue::{
     Catalogue, Constructor, NoOptions, OptionDoc, ProgramError, ProgramOptions,
     assert_options_listed, options_listing_problems,

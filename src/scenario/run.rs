@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use super::{Catalogue, Scenario, ScenarioError};
+use super::{BrokenExpectation, Catalogue, Scenario, ScenarioError};
 use crate::host::Stream;
 use crate::simnet::{RunawayError, SimNet};
 use crate::testing::{LifecycleLedger, Transcript, logs};
@@ -17,6 +17,10 @@ pub struct Outcome {
     pub seed: u64,
     /// Broken expectations (or the panic), one line each; empty means the run passed.
     pub failures: Vec<String>,
+    /// The broken expectations as values, in the order of their lines in `failures`
+    /// (which go on with any `connections-end-once` violation); empty when a panic or a
+    /// limit stopped the run.
+    pub broken: Vec<BrokenExpectation>,
     /// A program panicked and the run stopped there.
     pub panic: Option<PanicReport>,
     /// One of the scenario's `[limits]` stopped the run there.
@@ -230,11 +234,13 @@ impl Scenario {
         };
         let stopped = net.runaway().cloned();
         let mut failures = Vec::new();
+        let mut broken = Vec::new();
         match (&panic, &stopped) {
             (Some(panic), _) => failures.push(panic.to_string()),
             (None, Some(stopped)) => failures.push(format!("stopped: {stopped}")),
             (None, None) => {
-                failures = self.expect.check(&net, finished_at, self.duration);
+                broken = self.expect.broken(&net, finished_at, self.duration);
+                failures = broken.iter().map(ToString::to_string).collect();
                 failures.extend(ledger.iter().flat_map(|l| l.violations(&net)));
             }
         }
@@ -242,6 +248,7 @@ impl Scenario {
         Ok(Outcome {
             seed,
             failures,
+            broken,
             panic,
             stopped,
             exit_codes: names

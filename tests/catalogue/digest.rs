@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use weft::scenario::{Recording, Scenario};
 
-use super::{catalogue, cli, folder};
+use super::{catalogue, cli, folder, sweep_row};
 
 fn scenario_text(leaky: bool) -> String {
     format!(
@@ -72,14 +72,7 @@ fn a_sweep_finds_a_leaky_program_by_digest_and_names_the_first_differing_line() 
         ],
     );
     assert_eq!(status, ExitCode::from(1), "{out}");
-    let row = |name: &str| {
-        out.lines()
-            .find(|l| l.starts_with(name))
-            .unwrap_or_else(|| panic!("no row for {name}:\n{out}"))
-            .split_whitespace()
-            .map(str::to_owned)
-            .collect::<Vec<_>>()
-    };
+    let row = |name: &str| sweep_row(&out, name);
     // scenario, runs, passed, failed, nondet
     assert_eq!(row("a-steady")[1..5], ["3", "3", "0", "0"], "{out}");
     assert_eq!(row("b-leaky")[1..5], ["3", "0", "3", "3"], "{out}");

@@ -184,6 +184,15 @@ fn folder(name: &str, files: &[(&str, &str)]) -> PathBuf {
     dir
 }
 
+/// The words of the row a sweep's table gives the scenario `name`.
+fn sweep_row<'a>(out: &'a str, name: &str) -> Vec<&'a str> {
+    out.lines()
+        .find(|l| l.starts_with(name))
+        .unwrap_or_else(|| panic!("no row for {name}:\n{out}"))
+        .split_whitespace()
+        .collect()
+}
+
 fn cli(catalogue: &Catalogue, args: &[&str]) -> (ExitCode, String) {
     let mut out = Vec::new();
     let status = weft::cli::run_from(
@@ -368,13 +377,7 @@ fn a_sweep_keeps_going_past_a_bad_file_and_a_panicking_file() {
         ],
     );
     assert_eq!(status, ExitCode::from(1), "{out}");
-    let row = |name: &str| {
-        out.lines()
-            .find(|l| l.starts_with(name))
-            .unwrap_or_else(|| panic!("no row for {name}:\n{out}"))
-            .split_whitespace()
-            .collect::<Vec<_>>()
-    };
+    let row = |name: &str| sweep_row(&out, name);
     // scenario, runs, passed, failed, nondet
     assert_eq!(row("a-greeting")[1..5], ["5", "5", "0", "0"], "{out}");
     assert_eq!(row("d-panicking")[1..5], ["5", "0", "5", "0"], "{out}");

@@ -14,8 +14,8 @@ pub(crate) const DEFAULT_IFACE: &str = "127.0.0.1";
 /// The port a server listens on unless told (`--port`, `port`): a free one.
 pub(crate) const DEFAULT_PORT: u16 = 0;
 
-/// The poem a server serves unless told (`POEM`, `poem`).
-pub(crate) const DEFAULT_POEM: &str = "loom";
+/// The poem a server serves unless told (`POEM`, `poem`), as a scenario file's.
+pub(crate) use crate::programs::poetry::poems::DEFAULT_POEM;
 
 /// Parses seconds as a float (`0.1`, `5`), as the originals' `--delay` and `--timeout`.
 pub(crate) fn seconds(text: &str) -> Result<Duration, String> {

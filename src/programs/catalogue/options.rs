@@ -5,6 +5,7 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer};
 
 use crate::host::HostPort;
+use crate::programs::poetry::poems::DEFAULT_POEM;
 use crate::programs::poetry::{
     DEFAULT_DELAY, DEFAULT_EXPIRY, DEFAULT_NUM_BYTES, DEFAULT_RETRY_DELAY, DEFAULT_TRANSFORM, Pace,
     Poem, ReportStyle,
@@ -12,15 +13,19 @@ use crate::programs::poetry::{
 use crate::scenario::{OptionDoc, ProgramOptions};
 use crate::simnet::{format_duration, human_duration, opt_human_duration};
 
+/// The interface a listening program of a scenario binds unless told: every one of its
+/// host's addresses.
+const ANY_INTERFACE: &str = "0.0.0.0";
+
 fn any_interface() -> String {
-    "0.0.0.0".to_owned()
+    ANY_INTERFACE.to_owned()
 }
 
 /// The two options of every listening program.
 fn listen_docs() -> [OptionDoc; 2] {
     [
         OptionDoc::required("port", "port"),
-        OptionDoc::optional("iface", "address", "0.0.0.0"),
+        OptionDoc::optional("iface", "address", ANY_INTERFACE),
     ]
 }
 
@@ -141,7 +146,7 @@ pub(super) struct PoetryServer {
 }
 
 fn default_poem() -> Poem {
-    Poem::builtin("loom").expect("loom is built in")
+    Poem::builtin(DEFAULT_POEM).expect("the default poem is built in")
 }
 
 /// A poem by name; an unknown name is refused when the file is checked.
@@ -173,7 +178,7 @@ impl ProgramOptions for PoetryServer {
     fn describe() -> Vec<OptionDoc> {
         let mut docs = listen_docs().to_vec();
         docs.extend([
-            OptionDoc::optional("poem", "loom, ten-bytes or clock", "loom"),
+            OptionDoc::optional("poem", "loom, ten-bytes or clock", DEFAULT_POEM),
             OptionDoc::optional("num-bytes", "bytes", DEFAULT_NUM_BYTES.to_string()),
             OptionDoc::optional("delay", "duration", format_duration(DEFAULT_DELAY)),
         ]);

@@ -115,6 +115,11 @@ pub const TEN_BYTES: &str = include_str!("poems/ten-bytes.txt");
 /// "The Clock That Never Ticks Alone", 653 bytes (66 chunks of 10 bytes, 6.6 s).
 pub const CLOCK: &str = include_str!("poems/clock.txt");
 
+/// The built-in poem a poetry server serves unless told: a scenario file's `poem`, the
+/// servers' `POEM` argument and a services file's `poem`, the transform client's `POEM`
+/// and `weft bench tcp --poem`.
+pub(crate) const DEFAULT_POEM: &str = "loom";
+
 /// The built-in poems by name, for the command line (`--poem loom`).
 pub const BUILTIN_POEMS: &[(&str, &str)] =
     &[("loom", LOOM), ("ten-bytes", TEN_BYTES), ("clock", CLOCK)];
