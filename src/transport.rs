@@ -212,12 +212,13 @@ impl TransportState {
     }
 
     /// Moves every pending byte into `out` (which should be empty; its allocation is
-    /// reused), as [`consume`](Self::consume) of everything would.
+    /// reused), as [`consume`](Self::consume) of everything would. Returns whether
+    /// anything was pending.
     #[inline(always)]
-    pub fn take_pending(&mut self, out: &mut Vec<u8>) {
+    pub fn take_pending(&mut self, out: &mut Vec<u8>) -> bool {
         out.clear();
         if self.queue.is_empty() {
-            return;
+            return false;
         }
         if self.sent == 0 {
             std::mem::swap(&mut self.queue, out);
@@ -225,11 +226,13 @@ impl TransportState {
             out.extend_from_slice(&self.queue[self.sent..]);
             self.queue.clear();
             self.sent = 0;
+            if out.is_empty() {
+                return false;
+            }
         }
-        if !out.is_empty() {
-            self.sent_total += out.len() as u64;
-            self.drained();
-        }
+        self.sent_total += out.len() as u64;
+        self.drained();
+        true
     }
 
     /// The close the driver should carry out now, if any.
