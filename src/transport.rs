@@ -117,6 +117,12 @@ pub struct TransportState {
     producer: Option<Registered>,
     /// Cached `!closed && !aborted && write_side == Open`: checked on every write.
     writable: bool,
+    /// Cached `writable && producer.is_none()`: a write that may skip the producer's
+    /// high-water check (ping-pong, heartbeats), in one test.
+    plain_writes: bool,
+    /// Cached `!closed && !aborted && !disconnecting` ([`accepts_data`](Self::accepts_data)):
+    /// checked on every read.
+    accepting: bool,
     closed: bool,
     aborted: bool,
     disconnecting: bool,
@@ -158,6 +164,8 @@ impl TransportState {
             aborted: false,
             closed: false,
             writable: true,
+            plain_writes: true,
+            accepting: true,
             reading_paused: false,
             owed: false,
             notices: VecDeque::new(),
@@ -204,12 +212,13 @@ impl TransportState {
     }
 
     /// Moves every pending byte into `out` (which should be empty; its allocation is
-    /// reused), as [`consume`](Self::consume) of everything would.
+    /// reused), as [`consume`](Self::consume) of everything would. Returns whether
+    /// anything was pending.
     #[inline(always)]
-    pub fn take_pending(&mut self, out: &mut Vec<u8>) {
+    pub fn take_pending(&mut self, out: &mut Vec<u8>) -> bool {
         out.clear();
         if self.queue.is_empty() {
-            return;
+            return false;
         }
         if self.sent == 0 {
             std::mem::swap(&mut self.queue, out);
@@ -217,11 +226,13 @@ impl TransportState {
             out.extend_from_slice(&self.queue[self.sent..]);
             self.queue.clear();
             self.sent = 0;
+            if out.is_empty() {
+                return false;
+            }
         }
-        if !out.is_empty() {
-            self.sent_total += out.len() as u64;
-            self.drained();
-        }
+        self.sent_total += out.len() as u64;
+        self.drained();
+        true
     }
 
     /// The close the driver should carry out now, if any.
@@ -247,14 +258,18 @@ impl TransportState {
     /// Records that end-of-stream has been sent (after [`CloseAction::ShutdownWrite`]).
     pub fn write_shut_down(&mut self) {
         self.write_side = WriteSide::Shut;
-        self.writable = false;
+        self.set_writable(false);
     }
 
     /// Whether incoming data should reach the protocol at all. False once it has asked
     /// to close: Twisted stops reading on `loseConnection`, and later bytes are dropped.
     #[inline]
     pub fn accepts_data(&self) -> bool {
-        !self.closed && !self.aborted && !self.disconnecting
+        debug_assert_eq!(
+            self.accepting,
+            !self.closed && !self.aborted && !self.disconnecting
+        );
+        self.accepting
     }
 
     /// Whether the protocol has paused inbound data ([`Transport::pause_reading`]).
@@ -290,13 +305,21 @@ impl TransportState {
         if std::mem::replace(&mut self.closed, true) {
             return false;
         }
-        self.writable = false;
+        self.accepting = false;
+        self.set_writable(false);
         self.queue.clear();
         self.sent = 0;
         if self.producer.take().is_some() {
             self.owe(Notice::StopProducing);
         }
         true
+    }
+
+    /// Sets `writable` and the caches that follow from it.
+    #[inline]
+    fn set_writable(&mut self, writable: bool) {
+        self.writable = writable;
+        self.plain_writes = writable && self.producer.is_none();
     }
 
     /// The next call owed to the protocol.
@@ -323,6 +346,14 @@ impl TransportState {
 
     #[inline(always)]
     fn drained(&mut self) {
+        // No producer (the common case) costs one test; the rest is out of line.
+        if self.producer.is_some() {
+            self.drained_with_producer();
+        }
+    }
+
+    #[inline(never)]
+    fn drained_with_producer(&mut self) {
         if let Some(producer) = &mut self.producer {
             match producer.kind {
                 ProducerKind::Pull => self.owe(Notice::ResumeProducing),
@@ -341,9 +372,9 @@ impl Consumer for TransportState {
     fn write(&mut self, data: &[u8]) {
         // One byte into room the queue already has and no producer to watch (ping-pong,
         // heartbeats): a path with no call on it saves no registers.
+        debug_assert_eq!(self.plain_writes, self.writable && self.producer.is_none());
         if let [byte] = data
-            && self.writable
-            && self.producer.is_none()
+            && self.plain_writes
             && self.queue.len() < self.queue.capacity()
         {
             self.queue.push(*byte);
@@ -365,6 +396,7 @@ impl Consumer for TransportState {
             kind,
             paused: false,
         });
+        self.plain_writes = false;
         if kind == ProducerKind::Pull {
             self.owe(Notice::ResumeProducing);
         }
@@ -372,10 +404,13 @@ impl Consumer for TransportState {
     }
 
     fn unregister_producer(&mut self) -> Result<(), ProducerError> {
-        self.producer
+        let unregistered = self
+            .producer
             .take()
             .map(|_| ())
-            .ok_or(ProducerError::NotRegistered)
+            .ok_or(ProducerError::NotRegistered);
+        self.set_writable(self.writable);
+        unregistered
     }
 }
 
@@ -403,13 +438,15 @@ impl Transport for TransportState {
     fn lose_connection(&mut self) {
         if !self.closed {
             self.disconnecting = true;
+            self.accepting = false;
         }
     }
 
     fn abort_connection(&mut self) {
         if !self.closed && !self.aborted {
             self.aborted = true;
-            self.writable = false;
+            self.accepting = false;
+            self.set_writable(false);
             self.queue.clear();
             self.sent = 0;
         }
@@ -418,7 +455,7 @@ impl Transport for TransportState {
     fn lose_write_connection(&mut self) {
         if self.write_side == WriteSide::Open {
             self.write_side = WriteSide::ShutdownRequested;
-            self.writable = false;
+            self.set_writable(false);
         }
     }
 
@@ -473,6 +510,27 @@ mod tests {
         );
         t.consume(1);
         assert_eq!(t.take_notice(), Some(Notice::ResumeProducing));
+    }
+
+    #[test]
+    fn a_one_byte_write_still_pauses_a_push_producer_and_is_dropped_once_closed() {
+        let mut t = state();
+        t.set_high_water(0);
+        t.write(b"*");
+        t.register_producer(ProducerKind::Push).unwrap();
+        t.write(b"*");
+        assert_eq!(t.take_notice(), Some(Notice::PauseProducing));
+        t.unregister_producer().unwrap();
+        t.write(b"*");
+        assert_eq!(t.pending(), b"***");
+        t.lose_write_connection();
+        t.write(b"!");
+        assert_eq!(t.pending(), b"***", "nothing after a half-close");
+        let mut t = state();
+        t.abort_connection();
+        t.write(b"!");
+        assert!(t.pending().is_empty(), "nothing after an abort");
+        assert!(!t.accepts_data());
     }
 
     #[test]

@@ -139,6 +139,7 @@ impl<F: Factory> FactoryProgram<F> {
         }
     }
 
+    #[inline]
     fn with<R>(
         &mut self,
         cx: &mut HostContext<'_, (ConnId, TimerOf<F>)>,

@@ -191,6 +191,7 @@ impl<T> HostContext<'_, T> {
     /// Runs `f` with a protocol [`Context`] for `conn`: its transport, and this clock
     /// seen through `wrap`, which turns the protocol's timers into the program's.
     /// Returns `None` (without running `f`) if `conn` is not up.
+    #[inline]
     pub fn with_protocol<U, R>(
         &mut self,
         conn: ConnId,

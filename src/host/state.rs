@@ -98,7 +98,7 @@ impl HostState {
 
     /// Lists `conn` for the driver, and as touched by the current callback, so that
     /// any producer notice it owes is delivered when the callback returns.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn touch(&mut self, conn: ConnId) -> Option<&mut TransportState> {
         let entry = self.conns.get_mut(conn)?;
         self.dirty.insert(conn);

@@ -245,28 +245,30 @@ impl<C: Protocol, S: Protocol> Pump<C, S> {
     /// The steps of every round, whichever way it delivers: one order for both.
     #[inline(always)]
     fn round(&mut self, read_size: usize, deliver: fn(&mut Self, Which)) -> bool {
-        // Both takes always run: `|`, not `||`.
-        let moved =
-            self.take_output(Which::Client, read_size) | self.take_output(Which::Server, read_size);
-        if !moved {
+        let to_server = self.take_output(Which::Client, read_size);
+        let to_client = self.take_output(Which::Server, read_size);
+        if !(to_server || to_client) {
             return self.close_step(Which::Client) || self.close_step(Which::Server);
         }
-        deliver(self, Which::Server);
-        deliver(self, Which::Client);
+        // An inbox holds bytes exactly when its take moved some.
+        if to_server {
+            deliver(self, Which::Server);
+        }
+        if to_client {
+            deliver(self, Which::Client);
+        }
         true
     }
 
-    /// [`deliver`](Self::deliver) without the options: one read of everything taken,
-    /// nothing recorded, straight from the inbox.
+    /// [`deliver`](Self::deliver) without the options: one read of everything taken
+    /// (the caller knows there is some), nothing recorded, straight from the inbox.
     #[inline(always)]
     fn deliver_whole(&mut self, to: Which) {
         let end = match to {
             Which::Client => &mut self.client_end,
             Which::Server => &mut self.server_end,
         };
-        if end.inbox.is_empty() {
-            return;
-        }
+        debug_assert!(!end.inbox.is_empty());
         if end.transport.accepts_data() {
             match to {
                 Which::Client => {
@@ -399,10 +401,10 @@ impl<C: Protocol, S: Protocol> Pump<C, S> {
         }
     }
 
-    /// Takes up to `read_size` of `from`'s queued bytes into its peer's inbox,
-    /// unless the peer has paused reading (then they stay queued and push back on
-    /// `from`'s producer), and delivers the producer notices the drain caused. Returns
-    /// whether anything was taken.
+    /// Takes up to `read_size` (at least 1) of `from`'s queued bytes into its peer's
+    /// inbox, unless the peer has paused reading (then they stay queued and push back
+    /// on `from`'s producer), and delivers the producer notices the drain caused.
+    /// Returns whether anything was taken.
     #[inline(always)]
     fn take_output(&mut self, from: Which, read_size: usize) -> bool {
         let (end, peer) = match from {
@@ -413,14 +415,14 @@ impl<C: Protocol, S: Protocol> Pump<C, S> {
             return false;
         }
         // Without a read limit there is nothing to measure first.
-        if read_size == usize::MAX || end.transport.pending().len() <= read_size {
-            end.transport.take_pending(&mut peer.inbox);
+        let taken = if read_size == usize::MAX || end.transport.pending().len() <= read_size {
+            end.transport.take_pending(&mut peer.inbox)
         } else {
             peer.inbox
                 .extend_from_slice(&end.transport.pending()[..read_size]);
             end.transport.consume(read_size);
-        }
-        let taken = !peer.inbox.is_empty();
+            true
+        };
         if end.transport.has_notices() {
             self.deliver_notices(from);
         }
