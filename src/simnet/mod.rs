@@ -23,6 +23,8 @@
 //!
 //! [`Segmentation`]: crate::testing::Segmentation
 
+#[cfg(test)]
+mod answer_tests;
 mod calls;
 mod commands;
 mod config;
@@ -244,6 +246,8 @@ pub struct SimNet {
     /// Connections an event touched, to drop once nothing more can happen on them.
     /// (Each once: the connection's `finishing` flag.)
     finished: Vec<u64>,
+    /// Arrivals whose answer went on the wire in the arrival's own pass (for tests).
+    answered_in_pass: u64,
 }
 
 impl SimNet {
@@ -294,6 +298,7 @@ impl SimNet {
             stopped: None,
             stretch: limits::Stretch::default(),
             finished: Vec::new(),
+            answered_in_pass: 0,
         }
     }
 
