@@ -165,6 +165,7 @@ fn asked_one_by_one<N: Node + ?Sized>(
         accepts_data: node.accepts_data(conn),
         ran_program,
         quiet: false,
+        timers_unchanged: false,
     }
 }
 
@@ -211,8 +212,12 @@ pub struct ConnPoll {
     /// [`deliver_data`](Node::deliver_data) and
     /// [`deliver_data_and_poll`](Node::deliver_data_and_poll) of a [`Host`] set it;
     /// false means "look at the host", always safe. (Timers are not covered: the
-    /// driver still asks [`poll_timeout`](Node::poll_timeout).)
+    /// driver looks at them by `timers_unchanged`.)
     pub quiet: bool,
+    /// The delivery scheduled, moved and cancelled no timer (so
+    /// [`poll_timeout`](Node::poll_timeout) would say what it said last). Set by the
+    /// same calls as `quiet`; false means "ask again", always safe.
+    pub timers_unchanged: bool,
 }
 
 /// A program with its clock and connections: the part of a host that every driver
@@ -415,11 +420,13 @@ impl<P: Program + 'static> Node for Host<P> {
             return (self.state.transport(conn)).map_or_else(ConnPoll::default, ConnPoll::of);
         }
         let _span = conn_span(conn);
+        let timers = self.clock.known_deadline();
         self.call(now, |p, cx| p.data_received(cx, conn, data));
         let poll = (self.state.transport(conn)).map_or_else(ConnPoll::default, ConnPoll::of);
         ConnPoll {
             ran_program: true,
             quiet: self.state.commands.is_empty() && self.state.dirty.is_only(conn),
+            timers_unchanged: timers.is_some() && self.clock.known_deadline() == timers,
             ..poll
         }
     }
@@ -440,6 +447,7 @@ impl<P: Program + 'static> Node for Host<P> {
         self.state.dirty.pop_first();
         ConnPoll {
             quiet: true,
+            timers_unchanged: delivered.timers_unchanged,
             ..self.poll_conn(now, conn, room, out)
         }
     }
@@ -544,6 +552,7 @@ impl ConnPoll {
             accepts_data: t.accepts_data(),
             ran_program: false,
             quiet: false,
+            timers_unchanged: false,
         }
     }
 

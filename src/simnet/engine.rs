@@ -141,6 +141,7 @@ impl SimNet {
         if self.hosts[h].status != HostStatus::Running {
             return;
         }
+        self.hosts[h].wake_unsettled = false;
         let offset = self.hosts[h].clock_offset;
         let Some(deadline) = self.hosts[h].node.as_mut().and_then(|n| n.poll_timeout()) else {
             self.hosts[h].wake = None;

@@ -130,6 +130,9 @@ struct SimHost {
     /// range wrapping around never hands out one a connection holds.
     ports_in_use: BTreeSet<u16>,
     wake: Option<Instant>,
+    /// `wake` was set by other means than asking the program (a clock jump): the
+    /// next settling asks again, even if the program's timers did not change.
+    wake_unsettled: bool,
     output: Vec<(Stream, String)>,
     /// In `SimNet::touched`.
     touched: bool,
@@ -384,6 +387,7 @@ impl SimNet {
             next_port: 40000,
             ports_in_use: BTreeSet::new(),
             wake: None,
+            wake_unsettled: false,
             output: Vec::new(),
             touched: false,
             settled: false,

@@ -190,9 +190,9 @@ impl SimNet {
     /// just found; `answer`: an arrival's, which may take the short path.
     fn deliver_reads_after(&mut self, conn: u64, to: usize, known: Option<ConnPoll>, answer: bool) {
         // A host a quiet read left untouched, to touch unless its answer is taken.
-        let mut owed = None;
+        let mut owed = Owed::default();
         self.deliver_reads_loop(conn, to, known, answer, &mut owed);
-        if let Some(h) = owed {
+        if let Some(h) = owed.host {
             self.touch_host(h);
         }
     }
@@ -203,7 +203,7 @@ impl SimNet {
         to: usize,
         known: Option<ConnPoll>,
         answer: bool,
-        owed: &mut Option<usize>,
+        owed: &mut Owed,
     ) {
         if let (Some(poll), Some(c)) = (known, self.conns.get_mut(conn)) {
             c.ends[to].read_state = Some(ReadState::from(&poll));
@@ -256,10 +256,16 @@ impl SimNet {
                         return;
                     };
                     if poll.quiet {
-                        // As settling would: the host is looked at, the end serviced.
-                        *owed = None;
+                        // As settling would: the end is serviced, and the host's wake-up
+                        // looked at again if it may have moved.
+                        owed.host = None;
                         self.answered_in_pass += 1;
-                        self.note_settled(h);
+                        if owed.timers_moved
+                            || !poll.timers_unchanged
+                            || self.hosts[h].wake_unsettled
+                        {
+                            self.note_settled(h);
+                        }
                         self.end_mut(conn, to).read_state = None;
                         self.serve(conn, to, h, hc, poll);
                         return;
@@ -272,7 +278,10 @@ impl SimNet {
                 let poll =
                     self.call_node_untouched(h, |node, now| node.deliver_data(now, hc, &chunk));
                 match &poll {
-                    Some(poll) if poll.quiet => *owed = Some(h),
+                    Some(poll) if poll.quiet => {
+                        owed.host = Some(h);
+                        owed.timers_moved |= !poll.timers_unchanged;
+                    }
                     Some(_) => self.touch_host(h),
                     None => {}
                 }
@@ -361,4 +370,13 @@ impl SimNet {
             }
         }
     }
+}
+
+/// What quiet reads of one delivery left for the end of it.
+#[derive(Default)]
+struct Owed {
+    /// The host they did not touch: touched at the end unless its answer was taken.
+    host: Option<usize>,
+    /// One of them moved a timer: the host's wake-up is looked at again.
+    timers_moved: bool,
 }
