@@ -40,6 +40,14 @@ impl SimNet {
     /// Runs everything the last event set in motion until the hosts are quiet, then
     /// schedules their next wake-ups.
     pub(super) fn settle(&mut self) {
+        // An arrival answered in its own pass leaves nothing (the common step).
+        if self.settled.is_empty()
+            && self.touched.is_empty()
+            && self.work.is_empty()
+            && self.due_faults.is_empty()
+        {
+            return;
+        }
         loop {
             if let Some(action) = self.due_faults.pop_front() {
                 self.apply(action);
