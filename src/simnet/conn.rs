@@ -63,38 +63,13 @@ pub(crate) struct Stall {
 }
 
 /// One end of a connection, and the direction it sends in.
+// What every arrival and answer reads comes first (`repr(C)` keeps the order), so that
+// with many connections an exchange touches few cache lines of each end; what only
+// setup, faults and closes read (the address, a stall) comes last or lives apart.
 #[derive(Debug)]
+#[repr(C)]
 pub(crate) struct End {
-    pub(crate) host: usize,
-    pub(crate) incarnation: u32,
-    /// The host's id for this connection, once the host knows it.
-    pub(crate) conn: Option<ConnId>,
-    pub(crate) addr: SocketAddr,
     pub(crate) phase: Phase,
-    /// Accepted from the program, not yet on the wire.
-    pub(crate) send_buf: VecDeque<u8>,
-    /// A FIN follows the send buffer.
-    pub(crate) fin_queued: bool,
-    pub(crate) fin_sent: bool,
-    /// Bytes on the wire toward the other end (count against its receive window).
-    pub(crate) in_flight: usize,
-    /// Arrival time of the last packet sent, to keep the direction in order.
-    pub(crate) last_arrival: Instant,
-    /// Packets on the wire toward the other end, in the order they arrive.
-    pub(crate) wire: VecDeque<Packet>,
-    /// Lost packets waiting for a retransmission, and everything sent after them.
-    pub(crate) stall: Option<Stall>,
-    /// Arrived, not yet read by the program.
-    pub(crate) recv_buf: RecvBuffer,
-    /// The other end's FIN arrived (after everything in `recv_buf`).
-    pub(crate) eof_received: bool,
-    pub(crate) eof_delivered: bool,
-    /// Cuts reads delivered to this end.
-    pub(crate) reads: Segmenter,
-    /// Bytes and netstring frames delivered to this end's program so far (for
-    /// frame-triggered faults).
-    pub(crate) bytes_delivered: u64,
-    pub(crate) frames: FrameCounter,
     /// In the network's work queue.
     pub(crate) queued: bool,
     /// Its program touched it since it was last serviced.
@@ -102,9 +77,39 @@ pub(crate) struct End {
     /// Its program had more bytes than the send buffer had room for: when the buffer
     /// drains, the program is asked again.
     pub(crate) backlog: bool,
+    /// A FIN follows the send buffer.
+    pub(crate) fin_queued: bool,
+    pub(crate) fin_sent: bool,
+    /// The other end's FIN arrived (after everything in `recv_buf`).
+    pub(crate) eof_received: bool,
+    pub(crate) eof_delivered: bool,
     /// What its program last said of its reading, kept until the connection comes out
     /// of the host's `poll_dirty` again (the `Node` contract): a read needs no poll.
     pub(crate) read_state: Option<ReadState>,
+    pub(crate) incarnation: u32,
+    pub(crate) host: usize,
+    /// The host's id for this connection, once the host knows it.
+    pub(crate) conn: Option<ConnId>,
+    /// Bytes on the wire toward the other end (count against its receive window).
+    pub(crate) in_flight: usize,
+    /// Arrival time of the last packet sent, to keep the direction in order.
+    pub(crate) last_arrival: Instant,
+    /// Arrived, not yet read by the program.
+    pub(crate) recv_buf: RecvBuffer,
+    /// Accepted from the program, not yet on the wire.
+    pub(crate) send_buf: VecDeque<u8>,
+    /// Packets on the wire toward the other end, in the order they arrive.
+    pub(crate) wire: VecDeque<Packet>,
+    /// Cuts reads delivered to this end.
+    pub(crate) reads: Segmenter,
+    /// Bytes and netstring frames delivered to this end's program so far (for
+    /// frame-triggered faults).
+    pub(crate) bytes_delivered: u64,
+    pub(crate) frames: FrameCounter,
+    /// Lost packets waiting for a retransmission, and everything sent after them
+    /// (boxed: rare, and large).
+    pub(crate) stall: Option<Box<Stall>>,
+    pub(crate) addr: SocketAddr,
 }
 
 /// Whether an end's program reads, as a poll or a delivery reported it.

@@ -68,11 +68,11 @@ impl SimNet {
         match &mut e.stall {
             Some(stall) => stall.queue.push_back(packet),
             None => {
-                e.stall = Some(Stall {
+                e.stall = Some(Box::new(Stall {
                     queue: VecDeque::from([packet]),
                     since: now,
                     rto,
-                });
+                }));
                 self.schedule(now + rto, Event::Retransmit { conn, from });
             }
         }
