@@ -99,7 +99,7 @@ pub(crate) struct End {
     /// Accepted from the program, not yet on the wire.
     pub(crate) send_buf: VecDeque<u8>,
     /// Packets on the wire toward the other end, in the order they arrive.
-    pub(crate) wire: VecDeque<Packet>,
+    pub(crate) wire: Fifo<Packet>,
     /// Cuts reads delivered to this end.
     pub(crate) reads: Segmenter,
     /// Bytes and netstring frames delivered to this end's program so far (for
@@ -141,7 +141,7 @@ impl End {
             fin_sent: false,
             in_flight: 0,
             last_arrival: Instant::ZERO,
-            wire: VecDeque::new(),
+            wire: Fifo::default(),
             stall: None,
             recv_buf: RecvBuffer::default(),
             eof_received: false,
@@ -174,11 +174,60 @@ impl End {
     }
 }
 
+/// A first-in first-out queue whose oldest item is kept inline: a connection mostly
+/// has one packet in flight per direction and one segment waiting, and then the queue
+/// touches no memory of its own.
+#[derive(Debug)]
+pub(crate) struct Fifo<T> {
+    /// The oldest item; `None` only if the queue is empty.
+    head: Option<T>,
+    rest: VecDeque<T>,
+}
+
+impl<T> Default for Fifo<T> {
+    fn default() -> Self {
+        Self {
+            head: None,
+            rest: VecDeque::new(),
+        }
+    }
+}
+
+impl<T> Fifo<T> {
+    #[inline]
+    pub(crate) fn push_back(&mut self, item: T) {
+        if self.head.is_none() {
+            self.head = Some(item);
+        } else {
+            self.rest.push_back(item);
+        }
+    }
+
+    #[inline]
+    pub(crate) fn pop_front(&mut self) -> Option<T> {
+        let head = self.head.take()?;
+        if !self.rest.is_empty() {
+            self.head = self.rest.pop_front();
+        }
+        Some(head)
+    }
+
+    #[inline]
+    fn front_mut(&mut self) -> Option<&mut T> {
+        self.head.as_mut()
+    }
+
+    fn clear(&mut self) {
+        self.head = None;
+        self.rest.clear();
+    }
+}
+
 /// Bytes that arrived and wait to be read, kept as the segments they came in, so that
 /// a read of a whole segment (the common case) copies nothing.
 #[derive(Debug, Default)]
 pub(crate) struct RecvBuffer {
-    segments: VecDeque<Bytes>,
+    segments: Fifo<Bytes>,
     len: usize,
 }
 
@@ -191,6 +240,7 @@ impl RecvBuffer {
         self.len == 0
     }
 
+    #[inline]
     pub(crate) fn push(&mut self, segment: Bytes) {
         self.len += segment.len();
         if !segment.is_empty() {
@@ -395,6 +445,21 @@ mod tests {
         assert_eq!(&buf.take(10)[..], b"fg", "no more than is there");
         assert!(buf.is_empty());
         assert_eq!(&buf.take(1)[..], b"");
+    }
+
+    #[test]
+    fn fifo_keeps_the_order_across_its_inline_head() {
+        let mut fifo = Fifo::default();
+        fifo.push_back(1);
+        assert_eq!(fifo.pop_front(), Some(1));
+        for i in 2..6 {
+            fifo.push_back(i);
+        }
+        assert_eq!(fifo.pop_front(), Some(2));
+        fifo.push_back(6);
+        let rest: Vec<i32> = std::iter::from_fn(|| fifo.pop_front()).collect();
+        assert_eq!(rest, [3, 4, 5, 6]);
+        assert_eq!(fifo.pop_front(), None);
     }
 
     #[test]
