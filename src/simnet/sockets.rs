@@ -242,14 +242,18 @@ impl SimNet {
                 let chunk = e.recv_buf.take(n);
                 e.bytes_delivered += n as u64;
                 e.frames.feed(&chunk);
-                let who = c.label(1 - to);
+                let recording = self.record || self.digest.is_some();
+                let who = recording.then(|| c.label(1 - to));
                 self.check_triggers(conn, to);
-                let what = if state.accepts {
-                    EventKind::Data(chunk.clone())
-                } else {
-                    EventKind::Discarded(chunk.len())
-                };
-                self.record(who, what);
+                // Neither label nor bytes are cloned for a run that keeps no record.
+                if let Some(who) = who {
+                    let what = if state.accepts {
+                        EventKind::Data(chunk.clone())
+                    } else {
+                        EventKind::Discarded(chunk.len())
+                    };
+                    self.record(who, what);
+                }
                 if answer && self.answer_may_follow(conn, to) {
                     let Some(poll) = self.deliver_and_answer(conn, to, h, hc, &chunk) else {
                         self.end_mut(conn, to).read_state = None;
