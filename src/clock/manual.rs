@@ -193,6 +193,19 @@ impl<T> ManualClock<T> {
         self.next_deadline_nanos().map(Instant::from_nanos)
     }
 
+    /// The earliest pending deadline if it is known without a sort (`Some(None)`:
+    /// nothing pending); `None` once a call has been scheduled, moved, run or
+    /// cancelled since [`next_deadline`](Self::next_deadline) last found it. Equal
+    /// answers before and after a callback tell a driver the callback left the timers
+    /// alone, without adding a sort point (which would place reset calls early).
+    #[inline]
+    pub fn known_deadline(&self) -> Option<Option<Instant>> {
+        if self.pending == 0 {
+            return Some(None);
+        }
+        self.next_known.map(|n| Some(Instant::from_nanos(n)))
+    }
+
     /// The earliest pending deadline, from the cache when nothing has changed. Nothing
     /// pending means no call waits to be re-sorted either (a moved call that ended is
     /// only dropped by the next sort), so the sort can wait too.

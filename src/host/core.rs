@@ -93,6 +93,30 @@ pub trait Node: Any {
         self.handle_data(now, conn, data);
         asked_one_by_one(self, conn, 0, true)
     }
+    /// [`deliver_data`](Self::deliver_data), and, if that left the host
+    /// [`quiet`](ConnPoll::quiet), the answer taken at once: the connection's dirty mark
+    /// (the driver needs no [`poll_dirty`](Self::poll_dirty) for it) and up to `room`
+    /// of its pending bytes, as a [`poll_conn`](Self::poll_conn) right after the
+    /// delivery would take them. The poll returned is then that `poll_conn`'s, with
+    /// `quiet` set; otherwise it is the delivery's, `quiet` clear, nothing moved.
+    ///
+    /// One call per exchange for a driver whose reads are answered by writes. The
+    /// default never answers (a node that wraps another keeps working unchanged);
+    /// [`Host`] does.
+    fn deliver_data_and_poll(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        data: &[u8],
+        room: usize,
+        out: &mut VecDeque<u8>,
+    ) -> ConnPoll {
+        let _ = (room, out);
+        ConnPoll {
+            quiet: false,
+            ..self.deliver_data(now, conn, data)
+        }
+    }
     /// A listener is accepting on `addr`.
     fn handle_listening(&mut self, now: Instant, listener: ListenerId, addr: SocketAddr);
     /// A listen failed.
@@ -140,6 +164,8 @@ fn asked_one_by_one<N: Node + ?Sized>(
         reading_paused: node.reading_paused(conn),
         accepts_data: node.accepts_data(conn),
         ran_program,
+        quiet: false,
+        timers_unchanged: false,
     }
 }
 
@@ -180,6 +206,18 @@ pub struct ConnPoll {
     /// the data was delivered to), which may have issued commands, touched other
     /// connections or set timers: the driver looks at the host again.
     pub ran_program: bool,
+    /// The delivery left nothing for the driver but this connection: its program
+    /// issued no command and touched no other connection, and this one is the only
+    /// one [`poll_dirty`](Node::poll_dirty) would report. Only
+    /// [`deliver_data`](Node::deliver_data) and
+    /// [`deliver_data_and_poll`](Node::deliver_data_and_poll) of a [`Host`] set it;
+    /// false means "look at the host", always safe. (Timers are not covered: the
+    /// driver looks at them by `timers_unchanged`.)
+    pub quiet: bool,
+    /// The delivery scheduled, moved and cancelled no timer (so
+    /// [`poll_timeout`](Node::poll_timeout) would say what it said last). Set by the
+    /// same calls as `quiet`; false means "ask again", always safe.
+    pub timers_unchanged: bool,
 }
 
 /// A program with its clock and connections: the part of a host that every driver
@@ -382,11 +420,35 @@ impl<P: Program + 'static> Node for Host<P> {
             return (self.state.transport(conn)).map_or_else(ConnPoll::default, ConnPoll::of);
         }
         let _span = conn_span(conn);
+        let timers = self.clock.known_deadline();
         self.call(now, |p, cx| p.data_received(cx, conn, data));
         let poll = (self.state.transport(conn)).map_or_else(ConnPoll::default, ConnPoll::of);
         ConnPoll {
             ran_program: true,
+            quiet: self.state.commands.is_empty() && self.state.dirty.is_only(conn),
+            timers_unchanged: timers.is_some() && self.clock.known_deadline() == timers,
             ..poll
+        }
+    }
+
+    fn deliver_data_and_poll(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        data: &[u8],
+        room: usize,
+        out: &mut VecDeque<u8>,
+    ) -> ConnPoll {
+        let delivered = self.deliver_data(now, conn, data);
+        if !delivered.quiet {
+            return delivered;
+        }
+        // The driver takes the connection now, as if `poll_dirty` had reported it.
+        self.state.dirty.pop_first();
+        ConnPoll {
+            quiet: true,
+            timers_unchanged: delivered.timers_unchanged,
+            ..self.poll_conn(now, conn, room, out)
         }
     }
 
@@ -489,6 +551,8 @@ impl ConnPoll {
             reading_paused: t.reading_paused(),
             accepts_data: t.accepts_data(),
             ran_program: false,
+            quiet: false,
+            timers_unchanged: false,
         }
     }
 

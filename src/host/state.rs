@@ -225,6 +225,12 @@ impl ConnSet {
         }
     }
 
+    /// Whether `conn` is in the set and nothing else is.
+    #[inline]
+    pub(crate) fn is_only(&self, conn: ConnId) -> bool {
+        self.first == Some(conn) && self.rest.is_empty()
+    }
+
     #[inline]
     pub(crate) fn pop_first(&mut self) -> Option<ConnId> {
         let first = self.first.take()?;

@@ -39,6 +39,16 @@ impl SimNet {
         }
     }
 
+    /// Lists host `h` as settled in this step, as settling does with a host it looks
+    /// at: its wake-up is scheduled anew at the end of the step.
+    pub(super) fn note_settled(&mut self, h: usize) {
+        let host = &mut self.hosts[h];
+        if !host.settled {
+            host.settled = true;
+            self.settled.push(h);
+        }
+    }
+
     /// [`call_node`](Self::call_node) for a call that may leave the host as it was:
     /// the caller touches it if the call did anything.
     pub(super) fn call_node_untouched<R>(

@@ -63,38 +63,13 @@ pub(crate) struct Stall {
 }
 
 /// One end of a connection, and the direction it sends in.
+// What every arrival and answer reads comes first (`repr(C)` keeps the order), so that
+// with many connections an exchange touches few cache lines of each end; what only
+// setup, faults and closes read (the address, a stall) comes last or lives apart.
 #[derive(Debug)]
+#[repr(C)]
 pub(crate) struct End {
-    pub(crate) host: usize,
-    pub(crate) incarnation: u32,
-    /// The host's id for this connection, once the host knows it.
-    pub(crate) conn: Option<ConnId>,
-    pub(crate) addr: SocketAddr,
     pub(crate) phase: Phase,
-    /// Accepted from the program, not yet on the wire.
-    pub(crate) send_buf: VecDeque<u8>,
-    /// A FIN follows the send buffer.
-    pub(crate) fin_queued: bool,
-    pub(crate) fin_sent: bool,
-    /// Bytes on the wire toward the other end (count against its receive window).
-    pub(crate) in_flight: usize,
-    /// Arrival time of the last packet sent, to keep the direction in order.
-    pub(crate) last_arrival: Instant,
-    /// Packets on the wire toward the other end, in the order they arrive.
-    pub(crate) wire: InlineFifo<Packet>,
-    /// Lost packets waiting for a retransmission, and everything sent after them.
-    pub(crate) stall: Option<Stall>,
-    /// Arrived, not yet read by the program.
-    pub(crate) recv_buf: RecvBuffer,
-    /// The other end's FIN arrived (after everything in `recv_buf`).
-    pub(crate) eof_received: bool,
-    pub(crate) eof_delivered: bool,
-    /// Cuts reads delivered to this end.
-    pub(crate) reads: Segmenter,
-    /// Bytes and netstring frames delivered to this end's program so far (for
-    /// frame-triggered faults).
-    pub(crate) bytes_delivered: u64,
-    pub(crate) frames: FrameCounter,
     /// In the network's work queue.
     pub(crate) queued: bool,
     /// Its program touched it since it was last serviced.
@@ -102,9 +77,39 @@ pub(crate) struct End {
     /// Its program had more bytes than the send buffer had room for: when the buffer
     /// drains, the program is asked again.
     pub(crate) backlog: bool,
+    /// A FIN follows the send buffer.
+    pub(crate) fin_queued: bool,
+    pub(crate) fin_sent: bool,
+    /// The other end's FIN arrived (after everything in `recv_buf`).
+    pub(crate) eof_received: bool,
+    pub(crate) eof_delivered: bool,
     /// What its program last said of its reading, kept until the connection comes out
     /// of the host's `poll_dirty` again (the `Node` contract): a read needs no poll.
     pub(crate) read_state: Option<ReadState>,
+    pub(crate) incarnation: u32,
+    pub(crate) host: usize,
+    /// The host's id for this connection, once the host knows it.
+    pub(crate) conn: Option<ConnId>,
+    /// Bytes on the wire toward the other end (count against its receive window).
+    pub(crate) in_flight: usize,
+    /// Arrival time of the last packet sent, to keep the direction in order.
+    pub(crate) last_arrival: Instant,
+    /// Arrived, not yet read by the program.
+    pub(crate) recv_buf: RecvBuffer,
+    /// Accepted from the program, not yet on the wire.
+    pub(crate) send_buf: VecDeque<u8>,
+    /// Packets on the wire toward the other end, in the order they arrive.
+    pub(crate) wire: Fifo<Packet>,
+    /// Cuts reads delivered to this end.
+    pub(crate) reads: Segmenter,
+    /// Bytes and netstring frames delivered to this end's program so far (for
+    /// frame-triggered faults).
+    pub(crate) bytes_delivered: u64,
+    pub(crate) frames: FrameCounter,
+    /// Lost packets waiting for a retransmission, and everything sent after them
+    /// (boxed: rare, and large).
+    pub(crate) stall: Option<Box<Stall>>,
+    pub(crate) addr: SocketAddr,
 }
 
 /// Whether an end's program reads, as a poll or a delivery reported it.
@@ -136,7 +141,7 @@ impl End {
             fin_sent: false,
             in_flight: 0,
             last_arrival: Instant::ZERO,
-            wire: InlineFifo::default(),
+            wire: Fifo::default(),
             stall: None,
             recv_buf: RecvBuffer::default(),
             eof_received: false,
@@ -169,11 +174,60 @@ impl End {
     }
 }
 
+/// A first-in first-out queue whose oldest item is kept inline: a connection mostly
+/// has one packet in flight per direction and one segment waiting, and then the queue
+/// touches no memory of its own.
+#[derive(Debug)]
+pub(crate) struct Fifo<T> {
+    /// The oldest item; `None` only if the queue is empty.
+    head: Option<T>,
+    rest: VecDeque<T>,
+}
+
+impl<T> Default for Fifo<T> {
+    fn default() -> Self {
+        Self {
+            head: None,
+            rest: VecDeque::new(),
+        }
+    }
+}
+
+impl<T> Fifo<T> {
+    #[inline]
+    pub(crate) fn push_back(&mut self, item: T) {
+        if self.head.is_none() {
+            self.head = Some(item);
+        } else {
+            self.rest.push_back(item);
+        }
+    }
+
+    #[inline]
+    pub(crate) fn pop_front(&mut self) -> Option<T> {
+        let head = self.head.take()?;
+        if !self.rest.is_empty() {
+            self.head = self.rest.pop_front();
+        }
+        Some(head)
+    }
+
+    #[inline]
+    fn front_mut(&mut self) -> Option<&mut T> {
+        self.head.as_mut()
+    }
+
+    fn clear(&mut self) {
+        self.head = None;
+        self.rest.clear();
+    }
+}
+
 /// Bytes that arrived and wait to be read, kept as the segments they came in, so that
 /// a read of a whole segment (the common case) copies nothing.
 #[derive(Debug, Default)]
 pub(crate) struct RecvBuffer {
-    segments: InlineFifo<Bytes>,
+    segments: Fifo<Bytes>,
     len: usize,
 }
 
@@ -186,6 +240,7 @@ impl RecvBuffer {
         self.len == 0
     }
 
+    #[inline]
     pub(crate) fn push(&mut self, segment: Bytes) {
         self.len += segment.len();
         if !segment.is_empty() {
@@ -223,51 +278,6 @@ impl RecvBuffer {
             }
         }
         Bytes::from(joined)
-    }
-}
-
-/// A FIFO that keeps its oldest item in itself, the rest in a `VecDeque`. A connection
-/// end mostly holds at most one packet on the wire and one arrived segment: kept
-/// inline, they live in the end's own cache lines, not in a buffer of their own that
-/// a simulation of a thousand connections would miss the cache on at every exchange.
-#[derive(Debug)]
-pub(crate) struct InlineFifo<T> {
-    /// The oldest item; `None` only when `rest` is empty too.
-    front: Option<T>,
-    rest: VecDeque<T>,
-}
-
-impl<T> Default for InlineFifo<T> {
-    fn default() -> Self {
-        Self {
-            front: None,
-            rest: VecDeque::new(),
-        }
-    }
-}
-
-impl<T> InlineFifo<T> {
-    pub(crate) fn push_back(&mut self, item: T) {
-        if self.front.is_none() {
-            self.front = Some(item);
-        } else {
-            self.rest.push_back(item);
-        }
-    }
-
-    pub(crate) fn pop_front(&mut self) -> Option<T> {
-        let item = self.front.take()?;
-        self.front = self.rest.pop_front();
-        Some(item)
-    }
-
-    pub(crate) fn front_mut(&mut self) -> Option<&mut T> {
-        self.front.as_mut()
-    }
-
-    pub(crate) fn clear(&mut self) {
-        self.front = None;
-        self.rest.clear();
     }
 }
 
@@ -438,6 +448,21 @@ mod tests {
     }
 
     #[test]
+    fn fifo_keeps_the_order_across_its_inline_head() {
+        let mut fifo = Fifo::default();
+        fifo.push_back(1);
+        assert_eq!(fifo.pop_front(), Some(1));
+        for i in 2..6 {
+            fifo.push_back(i);
+        }
+        assert_eq!(fifo.pop_front(), Some(2));
+        fifo.push_back(6);
+        let rest: Vec<i32> = std::iter::from_fn(|| fifo.pop_front()).collect();
+        assert_eq!(rest, [3, 4, 5, 6]);
+        assert_eq!(fifo.pop_front(), None);
+    }
+
+    #[test]
     fn arena_packets_carry_their_own_bytes_across_blocks() {
         let mut arena = PacketArena::default();
         let mut queue: VecDeque<u8> = (0..=255u8).cycle().take(40_000).collect();
@@ -450,26 +475,6 @@ mod tests {
         assert_eq!(joined, expected);
         assert_eq!(packets.len(), 27);
         assert_eq!(arena.take_front(&mut queue, 10), Bytes::new());
-    }
-
-    #[test]
-    fn inline_fifo_gives_items_back_in_the_order_they_came() {
-        let mut fifo = InlineFifo::default();
-        assert_eq!(fifo.pop_front(), None);
-        for round in 0..3 {
-            for i in 0..=round {
-                fifo.push_back(i);
-            }
-            *fifo.front_mut().expect("pushed") += 10;
-            let out: Vec<u32> = std::iter::from_fn(|| fifo.pop_front()).collect();
-            let mut expected: Vec<u32> = (0..=round).collect();
-            expected[0] += 10;
-            assert_eq!(out, expected, "round {round}");
-        }
-        fifo.push_back(1);
-        fifo.push_back(2);
-        fifo.clear();
-        assert_eq!(fifo.pop_front(), None);
     }
 
     #[test]

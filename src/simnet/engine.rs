@@ -40,6 +40,14 @@ impl SimNet {
     /// Runs everything the last event set in motion until the hosts are quiet, then
     /// schedules their next wake-ups.
     pub(super) fn settle(&mut self) {
+        // An arrival answered in its own pass leaves nothing (the common step).
+        if self.settled.is_empty()
+            && self.touched.is_empty()
+            && self.work.is_empty()
+            && self.due_faults.is_empty()
+        {
+            return;
+        }
         loop {
             if let Some(action) = self.due_faults.pop_front() {
                 self.apply(action);
@@ -141,6 +149,7 @@ impl SimNet {
         if self.hosts[h].status != HostStatus::Running {
             return;
         }
+        self.hosts[h].wake_unsettled = false;
         let offset = self.hosts[h].clock_offset;
         let Some(deadline) = self.hosts[h].node.as_mut().and_then(|n| n.poll_timeout()) else {
             self.hosts[h].wake = None;

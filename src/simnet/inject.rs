@@ -107,6 +107,7 @@ impl SimNet {
                     self.hosts[h].wake = None;
                     let incarnation = self.hosts[h].incarnation;
                     self.hosts[h].wake = Some(self.now);
+                    self.hosts[h].wake_unsettled = true;
                     self.schedule(
                         self.now,
                         Event::Wake {

@@ -23,6 +23,8 @@
 //!
 //! [`Segmentation`]: crate::testing::Segmentation
 
+#[cfg(test)]
+mod answer_tests;
 mod calls;
 mod commands;
 mod config;
@@ -128,6 +130,9 @@ struct SimHost {
     /// range wrapping around never hands out one a connection holds.
     ports_in_use: BTreeSet<u16>,
     wake: Option<Instant>,
+    /// `wake` was set by other means than asking the program (a clock jump): the
+    /// next settling asks again, even if the program's timers did not change.
+    wake_unsettled: bool,
     output: Vec<(Stream, String)>,
     /// In `SimNet::touched`.
     touched: bool,
@@ -244,6 +249,8 @@ pub struct SimNet {
     /// Connections an event touched, to drop once nothing more can happen on them.
     /// (Each once: the connection's `finishing` flag.)
     finished: Vec<u64>,
+    /// Arrivals whose answer went on the wire in the arrival's own pass (for tests).
+    answered_in_pass: u64,
 }
 
 impl SimNet {
@@ -294,6 +301,7 @@ impl SimNet {
             stopped: None,
             stretch: limits::Stretch::default(),
             finished: Vec::new(),
+            answered_in_pass: 0,
         }
     }
 
@@ -379,6 +387,7 @@ impl SimNet {
             next_port: 40000,
             ports_in_use: BTreeSet::new(),
             wake: None,
+            wake_unsettled: false,
             output: Vec::new(),
             touched: false,
             settled: false,

@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 
 use super::SimNet;
 use super::conn::{End, Packet, Phase, ReadState};
-use crate::host::ConnPoll;
+use crate::host::{ConnId, ConnPoll};
 use crate::testing::EventKind;
 use crate::transport::{CloseAction, Disconnect};
 
@@ -21,20 +21,39 @@ impl SimNet {
             return;
         }
         let (h, hc) = (e.host, e.conn.expect("open ends have a host id"));
+        let Some(poll) = self.poll_into_kernel(conn, end, h, hc) else {
+            return;
+        };
+        self.serve(conn, end, h, hc, poll);
+    }
+
+    /// One poll of an open end: up to the send buffer's room of its program's bytes
+    /// move into the kernel. `None` if the host has no program.
+    fn poll_into_kernel(
+        &mut self,
+        conn: u64,
+        end: usize,
+        h: usize,
+        hc: ConnId,
+    ) -> Option<ConnPoll> {
+        let send_buffer = self.config.send_buffer;
+        let e = self.end_mut(conn, end);
+        let room = send_buffer.saturating_sub(e.send_buf.len());
+        // Lent to the node for the call, and given back.
+        let mut send_buf = std::mem::take(&mut e.send_buf);
+        // Draining may resume the program's producer, which writes more.
+        let poll =
+            self.call_node_untouched(h, |node, now| node.poll_conn(now, hc, room, &mut send_buf));
+        self.end_mut(conn, end).send_buf = send_buf;
+        poll
+    }
+
+    /// The rest of [`service`](Self::service), given what its first poll found.
+    fn serve(&mut self, conn: u64, end: usize, h: usize, hc: ConnId, first: ConnPoll) {
         let mut transmitted = false;
+        let mut poll = first;
         let poll = loop {
-            let send_buffer = self.config.send_buffer;
-            let e = &mut self.conns.get_mut(conn).expect("checked").ends[end];
-            let room = send_buffer.saturating_sub(e.send_buf.len());
-            // Lent to the node for the call, and given back.
-            let mut send_buf = std::mem::take(&mut e.send_buf);
-            // Draining may resume the program's producer, which writes more.
-            let poll = self
-                .call_node_untouched(h, |node, now| node.poll_conn(now, hc, room, &mut send_buf));
-            let e = self.end_mut(conn, end);
-            e.send_buf = send_buf;
-            let Some(poll) = poll else { return };
-            e.backlog = poll.left > 0;
+            self.end_mut(conn, end).backlog = poll.left > 0;
             if poll.ran_program {
                 self.touch_host(h);
             }
@@ -48,6 +67,10 @@ impl SimNet {
             if poll.left == 0 {
                 break poll;
             }
+            let Some(next) = self.poll_into_kernel(conn, end, h, hc) else {
+                return;
+            };
+            poll = next;
         };
         if !transmitted {
             self.transmit(conn, end);
@@ -79,7 +102,7 @@ impl SimNet {
         }
         let e = self.end_mut(conn, end);
         if e.has_reads_waiting() {
-            self.deliver_reads_after(conn, end, Some(poll));
+            self.deliver_reads_after(conn, end, Some(poll), false);
         } else {
             // Nothing to read now: what the poll said is kept for the next arrival.
             e.read_state = Some(ReadState::from(&poll));
@@ -153,12 +176,35 @@ impl SimNet {
     /// Hands arrived bytes to the program as reads (cut by the segmentation policy)
     /// while it is reading, then the end-of-stream.
     pub(super) fn deliver_reads(&mut self, conn: u64, to: usize) {
-        self.deliver_reads_after(conn, to, None);
+        self.deliver_reads_after(conn, to, None, false);
+    }
+
+    /// [`deliver_reads`](Self::deliver_reads) of an arrival: when the reads leave the
+    /// receiving host quiet and nothing else is waiting, what its program wrote in
+    /// answer goes on the wire in the same pass, as settling would put it there.
+    pub(super) fn deliver_arrival(&mut self, conn: u64, to: usize) {
+        self.deliver_reads_after(conn, to, None, true);
     }
 
     /// [`deliver_reads`](Self::deliver_reads), given what a poll of the receiving end
-    /// just found.
-    fn deliver_reads_after(&mut self, conn: u64, to: usize, known: Option<ConnPoll>) {
+    /// just found; `answer`: an arrival's, which may take the short path.
+    fn deliver_reads_after(&mut self, conn: u64, to: usize, known: Option<ConnPoll>, answer: bool) {
+        // A host a quiet read left untouched, to touch unless its answer is taken.
+        let mut owed = Owed::default();
+        self.deliver_reads_loop(conn, to, known, answer, &mut owed);
+        if let Some(h) = owed.host {
+            self.touch_host(h);
+        }
+    }
+
+    fn deliver_reads_loop(
+        &mut self,
+        conn: u64,
+        to: usize,
+        known: Option<ConnPoll>,
+        answer: bool,
+        owed: &mut Owed,
+    ) {
         if let (Some(poll), Some(c)) = (known, self.conns.get_mut(conn)) {
             c.ends[to].read_state = Some(ReadState::from(&poll));
         }
@@ -196,15 +242,53 @@ impl SimNet {
                 let chunk = e.recv_buf.take(n);
                 e.bytes_delivered += n as u64;
                 e.frames.feed(&chunk);
-                let who = c.label(1 - to);
+                let recording = self.record || self.digest.is_some();
+                let who = recording.then(|| c.label(1 - to));
                 self.check_triggers(conn, to);
-                let what = if state.accepts {
-                    EventKind::Data(chunk.clone())
-                } else {
-                    EventKind::Discarded(chunk.len())
-                };
-                self.record(who, what);
-                let poll = self.call_node(h, |node, now| node.deliver_data(now, hc, &chunk));
+                // Neither label nor bytes are cloned for a run that keeps no record.
+                if let Some(who) = who {
+                    let what = if state.accepts {
+                        EventKind::Data(chunk.clone())
+                    } else {
+                        EventKind::Discarded(chunk.len())
+                    };
+                    self.record(who, what);
+                }
+                if answer && self.answer_may_follow(conn, to) {
+                    let Some(poll) = self.deliver_and_answer(conn, to, h, hc, &chunk) else {
+                        self.end_mut(conn, to).read_state = None;
+                        return;
+                    };
+                    if poll.quiet {
+                        // As settling would: the end is serviced, and the host's wake-up
+                        // looked at again if it may have moved.
+                        owed.host = None;
+                        self.answered_in_pass += 1;
+                        if owed.timers_moved
+                            || !poll.timers_unchanged
+                            || self.hosts[h].wake_unsettled
+                        {
+                            self.note_settled(h);
+                        }
+                        self.end_mut(conn, to).read_state = None;
+                        self.serve(conn, to, h, hc, poll);
+                        return;
+                    }
+                    self.touch_host(h);
+                    self.end_mut(conn, to).read_state = Some(ReadState::from(&poll));
+                    // The last read, and the peer had nothing for the window (checked).
+                    return;
+                }
+                let poll =
+                    self.call_node_untouched(h, |node, now| node.deliver_data(now, hc, &chunk));
+                match &poll {
+                    Some(poll) if poll.quiet => {
+                        owed.host = Some(h);
+                        owed.timers_moved |= !poll.timers_unchanged;
+                    }
+                    Some(_) => self.touch_host(h),
+                    None => {}
+                }
                 let Some(c) = self.conns.get_mut(conn) else {
                     return;
                 };
@@ -229,6 +313,40 @@ impl SimNet {
             }
             return;
         }
+    }
+
+    /// Whether the read just cut is an arrival's last and, if its delivery leaves the
+    /// host quiet, servicing the end would be all settling does: nothing else queued
+    /// or due, no host waiting to be looked at, and the window the read opens giving
+    /// the sender nothing to do.
+    fn answer_may_follow(&self, conn: u64, to: usize) -> bool {
+        let c = &self.conns[conn];
+        !c.ends[to].has_reads_waiting()
+            && self.work.is_empty()
+            && self.touched.is_empty()
+            && self.due_faults.is_empty()
+            && !c.ends[1 - to].has_work_for_window()
+    }
+
+    /// Delivers `chunk` and, if that leaves the host quiet, takes the program's answer
+    /// into the kernel in the same call. `None` if the host has no program.
+    fn deliver_and_answer(
+        &mut self,
+        conn: u64,
+        to: usize,
+        h: usize,
+        hc: ConnId,
+        chunk: &[u8],
+    ) -> Option<ConnPoll> {
+        let send_buffer = self.config.send_buffer;
+        let e = self.end_mut(conn, to);
+        let room = send_buffer.saturating_sub(e.send_buf.len());
+        let mut send_buf = std::mem::take(&mut e.send_buf);
+        let poll = self.call_node_untouched(h, |node, now| {
+            node.deliver_data_and_poll(now, hc, chunk, room, &mut send_buf)
+        });
+        self.end_mut(conn, to).send_buf = send_buf;
+        poll
     }
 
     pub(super) fn check_triggers(&mut self, conn: u64, to: usize) {
@@ -256,4 +374,13 @@ impl SimNet {
             }
         }
     }
+}
+
+/// What quiet reads of one delivery left for the end of it.
+#[derive(Default)]
+struct Owed {
+    /// The host they did not touch: touched at the end unless its answer was taken.
+    host: Option<usize>,
+    /// One of them moved a timer: the host's wake-up is looked at again.
+    timers_moved: bool,
 }

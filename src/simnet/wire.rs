@@ -68,11 +68,11 @@ impl SimNet {
         match &mut e.stall {
             Some(stall) => stall.queue.push_back(packet),
             None => {
-                e.stall = Some(Stall {
+                e.stall = Some(Box::new(Stall {
                     queue: VecDeque::from([packet]),
                     since: now,
                     rto,
-                });
+                }));
                 self.schedule(now + rto, Event::Retransmit { conn, from });
             }
         }
@@ -230,7 +230,7 @@ impl SimNet {
                 let (e, sender) = if to == 0 { (a, b) } else { (b, a) };
                 sender.in_flight = sender.in_flight.saturating_sub(bytes.len());
                 e.recv_buf.push(bytes);
-                self.deliver_reads(conn, to);
+                self.deliver_arrival(conn, to);
             }
             (Packet::Data(bytes), _) => {
                 // Data for a closed or unknown socket: the kernel answers with a reset.
