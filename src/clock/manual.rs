@@ -54,9 +54,6 @@ pub struct ManualClock<T> {
     /// The earliest pending deadline, while no call has been scheduled, moved, run or
     /// cancelled since it was found: drivers ask after every event.
     next_known: Option<u64>,
-    /// Counts the changes that may have moved the earliest deadline (see
-    /// [`deadline_generation`](Self::deadline_generation)).
-    deadline_generation: u64,
     queue: TimerQueue,
     slots: Vec<Slot<T>>,
     vacant: Vec<u32>,
@@ -99,7 +96,6 @@ impl<T> ManualClock<T> {
             outcomes: Outcomes::default(),
             pending: 0,
             next_known: None,
-            deadline_generation: 0,
         }
     }
 
@@ -139,7 +135,7 @@ impl<T> ManualClock<T> {
         };
         self.queue.push(Entry::new(deadline, place, index));
         self.pending += 1;
-        self.forget_next_deadline();
+        self.next_known = None;
         CallId((serial << SLOT_BITS) | u64::from(index))
     }
 
@@ -219,40 +215,6 @@ impl<T> ManualClock<T> {
             self.next_known = self.live_top().map(Entry::deadline);
         }
         self.next_known
-    }
-
-    /// A number that changes whenever the earliest pending deadline may have changed:
-    /// a call was scheduled, reset, delayed, cancelled or run. Reading the time, moving
-    /// it, or asking for [`next_deadline`](Self::next_deadline) leave it as it is.
-    ///
-    /// A driver that keeps the next deadline of many clocks compares it before and
-    /// after a callback, to ask for the new deadline only when it may differ (one
-    /// comparison when the callback touched no timer).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use weft::clock::{Clock, ManualClock};
-    ///
-    /// let mut clock = ManualClock::new();
-    /// let before = clock.deadline_generation();
-    /// clock.set_now(clock.now() + Duration::from_secs(1));
-    /// assert_eq!(clock.deadline_generation(), before, "time moved, no deadline did");
-    /// let call = clock.call_later(Duration::from_secs(5), "timeout");
-    /// let scheduled = clock.deadline_generation();
-    /// assert_ne!(scheduled, before);
-    /// clock.cancel(call).unwrap();
-    /// assert_ne!(clock.deadline_generation(), scheduled);
-    /// ```
-    #[inline]
-    pub fn deadline_generation(&self) -> u64 {
-        self.deadline_generation
-    }
-
-    /// Drops the cached earliest deadline: something may have moved it.
-    #[inline]
-    fn forget_next_deadline(&mut self) {
-        self.next_known = None;
-        self.deadline_generation = self.deadline_generation.wrapping_add(1);
     }
 
     /// Moves time to `t` without running anything. Time never goes backwards: an
@@ -358,7 +320,7 @@ impl<T> ManualClock<T> {
     }
 
     fn vacate(&mut self, index: u32) {
-        self.forget_next_deadline();
+        self.next_known = None;
         let slot = &mut self.slots[index as usize];
         slot.serial = VACANT;
         slot.place = VACANT;
@@ -403,7 +365,7 @@ impl<T> ManualClock<T> {
 
     fn move_to(&mut self, call: CallId, deadline: u64) -> Result<(), CallError> {
         let index = self.lookup(call)?;
-        self.forget_next_deadline();
+        self.next_known = None;
         let slot = &mut self.slots[index as usize];
         if slot.place & MOVED == 0 {
             self.moved.push(Moved {
@@ -481,35 +443,6 @@ mod tests {
         assert!(clock.queue.len() <= 64 + 4 * 1_000);
         assert_eq!(clock.outcomes.words(), 1_000_000usize.div_ceil(64));
         assert_eq!(clock.cancel(last.unwrap()), Err(CallError::AlreadyCalled));
-    }
-
-    #[test]
-    fn the_deadline_generation_moves_with_every_change_to_the_calls_and_only_then() {
-        let mut clock = ManualClock::new();
-        let mut last = clock.deadline_generation();
-        let mut changed = |clock: &ManualClock<u32>| {
-            let now = clock.deadline_generation();
-            std::mem::replace(&mut last, now) != now
-        };
-        let a = clock.call_later(Duration::from_secs(2), 1);
-        assert!(changed(&clock), "scheduled");
-        let b = clock.call_later(Duration::from_secs(3), 2);
-        assert!(changed(&clock), "scheduled");
-        assert_eq!(clock.next_deadline(), Some(Instant::from_secs(2)));
-        clock.set_now(Instant::from_secs(1));
-        assert!(clock.pop_due().is_none());
-        assert!(!changed(&clock), "asked and moved time, changed no call");
-        clock.reset(b, Duration::from_secs(10)).unwrap();
-        assert!(changed(&clock), "reset");
-        clock.delay(b, Duration::from_secs(1)).unwrap();
-        assert!(changed(&clock), "delayed");
-        clock.cancel(b).unwrap();
-        assert!(changed(&clock), "cancelled");
-        clock.set_now(Instant::from_secs(2));
-        assert_eq!(clock.pop_due(), Some((a, 1)));
-        assert!(changed(&clock), "ran");
-        assert!(clock.cancel(a).is_err());
-        assert!(!changed(&clock), "a failed cancel changes nothing");
     }
 
     #[test]
