@@ -42,6 +42,16 @@ impl Ord for Scheduled {
 /// scheduling sequence number takes the bits above.
 const SLOT_BITS: u32 = 24;
 
+/// Most events that wait in the heap at once: one per slot.
+pub(super) const MAX_WAITING: usize = 1 << SLOT_BITS;
+
+/// Sequence numbers a run can use (2^40: at ten million events a second, thirty hours).
+const MAX_SEQ: u64 = 1 << (64 - SLOT_BITS);
+
+/// The event queue is full: the event was not queued, and the run stops.
+#[derive(Debug)]
+pub(super) struct QueueFull;
+
 /// The future events. The heap holds 16-byte keys (time, sequence, slot) and the events
 /// wait in `slots`: a heap of a few thousand waiting events then stays in the first-level
 /// cache, where 40-byte entries would spill out of it, and each pop's walk down the heap
@@ -60,12 +70,9 @@ pub(super) struct EventQueue {
     deadlines: VecDeque<Scheduled>,
 }
 
-/// A heap key: ordered as `(at, seq)`, the slot in the lowest bits.
+/// A heap key: ordered as `(at, seq)`, the slot in the lowest bits (`seq` below
+/// [`MAX_SEQ`], `slot` below [`MAX_WAITING`]).
 fn key(at: Instant, seq: u64, slot: u32) -> u128 {
-    assert!(
-        seq < 1 << (64 - SLOT_BITS),
-        "a run schedules at most 2^40 events"
-    );
     (u128::from(at.as_nanos()) << 64) | u128::from(seq << SLOT_BITS | u64::from(slot))
 }
 
@@ -82,21 +89,26 @@ fn unpack(key: u128) -> (Instant, u64, usize) {
 }
 
 impl EventQueue {
-    pub(super) fn push(&mut self, scheduled: Scheduled) {
+    /// Queues `scheduled`; refused once [`MAX_WAITING`] events wait in the heap or the
+    /// run has used up its sequence numbers.
+    pub(super) fn push(&mut self, scheduled: Scheduled) -> Result<(), QueueFull> {
         if !matches!(scheduled.event, Event::ConnectDeadline { .. }) {
+            if scheduled.seq >= MAX_SEQ {
+                return Err(QueueFull);
+            }
             let slot = match self.vacant.pop() {
                 Some(slot) => slot,
-                None => {
-                    let slot = self.slots.len();
-                    assert!(slot < 1 << SLOT_BITS, "at most 2^24 events wait at once");
+                None if self.slots.len() < MAX_WAITING => {
                     self.slots.push(None);
-                    slot as u32
+                    // Below MAX_WAITING = 2^24, so it fits.
+                    (self.slots.len() - 1) as u32
                 }
+                None => return Err(QueueFull),
             };
             self.heap
                 .push(Reverse(key(scheduled.at, scheduled.seq, slot)));
             self.slots[slot as usize] = Some(scheduled);
-            return;
+            return Ok(());
         }
         if self.deadlines.back().is_none_or(|last| *last <= scheduled) {
             self.deadlines.push_back(scheduled);
@@ -104,6 +116,7 @@ impl EventQueue {
             let at = self.deadlines.partition_point(|d| *d <= scheduled);
             self.deadlines.insert(at, scheduled);
         }
+        Ok(())
     }
 
     /// The next event: the earlier of the heap's first and the deadlines' first.
@@ -157,13 +170,13 @@ mod tests {
         let mut queue = EventQueue::default();
         let deadline = |conn| Event::ConnectDeadline { conn };
         let arrive = |conn| Event::Arrive { conn, to: 0 };
-        queue.push(at(30, 1, deadline(1)));
-        queue.push(at(10, 2, arrive(2)));
-        queue.push(at(30, 3, arrive(3)));
+        queue.push(at(30, 1, deadline(1))).expect("room");
+        queue.push(at(10, 2, arrive(2))).expect("room");
+        queue.push(at(30, 3, arrive(3))).expect("room");
         // Shorter timeout, later connect: its deadline goes before the first.
-        queue.push(at(20, 4, deadline(4)));
-        queue.push(at(30, 5, deadline(5)));
-        queue.push(at(5, 6, arrive(6)));
+        queue.push(at(20, 4, deadline(4))).expect("room");
+        queue.push(at(30, 5, deadline(5))).expect("room");
+        queue.push(at(5, 6, arrive(6))).expect("room");
         assert_eq!(queue.next_at(), Some(Instant::from_nanos(5_000_000)));
         let order: Vec<u64> = std::iter::from_fn(|| queue.pop()).map(|s| s.seq).collect();
         assert_eq!(order, [6, 2, 4, 1, 3, 5]);
@@ -178,8 +191,12 @@ mod tests {
         let mut popped = Vec::new();
         for seq in 0..1_000u64 {
             // Later times first within each pair: the order is by time, not by push.
-            queue.push(at(seq + 2, 2 * seq + 1, arrive(seq)));
-            queue.push(at(seq + 1, 2 * seq + 2, arrive(seq)));
+            queue
+                .push(at(seq + 2, 2 * seq + 1, arrive(seq)))
+                .expect("room");
+            queue
+                .push(at(seq + 1, 2 * seq + 2, arrive(seq)))
+                .expect("room");
             popped.extend(queue.pop().map(|s| (s.at, s.seq)));
         }
         popped.extend(std::iter::from_fn(|| queue.pop()).map(|s| (s.at, s.seq)));
@@ -193,5 +210,17 @@ mod tests {
             "slots reused: {}",
             queue.slots.len()
         );
+    }
+
+    #[test]
+    fn a_queue_out_of_sequence_numbers_refuses_the_event_and_keeps_the_rest() {
+        let mut queue = EventQueue::default();
+        let arrive = |conn| Event::Arrive { conn, to: 0 };
+        queue
+            .push(at(1, MAX_SEQ - 1, arrive(1)))
+            .expect("the last number");
+        assert!(queue.push(at(2, MAX_SEQ, arrive(2))).is_err());
+        assert_eq!(queue.pop().map(|s| s.seq), Some(MAX_SEQ - 1));
+        assert!(queue.is_empty(), "the refused event was not queued");
     }
 }

@@ -102,6 +102,18 @@ pub enum RunawayError {
         /// added, each with its number of events in it.
         hosts: Vec<(String, u64)>,
     },
+    /// More events waited at once than SimNet's event queue holds (a fixed ceiling,
+    /// far above what the other limits let a scenario reach by default).
+    #[error(
+        "more than {limit} events waiting at once at {at} s: the run holds more \
+         connections, packets and timers than SimNet can queue; make the scenario smaller"
+    )]
+    QueueFull {
+        /// The ceiling.
+        limit: u64,
+        /// Virtual time when it stopped.
+        at: Instant,
+    },
     /// `[random-faults]` would generate more than `max-faults` faults.
     #[error(
         "random-faults would make more than {limit} faults before until = {until} \

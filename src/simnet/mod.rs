@@ -540,11 +540,17 @@ impl SimNet {
 
     fn schedule(&mut self, at: Instant, event: Event) {
         self.seq += 1;
-        self.queue.push(Scheduled {
+        let scheduled = Scheduled {
             at,
             seq: self.seq,
             event,
-        });
+        };
+        if self.queue.push(scheduled).is_err() && self.stopped.is_none() {
+            self.stopped = Some(RunawayError::QueueFull {
+                limit: events::MAX_WAITING as u64,
+                at: self.now,
+            });
+        }
     }
 
     fn record(&mut self, who: impl Into<std::sync::Arc<str>>, what: EventKind) {
