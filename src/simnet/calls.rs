@@ -64,7 +64,16 @@ impl SimNet {
             f(node.as_mut(), now)
         };
         self.calling = None;
-        if self.capture.is_some() && logs::has_lines() {
+        if self.capture.is_some() {
+            self.record_log_lines();
+        }
+        Some(result)
+    }
+
+    /// Records the log lines captured since the last call as their hosts' lines.
+    #[inline]
+    pub(super) fn record_log_lines(&mut self) {
+        if logs::has_lines() {
             for (host, level, line) in logs::take_lines() {
                 let who = self.labels[host].clone();
                 let mut text = String::with_capacity(line.len() + 12);
@@ -78,6 +87,5 @@ impl SimNet {
                 self.record(who, EventKind::Line(text));
             }
         }
-        Some(result)
     }
 }

@@ -5,12 +5,15 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use std::time::Duration;
 
 use crate::host::{ConnId, ConnPoll};
 use crate::testing::Segmenter;
 use crate::time::Instant;
+
+mod payload;
+pub(crate) use payload::{INLINE, PacketArena, Payload};
 
 /// What crosses the wire.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -22,7 +25,7 @@ pub(crate) enum Packet {
     /// Nothing listens: the connect is refused (to the connecting end).
     Refused,
     /// Stream bytes.
-    Data(Bytes),
+    Data(Payload),
     /// End of the sender's stream.
     Fin,
     /// Reset.
@@ -227,23 +230,26 @@ impl<T> Fifo<T> {
 /// a read of a whole segment (the common case) copies nothing.
 #[derive(Debug, Default)]
 pub(crate) struct RecvBuffer {
-    segments: Fifo<Bytes>,
+    segments: Fifo<Payload>,
     len: usize,
 }
 
 impl RecvBuffer {
+    #[inline]
     pub(crate) fn len(&self) -> usize {
         self.len
     }
 
+    #[inline]
     pub(crate) fn is_empty(&self) -> bool {
         self.len == 0
     }
 
     #[inline]
-    pub(crate) fn push(&mut self, segment: Bytes) {
-        self.len += segment.len();
-        if !segment.is_empty() {
+    pub(crate) fn push(&mut self, segment: Payload) {
+        let n = segment.len();
+        if n > 0 {
+            self.len += n;
             self.segments.push_back(segment);
         }
     }
@@ -255,11 +261,12 @@ impl RecvBuffer {
 
     /// The first `n` bytes (at most what is buffered): sliced out of the first segment
     /// when it holds them, joined from several otherwise.
-    pub(crate) fn take(&mut self, n: usize) -> Bytes {
+    #[inline]
+    pub(crate) fn take(&mut self, n: usize) -> Payload {
         let n = n.min(self.len);
         self.len -= n;
         let Some(first) = self.segments.front_mut() else {
-            return Bytes::new();
+            return Payload::EMPTY;
         };
         if n == first.len() {
             // A whole segment: handed over, not sliced.
@@ -268,50 +275,28 @@ impl RecvBuffer {
         if n < first.len() {
             return first.split_to(n);
         }
+        self.join(n)
+    }
+
+    /// The first `n` bytes, from several segments.
+    #[cold]
+    fn join(&mut self, n: usize) -> Payload {
         let mut joined = Vec::with_capacity(n);
         while joined.len() < n {
             let segment = self.segments.front_mut().expect("len counts the segments");
             let take = (n - joined.len()).min(segment.len());
-            joined.extend_from_slice(&segment.split_to(take));
-            if segment.is_empty() {
+            if take == segment.len() {
+                joined.extend_from_slice(segment);
                 self.segments.pop_front();
+            } else {
+                joined.extend_from_slice(&segment.split_to(take));
             }
         }
-        Bytes::from(joined)
-    }
-}
-
-/// Where packets' bytes are cut from: one block shared by many packets, so putting
-/// bytes on the wire allocates once per block rather than once per packet, and the
-/// transcript's copy of a read is the same block again, not a copy.
-#[derive(Debug, Default)]
-pub(crate) struct PacketArena {
-    block: BytesMut,
-}
-
-/// Bytes per arena block (a packet larger than this gets a block of its own).
-const ARENA_BLOCK: usize = 64 * 1024;
-
-impl PacketArena {
-    /// The first `n` bytes of `from` (at most what it holds), taken out of it.
-    pub(crate) fn take_front(&mut self, from: &mut VecDeque<u8>, n: usize) -> Bytes {
-        let n = n.min(from.len());
-        if self.block.capacity() < n {
-            self.block = BytesMut::with_capacity(ARENA_BLOCK.max(n));
-        }
-        let (a, b) = from.as_slices();
-        if n <= a.len() {
-            self.block.extend_from_slice(&a[..n]);
+        if n <= INLINE {
+            Payload::copy_of(&joined)
         } else {
-            self.block.extend_from_slice(a);
-            self.block.extend_from_slice(&b[..n - a.len()]);
+            Payload::Shared(Bytes::from(joined))
         }
-        if n == from.len() {
-            from.clear();
-        } else {
-            from.drain(..n);
-        }
-        self.block.split().freeze()
     }
 }
 
@@ -436,9 +421,9 @@ mod tests {
     #[test]
     fn receive_buffer_reads_slice_and_join_segments_in_order() {
         let mut buf = RecvBuffer::default();
-        buf.push(Bytes::from_static(b"abc"));
-        buf.push(Bytes::new());
-        buf.push(Bytes::from_static(b"defg"));
+        buf.push(Payload::copy_of(b"abc"));
+        buf.push(Payload::EMPTY);
+        buf.push(Payload::Shared(Bytes::from_static(b"defg")));
         assert_eq!(buf.len(), 7);
         assert_eq!(&buf.take(2)[..], b"ab");
         assert_eq!(&buf.take(3)[..], b"cde", "joined across segments");
@@ -463,18 +448,26 @@ mod tests {
     }
 
     #[test]
-    fn arena_packets_carry_their_own_bytes_across_blocks() {
-        let mut arena = PacketArena::default();
-        let mut queue: VecDeque<u8> = (0..=255u8).cycle().take(40_000).collect();
-        let mut packets = Vec::new();
-        while !queue.is_empty() {
-            packets.push(arena.take_front(&mut queue, 1500));
-        }
-        let joined: Vec<u8> = packets.iter().flat_map(|p| p.iter().copied()).collect();
-        let expected: Vec<u8> = (0..=255u8).cycle().take(40_000).collect();
-        assert_eq!(joined, expected);
-        assert_eq!(packets.len(), 27);
-        assert_eq!(arena.take_front(&mut queue, 10), Bytes::new());
+    fn receive_buffer_splits_and_joins_inline_and_shared_segments_alike() {
+        let mut buf = RecvBuffer::default();
+        buf.push(Payload::copy_of(b"hello"));
+        buf.push(Payload::Shared(Bytes::from(vec![b'x'; 30])));
+        buf.push(Payload::copy_of(b"!"));
+        assert_eq!(&buf.take(2)[..], b"he", "a slice of an inline segment");
+        assert_eq!(&buf.take(3)[..], b"llo", "and its rest, whole");
+        assert_eq!(
+            &buf.take(10)[..],
+            &[b'x'; 10][..],
+            "a slice of a shared one"
+        );
+        let joined = buf.take(21);
+        assert_eq!(joined.len(), 21);
+        assert_eq!(
+            &joined[..],
+            b"xxxxxxxxxxxxxxxxxxxx!",
+            "joined across segments"
+        );
+        assert!(buf.is_empty());
     }
 
     #[test]
