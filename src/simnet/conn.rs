@@ -202,8 +202,14 @@ impl<T> Fifo<T> {
         if self.head.is_none() {
             self.head = Some(item);
         } else {
-            self.rest.push_back(item);
+            self.push_rest(item);
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn push_rest(&mut self, item: T) {
+        self.rest.push_back(item);
     }
 
     #[inline]
@@ -213,6 +219,12 @@ impl<T> Fifo<T> {
             self.head = self.rest.pop_front();
         }
         Some(head)
+    }
+
+    /// Whether the queue holds at most its inline item.
+    #[inline]
+    fn at_most_one(&self) -> bool {
+        self.rest.is_empty()
     }
 
     #[inline]
@@ -257,6 +269,16 @@ impl RecvBuffer {
     pub(crate) fn clear(&mut self) {
         self.segments.clear();
         self.len = 0;
+    }
+
+    /// Everything buffered (the common read: one segment, handed over).
+    #[inline]
+    pub(crate) fn take_all(&mut self) -> Payload {
+        if self.segments.at_most_one() {
+            self.len = 0;
+            return self.segments.head.take().unwrap_or(Payload::EMPTY);
+        }
+        self.take(self.len)
     }
 
     /// The first `n` bytes (at most what is buffered): sliced out of the first segment

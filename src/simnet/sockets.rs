@@ -230,7 +230,7 @@ impl SimNet {
         if n != len {
             return Err(Some(n));
         }
-        let chunk = e.recv_buf.take(n);
+        let chunk = e.recv_buf.take_all();
         e.bytes_delivered += n as u64;
         e.frames.feed(&chunk);
         if self.record || self.digest.is_some() {
@@ -242,7 +242,8 @@ impl SimNet {
             };
             self.record(who, what);
         }
-        let e = &mut self.conns.get_mut(conn).expect("checked").ends[to];
+        let [a, b] = &mut self.conns.get_mut(conn).expect("checked").ends;
+        let (e, peer) = if to == 0 { (a, &*b) } else { (b, &*a) };
         let room = self.config.send_buffer.saturating_sub(e.send_buf.len());
         let host = &mut self.hosts[h];
         let now = self.now + host.clock_offset;
@@ -253,13 +254,25 @@ impl SimNet {
             node.deliver_data_and_poll(now, hc, &chunk, room, &mut e.send_buf)
         };
         self.calling = None;
-        // All `serve` would do with this poll is one transmit.
+        // All `serve` would do with this poll is transmit; its first packet is cut
+        // here, while the end is at hand (nothing before the send looks at it).
         let only_transmit = poll.quiet && poll.left == 0 && poll.close.is_none();
+        let mut packet = None;
         if only_transmit {
             e.backlog = false;
+            let window = (self.config.recv_buffer)
+                .saturating_sub(peer.recv_buf.len() + e.in_flight)
+                .min(self.config.mss);
+            let n = window.min(e.send_buf.len());
+            if n > 0 {
+                packet = Some(self.arena.take_front(&mut e.send_buf, n));
+                e.in_flight += n;
+            }
         }
+        // Everything sent and no FIN to follow: no second look needed.
+        let done = packet.is_some() && e.send_buf.is_empty() && (e.fin_sent || !e.fin_queued);
         e.read_state = (only_transmit || !poll.quiet).then(|| ReadState::from(&poll));
-        if self.capture.is_some() {
+        if self.capture.is_some() && logs::has_lines() {
             self.record_log_lines();
         }
         if !poll.quiet {
@@ -279,7 +292,12 @@ impl SimNet {
         if poll.ran_program {
             self.touch_host(h);
         }
-        self.transmit(conn, to);
+        if let Some(data) = packet {
+            self.send(conn, to, Packet::Data(data));
+        }
+        if !done {
+            self.transmit(conn, to);
+        }
         Ok(())
     }
 

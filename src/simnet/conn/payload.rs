@@ -174,11 +174,17 @@ impl PacketArena {
 
     /// `data` as shared bytes: a single byte as a static slice, more copied into the
     /// block.
+    #[inline]
     pub(crate) fn bytes_of(&mut self, data: &[u8]) -> Bytes {
         if let &[byte] = data {
             let i = usize::from(byte);
             return Bytes::from_static(&EVERY_BYTE[i..=i]);
         }
+        self.copy_to_block(data)
+    }
+
+    #[cold]
+    fn copy_to_block(&mut self, data: &[u8]) -> Bytes {
         self.reserve(data.len());
         self.block.extend_from_slice(data);
         self.block.split().freeze()
