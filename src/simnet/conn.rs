@@ -102,7 +102,7 @@ pub(crate) struct End {
     /// Accepted from the program, not yet on the wire.
     pub(crate) send_buf: VecDeque<u8>,
     /// Packets on the wire toward the other end, in the order they arrive.
-    pub(crate) wire: Fifo<Packet>,
+    pub(crate) wire: PairFifo<Packet>,
     /// Cuts reads delivered to this end.
     pub(crate) reads: Segmenter,
     /// Bytes and netstring frames delivered to this end's program so far (for
@@ -144,7 +144,7 @@ impl End {
             fin_sent: false,
             in_flight: 0,
             last_arrival: Instant::ZERO,
-            wire: Fifo::default(),
+            wire: PairFifo::default(),
             stall: None,
             recv_buf: RecvBuffer::default(),
             eof_received: false,
@@ -206,7 +206,6 @@ impl<T> Fifo<T> {
         }
     }
 
-    #[cold]
     #[inline(never)]
     fn push_rest(&mut self, item: T) {
         self.rest.push_back(item);
@@ -235,6 +234,56 @@ impl<T> Fifo<T> {
     fn clear(&mut self) {
         self.head = None;
         self.rest.clear();
+    }
+}
+
+/// A [`Fifo`] whose two oldest items are kept inline: the wire of a connection whose
+/// program answers every read often holds two packets in one direction.
+#[derive(Debug)]
+pub(crate) struct PairFifo<T> {
+    /// The oldest item; `None` only if the queue is empty.
+    head: Option<T>,
+    /// The second oldest; `None` only if the queue holds at most one.
+    next: Option<T>,
+    rest: VecDeque<T>,
+}
+
+impl<T> Default for PairFifo<T> {
+    fn default() -> Self {
+        Self {
+            head: None,
+            next: None,
+            rest: VecDeque::new(),
+        }
+    }
+}
+
+impl<T> PairFifo<T> {
+    #[inline]
+    pub(crate) fn push_back(&mut self, item: T) {
+        if self.head.is_none() {
+            self.head = Some(item);
+        } else if self.next.is_none() {
+            self.next = Some(item);
+        } else {
+            self.push_rest(item);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn push_rest(&mut self, item: T) {
+        self.rest.push_back(item);
+    }
+
+    #[inline]
+    pub(crate) fn pop_front(&mut self) -> Option<T> {
+        let head = self.head.take()?;
+        self.head = self.next.take();
+        if !self.rest.is_empty() {
+            self.next = self.rest.pop_front();
+        }
+        Some(head)
     }
 }
 
@@ -272,7 +321,7 @@ impl RecvBuffer {
     }
 
     /// Everything buffered (the common read: one segment, handed over).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn take_all(&mut self) -> Payload {
         if self.segments.at_most_one() {
             self.len = 0;
@@ -391,11 +440,16 @@ enum FrameState {
 }
 
 impl FrameCounter {
-    pub(crate) fn feed(&mut self, mut data: &[u8]) {
+    #[inline]
+    pub(crate) fn feed(&mut self, data: &[u8]) {
         if let FrameState::Broken = self.state {
             // Nothing after garbage counts.
             return;
         }
+        self.feed_stream(data);
+    }
+
+    fn feed_stream(&mut self, mut data: &[u8]) {
         while !data.is_empty() {
             if let FrameState::Payload(left) = &mut self.state {
                 let take = usize::try_from(*left).unwrap_or(usize::MAX).min(data.len());
@@ -490,6 +544,26 @@ mod tests {
             "joined across segments"
         );
         assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn pair_fifo_keeps_the_order_across_its_two_inline_items() {
+        let mut fifo = PairFifo::default();
+        let mut popped = Vec::new();
+        let mut next = 0;
+        // Fill levels of 0 to 4 items, so every slot is filled and drained in turn.
+        for round in 0..20 {
+            for _ in 0..round % 5 {
+                fifo.push_back(next);
+                next += 1;
+            }
+            for _ in 0..(round % 3) + 1 {
+                popped.extend(fifo.pop_front());
+            }
+        }
+        popped.extend(std::iter::from_fn(|| fifo.pop_front()));
+        assert_eq!(popped, (0..next).collect::<Vec<_>>());
+        assert_eq!(fifo.pop_front(), None);
     }
 
     #[test]

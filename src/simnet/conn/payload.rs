@@ -125,28 +125,36 @@ static EVERY_BYTE: [u8; 256] = {
 
 impl PacketArena {
     /// The first `n` bytes of `from` (at most what it holds), taken out of it.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn take_front(&mut self, from: &mut VecDeque<u8>, n: usize) -> Payload {
+        if n == 1
+            && let Some(byte) = from.pop_front()
+        {
+            let mut bytes = [0; INLINE];
+            bytes[0] = byte;
+            return Payload::Inline { len: 1, bytes };
+        }
+        self.take_front_of_more(from, n)
+    }
+
+    /// [`take_front`](Self::take_front) of more than one byte.
+    fn take_front_of_more(&mut self, from: &mut VecDeque<u8>, n: usize) -> Payload {
         let n = n.min(from.len());
         if n > INLINE {
             return Payload::Shared(self.take_block(from, n));
         }
         let mut bytes = [0; INLINE];
-        if n == 1 {
-            bytes[0] = from.pop_front().expect("n is at most the length");
+        let (a, b) = from.as_slices();
+        if n <= a.len() {
+            bytes[..n].copy_from_slice(&a[..n]);
         } else {
-            let (a, b) = from.as_slices();
-            if n <= a.len() {
-                bytes[..n].copy_from_slice(&a[..n]);
-            } else {
-                bytes[..a.len()].copy_from_slice(a);
-                bytes[a.len()..n].copy_from_slice(&b[..n - a.len()]);
-            }
-            if n == from.len() {
-                from.clear();
-            } else {
-                from.drain(..n);
-            }
+            bytes[..a.len()].copy_from_slice(a);
+            bytes[a.len()..n].copy_from_slice(&b[..n - a.len()]);
+        }
+        if n == from.len() {
+            from.clear();
+        } else {
+            from.drain(..n);
         }
         Payload::Inline {
             len: n as u8,
