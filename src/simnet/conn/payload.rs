@@ -127,11 +127,10 @@ impl PacketArena {
     /// The first `n` bytes of `from` (at most what it holds), taken out of it.
     #[inline(always)]
     pub(crate) fn take_front(&mut self, from: &mut VecDeque<u8>, n: usize) -> Payload {
-        if n == 1
-            && let Some(byte) = from.pop_front()
-        {
+        if n == 1 && from.len() == 1 {
             let mut bytes = [0; INLINE];
-            bytes[0] = byte;
+            bytes[0] = from[0];
+            from.clear();
             return Payload::Inline { len: 1, bytes };
         }
         self.take_front_of_more(from, n)
