@@ -97,6 +97,10 @@ pub(crate) struct End {
     pub(crate) in_flight: usize,
     /// Arrival time of the last packet sent, to keep the direction in order.
     pub(crate) last_arrival: Instant,
+    /// Bytes and netstring frames delivered to this end's program so far (for
+    /// frame-triggered faults).
+    pub(crate) bytes_delivered: u64,
+    pub(crate) frames: FrameCounter,
     /// Arrived, not yet read by the program.
     pub(crate) recv_buf: RecvBuffer,
     /// Accepted from the program, not yet on the wire.
@@ -105,10 +109,6 @@ pub(crate) struct End {
     pub(crate) wire: PairFifo<Packet>,
     /// Cuts reads delivered to this end.
     pub(crate) reads: Segmenter,
-    /// Bytes and netstring frames delivered to this end's program so far (for
-    /// frame-triggered faults).
-    pub(crate) bytes_delivered: u64,
-    pub(crate) frames: FrameCounter,
     /// Lost packets waiting for a retransmission, and everything sent after them
     /// (boxed: rare, and large).
     pub(crate) stall: Option<Box<Stall>>,
@@ -177,6 +177,40 @@ impl End {
     }
 }
 
+/// The items of a [`Fifo`] or [`PairFifo`] past the inline ones: allocated the first
+/// time there are any, and kept, so an end whose queues never overflow holds one word
+/// for each.
+#[derive(Debug)]
+struct Overflow<T>(Option<Box<VecDeque<T>>>);
+
+impl<T> Default for Overflow<T> {
+    fn default() -> Self {
+        Self(None)
+    }
+}
+
+impl<T> Overflow<T> {
+    #[inline]
+    fn is_empty(&self) -> bool {
+        self.0.as_ref().is_none_or(|rest| rest.is_empty())
+    }
+
+    fn push_back(&mut self, item: T) {
+        self.0.get_or_insert_default().push_back(item);
+    }
+
+    #[inline]
+    fn pop_front(&mut self) -> Option<T> {
+        self.0.as_mut()?.pop_front()
+    }
+
+    fn clear(&mut self) {
+        if let Some(rest) = &mut self.0 {
+            rest.clear();
+        }
+    }
+}
+
 /// A first-in first-out queue whose oldest item is kept inline: a connection mostly
 /// has one packet in flight per direction and one segment waiting, and then the queue
 /// touches no memory of its own.
@@ -184,14 +218,14 @@ impl End {
 pub(crate) struct Fifo<T> {
     /// The oldest item; `None` only if the queue is empty.
     head: Option<T>,
-    rest: VecDeque<T>,
+    rest: Overflow<T>,
 }
 
 impl<T> Default for Fifo<T> {
     fn default() -> Self {
         Self {
             head: None,
-            rest: VecDeque::new(),
+            rest: Overflow::default(),
         }
     }
 }
@@ -245,7 +279,7 @@ pub(crate) struct PairFifo<T> {
     head: Option<T>,
     /// The second oldest; `None` only if the queue holds at most one.
     next: Option<T>,
-    rest: VecDeque<T>,
+    rest: Overflow<T>,
 }
 
 impl<T> Default for PairFifo<T> {
@@ -253,7 +287,7 @@ impl<T> Default for PairFifo<T> {
         Self {
             head: None,
             next: None,
-            rest: VecDeque::new(),
+            rest: Overflow::default(),
         }
     }
 }
