@@ -157,7 +157,7 @@ impl Program for Pausing {
     fn data_received(&mut self, cx: &mut HostContext<'_, Resume>, conn: ConnId, _: &[u8]) {
         self.reads += 1;
         cx.write(conn, b"abc");
-        if self.reads % 7 == 0 {
+        if self.reads.is_multiple_of(7) {
             cx.pause_reading(conn);
             cx.call_later(Duration::from_millis(2), Resume(conn));
         }

@@ -180,6 +180,9 @@ impl End {
 /// The items of a [`Fifo`] or [`PairFifo`] past the inline ones: allocated the first
 /// time there are any, and kept, so an end whose queues never overflow holds one word
 /// for each.
+// Boxed on purpose: the deque's own header is four words, the box one, and every
+// connection end holds two of these.
+#[allow(clippy::box_collection)]
 #[derive(Debug)]
 struct Overflow<T>(Option<Box<VecDeque<T>>>);
 
