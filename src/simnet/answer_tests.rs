@@ -134,3 +134,96 @@ fn a_host_busy_inside_data_received_has_it_carried_out_as_settling_would() {
         assert_eq!(short.now(), long.now());
     }
 }
+
+/// A server that answers every read with three bytes and, every seventh read, stops
+/// reading for two milliseconds.
+#[derive(Default)]
+struct Pausing {
+    reads: u64,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Resume(ConnId);
+
+impl Program for Pausing {
+    type Timer = Resume;
+
+    fn start(&mut self, cx: &mut HostContext<'_, Resume>) {
+        cx.listen(HostPort::new("0.0.0.0", 8000));
+    }
+
+    fn connection_made(&mut self, _: &mut HostContext<'_, Resume>, _: ConnId) {}
+
+    fn data_received(&mut self, cx: &mut HostContext<'_, Resume>, conn: ConnId, _: &[u8]) {
+        self.reads += 1;
+        cx.write(conn, b"abc");
+        if self.reads.is_multiple_of(7) {
+            cx.pause_reading(conn);
+            cx.call_later(Duration::from_millis(2), Resume(conn));
+        }
+    }
+
+    fn timer_fired(&mut self, cx: &mut HostContext<'_, Resume>, Resume(conn): Resume) {
+        cx.resume_reading(conn);
+    }
+
+    fn connection_lost(&mut self, _: &mut HostContext<'_, Resume>, _: ConnId, _: Disconnect) {}
+
+    fn connect_failed(&mut self, _: &mut HostContext<'_, Resume>, _: ConnId, _: ConnectError) {}
+}
+
+/// The pausing server and two ping-pong clients over two-byte segments and a
+/// four-byte receive window, with the short path on or off; and how the arrivals
+/// went (`sockets::probe::TAKEN`).
+fn fallback_run(seed: u64, short_path: bool) -> (SimNet, [u64; 3]) {
+    let config = NetConfig {
+        latency: Latency::Uniform {
+            min: Duration::from_millis(1),
+            max: Duration::from_millis(5),
+        },
+        segmentation: Segmentation::Seeded { seed: 3, max: 2 },
+        recv_buffer: 4,
+        mss: 2,
+        ..NetConfig::default()
+    };
+    super::sockets::probe::OFF.set(!short_path);
+    super::sockets::probe::TAKEN.set([0; 3]);
+    let mut net = SimNet::new(config, seed).capture_logs(Level::INFO);
+    net.add_host("server", || Box::new(Host::new(Pausing::default())));
+    for name in ["a", "b"] {
+        net.add_host(name, move || {
+            let client = FactoryProgram::new(PingPongFactory::client(Some(300)))
+                .connect(HostPort::new("server", 8000))
+                .exit_when_done();
+            Box::new(Host::new(client))
+        });
+    }
+    let exited = net.run_until_exit(&["a", "b"], Duration::from_secs(60));
+    super::sockets::probe::OFF.set(false);
+    assert!(exited, "the clients finish");
+    (net, super::sockets::probe::TAKEN.get())
+}
+
+#[test]
+fn arrivals_the_short_path_leaves_to_the_general_loop_end_as_without_the_short_path() {
+    for seed in [1, 2, 3] {
+        let (short, taken) = fallback_run(seed, true);
+        let (long, untaken) = fallback_run(seed, false);
+        // A paused reader, a window the read opens for a waiting sender, a packet
+        // read in two: each leaves the arrival to the general loop, before or after
+        // its read's size is drawn.
+        let [straight, before, after_draw] = taken;
+        assert!(straight > 0 && before > 0 && after_draw > 0, "{taken:?}");
+        assert_eq!(untaken, [0; 3], "the general loop took every arrival");
+        // The general loop answers in the pass too: the same arrivals.
+        assert!(
+            short.answered_in_pass > 0,
+            "some answers were taken in the pass"
+        );
+        assert_eq!(short.answered_in_pass, long.answered_in_pass);
+        let (short_text, long_text) = (short.transcript().render(), long.transcript().render());
+        assert_eq!(short_text, long_text, "seed {seed}");
+        assert_eq!(short.events_processed(), long.events_processed());
+        assert_eq!(short.now(), long.now());
+    }
+}

@@ -65,19 +65,25 @@ impl SimNet {
         };
         self.calling = None;
         if self.capture.is_some() && logs::has_lines() {
-            for (host, level, line) in logs::take_lines() {
-                let who = self.labels[host].clone();
-                let mut text = String::with_capacity(line.len() + 12);
-                text.push_str("log");
-                if level != Level::INFO {
-                    text.push(' ');
-                    text.push_str(level.as_str());
-                }
-                text.push_str(": ");
-                text.push_str(&line);
-                self.record(who, EventKind::Line(text));
-            }
+            self.record_log_lines();
         }
         Some(result)
+    }
+
+    /// Records the log lines captured since the last call as their hosts' lines.
+    #[cold]
+    pub(super) fn record_log_lines(&mut self) {
+        for (host, level, line) in logs::take_lines() {
+            let who = self.labels[host].clone();
+            let mut text = String::with_capacity(line.len() + 12);
+            text.push_str("log");
+            if level != Level::INFO {
+                text.push(' ');
+                text.push_str(level.as_str());
+            }
+            text.push_str(": ");
+            text.push_str(&line);
+            self.record(who, EventKind::Line(text));
+        }
     }
 }

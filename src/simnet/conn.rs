@@ -5,12 +5,15 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use std::time::Duration;
 
 use crate::host::{ConnId, ConnPoll};
 use crate::testing::Segmenter;
 use crate::time::Instant;
+
+mod payload;
+pub(crate) use payload::{INLINE, PacketArena, Payload};
 
 /// What crosses the wire.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -22,7 +25,7 @@ pub(crate) enum Packet {
     /// Nothing listens: the connect is refused (to the connecting end).
     Refused,
     /// Stream bytes.
-    Data(Bytes),
+    Data(Payload),
     /// End of the sender's stream.
     Fin,
     /// Reset.
@@ -94,18 +97,18 @@ pub(crate) struct End {
     pub(crate) in_flight: usize,
     /// Arrival time of the last packet sent, to keep the direction in order.
     pub(crate) last_arrival: Instant,
+    /// Bytes and netstring frames delivered to this end's program so far (for
+    /// frame-triggered faults).
+    pub(crate) bytes_delivered: u64,
+    pub(crate) frames: FrameCounter,
     /// Arrived, not yet read by the program.
     pub(crate) recv_buf: RecvBuffer,
     /// Accepted from the program, not yet on the wire.
     pub(crate) send_buf: VecDeque<u8>,
     /// Packets on the wire toward the other end, in the order they arrive.
-    pub(crate) wire: Fifo<Packet>,
+    pub(crate) wire: PairFifo<Packet>,
     /// Cuts reads delivered to this end.
     pub(crate) reads: Segmenter,
-    /// Bytes and netstring frames delivered to this end's program so far (for
-    /// frame-triggered faults).
-    pub(crate) bytes_delivered: u64,
-    pub(crate) frames: FrameCounter,
     /// Lost packets waiting for a retransmission, and everything sent after them
     /// (boxed: rare, and large).
     pub(crate) stall: Option<Box<Stall>>,
@@ -141,7 +144,7 @@ impl End {
             fin_sent: false,
             in_flight: 0,
             last_arrival: Instant::ZERO,
-            wire: Fifo::default(),
+            wire: PairFifo::default(),
             stall: None,
             recv_buf: RecvBuffer::default(),
             eof_received: false,
@@ -174,6 +177,43 @@ impl End {
     }
 }
 
+/// The items of a [`Fifo`] or [`PairFifo`] past the inline ones: allocated the first
+/// time there are any, and kept, so an end whose queues never overflow holds one word
+/// for each.
+// Boxed on purpose: the deque's own header is four words, the box one, and every
+// connection end holds two of these.
+#[allow(clippy::box_collection)]
+#[derive(Debug)]
+struct Overflow<T>(Option<Box<VecDeque<T>>>);
+
+impl<T> Default for Overflow<T> {
+    fn default() -> Self {
+        Self(None)
+    }
+}
+
+impl<T> Overflow<T> {
+    #[inline]
+    fn is_empty(&self) -> bool {
+        self.0.as_ref().is_none_or(|rest| rest.is_empty())
+    }
+
+    fn push_back(&mut self, item: T) {
+        self.0.get_or_insert_default().push_back(item);
+    }
+
+    #[inline]
+    fn pop_front(&mut self) -> Option<T> {
+        self.0.as_mut()?.pop_front()
+    }
+
+    fn clear(&mut self) {
+        if let Some(rest) = &mut self.0 {
+            rest.clear();
+        }
+    }
+}
+
 /// A first-in first-out queue whose oldest item is kept inline: a connection mostly
 /// has one packet in flight per direction and one segment waiting, and then the queue
 /// touches no memory of its own.
@@ -181,14 +221,14 @@ impl End {
 pub(crate) struct Fifo<T> {
     /// The oldest item; `None` only if the queue is empty.
     head: Option<T>,
-    rest: VecDeque<T>,
+    rest: Overflow<T>,
 }
 
 impl<T> Default for Fifo<T> {
     fn default() -> Self {
         Self {
             head: None,
-            rest: VecDeque::new(),
+            rest: Overflow::default(),
         }
     }
 }
@@ -199,8 +239,13 @@ impl<T> Fifo<T> {
         if self.head.is_none() {
             self.head = Some(item);
         } else {
-            self.rest.push_back(item);
+            self.push_rest(item);
         }
+    }
+
+    #[inline(never)]
+    fn push_rest(&mut self, item: T) {
+        self.rest.push_back(item);
     }
 
     #[inline]
@@ -210,6 +255,12 @@ impl<T> Fifo<T> {
             self.head = self.rest.pop_front();
         }
         Some(head)
+    }
+
+    /// Whether the queue holds at most its inline item.
+    #[inline]
+    fn at_most_one(&self) -> bool {
+        self.rest.is_empty()
     }
 
     #[inline]
@@ -223,27 +274,80 @@ impl<T> Fifo<T> {
     }
 }
 
+/// A [`Fifo`] whose two oldest items are kept inline: the wire of a connection whose
+/// program answers every read often holds two packets in one direction.
+#[derive(Debug)]
+pub(crate) struct PairFifo<T> {
+    /// The oldest item; `None` only if the queue is empty.
+    head: Option<T>,
+    /// The second oldest; `None` only if the queue holds at most one.
+    next: Option<T>,
+    rest: Overflow<T>,
+}
+
+impl<T> Default for PairFifo<T> {
+    fn default() -> Self {
+        Self {
+            head: None,
+            next: None,
+            rest: Overflow::default(),
+        }
+    }
+}
+
+impl<T> PairFifo<T> {
+    #[inline]
+    pub(crate) fn push_back(&mut self, item: T) {
+        if self.head.is_none() {
+            self.head = Some(item);
+        } else if self.next.is_none() {
+            self.next = Some(item);
+        } else {
+            self.push_rest(item);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn push_rest(&mut self, item: T) {
+        self.rest.push_back(item);
+    }
+
+    #[inline]
+    pub(crate) fn pop_front(&mut self) -> Option<T> {
+        let head = self.head.take()?;
+        self.head = self.next.take();
+        if !self.rest.is_empty() {
+            self.next = self.rest.pop_front();
+        }
+        Some(head)
+    }
+}
+
 /// Bytes that arrived and wait to be read, kept as the segments they came in, so that
 /// a read of a whole segment (the common case) copies nothing.
 #[derive(Debug, Default)]
 pub(crate) struct RecvBuffer {
-    segments: Fifo<Bytes>,
+    segments: Fifo<Payload>,
     len: usize,
 }
 
 impl RecvBuffer {
+    #[inline]
     pub(crate) fn len(&self) -> usize {
         self.len
     }
 
+    #[inline]
     pub(crate) fn is_empty(&self) -> bool {
         self.len == 0
     }
 
     #[inline]
-    pub(crate) fn push(&mut self, segment: Bytes) {
-        self.len += segment.len();
-        if !segment.is_empty() {
+    pub(crate) fn push(&mut self, segment: Payload) {
+        let n = segment.len();
+        if n > 0 {
+            self.len += n;
             self.segments.push_back(segment);
         }
     }
@@ -253,13 +357,24 @@ impl RecvBuffer {
         self.len = 0;
     }
 
+    /// Everything buffered (the common read: one segment, handed over).
+    #[inline(always)]
+    pub(crate) fn take_all(&mut self) -> Payload {
+        if self.segments.at_most_one() {
+            self.len = 0;
+            return self.segments.head.take().unwrap_or(Payload::EMPTY);
+        }
+        self.take(self.len)
+    }
+
     /// The first `n` bytes (at most what is buffered): sliced out of the first segment
     /// when it holds them, joined from several otherwise.
-    pub(crate) fn take(&mut self, n: usize) -> Bytes {
+    #[inline]
+    pub(crate) fn take(&mut self, n: usize) -> Payload {
         let n = n.min(self.len);
         self.len -= n;
         let Some(first) = self.segments.front_mut() else {
-            return Bytes::new();
+            return Payload::EMPTY;
         };
         if n == first.len() {
             // A whole segment: handed over, not sliced.
@@ -268,50 +383,28 @@ impl RecvBuffer {
         if n < first.len() {
             return first.split_to(n);
         }
+        self.join(n)
+    }
+
+    /// The first `n` bytes, from several segments.
+    #[cold]
+    fn join(&mut self, n: usize) -> Payload {
         let mut joined = Vec::with_capacity(n);
         while joined.len() < n {
             let segment = self.segments.front_mut().expect("len counts the segments");
             let take = (n - joined.len()).min(segment.len());
-            joined.extend_from_slice(&segment.split_to(take));
-            if segment.is_empty() {
+            if take == segment.len() {
+                joined.extend_from_slice(segment);
                 self.segments.pop_front();
+            } else {
+                joined.extend_from_slice(&segment.split_to(take));
             }
         }
-        Bytes::from(joined)
-    }
-}
-
-/// Where packets' bytes are cut from: one block shared by many packets, so putting
-/// bytes on the wire allocates once per block rather than once per packet, and the
-/// transcript's copy of a read is the same block again, not a copy.
-#[derive(Debug, Default)]
-pub(crate) struct PacketArena {
-    block: BytesMut,
-}
-
-/// Bytes per arena block (a packet larger than this gets a block of its own).
-const ARENA_BLOCK: usize = 64 * 1024;
-
-impl PacketArena {
-    /// The first `n` bytes of `from` (at most what it holds), taken out of it.
-    pub(crate) fn take_front(&mut self, from: &mut VecDeque<u8>, n: usize) -> Bytes {
-        let n = n.min(from.len());
-        if self.block.capacity() < n {
-            self.block = BytesMut::with_capacity(ARENA_BLOCK.max(n));
-        }
-        let (a, b) = from.as_slices();
-        if n <= a.len() {
-            self.block.extend_from_slice(&a[..n]);
+        if n <= INLINE {
+            Payload::copy_of(&joined)
         } else {
-            self.block.extend_from_slice(a);
-            self.block.extend_from_slice(&b[..n - a.len()]);
+            Payload::Shared(Bytes::from(joined))
         }
-        if n == from.len() {
-            from.clear();
-        } else {
-            from.drain(..n);
-        }
-        self.block.split().freeze()
     }
 }
 
@@ -384,11 +477,16 @@ enum FrameState {
 }
 
 impl FrameCounter {
-    pub(crate) fn feed(&mut self, mut data: &[u8]) {
+    #[inline]
+    pub(crate) fn feed(&mut self, data: &[u8]) {
         if let FrameState::Broken = self.state {
             // Nothing after garbage counts.
             return;
         }
+        self.feed_stream(data);
+    }
+
+    fn feed_stream(&mut self, mut data: &[u8]) {
         while !data.is_empty() {
             if let FrameState::Payload(left) = &mut self.state {
                 let take = usize::try_from(*left).unwrap_or(usize::MAX).min(data.len());
@@ -436,9 +534,9 @@ mod tests {
     #[test]
     fn receive_buffer_reads_slice_and_join_segments_in_order() {
         let mut buf = RecvBuffer::default();
-        buf.push(Bytes::from_static(b"abc"));
-        buf.push(Bytes::new());
-        buf.push(Bytes::from_static(b"defg"));
+        buf.push(Payload::copy_of(b"abc"));
+        buf.push(Payload::EMPTY);
+        buf.push(Payload::Shared(Bytes::from_static(b"defg")));
         assert_eq!(buf.len(), 7);
         assert_eq!(&buf.take(2)[..], b"ab");
         assert_eq!(&buf.take(3)[..], b"cde", "joined across segments");
@@ -463,18 +561,46 @@ mod tests {
     }
 
     #[test]
-    fn arena_packets_carry_their_own_bytes_across_blocks() {
-        let mut arena = PacketArena::default();
-        let mut queue: VecDeque<u8> = (0..=255u8).cycle().take(40_000).collect();
-        let mut packets = Vec::new();
-        while !queue.is_empty() {
-            packets.push(arena.take_front(&mut queue, 1500));
+    fn receive_buffer_splits_and_joins_inline_and_shared_segments_alike() {
+        let mut buf = RecvBuffer::default();
+        buf.push(Payload::copy_of(b"hello"));
+        buf.push(Payload::Shared(Bytes::from(vec![b'x'; 30])));
+        buf.push(Payload::copy_of(b"!"));
+        assert_eq!(&buf.take(2)[..], b"he", "a slice of an inline segment");
+        assert_eq!(&buf.take(3)[..], b"llo", "and its rest, whole");
+        assert_eq!(
+            &buf.take(10)[..],
+            &[b'x'; 10][..],
+            "a slice of a shared one"
+        );
+        let joined = buf.take(21);
+        assert_eq!(joined.len(), 21);
+        assert_eq!(
+            &joined[..],
+            b"xxxxxxxxxxxxxxxxxxxx!",
+            "joined across segments"
+        );
+        assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn pair_fifo_keeps_the_order_across_its_two_inline_items() {
+        let mut fifo = PairFifo::default();
+        let mut popped = Vec::new();
+        let mut next = 0;
+        // Fill levels of 0 to 4 items, so every slot is filled and drained in turn.
+        for round in 0..20 {
+            for _ in 0..round % 5 {
+                fifo.push_back(next);
+                next += 1;
+            }
+            for _ in 0..(round % 3) + 1 {
+                popped.extend(fifo.pop_front());
+            }
         }
-        let joined: Vec<u8> = packets.iter().flat_map(|p| p.iter().copied()).collect();
-        let expected: Vec<u8> = (0..=255u8).cycle().take(40_000).collect();
-        assert_eq!(joined, expected);
-        assert_eq!(packets.len(), 27);
-        assert_eq!(arena.take_front(&mut queue, 10), Bytes::new());
+        popped.extend(std::iter::from_fn(|| fifo.pop_front()));
+        assert_eq!(popped, (0..next).collect::<Vec<_>>());
+        assert_eq!(fifo.pop_front(), None);
     }
 
     #[test]

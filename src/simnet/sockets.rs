@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use super::SimNet;
 use super::conn::{End, Packet, Phase, ReadState};
 use crate::host::{ConnId, ConnPoll};
-use crate::testing::EventKind;
+use crate::testing::{EventKind, logs};
 use crate::transport::{CloseAction, Disconnect};
 
 impl SimNet {
@@ -183,7 +183,129 @@ impl SimNet {
     /// receiving host quiet and nothing else is waiting, what its program wrote in
     /// answer goes on the wire in the same pass, as settling would put it there.
     pub(super) fn deliver_arrival(&mut self, conn: u64, to: usize) {
-        self.deliver_reads_after(conn, to, None, true);
+        #[cfg(test)]
+        if probe::OFF.get() {
+            return self.deliver_reads_after(conn, to, None, true);
+        }
+        let outcome = self.answer_in_pass(conn, to);
+        #[cfg(test)]
+        probe::count(&outcome);
+        if let Err(drawn) = outcome {
+            let mut owed = Owed::default();
+            self.deliver_reads_loop(conn, to, None, true, &mut owed, drawn);
+            if let Some(h) = owed.host {
+                self.touch_host(h);
+            }
+        }
+    }
+
+    /// The common arrival, straight through: an open end whose program reads, one
+    /// read taking all that is buffered, nothing else waiting in the step, and its
+    /// program's answer put on the wire. Exactly what the general loop and `serve`
+    /// would do, in the same order, with the end looked up once per stretch between
+    /// calls that need the whole network. `Err` before anything happened (`None`), or
+    /// after drawing the read's size (`Some`), when the general loop carries on.
+    fn answer_in_pass(&mut self, conn: u64, to: usize) -> Result<(), Option<usize>> {
+        if !(self.work.is_empty()
+            && self.touched.is_empty()
+            && self.due_faults.is_empty()
+            && self.triggers.is_empty())
+        {
+            return Err(None);
+        }
+        let Some(c) = self.conns.get_mut(conn) else {
+            return Err(None);
+        };
+        let [a, b] = &mut c.ends;
+        let (e, peer) = if to == 0 { (a, &*b) } else { (b, &*a) };
+        let state = match e.read_state {
+            Some(state) if !state.paused => state,
+            _ => return Err(None),
+        };
+        let h = e.host;
+        if e.phase != Phase::Open
+            || e.recv_buf.is_empty()
+            || e.eof_received && !e.eof_delivered
+            || peer.has_work_for_window()
+            || self.hosts[h].node.is_none()
+        {
+            return Err(None);
+        }
+        let hc = e.conn.expect("open ends have a host id");
+        let len = e.recv_buf.len();
+        let n = e.reads.next_read(len);
+        if n != len {
+            return Err(Some(n));
+        }
+        let chunk = e.recv_buf.take_all();
+        e.bytes_delivered += n as u64;
+        e.frames.feed(&chunk);
+        if self.record || self.digest.is_some() {
+            let who = c.label(1 - to);
+            let what = if state.accepts {
+                EventKind::Data(chunk.to_bytes(&mut self.arena))
+            } else {
+                EventKind::Discarded(n)
+            };
+            self.record(who, what);
+        }
+        let [a, b] = &mut self.conns.get_mut(conn).expect("checked").ends;
+        let (e, peer) = if to == 0 { (a, &*b) } else { (b, &*a) };
+        let room = self.config.send_buffer.saturating_sub(e.send_buf.len());
+        let host = &mut self.hosts[h];
+        let now = self.now + host.clock_offset;
+        let node = host.node.as_mut().expect("checked");
+        self.calling = Some(h);
+        let poll = {
+            let _logging = logs::enter(h);
+            node.deliver_data_and_poll(now, hc, &chunk, room, &mut e.send_buf)
+        };
+        self.calling = None;
+        // All `serve` would do with this poll is transmit; its first packet is cut
+        // here, while the end is at hand (nothing before the send looks at it).
+        let only_transmit = poll.quiet && poll.left == 0 && poll.close.is_none();
+        let mut packet = None;
+        if only_transmit {
+            e.backlog = false;
+            let window = (self.config.recv_buffer)
+                .saturating_sub(peer.recv_buf.len() + e.in_flight)
+                .min(self.config.mss);
+            let n = window.min(e.send_buf.len());
+            if n > 0 {
+                packet = Some(self.arena.take_front(&mut e.send_buf, n));
+                e.in_flight += n;
+            }
+        }
+        // Everything sent and no FIN to follow: no second look needed.
+        let done = packet.is_some() && e.send_buf.is_empty() && (e.fin_sent || !e.fin_queued);
+        e.read_state = (only_transmit || !poll.quiet).then(|| ReadState::from(&poll));
+        if self.capture.is_some() && logs::has_lines() {
+            self.record_log_lines();
+        }
+        if !poll.quiet {
+            self.touch_host(h);
+            return Ok(());
+        }
+        // As settling would: the end is serviced, and the host's wake-up looked at
+        // again if it may have moved.
+        self.answered_in_pass += 1;
+        if !poll.timers_unchanged || self.hosts[h].wake_unsettled {
+            self.note_settled(h);
+        }
+        if !only_transmit {
+            self.serve(conn, to, h, hc, poll);
+            return Ok(());
+        }
+        if poll.ran_program {
+            self.touch_host(h);
+        }
+        if let Some(data) = packet {
+            self.send(conn, to, Packet::Data(data));
+        }
+        if !done {
+            self.transmit(conn, to);
+        }
+        Ok(())
     }
 
     /// [`deliver_reads`](Self::deliver_reads), given what a poll of the receiving end
@@ -191,7 +313,7 @@ impl SimNet {
     fn deliver_reads_after(&mut self, conn: u64, to: usize, known: Option<ConnPoll>, answer: bool) {
         // A host a quiet read left untouched, to touch unless its answer is taken.
         let mut owed = Owed::default();
-        self.deliver_reads_loop(conn, to, known, answer, &mut owed);
+        self.deliver_reads_loop(conn, to, known, answer, &mut owed, None);
         if let Some(h) = owed.host {
             self.touch_host(h);
         }
@@ -204,6 +326,7 @@ impl SimNet {
         known: Option<ConnPoll>,
         answer: bool,
         owed: &mut Owed,
+        mut drawn: Option<usize>,
     ) {
         if let (Some(poll), Some(c)) = (known, self.conns.get_mut(conn)) {
             c.ends[to].read_state = Some(ReadState::from(&poll));
@@ -238,7 +361,11 @@ impl SimNet {
                 return;
             }
             if !e.recv_buf.is_empty() {
-                let n = e.reads.next_read(e.recv_buf.len());
+                // The first read's size may have been drawn already (by the short path).
+                let n = match drawn.take() {
+                    Some(n) => n,
+                    None => e.reads.next_read(e.recv_buf.len()),
+                };
                 let chunk = e.recv_buf.take(n);
                 e.bytes_delivered += n as u64;
                 e.frames.feed(&chunk);
@@ -248,7 +375,7 @@ impl SimNet {
                 // Neither label nor bytes are cloned for a run that keeps no record.
                 if let Some(who) = who {
                     let what = if state.accepts {
-                        EventKind::Data(chunk.clone())
+                        EventKind::Data(chunk.to_bytes(&mut self.arena))
                     } else {
                         EventKind::Discarded(chunk.len())
                     };
@@ -383,4 +510,31 @@ struct Owed {
     host: Option<usize>,
     /// One of them moved a timer: the host's wake-up is looked at again.
     timers_moved: bool,
+}
+
+/// For tests: the short path switched off (every arrival taken by the general loop),
+/// and how the arrivals went.
+#[cfg(test)]
+pub(super) mod probe {
+    use std::cell::Cell;
+
+    thread_local! {
+        pub(in crate::simnet) static OFF: Cell<bool> = const { Cell::new(false) };
+        /// Arrivals taken straight through, left to the general loop before anything
+        /// happened, and left to it after their read's size was drawn.
+        pub(in crate::simnet) static TAKEN: Cell<[u64; 3]> = const { Cell::new([0; 3]) };
+    }
+
+    pub(super) fn count(outcome: &Result<(), Option<usize>>) {
+        let i = match outcome {
+            Ok(()) => 0,
+            Err(None) => 1,
+            Err(Some(_)) => 2,
+        };
+        TAKEN.with(|taken| {
+            let mut counts = taken.get();
+            counts[i] += 1;
+            taken.set(counts);
+        });
+    }
 }
