@@ -13,6 +13,8 @@ use crate::flow::Notice;
 use crate::time::Instant;
 use crate::transport::{CloseAction, Disconnect, TransportState};
 
+mod answer;
+
 /// What a driver needs from a host, without knowing its program's type (so one network
 /// can hold hosts running different programs).
 ///
@@ -264,6 +266,7 @@ impl<P: Program> Host<P> {
     }
 
     /// Runs one program callback at `now`, then every producer notice it caused.
+    #[inline]
     fn call(&mut self, now: Instant, f: impl FnOnce(&mut P, &mut HostContext<'_, P::Timer>)) {
         self.clock.set_now(now);
         let cx = &mut HostContext {
@@ -271,7 +274,7 @@ impl<P: Program> Host<P> {
             state: &mut self.state,
         };
         f(&mut self.program, cx);
-        if self.state.in_call.is_empty() {
+        if self.state.settled_without_notices() {
             return;
         }
         self.deliver_notices();
@@ -279,6 +282,7 @@ impl<P: Program> Host<P> {
 
     /// Delivers the producer notices the callback just run left on the connections
     /// it touched, lowest id first, each of which may leave more.
+    #[inline(never)]
     fn deliver_notices(&mut self) {
         while let Some((conn, notice)) = self.state.next_notice() {
             let cx = &mut HostContext {
@@ -439,17 +443,7 @@ impl<P: Program + 'static> Node for Host<P> {
         room: usize,
         out: &mut VecDeque<u8>,
     ) -> ConnPoll {
-        let delivered = self.deliver_data(now, conn, data);
-        if !delivered.quiet {
-            return delivered;
-        }
-        // The driver takes the connection now, as if `poll_dirty` had reported it.
-        self.state.dirty.pop_first();
-        ConnPoll {
-            quiet: true,
-            timers_unchanged: delivered.timers_unchanged,
-            ..self.poll_conn(now, conn, room, out)
-        }
+        self.deliver_and_answer(now, conn, data, room, out)
     }
 
     fn handle_listening(&mut self, now: Instant, listener: ListenerId, addr: SocketAddr) {
@@ -525,11 +519,17 @@ impl<P: Program + 'static> Node for Host<P> {
 /// The tracing span a connection's callbacks run in, so their log lines say which
 /// connection they are about (at debug level: spans cost, and simulations make many;
 /// none while SimNet captures the logs, whose subscriber ignores spans).
-#[inline]
+#[inline(always)]
 fn conn_span(conn: ConnId) -> Option<tracing::span::EnteredSpan> {
     if crate::testing::logs::capturing() {
         return None;
     }
+    enter_conn_span(conn)
+}
+
+/// The span itself, made out of line: the check above is all a captured run pays.
+#[inline(never)]
+fn enter_conn_span(conn: ConnId) -> Option<tracing::span::EnteredSpan> {
     Some(tracing::debug_span!("conn", id = %conn).entered())
 }
 

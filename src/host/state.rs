@@ -115,6 +115,31 @@ impl HostState {
         self.dirty.pop_first()
     }
 
+    /// Whether the current callback is done with no notice to deliver: it touched no
+    /// connection, or one that owes none (whose mark this clears). The common cases,
+    /// checked inline; otherwise [`next_notice`](Self::next_notice) decides.
+    #[inline]
+    pub(crate) fn settled_without_notices(&mut self) -> bool {
+        let Some(first) = self.in_call.first else {
+            return true;
+        };
+        if !self.in_call.more.is_empty() {
+            return false;
+        }
+        match self.conns.get_mut(first) {
+            Some(entry) if entry.transport.has_notices() => false,
+            Some(entry) => {
+                entry.in_call = false;
+                self.in_call.first = None;
+                true
+            }
+            None => {
+                self.in_call.first = None;
+                true
+            }
+        }
+    }
+
     /// The touched connection with the lowest id that owes its program a notice, and
     /// the notice. Once none does, the touched list is cleared.
     #[inline]
@@ -162,11 +187,6 @@ pub(crate) struct ConnList {
 }
 
 impl ConnList {
-    #[inline]
-    pub(crate) fn is_empty(&self) -> bool {
-        self.first.is_none()
-    }
-
     #[inline]
     fn push(&mut self, conn: ConnId) {
         if self.first.is_none() {
