@@ -521,10 +521,19 @@ impl<P: Program + 'static> Node for Host<P> {
 /// none while SimNet captures the logs, whose subscriber ignores spans).
 #[inline(always)]
 fn conn_span(conn: ConnId) -> Option<tracing::span::EnteredSpan> {
-    if crate::testing::logs::capturing() {
+    if !span_wanted() {
         return None;
     }
     enter_conn_span(conn)
+}
+
+/// Whether [`conn_span`] makes a span: the global level admits debug (one load and a
+/// comparison; below it the span would be disabled anyway) and this thread's logs are
+/// not being captured.
+#[inline(always)]
+fn span_wanted() -> bool {
+    !crate::testing::logs::capturing()
+        && tracing::Level::DEBUG <= tracing::level_filters::LevelFilter::current()
 }
 
 /// The span itself, made out of line: the check above is all a captured run pays.
@@ -542,7 +551,7 @@ fn extend(out: &mut VecDeque<u8>, bytes: &[u8]) {
 
 impl ConnPoll {
     /// The state of `t`, for a poll that moved nothing.
-    #[inline]
+    #[inline(always)]
     fn of(t: &TransportState) -> Self {
         Self {
             moved: 0,

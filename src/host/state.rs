@@ -38,7 +38,7 @@ pub(crate) struct HostState {
 #[repr(C, align(64))]
 pub(crate) struct HostConn {
     /// Listed in [`HostState::in_call`].
-    in_call: bool,
+    pub(crate) in_call: bool,
     pub(crate) transport: TransportState,
 }
 
@@ -182,8 +182,9 @@ impl HostState {
 /// touch one connection, and then no other memory is needed.
 #[derive(Debug, Default)]
 pub(crate) struct ConnList {
-    first: Option<ConnId>,
-    more: Vec<ConnId>,
+    pub(crate) first: Option<ConnId>,
+    /// Empty while `first` is `None`.
+    pub(crate) more: Vec<ConnId>,
 }
 
 impl ConnList {
@@ -243,6 +244,12 @@ impl ConnSet {
                 }
             }
         }
+    }
+
+    /// Whether nothing but `conn` (if anything) is in the set.
+    #[inline]
+    pub(crate) fn is_empty_or_only(&self, conn: ConnId) -> bool {
+        self.first.is_none_or(|first| first == conn) && self.rest.is_empty()
     }
 
     /// Whether `conn` is in the set and nothing else is.
