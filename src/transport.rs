@@ -130,6 +130,10 @@ pub struct TransportState {
     write_side: WriteSide,
     /// `!notices.is_empty()`, kept beside the other hot fields.
     owed: bool,
+    /// Cached `!closed && (aborted || disconnecting || write_side == ShutdownRequested)`:
+    /// whether [`close_action`](Self::close_action) can be anything but `None`, which a
+    /// driver asks after every event.
+    close_asked: bool,
     high_water: usize,
     host: SocketAddr,
     peer: SocketAddr,
@@ -168,6 +172,7 @@ impl TransportState {
             accepting: true,
             reading_paused: false,
             owed: false,
+            close_asked: false,
             notices: VecDeque::new(),
         }
     }
@@ -236,7 +241,23 @@ impl TransportState {
     }
 
     /// The close the driver should carry out now, if any.
+    #[inline]
     pub fn close_action(&self) -> Option<CloseAction> {
+        debug_assert_eq!(
+            self.close_asked,
+            !self.closed
+                && (self.aborted
+                    || self.disconnecting
+                    || self.write_side == WriteSide::ShutdownRequested)
+        );
+        if !self.close_asked {
+            return None;
+        }
+        self.asked_close_action()
+    }
+
+    /// [`close_action`](Self::close_action) once a close has been asked for.
+    fn asked_close_action(&self) -> Option<CloseAction> {
         if self.closed {
             return None;
         }
@@ -259,6 +280,7 @@ impl TransportState {
     pub fn write_shut_down(&mut self) {
         self.write_side = WriteSide::Shut;
         self.set_writable(false);
+        self.note_close_asked();
     }
 
     /// Whether incoming data should reach the protocol at all. False once it has asked
@@ -306,6 +328,7 @@ impl TransportState {
             return false;
         }
         self.accepting = false;
+        self.close_asked = false;
         self.set_writable(false);
         self.queue.clear();
         self.sent = 0;
@@ -313,6 +336,14 @@ impl TransportState {
             self.owe(Notice::StopProducing);
         }
         true
+    }
+
+    /// Sets `close_asked` from the fields it caches.
+    fn note_close_asked(&mut self) {
+        self.close_asked = !self.closed
+            && (self.aborted
+                || self.disconnecting
+                || self.write_side == WriteSide::ShutdownRequested);
     }
 
     /// Sets `writable` and the caches that follow from it.
@@ -439,6 +470,7 @@ impl Transport for TransportState {
         if !self.closed {
             self.disconnecting = true;
             self.accepting = false;
+            self.note_close_asked();
         }
     }
 
@@ -446,6 +478,7 @@ impl Transport for TransportState {
         if !self.closed && !self.aborted {
             self.aborted = true;
             self.accepting = false;
+            self.note_close_asked();
             self.set_writable(false);
             self.queue.clear();
             self.sent = 0;
@@ -456,6 +489,7 @@ impl Transport for TransportState {
         if self.write_side == WriteSide::Open {
             self.write_side = WriteSide::ShutdownRequested;
             self.set_writable(false);
+            self.note_close_asked();
         }
     }
 

@@ -139,7 +139,7 @@ impl<F: Factory> FactoryProgram<F> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn with<R>(
         &mut self,
         cx: &mut HostContext<'_, (ConnId, TimerOf<F>)>,
@@ -190,6 +190,8 @@ impl<F: Factory> Program for FactoryProgram<F> {
         self.with(cx, conn, |p, pcx| p.connection_made(pcx));
     }
 
+    // Always inlined: the host's read path then sees the protocol's callback whole.
+    #[inline(always)]
     fn data_received(&mut self, cx: &mut HostContext<'_, Self::Timer>, conn: ConnId, data: &[u8]) {
         self.with(cx, conn, |p, pcx| p.data_received(pcx, data));
     }

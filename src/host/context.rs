@@ -191,7 +191,9 @@ impl<T> HostContext<'_, T> {
     /// Runs `f` with a protocol [`Context`] for `conn`: its transport, and this clock
     /// seen through `wrap`, which turns the protocol's timers into the program's.
     /// Returns `None` (without running `f`) if `conn` is not up.
-    #[inline]
+    // Always inlined, so that the protocol's callback (`f`) is seen by its caller, and
+    // the context it gets is never built in memory.
+    #[inline(always)]
     pub fn with_protocol<U, R>(
         &mut self,
         conn: ConnId,

@@ -13,6 +13,8 @@ use crate::flow::Notice;
 use crate::time::Instant;
 use crate::transport::{CloseAction, Disconnect, TransportState};
 
+mod answer;
+
 /// What a driver needs from a host, without knowing its program's type (so one network
 /// can hold hosts running different programs).
 ///
@@ -264,6 +266,7 @@ impl<P: Program> Host<P> {
     }
 
     /// Runs one program callback at `now`, then every producer notice it caused.
+    #[inline]
     fn call(&mut self, now: Instant, f: impl FnOnce(&mut P, &mut HostContext<'_, P::Timer>)) {
         self.clock.set_now(now);
         let cx = &mut HostContext {
@@ -271,7 +274,7 @@ impl<P: Program> Host<P> {
             state: &mut self.state,
         };
         f(&mut self.program, cx);
-        if self.state.in_call.is_empty() {
+        if self.state.settled_without_notices() {
             return;
         }
         self.deliver_notices();
@@ -279,6 +282,7 @@ impl<P: Program> Host<P> {
 
     /// Delivers the producer notices the callback just run left on the connections
     /// it touched, lowest id first, each of which may leave more.
+    #[inline(never)]
     fn deliver_notices(&mut self) {
         while let Some((conn, notice)) = self.state.next_notice() {
             let cx = &mut HostContext {
@@ -439,17 +443,7 @@ impl<P: Program + 'static> Node for Host<P> {
         room: usize,
         out: &mut VecDeque<u8>,
     ) -> ConnPoll {
-        let delivered = self.deliver_data(now, conn, data);
-        if !delivered.quiet {
-            return delivered;
-        }
-        // The driver takes the connection now, as if `poll_dirty` had reported it.
-        self.state.dirty.pop_first();
-        ConnPoll {
-            quiet: true,
-            timers_unchanged: delivered.timers_unchanged,
-            ..self.poll_conn(now, conn, room, out)
-        }
+        self.deliver_and_answer(now, conn, data, room, out)
     }
 
     fn handle_listening(&mut self, now: Instant, listener: ListenerId, addr: SocketAddr) {
@@ -525,11 +519,26 @@ impl<P: Program + 'static> Node for Host<P> {
 /// The tracing span a connection's callbacks run in, so their log lines say which
 /// connection they are about (at debug level: spans cost, and simulations make many;
 /// none while SimNet captures the logs, whose subscriber ignores spans).
-#[inline]
+#[inline(always)]
 fn conn_span(conn: ConnId) -> Option<tracing::span::EnteredSpan> {
-    if crate::testing::logs::capturing() {
+    if !span_wanted() {
         return None;
     }
+    enter_conn_span(conn)
+}
+
+/// Whether [`conn_span`] makes a span: the global level admits debug (one load and a
+/// comparison; below it the span would be disabled anyway) and this thread's logs are
+/// not being captured.
+#[inline(always)]
+fn span_wanted() -> bool {
+    !crate::testing::logs::capturing()
+        && tracing::Level::DEBUG <= tracing::level_filters::LevelFilter::current()
+}
+
+/// The span itself, made out of line: the check above is all a captured run pays.
+#[inline(never)]
+fn enter_conn_span(conn: ConnId) -> Option<tracing::span::EnteredSpan> {
     Some(tracing::debug_span!("conn", id = %conn).entered())
 }
 
@@ -542,7 +551,7 @@ fn extend(out: &mut VecDeque<u8>, bytes: &[u8]) {
 
 impl ConnPoll {
     /// The state of `t`, for a poll that moved nothing.
-    #[inline]
+    #[inline(always)]
     fn of(t: &TransportState) -> Self {
         Self {
             moved: 0,

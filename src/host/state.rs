@@ -38,7 +38,7 @@ pub(crate) struct HostState {
 #[repr(C, align(64))]
 pub(crate) struct HostConn {
     /// Listed in [`HostState::in_call`].
-    in_call: bool,
+    pub(crate) in_call: bool,
     pub(crate) transport: TransportState,
 }
 
@@ -115,6 +115,31 @@ impl HostState {
         self.dirty.pop_first()
     }
 
+    /// Whether the current callback is done with no notice to deliver: it touched no
+    /// connection, or one that owes none (whose mark this clears). The common cases,
+    /// checked inline; otherwise [`next_notice`](Self::next_notice) decides.
+    #[inline]
+    pub(crate) fn settled_without_notices(&mut self) -> bool {
+        let Some(first) = self.in_call.first else {
+            return true;
+        };
+        if !self.in_call.more.is_empty() {
+            return false;
+        }
+        match self.conns.get_mut(first) {
+            Some(entry) if entry.transport.has_notices() => false,
+            Some(entry) => {
+                entry.in_call = false;
+                self.in_call.first = None;
+                true
+            }
+            None => {
+                self.in_call.first = None;
+                true
+            }
+        }
+    }
+
     /// The touched connection with the lowest id that owes its program a notice, and
     /// the notice. Once none does, the touched list is cleared.
     #[inline]
@@ -157,16 +182,12 @@ impl HostState {
 /// touch one connection, and then no other memory is needed.
 #[derive(Debug, Default)]
 pub(crate) struct ConnList {
-    first: Option<ConnId>,
-    more: Vec<ConnId>,
+    pub(crate) first: Option<ConnId>,
+    /// Empty while `first` is `None`.
+    pub(crate) more: Vec<ConnId>,
 }
 
 impl ConnList {
-    #[inline]
-    pub(crate) fn is_empty(&self) -> bool {
-        self.first.is_none()
-    }
-
     #[inline]
     fn push(&mut self, conn: ConnId) {
         if self.first.is_none() {
@@ -223,6 +244,12 @@ impl ConnSet {
                 }
             }
         }
+    }
+
+    /// Whether nothing but `conn` (if anything) is in the set.
+    #[inline]
+    pub(crate) fn is_empty_or_only(&self, conn: ConnId) -> bool {
+        self.first.is_none_or(|first| first == conn) && self.rest.is_empty()
     }
 
     /// Whether `conn` is in the set and nothing else is.

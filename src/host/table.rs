@@ -1,6 +1,6 @@
 //! [`ConnMap`]: values keyed by a host's [`ConnId`]s, in a table indexed by the id.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::fmt;
 
 use super::ConnId;
@@ -12,11 +12,13 @@ const SPARSE_SLACK: usize = 32;
 ///
 /// A host hands its [`ConnId`]s out in sequence and its connections mostly end in the
 /// order they were made, so the ids in use form a window that slides forward. The map
-/// keeps that window as a ring of slots indexed by `id - base`: a lookup is a
-/// subtraction and an index, not a walk down a tree, and iteration is in id order by
-/// construction. A value whose id falls far behind the others' (one long-lived
-/// connection among many short ones) is moved aside into an ordered map, so the ring
-/// never holds more than about twice as many slots as it has values.
+/// keeps that window in a vector of slots indexed by `id - base`: a lookup is a
+/// subtraction, a bounds check and an index, not a walk down a tree, and iteration is
+/// in id order by construction. The slots of ended connections at the window's front
+/// are let go in batches (so sliding costs no shifting per removal). A value whose id
+/// falls far behind the others' (one long-lived connection among many short ones) is
+/// moved aside into an ordered map, so the window never holds more than about twice as
+/// many slots as it has values.
 ///
 /// ```
 /// use weft::host::{ConnId, ConnMap};
@@ -33,13 +35,17 @@ const SPARSE_SLACK: usize = 32;
 // What a lookup reads comes last, to sit beside what its owner reads next.
 #[repr(C)]
 pub struct ConnMap<V> {
-    /// Values in `ring`.
+    /// Values in `slots`.
     in_ring: usize,
-    /// Values whose ids are below `base`, moved out of a ring that had grown sparse.
+    /// Values whose ids are below the window, moved out of a window that had grown
+    /// sparse.
     old: BTreeMap<u64, V>,
-    /// The id of `ring[0]`.
+    /// `slots[..front]` are empty and outside the window: let go of in batches. Every
+    /// id in `old` is below the window (but may be at or above `base`).
+    front: usize,
+    /// The id of `slots[0]`.
     base: u64,
-    ring: VecDeque<Option<V>>,
+    slots: Vec<Option<V>>,
 }
 
 impl<V> Default for ConnMap<V> {
@@ -59,7 +65,8 @@ impl<V> ConnMap<V> {
     pub const fn new() -> Self {
         Self {
             base: 0,
-            ring: VecDeque::new(),
+            slots: Vec::new(),
+            front: 0,
             in_ring: 0,
             old: BTreeMap::new(),
         }
@@ -79,9 +86,11 @@ impl<V> ConnMap<V> {
     #[inline]
     pub fn get(&self, conn: ConnId) -> Option<&V> {
         let i = conn.0.wrapping_sub(self.base);
-        if i < self.ring.len() as u64 {
-            // Below the ring's length, so it fits a usize.
-            return self.ring[i as usize].as_ref();
+        // Below the vector's length, so it fits a usize.
+        if i < self.slots.len() as u64
+            && let Some(value) = &self.slots[i as usize]
+        {
+            return Some(value);
         }
         if self.old.is_empty() {
             return None;
@@ -93,8 +102,8 @@ impl<V> ConnMap<V> {
     #[inline]
     pub fn get_mut(&mut self, conn: ConnId) -> Option<&mut V> {
         let i = conn.0.wrapping_sub(self.base);
-        if i < self.ring.len() as u64 {
-            return self.ring[i as usize].as_mut();
+        if i < self.slots.len() as u64 && self.slots[i as usize].is_some() {
+            return self.slots[i as usize].as_mut();
         }
         if self.old.is_empty() {
             return None;
@@ -107,100 +116,132 @@ impl<V> ConnMap<V> {
         self.get(conn).is_some()
     }
 
+    /// The id of the window's first slot.
+    fn window_base(&self) -> u64 {
+        self.base + self.front as u64
+    }
+
+    /// Slots in the window.
+    fn window_len(&self) -> usize {
+        self.slots.len() - self.front
+    }
+
     /// Sets the value of `conn`, returning the one it replaces.
     pub fn insert(&mut self, conn: ConnId, value: V) -> Option<V> {
         let id = conn.0;
         let above_old = self.old.last_key_value().is_none_or(|(&last, _)| last < id);
-        if self.ring.is_empty() && above_old {
+        if self.window_len() == 0 && above_old {
+            self.slots.clear();
+            self.front = 0;
             self.base = id;
         }
-        if id < self.base {
-            // An id older than the ring's: a connect answered after later ones. Grow
-            // the ring down to it if that keeps it dense, else keep it aside.
-            let gap = self.base - id;
-            let dense = gap <= (self.ring.len() + SPARSE_SLACK) as u64;
+        if id < self.window_base() {
+            // An id older than the window's: a connect answered after later ones. Grow
+            // the window down to it if that keeps it dense, else keep it aside.
+            let gap = self.window_base() - id;
+            let dense = gap <= (self.window_len() + SPARSE_SLACK) as u64;
             if !(dense && above_old) {
                 return self.old.insert(id, value);
             }
-            for _ in 0..gap {
-                self.ring.push_front(None);
+            if id < self.base {
+                self.make_room_below(id);
             }
-            self.base = id;
+            self.front = usize::try_from(id - self.base).expect("within the slots");
         }
         let i = usize::try_from(id - self.base).expect("connection ids fit in memory");
-        if i >= self.ring.len() {
-            self.ring.resize_with(i + 1, || None);
+        if i >= self.slots.len() {
+            self.slots.resize_with(i + 1, || None);
         }
-        let old = self.ring[i].replace(value);
+        let old = self.slots[i].replace(value);
         if old.is_none() {
             self.in_ring += 1;
         }
         old
     }
 
+    /// Adds empty slots before the first so that `id` has one: at least as many as
+    /// there are, so that ids arriving in falling order cost amortized O(1) each.
+    #[cold]
+    fn make_room_below(&mut self, id: u64) {
+        let needed = usize::try_from(self.base - id).expect("a dense gap fits in memory");
+        let added = needed.max(self.slots.len()).max(8);
+        let added = added.min(usize::try_from(self.base).unwrap_or(usize::MAX));
+        self.slots
+            .splice(0..0, std::iter::repeat_with(|| None).take(added));
+        self.front += added;
+        self.base -= added as u64;
+    }
+
     /// Takes the value of `conn` out.
     pub fn remove(&mut self, conn: ConnId) -> Option<V> {
         let i = conn.0.wrapping_sub(self.base);
-        if i >= self.ring.len() as u64 {
+        let slot = usize::try_from(i).ok().and_then(|i| self.slots.get_mut(i));
+        let Some(value) = slot.and_then(Option::take) else {
             return self.old.remove(&conn.0);
-        }
-        let value = self.ring[i as usize].take()?;
+        };
         self.in_ring -= 1;
         self.trim();
-        if self.ring.len() > 2 * self.in_ring + 2 * SPARSE_SLACK {
+        if self.window_len() > 2 * self.in_ring + 2 * SPARSE_SLACK {
             self.move_old_aside();
         }
         Some(value)
     }
 
-    /// Lets go of empty slots at both ends of the ring.
+    /// Lets go of empty slots at both ends of the window: at the back at once, at the
+    /// front by moving the window's start, and the slots before it once they are
+    /// most of the vector.
     fn trim(&mut self) {
-        while matches!(self.ring.front(), Some(None)) {
-            self.ring.pop_front();
-            self.base += 1;
+        while self.slots.len() > self.front && matches!(self.slots.last(), Some(None)) {
+            self.slots.pop();
         }
-        while matches!(self.ring.back(), Some(None)) {
-            self.ring.pop_back();
+        while self.front < self.slots.len() && self.slots[self.front].is_none() {
+            self.front += 1;
+        }
+        if self.front == self.slots.len() {
+            self.base += self.front as u64;
+            self.slots.clear();
+            self.front = 0;
+        } else if self.front > SPARSE_SLACK && self.front * 4 > self.slots.len() * 3 {
+            self.slots.drain(..self.front);
+            self.base += self.front as u64;
+            self.front = 0;
         }
     }
 
-    /// The ring is mostly empty slots: moves the values at its front aside until it is
-    /// dense again. Each slot leaves the ring once, so this is paid for by the removals
-    /// that emptied it.
+    /// The window is mostly empty slots: moves the values at its front aside until it
+    /// is dense again. Each slot leaves the window once, so this is paid for by the
+    /// removals that emptied it.
     #[cold]
     fn move_old_aside(&mut self) {
-        while self.ring.len() > 2 * self.in_ring + SPARSE_SLACK {
-            let Some(slot) = self.ring.pop_front() else {
-                break;
-            };
-            if let Some(value) = slot {
-                self.old.insert(self.base, value);
+        while self.window_len() > 2 * self.in_ring + SPARSE_SLACK {
+            if let Some(value) = self.slots[self.front].take() {
+                self.old.insert(self.window_base(), value);
                 self.in_ring -= 1;
             }
-            self.base += 1;
+            self.front += 1;
         }
         self.trim();
     }
 
     /// The connection with the highest id, and its value.
     pub fn last(&self) -> Option<(ConnId, &V)> {
-        let in_ring = (self.ring.iter().enumerate().rev())
+        let in_ring = (self.slots.iter().enumerate().rev())
             .find_map(|(i, v)| Some((ConnId(self.base + i as u64), v.as_ref()?)));
         in_ring.or_else(|| self.old.last_key_value().map(|(&id, v)| (ConnId(id), v)))
     }
 
     /// Every connection and its value, lowest id first.
     pub fn iter(&self) -> impl Iterator<Item = (ConnId, &V)> {
-        let base = self.base;
-        let ring = (self.ring.iter().enumerate())
+        let base = self.window_base();
+        let ring = (self.slots[self.front..].iter().enumerate())
             .filter_map(move |(i, v)| Some((ConnId(base + i as u64), v.as_ref()?)));
         (self.old.iter().map(|(&id, v)| (ConnId(id), v))).chain(ring)
     }
 
     /// Every connection and its value, mutably, lowest id first.
     pub fn iter_mut(&mut self) -> impl Iterator<Item = (ConnId, &mut V)> {
-        let base = self.base;
-        let ring = (self.ring.iter_mut().enumerate())
+        let base = self.window_base();
+        let ring = (self.slots[self.front..].iter_mut().enumerate())
             .filter_map(move |(i, v)| Some((ConnId(base + i as u64), v.as_mut()?)));
         (self.old.iter_mut().map(|(&id, v)| (ConnId(id), v))).chain(ring)
     }
@@ -212,7 +253,8 @@ impl<V> ConnMap<V> {
 
     /// Removes every value.
     pub fn clear(&mut self) {
-        self.ring.clear();
+        self.slots.clear();
+        self.front = 0;
         self.in_ring = 0;
         self.old.clear();
     }
@@ -250,9 +292,9 @@ mod tests {
             map.remove(ConnId(id));
         }
         assert!(map.is_empty());
-        assert!(map.ring.is_empty(), "no slots kept for retired ids");
+        assert!(map.slots.is_empty(), "no slots kept for retired ids");
         map.insert(ConnId(20), ());
-        assert_eq!(map.ring.len(), 1);
+        assert_eq!(map.slots.len(), 1);
     }
 
     #[test]
@@ -266,9 +308,14 @@ mod tests {
             }
         }
         assert!(
-            map.ring.len() < 3 * SPARSE_SLACK,
+            map.window_len() < 3 * SPARSE_SLACK,
             "{} slots",
-            map.ring.len()
+            map.window_len()
+        );
+        assert!(
+            map.slots.len() < 8 * SPARSE_SLACK,
+            "{} slots kept",
+            map.slots.len()
         );
         assert_eq!(map.get(ConnId(0)), Some(&"long-lived"));
         assert_eq!(ids(&map), [0, 99_997, 99_998, 99_999]);
@@ -297,5 +344,76 @@ mod tests {
         assert_eq!(map.remove(ConnId(7)), Some(8));
         assert_eq!(map.remove(ConnId(7)), None);
         assert_eq!(map.len(), 11);
+    }
+
+    #[test]
+    fn ids_answered_in_falling_order_grow_the_window_down_without_reshuffling_each() {
+        let mut map = ConnMap::new();
+        for id in (1..=1_000u64).rev() {
+            map.insert(ConnId(id), id);
+        }
+        assert_eq!(map.len(), 1_000);
+        assert!(map.old.is_empty(), "a dense window, nothing aside");
+        assert!(map.slots.len() <= 2_048, "{} slots", map.slots.len());
+        assert_eq!(ids(&map), (1..=1_000).collect::<Vec<_>>());
+        assert_eq!(map.get(ConnId(1)), Some(&1));
+        assert_eq!(map.get(ConnId(0)), None);
+    }
+
+    /// Random inserts and removes, ids mostly rising, against a `BTreeMap`.
+    #[test]
+    fn agrees_with_an_ordered_map_under_random_use() {
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut map = ConnMap::new();
+        let mut model = BTreeMap::new();
+        let mut newest = 0u64;
+        for step in 0..20_000u64 {
+            let r = next();
+            match r % 8 {
+                0..=2 => {
+                    newest += 1 + r % 3;
+                    assert_eq!(map.insert(ConnId(newest), step), model.insert(newest, step));
+                }
+                3 => {
+                    // An old connect answered late.
+                    let id = newest.saturating_sub(r % 200);
+                    assert_eq!(map.insert(ConnId(id), step), model.insert(id, step));
+                }
+                4..=6 => {
+                    // Mostly the oldest end first.
+                    let id = match model.keys().next() {
+                        Some(&first) if r % 5 != 0 => first,
+                        _ => newest.saturating_sub(r % 64),
+                    };
+                    let in_window = id >= map.window_base();
+                    let removed = map.remove(ConnId(id));
+                    assert_eq!(removed, model.remove(&id));
+                    if in_window && removed.is_some() {
+                        // A removal keeps the window dense.
+                        assert!(
+                            map.window_len() <= 2 * map.in_ring + 2 * SPARSE_SLACK,
+                            "{} slots in the window for {} values",
+                            map.window_len(),
+                            map.in_ring
+                        );
+                    }
+                }
+                _ => {
+                    let id = newest.saturating_sub(r % 300);
+                    assert_eq!(map.get(ConnId(id)), model.get(&id));
+                }
+            }
+            assert_eq!(map.len(), model.len());
+            assert!(map.slots.len() <= 4 * map.window_len() + 4 * SPARSE_SLACK);
+        }
+        let ours: Vec<(u64, u64)> = map.iter().map(|(c, &v)| (c.0, v)).collect();
+        let theirs: Vec<(u64, u64)> = model.iter().map(|(&k, &v)| (k, v)).collect();
+        assert_eq!(ours, theirs);
     }
 }

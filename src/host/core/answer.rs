@@ -1,0 +1,464 @@
+//! The one-pass arrival of a [`Host`]: a read delivered and, if that left the host
+//! quiet, its answer taken, in one look at the connection
+//! ([`Node::deliver_data_and_poll`](super::Node::deliver_data_and_poll)).
+
+use std::collections::VecDeque;
+
+use super::{ConnPoll, Host, Node, extend, span_wanted};
+use crate::clock::ManualClock;
+use crate::host::state::ConnSet;
+use crate::host::{ConnId, HostContext, Program};
+use crate::time::Instant;
+use crate::transport::TransportState;
+
+impl<P: Program + 'static> Host<P> {
+    /// [`Node::deliver_data_and_poll`]: the effects, in order, of `deliver_data`, then
+    /// (if that left the host quiet) the driver's `poll_dirty` taking this connection
+    /// and a `poll_conn` of it, without the calls between.
+    #[inline]
+    pub(super) fn deliver_and_answer(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        data: &[u8],
+        room: usize,
+        out: &mut VecDeque<u8>,
+    ) -> ConnPoll {
+        if span_wanted() {
+            return self.deliver_then_poll(now, conn, data, room, out);
+        }
+        let Some(entry) = self.state.conns.get(conn) else {
+            return ConnPoll::default();
+        };
+        if data.is_empty() || !entry.transport.accepts_data() {
+            return ConnPoll::of(&entry.transport);
+        }
+        // `conn` goes on the dirty set only if the host is not quiet after all (see
+        // `take_answer`): no callback can tell.
+        let timers = self.clock.known_deadline();
+        self.clock.set_now(now);
+        let cx = &mut HostContext {
+            clock: &mut self.clock,
+            state: &mut self.state,
+        };
+        self.program.data_received(cx, conn, data);
+
+        // The callback's producer notices. Most often it touched this connection
+        // alone, which owes none: that is checked on the entry the answer needs.
+        let touched = &self.state.in_call;
+        if touched.first.is_some_and(|first| first != conn) || !touched.more.is_empty() {
+            self.deliver_notices();
+        }
+        let state = &mut self.state;
+        let Some(entry) = state.conns.get_mut(conn) else {
+            // A callback cannot remove a connection; this only keeps the types honest.
+            return ConnPoll {
+                ran_program: true,
+                timers_unchanged: timers_unchanged(&self.clock, timers),
+                ..ConnPoll::default()
+            };
+        };
+        if state.in_call.first.is_some() {
+            // This connection, touched alone.
+            if entry.transport.has_notices() {
+                return self.answer_after_notices(now, conn, room, out, timers);
+            }
+            entry.in_call = false;
+            state.in_call.first = None;
+        }
+        let timers_unchanged = timers_unchanged(&self.clock, timers);
+        let quiet = state.commands.is_empty();
+        match take_answer(
+            &mut entry.transport,
+            &mut state.dirty,
+            quiet,
+            conn,
+            room,
+            out,
+        ) {
+            Ok(poll) => ConnPoll {
+                timers_unchanged,
+                ..poll
+            },
+            Err(moved) => ConnPoll {
+                quiet: true,
+                timers_unchanged,
+                ..self.deliver_drain_notices(now, conn, moved)
+            },
+        }
+    }
+
+    /// The rest of [`deliver_and_answer`](Self::deliver_and_answer) for a callback
+    /// that left its connection owing a notice: the notices first, then the answer.
+    #[cold]
+    #[inline(never)]
+    fn answer_after_notices(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        room: usize,
+        out: &mut VecDeque<u8>,
+        timers: Option<Option<Instant>>,
+    ) -> ConnPoll {
+        self.deliver_notices();
+        let timers_unchanged = timers_unchanged(&self.clock, timers);
+        let state = &mut self.state;
+        let Some(entry) = state.conns.get_mut(conn) else {
+            return ConnPoll {
+                ran_program: true,
+                timers_unchanged,
+                ..ConnPoll::default()
+            };
+        };
+        let quiet = state.commands.is_empty();
+        match take_answer(
+            &mut entry.transport,
+            &mut state.dirty,
+            quiet,
+            conn,
+            room,
+            out,
+        ) {
+            Ok(poll) => ConnPoll {
+                timers_unchanged,
+                ..poll
+            },
+            Err(moved) => ConnPoll {
+                quiet: true,
+                timers_unchanged,
+                ..self.deliver_drain_notices(now, conn, moved)
+            },
+        }
+    }
+
+    /// The same call made of the single steps, for a run whose log lines want the
+    /// connection's span (which covers the delivery, not the poll after it).
+    #[cold]
+    #[inline(never)]
+    fn deliver_then_poll(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        data: &[u8],
+        room: usize,
+        out: &mut VecDeque<u8>,
+    ) -> ConnPoll {
+        let delivered = self.deliver_data(now, conn, data);
+        if !delivered.quiet {
+            return delivered;
+        }
+        self.state.dirty.pop_first();
+        ConnPoll {
+            quiet: true,
+            timers_unchanged: delivered.timers_unchanged,
+            ..self.poll_conn(now, conn, room, out)
+        }
+    }
+}
+
+/// Whether the clock's known deadline is `before`, and was known.
+#[inline(always)]
+fn timers_unchanged<T>(clock: &ManualClock<T>, before: Option<Option<Instant>>) -> bool {
+    before.is_some() && clock.known_deadline() == before
+}
+
+/// After a delivery that ran program code on `t`'s connection and left no notice
+/// owed: the poll to return, with `conn` on the dirty set, if the host is not quiet
+/// (`commands_empty` false, or a connection other than `conn` touched); else, quiet,
+/// `conn` off the dirty set and up to `room` of its pending bytes moved into `out`. `Err(moved)` if moving them
+/// left a notice owed (a producer to resume), which the caller delivers.
+#[inline(always)]
+fn take_answer(
+    t: &mut TransportState,
+    dirty: &mut ConnSet,
+    commands_empty: bool,
+    conn: ConnId,
+    room: usize,
+    out: &mut VecDeque<u8>,
+) -> Result<ConnPoll, usize> {
+    if !(commands_empty && dirty.is_empty_or_only(conn)) {
+        dirty.insert(conn);
+        return Ok(ConnPoll {
+            ran_program: true,
+            quiet: false,
+            ..ConnPoll::of(t)
+        });
+    }
+    // Quiet: the driver takes the connection now, as if `poll_dirty` had reported it,
+    // and polls it as `poll_conn` would.
+    dirty.pop_first();
+    let pending = t.pending();
+    let moved = room.min(pending.len());
+    if moved > 0 {
+        match &pending[..moved] {
+            &[byte] => out.push_back(byte),
+            bytes => extend(out, bytes),
+        }
+        t.consume(moved);
+        if t.has_notices() {
+            return Err(moved);
+        }
+    }
+    Ok(ConnPoll {
+        quiet: true,
+        ..ConnPoll::of(t).moved(moved)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+    use std::time::Duration;
+
+    use crate::flow::ProducerKind;
+    use crate::host::{ConnId, ConnectError, Host, HostContext, ListenerId, Node, Program};
+    use crate::testing::logs::{self, Level, LevelGuard};
+    use crate::time::Instant;
+    use crate::transport::{CloseAction, Disconnect, ipv4};
+
+    /// What the test program does on each read, besides writing `*` back.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    enum Also {
+        Nothing,
+        WriteToOther,
+        SetTimer,
+        Print,
+        Close,
+        WriteNothing,
+    }
+
+    struct Answering {
+        also: Also,
+        reads: u32,
+        resumed: u32,
+    }
+
+    impl Program for Answering {
+        type Timer = ();
+        fn start(&mut self, _: &mut HostContext<'_, ()>) {}
+        fn connection_made(&mut self, _: &mut HostContext<'_, ()>, _: ConnId) {}
+        fn data_received(&mut self, cx: &mut HostContext<'_, ()>, conn: ConnId, _: &[u8]) {
+            self.reads += 1;
+            if self.also != Also::WriteNothing {
+                cx.write(conn, b"*");
+            }
+            match self.also {
+                Also::Nothing | Also::WriteNothing => {}
+                Also::WriteToOther => cx.write(ConnId(1 - conn.0), b"+"),
+                Also::SetTimer => {
+                    cx.call_later(Duration::from_secs(1), ());
+                }
+                Also::Print => cx.print("read"),
+                Also::Close => cx.lose_connection(conn),
+            }
+        }
+        fn connection_lost(&mut self, _: &mut HostContext<'_, ()>, _: ConnId, _: Disconnect) {}
+        fn connect_failed(&mut self, _: &mut HostContext<'_, ()>, _: ConnId, _: ConnectError) {}
+        fn resume_producing(&mut self, _: &mut HostContext<'_, ()>, _: ConnId) {
+            self.resumed += 1;
+        }
+    }
+
+    /// A started host with two accepted connections, c0 and c1, nothing dirty.
+    fn host(also: Also) -> Host<Answering> {
+        let mut host = Host::new(Answering {
+            also,
+            reads: 0,
+            resumed: 0,
+        });
+        let now = Instant::ZERO;
+        host.start(now);
+        let (local, peer) = (ipv4(10, 0, 0, 1, 80), ipv4(10, 0, 0, 2, 5000));
+        host.handle_accepted(now, ListenerId(0), local, peer);
+        host.handle_accepted(now, ListenerId(0), local, peer);
+        while host.poll_dirty().is_some() {}
+        // The deadline is known (nothing pending), as after a driver's look.
+        assert_eq!(host.poll_timeout(), None);
+        host
+    }
+
+    /// Marks this thread as capturing its logs, as SimNet does: no span is wanted, so
+    /// `deliver_data_and_poll` takes its one-pass path whatever other tests log.
+    fn one_pass() -> LevelGuard {
+        let guard = logs::level(Level::INFO);
+        assert!(!super::span_wanted());
+        guard
+    }
+
+    fn dirty(host: &mut Host<Answering>) -> Vec<ConnId> {
+        std::iter::from_fn(|| host.poll_dirty()).collect()
+    }
+
+    #[test]
+    fn a_read_answered_on_its_own_connection_alone_is_quiet_and_takes_the_answer() {
+        let _one_pass = one_pass();
+        let mut host = host(Also::Nothing);
+        let mut out = VecDeque::new();
+        let poll = host.deliver_data_and_poll(Instant::ZERO, ConnId(0), b"x", 10, &mut out);
+        assert!(poll.quiet && poll.timers_unchanged);
+        assert_eq!((poll.moved, poll.left, poll.close), (1, 0, None));
+        assert!(poll.accepts_data && !poll.reading_paused && !poll.ran_program);
+        assert_eq!(out, [b'*']);
+        assert_eq!(dirty(&mut host), [], "the driver has taken the connection");
+        assert_eq!(host.pending(ConnId(0)), b"");
+    }
+
+    #[test]
+    fn a_quiet_answer_moves_no_more_than_the_room() {
+        let _one_pass = one_pass();
+        let mut host = host(Also::Nothing);
+        let mut out = VecDeque::new();
+        let poll = host.deliver_data_and_poll(Instant::ZERO, ConnId(0), b"x", 0, &mut out);
+        assert!(poll.quiet);
+        assert_eq!((poll.moved, poll.left), (0, 1));
+        assert!(out.is_empty());
+        assert_eq!(host.pending(ConnId(0)), b"*");
+    }
+
+    #[test]
+    fn a_read_that_writes_nothing_is_quiet_and_leaves_nothing_dirty() {
+        let _one_pass = one_pass();
+        let mut host = host(Also::WriteNothing);
+        let mut out = VecDeque::new();
+        let poll = host.deliver_data_and_poll(Instant::ZERO, ConnId(0), b"x", 10, &mut out);
+        assert!(poll.quiet);
+        assert_eq!((poll.moved, poll.left), (0, 0));
+        assert_eq!(host.program().reads, 1);
+        assert_eq!(dirty(&mut host), []);
+    }
+
+    #[test]
+    fn a_read_that_writes_to_another_connection_is_not_quiet_and_moves_nothing() {
+        let _one_pass = one_pass();
+        let mut host = host(Also::WriteToOther);
+        let mut out = VecDeque::new();
+        let poll = host.deliver_data_and_poll(Instant::ZERO, ConnId(1), b"x", 10, &mut out);
+        assert!(!poll.quiet && poll.ran_program);
+        assert_eq!((poll.moved, poll.left), (0, 1));
+        assert!(out.is_empty());
+        assert_eq!(dirty(&mut host), [ConnId(0), ConnId(1)]);
+        assert_eq!(host.pending(ConnId(0)), b"+");
+    }
+
+    #[test]
+    fn a_read_that_issues_a_command_is_not_quiet_and_leaves_its_connection_dirty() {
+        let _one_pass = one_pass();
+        let mut host = host(Also::Print);
+        let mut out = VecDeque::new();
+        let poll = host.deliver_data_and_poll(Instant::ZERO, ConnId(0), b"x", 10, &mut out);
+        assert!(!poll.quiet && poll.ran_program);
+        assert_eq!((poll.moved, poll.left), (0, 1));
+        assert!(host.poll_command().is_some());
+        assert_eq!(dirty(&mut host), [ConnId(0)]);
+    }
+
+    #[test]
+    fn a_read_that_sets_a_timer_says_the_timers_changed() {
+        let _one_pass = one_pass();
+        let mut host = host(Also::SetTimer);
+        let mut out = VecDeque::new();
+        let poll = host.deliver_data_and_poll(Instant::ZERO, ConnId(0), b"x", 10, &mut out);
+        // Timers are not `quiet`'s business (see `ConnPoll::quiet`): the driver looks
+        // at them by `timers_unchanged`.
+        assert!(!poll.timers_unchanged);
+        assert_eq!(
+            host.poll_timeout(),
+            Some(Instant::from_nanos(1_000_000_000))
+        );
+    }
+
+    #[test]
+    fn a_read_that_closes_takes_the_answer_and_reports_the_close() {
+        let _one_pass = one_pass();
+        let mut host = host(Also::Close);
+        let mut out = VecDeque::new();
+        let poll = host.deliver_data_and_poll(Instant::ZERO, ConnId(0), b"x", 10, &mut out);
+        assert!(poll.quiet);
+        assert_eq!(poll.moved, 1);
+        assert_eq!(poll.close, Some(CloseAction::Close));
+        assert!(!poll.accepts_data);
+        // Later reads are dropped without running the program.
+        let poll = host.deliver_data_and_poll(Instant::ZERO, ConnId(0), b"y", 10, &mut out);
+        assert!(!poll.quiet && !poll.ran_program);
+        assert_eq!(host.program().reads, 1);
+    }
+
+    #[test]
+    fn an_answer_that_drains_a_producer_resumes_it_within_the_call() {
+        let _one_pass = one_pass();
+        let mut host = host(Also::Nothing);
+        let now = Instant::ZERO;
+        let mut out = VecDeque::new();
+        host.call(now, |_, cx| {
+            cx.register_producer(ConnId(0), ProducerKind::Pull).unwrap();
+        });
+        assert_eq!(host.program().resumed, 1);
+        while host.poll_dirty().is_some() {}
+        let poll = host.deliver_data_and_poll(now, ConnId(0), b"x", 10, &mut out);
+        assert!(poll.quiet && poll.ran_program);
+        assert_eq!(poll.moved, 1);
+        assert_eq!(host.program().resumed, 2, "the drained queue resumed it");
+    }
+
+    /// The one-pass call against the steps it stands for, for every kind of read.
+    #[test]
+    fn the_one_pass_read_leaves_the_host_as_the_single_calls_do() {
+        let _one_pass = one_pass();
+        compare_with_the_single_calls();
+    }
+
+    /// The same with a debug-level subscriber and no capture, where the connection's
+    /// span is wanted and the call is made of the single steps.
+    #[test]
+    fn the_read_in_a_span_leaves_the_host_as_the_single_calls_do() {
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(Level::DEBUG)
+            .with_writer(std::io::sink)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            assert!(super::span_wanted());
+            compare_with_the_single_calls();
+        });
+    }
+
+    fn compare_with_the_single_calls() {
+        for also in [
+            Also::Nothing,
+            Also::WriteNothing,
+            Also::WriteToOther,
+            Also::SetTimer,
+            Also::Print,
+            Also::Close,
+        ] {
+            let (mut fused, mut steps) = (host(also), host(also));
+            let now = Instant::ZERO;
+            for (i, room) in [(0u64, 10), (1, 0), (0, 10), (1, 10)] {
+                let conn = ConnId(i);
+                let (mut a, mut b) = (VecDeque::new(), VecDeque::new());
+                let got = fused.deliver_data_and_poll(now, conn, b"x", room, &mut a);
+                let delivered = steps.deliver_data(now, conn, b"x");
+                let want = if delivered.quiet {
+                    assert_eq!(steps.poll_dirty(), Some(conn));
+                    super::ConnPoll {
+                        quiet: true,
+                        timers_unchanged: delivered.timers_unchanged,
+                        ..steps.poll_conn(now, conn, room, &mut b)
+                    }
+                } else {
+                    delivered
+                };
+                assert_eq!(got, want, "{also:?}, read on {conn}");
+                assert_eq!(a, b);
+                assert_eq!(dirty(&mut fused), dirty(&mut steps), "{also:?}");
+                let commands = |h: &mut Host<Answering>| -> Vec<_> {
+                    std::iter::from_fn(|| h.poll_command()).collect()
+                };
+                assert_eq!(commands(&mut fused), commands(&mut steps));
+                assert_eq!(fused.poll_timeout(), steps.poll_timeout());
+                for c in [ConnId(0), ConnId(1)] {
+                    assert_eq!(fused.pending(c), steps.pending(c));
+                }
+            }
+        }
+    }
+}
