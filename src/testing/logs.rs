@@ -36,6 +36,9 @@ thread_local! {
     static SOURCE: Cell<Option<usize>> = const { Cell::new(None) };
     static LEVEL: Cell<Option<Level>> = const { Cell::new(None) };
     static LINES: RefCell<Vec<(usize, Level, String)>> = const { RefCell::new(Vec::new()) };
+    // Whether LINES holds anything: asked after every callback, so it is a plain flag
+    // (a `RefCell` with a destructor is a lazily registered thread local, dearer to read).
+    static HAS_LINES: Cell<bool> = const { Cell::new(false) };
 }
 
 /// The process's capturing dispatcher.
@@ -125,11 +128,12 @@ impl Drop for SourceGuard {
 
 /// Whether any lines were captured since the last [`take_lines`].
 pub(crate) fn has_lines() -> bool {
-    LINES.with_borrow(|lines| !lines.is_empty())
+    HAS_LINES.get()
 }
 
 /// The lines captured since the last call: (source, level, text).
 pub(crate) fn take_lines() -> Vec<(usize, Level, String)> {
+    HAS_LINES.set(false);
     LINES.with_borrow_mut(std::mem::take)
 }
 
@@ -153,6 +157,7 @@ pub fn capture<R>(level: Level, f: impl FnOnce() -> R) -> (R, Vec<(Level, String
         .into_iter()
         .map(|(_, level, text)| (level, text))
         .collect();
+    HAS_LINES.set(!before.is_empty());
     LINES.with_borrow_mut(|lines| *lines = before);
     (result, lines)
 }
@@ -188,6 +193,7 @@ impl Subscriber for Capture {
         let mut text = Message::default();
         event.record(&mut text);
         LINES.with_borrow_mut(|lines| lines.push((source, *event.metadata().level(), text.0)));
+        HAS_LINES.set(true);
     }
 
     fn enter(&self, _span: &Id) {}
