@@ -69,7 +69,7 @@ use crate::testing::{EventDigest, EventKind, Transcript};
 use crate::time::Instant;
 use conn::{Conn, Packet, PacketArena};
 use dense::{DenseMap, EndIndex};
-use events::{EventQueue, Scheduled};
+use events::EventQueue;
 
 /// A host of the network, by its index.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
@@ -536,21 +536,6 @@ impl SimNet {
 
     fn host_index(&self, name: &str) -> Option<usize> {
         self.by_name.get(name).copied()
-    }
-
-    fn schedule(&mut self, at: Instant, event: Event) {
-        self.seq += 1;
-        let scheduled = Scheduled {
-            at,
-            seq: self.seq,
-            event,
-        };
-        if self.queue.push(scheduled).is_err() && self.stopped.is_none() {
-            self.stopped = Some(RunawayError::QueueFull {
-                limit: events::MAX_WAITING as u64,
-                at: self.now,
-            });
-        }
     }
 
     fn record(&mut self, who: impl Into<std::sync::Arc<str>>, what: EventKind) {
