@@ -120,7 +120,7 @@ fn unpack(key: u128) -> (Instant, u64, usize) {
 impl EventQueue {
     /// Queues `scheduled`; refused once [`MAX_WAITING`] events wait (connect deadlines
     /// apart) or the run has used up its sequence numbers.
-    #[inline]
+    #[inline(always)]
     pub(super) fn push(&mut self, scheduled: Scheduled) -> Result<(), QueueFull> {
         if matches!(scheduled.event, Event::ConnectDeadline { .. }) {
             self.push_deadline(scheduled);
@@ -209,7 +209,7 @@ impl EventQueue {
 
     /// The next event: the front's, else the heap's first, or the deadlines' first if
     /// earlier.
-    #[inline]
+    #[inline(always)]
     pub(super) fn pop(&mut self) -> Option<Scheduled> {
         if !self.deadlines.is_empty() {
             return self.pop_with_deadlines();
@@ -218,7 +218,7 @@ impl EventQueue {
     }
 
     /// The earliest event of the front and the heap.
-    #[inline]
+    #[inline(always)]
     fn pop_timed(&mut self) -> Option<Scheduled> {
         match self.first.take() {
             Some(first) => {
@@ -283,7 +283,7 @@ impl EventQueue {
 impl SimNet {
     /// Queues `event` at `at`, after every event already queued for that instant; a
     /// full queue stops the run ([`RunawayError::QueueFull`]).
-    #[inline]
+    #[inline(always)]
     pub(super) fn schedule(&mut self, at: Instant, event: Event) {
         self.seq += 1;
         let scheduled = Scheduled {

@@ -219,7 +219,10 @@ pub struct SimNet {
     partitions: BTreeMap<(usize, usize), PartitionMode>,
     /// Packets waiting at hold-partitions, per directed host pair.
     held: BTreeMap<(usize, usize), VecDeque<HeldPacket>>,
-    link_latency: BTreeMap<(usize, usize), Latency>,
+    /// Latencies set per directed host pair, ready to draw from.
+    link_latency: BTreeMap<(usize, usize), config::LatencyDraw>,
+    /// `config.latency`, ready to draw from.
+    default_latency: config::LatencyDraw,
     rng: ChaCha8Rng,
     transcript: Transcript,
     record: bool,
@@ -266,6 +269,7 @@ impl SimNet {
             "unusable network settings: {}",
             problems.join("; ")
         );
+        let default_latency = config::LatencyDraw::new(&config.latency);
         Self {
             config,
             seed,
@@ -285,6 +289,7 @@ impl SimNet {
             partitions: BTreeMap::new(),
             held: BTreeMap::new(),
             link_latency: BTreeMap::new(),
+            default_latency,
             rng: ChaCha8Rng::seed_from_u64(seed),
             transcript: Transcript::new(),
             record: true,
@@ -403,8 +408,9 @@ impl SimNet {
     /// Sets the latency between two hosts, both ways.
     pub fn set_latency(&mut self, a: &str, b: &str, latency: Latency) {
         if let (Some(a), Some(b)) = (self.host_index(a), self.host_index(b)) {
-            self.link_latency.insert((a, b), latency.clone());
-            self.link_latency.insert((b, a), latency);
+            let draw = config::LatencyDraw::new(&latency);
+            self.link_latency.insert((a, b), draw.clone());
+            self.link_latency.insert((b, a), draw);
         }
     }
 

@@ -1,10 +1,13 @@
 //! The wire: latency, partitions, loss and retransmission, and what arrives.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use super::conn::{Packet, Phase, Stall};
+use rand_chacha::ChaCha8Rng;
+
+use super::config::LatencyDraw;
+use super::conn::{Conn, Packet, Phase, Stall};
 use super::fault::PartitionMode;
 use super::{Event, HostStatus, SimNet};
 use crate::host::{ConnId, ConnectError};
@@ -22,6 +25,40 @@ enum Path {
     Hold,
 }
 
+/// One packet's latency from `src` to `dst` (none to itself), drawn from the link's
+/// distribution or the network's.
+#[inline]
+fn draw_latency(
+    links: &BTreeMap<(usize, usize), LatencyDraw>,
+    default: &LatencyDraw,
+    rng: &mut ChaCha8Rng,
+    src: usize,
+    dst: usize,
+) -> u64 {
+    if src == dst {
+        return 0;
+    }
+    let draw = if links.is_empty() {
+        default
+    } else {
+        links.get(&(src, dst)).unwrap_or(default)
+    };
+    draw.sample_nanos(rng)
+}
+
+/// Queues `packet` on `from`'s wire, to arrive `latency` from `now` but never before
+/// the previous packet of its direction; returns when it arrives.
+#[inline]
+fn onto_wire(c: &mut Conn, from: usize, now: Instant, latency: u64, packet: Packet) -> Instant {
+    c.packets += 1;
+    let e = &mut c.ends[from];
+    let at = Instant::from_nanos(now.as_nanos().saturating_add(latency));
+    let at = at.max(e.last_arrival);
+    e.last_arrival = at;
+    e.wire.push_back(packet);
+    at
+}
+
 impl SimNet {
     fn path(&self, from: usize, to: usize) -> Path {
         if from == to || self.partitions.is_empty() {
@@ -36,9 +73,27 @@ impl SimNet {
 
     /// Sends a packet from one end toward the other, through partitions and stalls.
     pub(super) fn send(&mut self, conn: u64, from: usize, packet: Packet) {
-        let c = &self.conns[conn];
+        let c = (self.conns.get_mut(conn)).expect("a packet's connection exists");
         let (src, dst) = (c.ends[from].host, c.ends[1 - from].host);
-        if c.ends[from].stall.is_some() && packet.is_reliable() {
+        // The common case in one look: no stall behind a lost packet, no partition.
+        if c.ends[from].stall.is_some() || src != dst && !self.partitions.is_empty() {
+            return self.send_past_faults(conn, from, src, dst, packet);
+        }
+        let latency = draw_latency(
+            &self.link_latency,
+            &self.default_latency,
+            &mut self.rng,
+            src,
+            dst,
+        );
+        let at = onto_wire(c, from, self.now, latency, packet);
+        self.schedule(at, Event::Arrive { conn, to: 1 - from });
+    }
+
+    /// [`send`](Self::send) with a stall on the sending end or a partition somewhere.
+    #[cold]
+    fn send_past_faults(&mut self, conn: u64, from: usize, src: usize, dst: usize, packet: Packet) {
+        if self.conns[conn].ends[from].stall.is_some() && packet.is_reliable() {
             // Behind a lost packet: wait for its retransmission, in order.
             self.end_mut(conn, from)
                 .stall
@@ -78,30 +133,18 @@ impl SimNet {
         }
     }
 
+    /// Puts a packet on the wire past any partition or stall (a heal, a retransmission).
     pub(super) fn put_on_wire(&mut self, conn: u64, from: usize, packet: Packet) {
-        let c = self
-            .conns
-            .get_mut(conn)
-            .expect("a packet's connection exists");
+        let c = (self.conns.get_mut(conn)).expect("a packet's connection exists");
         let (src, dst) = (c.ends[from].host, c.ends[1 - from].host);
-        let latency = if src == dst {
-            0
-        } else {
-            // Borrowed, not cloned: the map, the config and the rng are separate fields.
-            let latency = if self.link_latency.is_empty() {
-                &self.config.latency
-            } else {
-                (self.link_latency.get(&(src, dst))).unwrap_or(&self.config.latency)
-            };
-            latency.sample_nanos(&mut self.rng)
-        };
-        c.packets += 1;
-        let e = &mut c.ends[from];
-        // In order per direction: never overtake the previous packet.
-        let at = Instant::from_nanos(self.now.as_nanos().saturating_add(latency));
-        let at = at.max(e.last_arrival);
-        e.last_arrival = at;
-        e.wire.push_back(packet);
+        let latency = draw_latency(
+            &self.link_latency,
+            &self.default_latency,
+            &mut self.rng,
+            src,
+            dst,
+        );
+        let at = onto_wire(c, from, self.now, latency, packet);
         self.schedule(at, Event::Arrive { conn, to: 1 - from });
     }
 
