@@ -323,7 +323,11 @@ mod tests {
     fn events_come_out_by_time_then_sequence_whichever_list_holds_them() {
         let mut queue = EventQueue::default();
         let deadline = |conn| Event::ConnectDeadline { conn };
-        let arrive = |conn| Event::Arrive { conn, to: 0 };
+        let arrive = |conn| Event::Arrive {
+            conn,
+            to: 0,
+            host: 0,
+        };
         queue.push(at(30, 1, deadline(1))).expect("room");
         queue.push(at(10, 2, arrive(2))).expect("room");
         queue.push(at(30, 3, arrive(3))).expect("room");
@@ -341,7 +345,11 @@ mod tests {
     #[test]
     fn a_steady_stream_of_events_reuses_the_slots_it_frees_and_keeps_their_order() {
         let mut queue = EventQueue::default();
-        let arrive = |conn| Event::Arrive { conn, to: 0 };
+        let arrive = |conn| Event::Arrive {
+            conn,
+            to: 0,
+            host: 0,
+        };
         let mut popped = Vec::new();
         for seq in 0..1_000u64 {
             // Later times first within each pair: the order is by time, not by push.
@@ -369,7 +377,11 @@ mod tests {
     #[test]
     fn events_at_one_instant_come_out_in_the_order_they_were_scheduled_front_or_heap() {
         let mut queue = EventQueue::default();
-        let arrive = |conn| Event::Arrive { conn, to: 0 };
+        let arrive = |conn| Event::Arrive {
+            conn,
+            to: 0,
+            host: 0,
+        };
         // The first goes to the front; the later ones at the same instant to the heap,
         // one earlier instant displaces the front, and a deadline ties with them too.
         queue.push(at(7, 10, arrive(1))).expect("room");
@@ -385,7 +397,11 @@ mod tests {
     #[test]
     fn an_event_earlier_than_the_heaps_first_waits_in_front_and_keeps_the_order_after_a_pop() {
         let mut queue = EventQueue::default();
-        let arrive = |conn| Event::Arrive { conn, to: 0 };
+        let arrive = |conn| Event::Arrive {
+            conn,
+            to: 0,
+            host: 0,
+        };
         queue.push(at(5, 1, arrive(1))).expect("room");
         queue.push(at(9, 2, arrive(2))).expect("room");
         queue.push(at(12, 3, arrive(3))).expect("room");
@@ -409,7 +425,11 @@ mod tests {
             limit: 3,
             ..EventQueue::default()
         };
-        let arrive = |conn| Event::Arrive { conn, to: 0 };
+        let arrive = |conn| Event::Arrive {
+            conn,
+            to: 0,
+            host: 0,
+        };
         for seq in 1..=3 {
             queue.push(at(10 - seq, seq, arrive(seq))).expect("room");
         }
@@ -424,7 +444,11 @@ mod tests {
     #[test]
     fn a_queue_out_of_sequence_numbers_refuses_the_event_and_keeps_the_rest() {
         let mut queue = EventQueue::default();
-        let arrive = |conn| Event::Arrive { conn, to: 0 };
+        let arrive = |conn| Event::Arrive {
+            conn,
+            to: 0,
+            host: 0,
+        };
         queue
             .push(at(1, MAX_SEQ - 1, arrive(1)))
             .expect("the last number");

@@ -151,6 +151,8 @@ enum Event {
     Arrive {
         conn: u64,
         to: usize,
+        /// The host of end `to` (for the no-progress count, without a look-up).
+        host: u32,
     },
     /// Boxed, as every event is as large as the largest, and failures are rare.
     ConnectFailed(Box<FailedConnect>),
@@ -544,14 +546,23 @@ impl SimNet {
         self.by_name.get(name).copied()
     }
 
+    #[inline(always)]
     fn record(&mut self, who: impl Into<std::sync::Arc<str>>, what: EventKind) {
-        if let Some(digest) = &mut self.digest {
-            let who: std::sync::Arc<str> = who.into();
-            digest.add(self.now, &who, &what);
+        if self.digest.is_none() {
             if self.record {
                 self.transcript.record(self.now, who, what);
             }
-        } else if self.record {
+            return;
+        }
+        self.record_digested(who.into(), what);
+    }
+
+    #[inline(never)]
+    fn record_digested(&mut self, who: std::sync::Arc<str>, what: EventKind) {
+        if let Some(digest) = &mut self.digest {
+            digest.add(self.now, &who, &what);
+        }
+        if self.record {
             self.transcript.record(self.now, who, what);
         }
     }

@@ -87,7 +87,15 @@ impl SimNet {
             dst,
         );
         let at = onto_wire(c, from, self.now, latency, packet);
-        self.schedule(at, Event::Arrive { conn, to: 1 - from });
+        self.schedule_arrival(at, conn, from, dst);
+    }
+
+    #[inline(always)]
+    fn schedule_arrival(&mut self, at: Instant, conn: u64, from: usize, dst: usize) {
+        // Host indices fit 32 bits (an address each, and a host's state is far larger).
+        let host = dst as u32;
+        let to = 1 - from;
+        self.schedule(at, Event::Arrive { conn, to, host });
     }
 
     /// [`send`](Self::send) with a stall on the sending end or a partition somewhere.
@@ -145,7 +153,7 @@ impl SimNet {
             dst,
         );
         let at = onto_wire(c, from, self.now, latency, packet);
-        self.schedule(at, Event::Arrive { conn, to: 1 - from });
+        self.schedule_arrival(at, conn, from, dst);
     }
 
     pub(super) fn retransmit(&mut self, conn: u64, from: usize) {
@@ -234,13 +242,38 @@ impl SimNet {
     }
 
     /// A packet reaches an end.
+    #[inline(always)]
     pub(super) fn arrive(&mut self, conn: u64, to: usize) {
         let Some(c) = self.conns.get_mut(conn) else {
             return;
         };
+        let [a, b] = &mut c.ends;
+        let (e, sender) = if to == 0 { (a, b) } else { (b, a) };
         // Arrivals of one direction come in the order the packets went out.
-        let packet = (c.ends[1 - to].wire.pop_front()).expect("an arrival has its packet");
+        let packet = (sender.wire.pop_front()).expect("an arrival has its packet");
         c.packets -= 1;
+        // The common case in one look: data between two open ends of a running host's
+        // current incarnation, no trigger waiting (what the general case checks first).
+        let host = &self.hosts[e.host];
+        let plain = sender.phase == Phase::Open
+            && e.phase == Phase::Open
+            && self.triggers.is_empty()
+            && host.status == HostStatus::Running
+            && host.incarnation == e.incarnation;
+        match packet {
+            Packet::Data(bytes) if plain => {
+                sender.in_flight = sender.in_flight.saturating_sub(bytes.len());
+                e.recv_buf.push(bytes);
+                self.deliver_arrival(conn, to);
+            }
+            packet => self.arrive_unusual(conn, to, packet),
+        }
+    }
+
+    /// [`arrive`](Self::arrive) of a packet taken off the wire, in general.
+    #[inline(never)]
+    fn arrive_unusual(&mut self, conn: u64, to: usize, packet: Packet) {
+        let c = &self.conns[conn];
         // While the sending end stays open the connection cannot be done with by the
         // end of this step (an open end leaves only by sending, or by a fault, which
         // only a trigger can bring into this step).
