@@ -140,7 +140,7 @@ impl LatencyDraw {
     }
 
     /// One latency in nanoseconds.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn sample_nanos(&self, rng: &mut impl Rng) -> u64 {
         match *self {
             Self::Fixed(nanos) => nanos,

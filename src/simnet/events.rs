@@ -320,6 +320,12 @@ mod tests {
     }
 
     #[test]
+    fn an_event_takes_no_more_room_than_three_words() {
+        // Arrivals carry their host; the slots and the front move whole events.
+        assert!(std::mem::size_of::<Event>() <= 24);
+    }
+
+    #[test]
     fn events_come_out_by_time_then_sequence_whichever_list_holds_them() {
         let mut queue = EventQueue::default();
         let deadline = |conn| Event::ConnectDeadline { conn };

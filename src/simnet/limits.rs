@@ -138,31 +138,39 @@ fn host_list(hosts: &[(String, u64)]) -> String {
     format!("hosts {}", each.join(", "))
 }
 
+/// Hosts of a stretch's events kept before they are counted per host (a bound on
+/// the memory a long stretch takes; folding them in is rare).
+const RECENT: usize = 1024;
+
 /// The events since virtual time last moved.
 #[derive(Debug, Default)]
 pub(super) struct Stretch {
     at: Instant,
     events: u64,
-    /// The host of the stretch's first event, not counted in `hosts` yet: most instants
-    /// see one event, so a host is counted only once a second event comes at its instant.
-    first: Option<usize>,
+    /// The hosts of the stretch's latest events, in `hosts` only once folded in: most
+    /// instants see one or two events, so noting a host is a push, and counting per
+    /// host happens only when the list fills or the stretch is reported.
+    recent: Vec<u32>,
     /// Events per host index, each counting only if stamped with `at`: moving to a new
-    /// instant forgets every count at once, and counting is one index per event.
+    /// instant forgets every count at once.
     hosts: Vec<(Instant, u64)>,
 }
 
 impl Stretch {
-    /// Counts one event of host `h` at the stretch's instant.
-    fn count(&mut self, h: usize) {
+    /// Counts the recent events into `hosts`, at the stretch's instant.
+    fn fold(&mut self) {
         let now = self.at;
-        if self.hosts.len() <= h {
-            self.hosts.resize(h + 1, (Instant::ZERO, 0));
+        for h in self.recent.drain(..) {
+            let h = h as usize;
+            if self.hosts.len() <= h {
+                self.hosts.resize(h + 1, (Instant::ZERO, 0));
+            }
+            let (at, count) = &mut self.hosts[h];
+            if *at != now || *count == 0 {
+                (*at, *count) = (now, 0);
+            }
+            *count += 1;
         }
-        let (at, count) = &mut self.hosts[h];
-        if *at != now || *count == 0 {
-            (*at, *count) = (now, 0);
-        }
-        *count += 1;
     }
 }
 
@@ -228,36 +236,36 @@ impl super::SimNet {
     #[inline(always)]
     pub(super) fn progressing(&mut self, event: &super::Event) -> bool {
         let now = self.now;
-        if self.stretch.at != now && self.limits.max_events_per_instant > 0 {
-            // An instant's first event: its host is counted if another event follows.
-            self.stretch.at = now;
-            self.stretch.events = 1;
-            self.stretch.first = self.event_host(event);
-            return true;
+        let stretch = &mut self.stretch;
+        if stretch.at != now {
+            // Time moved: the counts stamped with the old instant no longer count.
+            stretch.at = now;
+            stretch.events = 0;
+            stretch.recent.clear();
         }
-        self.progressing_at_instant(event)
-    }
-
-    /// [`progressing`](Self::progressing) for an event at the stretch's instant (or
-    /// under a zero limit).
-    #[inline(never)]
-    fn progressing_at_instant(&mut self, event: &super::Event) -> bool {
-        let now = self.now;
-        if self.stretch.at != now {
-            self.stretch.at = now;
-            self.stretch.events = 0;
-            self.stretch.first = None;
-        }
-        if let Some(first) = self.stretch.first.take() {
-            self.stretch.count(first);
-        }
-        if self.stretch.events < self.limits.max_events_per_instant {
-            self.stretch.events += 1;
+        if stretch.events < self.limits.max_events_per_instant && stretch.recent.len() < RECENT {
+            stretch.events += 1;
             if let Some(h) = self.event_host(event) {
-                self.stretch.count(h);
+                // Host indices fit 32 bits (see `Event::Arrive`).
+                self.stretch.recent.push(h as u32);
             }
             return true;
         }
+        self.progressing_past_recent(event)
+    }
+
+    /// [`progressing`](Self::progressing) with the recent hosts to fold in first.
+    #[inline(never)]
+    fn progressing_past_recent(&mut self, event: &super::Event) -> bool {
+        self.stretch.fold();
+        if self.stretch.events < self.limits.max_events_per_instant {
+            self.stretch.events += 1;
+            if let Some(h) = self.event_host(event) {
+                self.stretch.recent.push(h as u32);
+            }
+            return true;
+        }
+        let now = self.now;
         let hosts = (self.stretch.hosts.iter().enumerate())
             .filter(|&(_, &(at, n))| at == now && n > 0)
             .map(|(h, &(_, n))| (self.names[h].clone(), n))
@@ -332,6 +340,26 @@ mod tests {
         assert_eq!(
             stuck_hosts(&net),
             [("a".to_owned(), 2), ("b".to_owned(), 2)]
+        );
+    }
+
+    #[test]
+    fn a_stretch_longer_than_the_recent_list_counts_every_event_once() {
+        let events = 3 * RECENT as u64 + 5;
+        let mut net = net(events);
+        net.now = Instant::from_nanos(7);
+        for i in 0..events {
+            assert!(net.progressing(&wake((i % 3) as usize)), "event {i}");
+        }
+        assert!(!net.progressing(&wake(0)));
+        let per_host = events / 3;
+        assert_eq!(
+            stuck_hosts(&net),
+            [
+                ("a".to_owned(), per_host + 1),
+                ("b".to_owned(), per_host + 1),
+                ("c".to_owned(), per_host)
+            ]
         );
     }
 

@@ -463,6 +463,7 @@ impl SimNet {
     }
 
     /// [`step`](Self::step), inside the caller's log capture.
+    #[inline(always)]
     fn step_captured(&mut self) -> bool {
         if !self.within_limits() {
             return false;

@@ -27,7 +27,7 @@ enum Path {
 
 /// One packet's latency from `src` to `dst` (none to itself), drawn from the link's
 /// distribution or the network's.
-#[inline]
+#[inline(always)]
 fn draw_latency(
     links: &BTreeMap<(usize, usize), LatencyDraw>,
     default: &LatencyDraw,
@@ -48,7 +48,7 @@ fn draw_latency(
 
 /// Queues `packet` on `from`'s wire, to arrive `latency` from `now` but never before
 /// the previous packet of its direction; returns when it arrives.
-#[inline]
+#[inline(always)]
 fn onto_wire(c: &mut Conn, from: usize, now: Instant, latency: u64, packet: Packet) -> Instant {
     c.packets += 1;
     let e = &mut c.ends[from];
