@@ -7,6 +7,7 @@ use super::{Event, FailedConnect, HostStatus, SimNet};
 use crate::testing::EventKind;
 
 impl SimNet {
+    #[inline(never)]
     pub(super) fn handle(&mut self, event: Event) {
         match event {
             Event::Wake { host, incarnation } => self.wake(host, incarnation),

@@ -55,8 +55,8 @@ pub(super) struct QueueFull;
 
 /// The future events.
 ///
-/// The two earliest wait apart in `first` and `second` whenever they were queued ahead
-/// of everything else waiting: a network with an exchange or two in flight (each
+/// The two earliest wait apart in `front` whenever they were queued ahead of
+/// everything else waiting: a network with an exchange or two in flight (each
 /// arrival answered by the next packet) then queues and takes every event with a
 /// comparison and a move, no heap at all.
 ///
@@ -72,15 +72,16 @@ pub(super) struct QueueFull;
 /// that does not is put in its place.
 #[derive(Debug)]
 pub(super) struct EventQueue {
-    /// The earliest event, if it is earlier than every event in `heap`.
-    first: Option<Scheduled>,
-    /// The next after `first` (set only with it), if earlier than every event in `heap`.
-    second: Option<Scheduled>,
+    /// The earliest event at `front[head]`, and the next at `front[head ^ 1]` (set only
+    /// with the earliest), each only if earlier than every event in `heap`: a pop takes
+    /// the earliest and flips `head`, so no event moves up.
+    front: [Option<Scheduled>; 2],
+    head: usize,
     heap: BinaryHeap<Reverse<u128>>,
     slots: Vec<Option<Event>>,
     vacant: Vec<u32>,
     deadlines: VecDeque<Scheduled>,
-    /// Most events waiting in `first`, `second` and `heap` together ([`MAX_WAITING`];
+    /// Most events waiting in `front` and `heap` together ([`MAX_WAITING`];
     /// smaller in tests).
     limit: usize,
 }
@@ -88,8 +89,8 @@ pub(super) struct EventQueue {
 impl Default for EventQueue {
     fn default() -> Self {
         Self {
-            first: None,
-            second: None,
+            front: [None, None],
+            head: 0,
             heap: BinaryHeap::new(),
             slots: Vec::new(),
             vacant: Vec::new(),
@@ -130,13 +131,15 @@ impl EventQueue {
             return Err(QueueFull);
         }
         // With the heap empty, at most two wait (both in front), below any limit.
-        if self.heap.is_empty() && self.second.is_none() {
-            match &mut self.first {
-                None => self.first = Some(scheduled),
-                Some(first) if scheduled.key() < first.key() => {
-                    self.second = Some(std::mem::replace(first, scheduled));
+        let (first, second) = (self.head & 1, (self.head & 1) ^ 1);
+        if self.heap.is_empty() && self.front[second].is_none() {
+            match &self.front[first] {
+                None => self.front[first] = Some(scheduled),
+                Some(earliest) if scheduled.key() < earliest.key() => {
+                    self.front[second] = Some(scheduled);
+                    self.head = second;
                 }
-                Some(_) => self.second = Some(scheduled),
+                Some(_) => self.front[second] = Some(scheduled),
             }
             return Ok(());
         }
@@ -145,8 +148,7 @@ impl EventQueue {
 
     /// [`push`](Self::push) with the heap or both front places taken.
     fn push_behind(&mut self, scheduled: Scheduled) -> Result<(), QueueFull> {
-        let waiting =
-            self.heap.len() + usize::from(self.first.is_some()) + usize::from(self.second.is_some());
+        let waiting = self.heap.len() + self.front.iter().filter(|f| f.is_some()).count();
         if waiting >= self.limit {
             return Err(QueueFull);
         }
@@ -155,7 +157,9 @@ impl EventQueue {
             heap.peek()
                 .is_none_or(|&Reverse(first)| key(s.at, s.seq, 0) < first)
         };
-        match (&mut self.first, &mut self.second) {
+        let [a, b] = &mut self.front;
+        let (first, second) = if self.head & 1 == 0 { (a, b) } else { (b, a) };
+        match (first, second) {
             (Some(_), Some(second)) if scheduled.key() < second.key() => {
                 // Earlier than the second: that one is now the heap's earliest.
                 let later = std::mem::replace(second, scheduled);
@@ -163,22 +167,23 @@ impl EventQueue {
                 self.order_front();
             }
             (Some(_), Some(_)) => self.push_heap(scheduled),
-            (Some(_), None) if ahead_of_heap(&self.heap, &scheduled) => {
-                self.second = Some(scheduled);
+            (Some(_), second @ None) if ahead_of_heap(&self.heap, &scheduled) => {
+                *second = Some(scheduled);
                 self.order_front();
             }
-            (None, _) if ahead_of_heap(&self.heap, &scheduled) => self.first = Some(scheduled),
+            (first @ None, _) if ahead_of_heap(&self.heap, &scheduled) => *first = Some(scheduled),
             _ => self.push_heap(scheduled),
         }
         Ok(())
     }
 
-    /// Swaps the two front places if the second is the earlier.
+    /// Makes the earlier of the two front places the first.
     fn order_front(&mut self) {
-        if let (Some(first), Some(second)) = (&mut self.first, &mut self.second)
-            && second.key() < first.key()
+        let (first, second) = (self.head & 1, (self.head & 1) ^ 1);
+        if let (Some(a), Some(b)) = (&self.front[first], &self.front[second])
+            && b.key() < a.key()
         {
-            std::mem::swap(first, second);
+            self.head = second;
         }
     }
 
@@ -220,10 +225,11 @@ impl EventQueue {
     /// The earliest event of the front and the heap.
     #[inline(always)]
     fn pop_timed(&mut self) -> Option<Scheduled> {
-        match self.first.take() {
-            Some(first) => {
-                self.first = self.second.take();
-                Some(first)
+        let first = self.head & 1;
+        match self.front[first].take() {
+            Some(earliest) => {
+                self.head = first ^ 1;
+                Some(earliest)
             }
             None => self.pop_heap(),
         }
@@ -239,7 +245,7 @@ impl EventQueue {
     }
 
     fn pop_with_deadlines(&mut self) -> Option<Scheduled> {
-        let other = match (&self.first, self.heap.peek()) {
+        let other = match (&self.front[self.head & 1], self.heap.peek()) {
             (Some(first), _) => Some(first.key()),
             (None, Some(&Reverse(key))) => {
                 let (at, seq, _) = unpack(key);
@@ -261,7 +267,7 @@ impl EventQueue {
     /// When the next event happens.
     #[inline]
     pub(super) fn next_at(&self) -> Option<Instant> {
-        let first = match &self.first {
+        let first = match &self.front[self.head & 1] {
             Some(first) => Some(first.at),
             None => self.heap.peek().map(|&Reverse(key)| unpack(key).0),
         };
@@ -276,7 +282,7 @@ impl EventQueue {
     }
 
     pub(super) fn is_empty(&self) -> bool {
-        self.first.is_none() && self.heap.is_empty() && self.deadlines.is_empty()
+        self.front[self.head & 1].is_none() && self.heap.is_empty() && self.deadlines.is_empty()
     }
 }
 

@@ -476,7 +476,11 @@ impl SimNet {
             return false;
         }
         self.events_processed += 1;
-        self.handle(next.event);
+        match next.event {
+            // The common event, inline; the rest out of the way.
+            Event::Arrive { conn, to, .. } => self.arrive(conn, to),
+            event => self.handle(event),
+        }
         self.settle();
         self.drop_finished();
         true
