@@ -491,21 +491,47 @@ mod tests {
         let ms = Duration::from_millis;
         for latency in [
             Latency::Fixed(ms(3)),
-            Latency::Uniform { min: ms(1), max: ms(20) },
-            Latency::Uniform { min: ms(5), max: ms(5) },
-            Latency::Uniform { min: ms(9), max: ms(2) },
-            Latency::Exponential { min: ms(1), mean: ms(4) },
+            Latency::Uniform {
+                min: ms(1),
+                max: ms(20),
+            },
+            Latency::Uniform {
+                min: ms(5),
+                max: ms(5),
+            },
+            Latency::Uniform {
+                min: ms(9),
+                max: ms(2),
+            },
+            Latency::Exponential {
+                min: ms(1),
+                mean: ms(4),
+            },
             // Ranges near 2^64 take the second draw half the time.
-            Latency::Uniform { min: Duration::ZERO, max: Duration::from_nanos(u64::MAX / 3 * 2) },
-            Latency::Uniform { min: Duration::ZERO, max: Duration::from_nanos(u64::MAX) },
+            Latency::Uniform {
+                min: Duration::ZERO,
+                max: Duration::from_nanos(u64::MAX / 3 * 2),
+            },
+            Latency::Uniform {
+                min: Duration::ZERO,
+                max: Duration::from_nanos(u64::MAX),
+            },
         ] {
             let mut a = ChaCha8Rng::seed_from_u64(11);
             let mut b = ChaCha8Rng::seed_from_u64(11);
             let draw = LatencyDraw::new(&latency);
             for _ in 0..1_000 {
-                assert_eq!(draw.sample_nanos(&mut a), latency.sample_nanos(&mut b), "{latency:?}");
+                assert_eq!(
+                    draw.sample_nanos(&mut a),
+                    latency.sample_nanos(&mut b),
+                    "{latency:?}"
+                );
             }
-            assert_eq!(a.random::<u64>(), b.random::<u64>(), "as many draws: {latency:?}");
+            assert_eq!(
+                a.random::<u64>(),
+                b.random::<u64>(),
+                "as many draws: {latency:?}"
+            );
         }
     }
 

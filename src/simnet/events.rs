@@ -328,7 +328,7 @@ mod tests {
     #[test]
     fn an_event_takes_no_more_room_than_three_words() {
         // Arrivals carry their host; the slots and the front move whole events.
-        assert!(std::mem::size_of::<Event>() <= 24);
+        assert!(size_of::<Event>() <= 24);
     }
 
     #[test]
@@ -398,7 +398,9 @@ mod tests {
         // one earlier instant displaces the front, and a deadline ties with them too.
         queue.push(at(7, 10, arrive(1))).expect("room");
         queue.push(at(7, 11, arrive(2))).expect("room");
-        queue.push(at(7, 12, Event::ConnectDeadline { conn: 3 })).expect("room");
+        queue
+            .push(at(7, 12, Event::ConnectDeadline { conn: 3 }))
+            .expect("room");
         queue.push(at(7, 13, arrive(4))).expect("room");
         queue.push(at(3, 14, arrive(5))).expect("room");
         queue.push(at(7, 9, arrive(6))).expect("room");
@@ -447,7 +449,9 @@ mod tests {
         }
         assert!(queue.push(at(1, 4, arrive(4))).is_err(), "a fourth at once");
         // Deadlines wait apart and do not count.
-        queue.push(at(2, 5, Event::ConnectDeadline { conn: 5 })).expect("apart");
+        queue
+            .push(at(2, 5, Event::ConnectDeadline { conn: 5 }))
+            .expect("apart");
         let order: Vec<u64> = std::iter::from_fn(|| queue.pop()).map(|s| s.seq).collect();
         assert_eq!(order, [5, 3, 2, 1], "the refused event was not queued");
         queue.push(at(1, 6, arrive(6))).expect("room again");

@@ -453,3 +453,77 @@ impl SimNet {
         self.queue_service(conn, 0);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::super::{Fault, Latency, NetConfig, SimNet};
+    use super::*;
+    use crate::host::{FactoryProgram, Host, HostPort, Node};
+    use crate::programs::pingpong::PingPongFactory;
+
+    fn ping_pong(exchanges: u64) -> SimNet {
+        let config = NetConfig {
+            latency: Latency::Fixed(Duration::from_millis(5)),
+            ..NetConfig::default()
+        };
+        let mut net = SimNet::new(config, 3);
+        net.add_host("server", || {
+            let server = FactoryProgram::new(PingPongFactory::server(None));
+            Box::new(Host::new(server.listen(HostPort::new("0.0.0.0", 8000)))) as Box<dyn Node>
+        });
+        net.add_host("client", move || {
+            let client = FactoryProgram::new(PingPongFactory::client(Some(exchanges)))
+                .connect(HostPort::new("server", 8000))
+                .exit_when_done();
+            Box::new(Host::new(client)) as Box<dyn Node>
+        });
+        net
+    }
+
+    #[test]
+    fn a_held_link_keeps_packets_off_the_wire_until_it_heals() {
+        let mut net = ping_pong(100);
+        let ms = Duration::from_millis;
+        net.add_fault(Fault::at(ms(100)).partition("client", "server").hold());
+        net.add_fault(Fault::at(ms(800)).heal("client", "server"));
+        net.run_for(ms(200));
+        let held: usize = net.held.values().map(VecDeque::len).sum();
+        assert!(held > 0, "what was sent after the cut waits at it");
+        let quiet = net.transcript().events().len();
+        net.run_for(ms(500));
+        assert_eq!(net.transcript().events().len(), quiet, "nothing crosses");
+        assert!(net.run_until_exit(&["client"], Duration::from_secs(60)));
+        assert_eq!(net.exit_code("client"), Some(0));
+        assert!(
+            net.held.values().all(VecDeque::is_empty),
+            "released at the heal"
+        );
+    }
+
+    #[test]
+    fn a_packet_sent_behind_a_lost_one_waits_for_the_retransmission_not_on_the_wire() {
+        let mut net = ping_pong(1_000);
+        net.run_for(Duration::from_millis(100));
+        let conn = (net.conns.iter().next().map(|(id, _)| id)).expect("the client's connection");
+        let from = 0;
+        let packets = net.conns[conn].packets;
+        let (now, rto) = (net.now, net.config.initial_rto);
+        net.end_mut(conn, from).stall = Some(Box::new(Stall {
+            queue: VecDeque::new(),
+            since: now,
+            rto,
+        }));
+        let seq = net.seq;
+        net.send(conn, from, Packet::Fin);
+        let e = &net.conns[conn].ends[from];
+        assert_eq!(
+            e.stall.as_ref().map(|s| s.queue.len()),
+            Some(1),
+            "queued behind"
+        );
+        assert_eq!(net.conns[conn].packets, packets, "not on the wire");
+        assert_eq!(net.seq, seq, "no arrival scheduled");
+    }
+}
