@@ -30,6 +30,7 @@ mod commands;
 mod config;
 mod conn;
 mod dense;
+mod draw;
 mod engine;
 mod events;
 mod fault;
@@ -222,9 +223,9 @@ pub struct SimNet {
     /// Packets waiting at hold-partitions, per directed host pair.
     held: BTreeMap<(usize, usize), VecDeque<HeldPacket>>,
     /// Latencies set per directed host pair, ready to draw from.
-    link_latency: BTreeMap<(usize, usize), config::LatencyDraw>,
+    link_latency: BTreeMap<(usize, usize), draw::LatencyDraw>,
     /// `config.latency`, ready to draw from.
-    default_latency: config::LatencyDraw,
+    default_latency: draw::LatencyDraw,
     rng: ChaCha8Rng,
     transcript: Transcript,
     record: bool,
@@ -271,7 +272,7 @@ impl SimNet {
             "unusable network settings: {}",
             problems.join("; ")
         );
-        let default_latency = config::LatencyDraw::new(&config.latency);
+        let default_latency = draw::LatencyDraw::new(&config.latency);
         Self {
             config,
             seed,
@@ -410,7 +411,7 @@ impl SimNet {
     /// Sets the latency between two hosts, both ways.
     pub fn set_latency(&mut self, a: &str, b: &str, latency: Latency) {
         if let (Some(a), Some(b)) = (self.host_index(a), self.host_index(b)) {
-            let draw = config::LatencyDraw::new(&latency);
+            let draw = draw::LatencyDraw::new(&latency);
             self.link_latency.insert((a, b), draw.clone());
             self.link_latency.insert((b, a), draw);
         }

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use rand_chacha::ChaCha8Rng;
 
-use super::config::LatencyDraw;
 use super::conn::{Conn, Packet, Phase, Stall};
+use super::draw::LatencyDraw;
 use super::fault::PartitionMode;
 use super::{Event, HostStatus, SimNet};
 use crate::host::{ConnId, ConnectError};
