@@ -7,10 +7,11 @@ use super::{Event, FailedConnect, HostStatus, SimNet};
 use crate::testing::EventKind;
 
 impl SimNet {
+    #[inline(never)]
     pub(super) fn handle(&mut self, event: Event) {
         match event {
             Event::Wake { host, incarnation } => self.wake(host, incarnation),
-            Event::Arrive { conn, to } => self.arrive(conn, to),
+            Event::Arrive { conn, to, .. } => self.arrive(conn, to),
             Event::ConnectFailed(failed) => {
                 let FailedConnect {
                     host,
@@ -39,6 +40,7 @@ impl SimNet {
 
     /// Runs everything the last event set in motion until the hosts are quiet, then
     /// schedules their next wake-ups.
+    #[inline(always)]
     pub(super) fn settle(&mut self) {
         // An arrival answered in its own pass leaves nothing (the common step).
         if self.settled.is_empty()
@@ -48,6 +50,12 @@ impl SimNet {
         {
             return;
         }
+        self.settle_hosts();
+    }
+
+    /// [`settle`](Self::settle) with something to do.
+    #[inline(never)]
+    fn settle_hosts(&mut self) {
         loop {
             if let Some(action) = self.due_faults.pop_front() {
                 self.apply(action);
@@ -192,10 +200,17 @@ impl SimNet {
     /// the connecting end dead and answered, the other dead or never reached, nothing
     /// on the wire, held or waiting to be retransmitted. A run of many short-lived
     /// connections (retries to a refused port) then holds only the live ones.
+    #[inline(always)]
     pub(super) fn drop_finished(&mut self) {
         if self.finished.is_empty() {
             return;
         }
+        self.drop_finished_now();
+    }
+
+    /// [`drop_finished`](Self::drop_finished) with connections to look at.
+    #[inline(never)]
+    fn drop_finished_now(&mut self) {
         let mut finished = std::mem::take(&mut self.finished);
         for id in finished.drain(..) {
             let Some(c) = self.conns.get_mut(id) else {

@@ -4,7 +4,8 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 
-use super::Event;
+use super::limits::RunawayError;
+use super::{Event, SimNet};
 use crate::time::Instant;
 
 /// An event and when it happens; `seq` orders events due at the same instant.
@@ -42,7 +43,7 @@ impl Ord for Scheduled {
 /// scheduling sequence number takes the bits above.
 const SLOT_BITS: u32 = 24;
 
-/// Most events that wait in the heap at once: one per slot.
+/// Most events that wait at once (the heap's slots, and the front).
 pub(super) const MAX_WAITING: usize = 1 << SLOT_BITS;
 
 /// Sequence numbers a run can use (2^40: at ten million events a second, thirty hours).
@@ -52,8 +53,15 @@ const MAX_SEQ: u64 = 1 << (64 - SLOT_BITS);
 #[derive(Debug)]
 pub(super) struct QueueFull;
 
-/// The future events. The heap holds 16-byte keys (time, sequence, slot) and the events
-/// wait in `slots`: a heap of a few thousand waiting events then stays in the first-level
+/// The future events.
+///
+/// The two earliest wait apart in `front` whenever they were queued ahead of
+/// everything else waiting: a network with an exchange or two in flight (each
+/// arrival answered by the next packet) then queues and takes every event with a
+/// comparison and a move, no heap at all.
+///
+/// The rest wait in a heap of 16-byte keys (time, sequence, slot), the events beside it
+/// in `slots`: a heap of a few thousand waiting events then stays in the first-level
 /// cache, where 40-byte entries would spill out of it, and each pop's walk down the heap
 /// would miss the cache at every lower level (the cost of a thousand hosts' exchanges).
 ///
@@ -62,12 +70,34 @@ pub(super) struct QueueFull;
 /// not make every other event's push and pop a level deeper. Connects that share a
 /// timeout are scheduled in deadline order, so a deadline goes on the list's end; one
 /// that does not is put in its place.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct EventQueue {
+    /// The earliest event at `front[head]`, and the next at `front[head ^ 1]` (set only
+    /// with the earliest), each only if earlier than every event in `heap`: a pop takes
+    /// the earliest and flips `head`, so no event moves up.
+    front: [Option<Scheduled>; 2],
+    head: usize,
     heap: BinaryHeap<Reverse<u128>>,
-    slots: Vec<Option<Scheduled>>,
+    slots: Vec<Option<Event>>,
     vacant: Vec<u32>,
     deadlines: VecDeque<Scheduled>,
+    /// Most events waiting in `front` and `heap` together ([`MAX_WAITING`];
+    /// smaller in tests).
+    limit: usize,
+}
+
+impl Default for EventQueue {
+    fn default() -> Self {
+        Self {
+            front: [None, None],
+            head: 0,
+            heap: BinaryHeap::new(),
+            slots: Vec::new(),
+            vacant: Vec::new(),
+            deadlines: VecDeque::new(),
+            limit: MAX_WAITING,
+        }
+    }
 }
 
 /// A heap key: ordered as `(at, seq)`, the slot in the lowest bits (`seq` below
@@ -89,67 +119,199 @@ fn unpack(key: u128) -> (Instant, u64, usize) {
 }
 
 impl EventQueue {
-    /// Queues `scheduled`; refused once [`MAX_WAITING`] events wait in the heap or the
-    /// run has used up its sequence numbers.
+    /// Queues `scheduled`; refused once [`MAX_WAITING`] events wait (connect deadlines
+    /// apart) or the run has used up its sequence numbers.
+    #[inline(always)]
     pub(super) fn push(&mut self, scheduled: Scheduled) -> Result<(), QueueFull> {
-        if !matches!(scheduled.event, Event::ConnectDeadline { .. }) {
-            if scheduled.seq >= MAX_SEQ {
-                return Err(QueueFull);
-            }
-            let slot = match self.vacant.pop() {
-                Some(slot) => slot,
-                None if self.slots.len() < MAX_WAITING => {
-                    self.slots.push(None);
-                    // Below MAX_WAITING = 2^24, so it fits.
-                    (self.slots.len() - 1) as u32
-                }
-                None => return Err(QueueFull),
-            };
-            self.heap
-                .push(Reverse(key(scheduled.at, scheduled.seq, slot)));
-            self.slots[slot as usize] = Some(scheduled);
+        if matches!(scheduled.event, Event::ConnectDeadline { .. }) {
+            self.push_deadline(scheduled);
             return Ok(());
         }
+        if scheduled.seq >= MAX_SEQ {
+            return Err(QueueFull);
+        }
+        // With the heap empty, at most two wait (both in front), below any limit.
+        let (first, second) = (self.head & 1, (self.head & 1) ^ 1);
+        if self.heap.is_empty() && self.front[second].is_none() {
+            match &self.front[first] {
+                None => self.front[first] = Some(scheduled),
+                Some(earliest) if scheduled.key() < earliest.key() => {
+                    self.front[second] = Some(scheduled);
+                    self.head = second;
+                }
+                Some(_) => self.front[second] = Some(scheduled),
+            }
+            return Ok(());
+        }
+        self.push_behind(scheduled)
+    }
+
+    /// [`push`](Self::push) with the heap or both front places taken.
+    fn push_behind(&mut self, scheduled: Scheduled) -> Result<(), QueueFull> {
+        let waiting = self.heap.len() + self.front.iter().filter(|f| f.is_some()).count();
+        if waiting >= self.limit {
+            return Err(QueueFull);
+        }
+        let ahead_of_heap = |heap: &BinaryHeap<Reverse<u128>>, s: &Scheduled| {
+            // The slot bits of a heap key never decide: sequence numbers differ.
+            heap.peek()
+                .is_none_or(|&Reverse(first)| key(s.at, s.seq, 0) < first)
+        };
+        let [a, b] = &mut self.front;
+        let (first, second) = if self.head & 1 == 0 { (a, b) } else { (b, a) };
+        match (first, second) {
+            (Some(_), Some(second)) if scheduled.key() < second.key() => {
+                // Earlier than the second: that one is now the heap's earliest.
+                let later = std::mem::replace(second, scheduled);
+                self.push_heap(later);
+                self.order_front();
+            }
+            (Some(_), Some(_)) => self.push_heap(scheduled),
+            (Some(_), second @ None) if ahead_of_heap(&self.heap, &scheduled) => {
+                *second = Some(scheduled);
+                self.order_front();
+            }
+            (first @ None, _) if ahead_of_heap(&self.heap, &scheduled) => *first = Some(scheduled),
+            _ => self.push_heap(scheduled),
+        }
+        Ok(())
+    }
+
+    /// Makes the earlier of the two front places the first.
+    fn order_front(&mut self) {
+        let (first, second) = (self.head & 1, (self.head & 1) ^ 1);
+        if let (Some(a), Some(b)) = (&self.front[first], &self.front[second])
+            && b.key() < a.key()
+        {
+            self.head = second;
+        }
+    }
+
+    /// Puts an event in the heap (which has room: checked by the caller).
+    #[inline]
+    fn push_heap(&mut self, scheduled: Scheduled) {
+        let slot = match self.vacant.pop() {
+            Some(slot) => slot,
+            None => {
+                self.slots.push(None);
+                // Below MAX_WAITING = 2^24 (the caller checked), so it fits.
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.heap
+            .push(Reverse(key(scheduled.at, scheduled.seq, slot)));
+        self.slots[slot as usize] = Some(scheduled.event);
+    }
+
+    fn push_deadline(&mut self, scheduled: Scheduled) {
         if self.deadlines.back().is_none_or(|last| *last <= scheduled) {
             self.deadlines.push_back(scheduled);
         } else {
             let at = self.deadlines.partition_point(|d| *d <= scheduled);
             self.deadlines.insert(at, scheduled);
         }
-        Ok(())
     }
 
-    /// The next event: the earlier of the heap's first and the deadlines' first.
+    /// The next event: the front's, else the heap's first, or the deadlines' first if
+    /// earlier.
+    #[inline(always)]
     pub(super) fn pop(&mut self) -> Option<Scheduled> {
-        let deadline_first = match (self.heap.peek(), self.deadlines.front()) {
-            (Some(&Reverse(key)), Some(deadline)) => {
-                let (at, seq, _) = unpack(key);
-                deadline.key() < (at, seq)
+        if !self.deadlines.is_empty() {
+            return self.pop_with_deadlines();
+        }
+        self.pop_timed()
+    }
+
+    /// The earliest event of the front and the heap.
+    #[inline(always)]
+    fn pop_timed(&mut self) -> Option<Scheduled> {
+        let first = self.head & 1;
+        match self.front[first].take() {
+            Some(earliest) => {
+                self.head = first ^ 1;
+                Some(earliest)
             }
-            (None, Some(_)) => true,
-            (_, None) => false,
+            None => self.pop_heap(),
+        }
+    }
+
+    #[inline(always)]
+    fn pop_heap(&mut self) -> Option<Scheduled> {
+        let Reverse(key) = self.heap.pop()?;
+        let (at, seq, slot) = unpack(key);
+        self.vacant.push(slot as u32);
+        let event = self.slots[slot].take().expect("a queued key has its event");
+        Some(Scheduled { at, seq, event })
+    }
+
+    /// [`pop`](Self::pop) with connect deadlines waiting (a run's first connect
+    /// timeout long, so at scale most pops): one comparison of keys.
+    #[inline(always)]
+    fn pop_with_deadlines(&mut self) -> Option<Scheduled> {
+        let Some(deadline) = self.deadlines.front() else {
+            return self.pop_timed();
+        };
+        // Slot bits never decide (sequence numbers differ), so both keys leave them 0.
+        let deadline = key(deadline.at, deadline.seq, 0);
+        let deadline_first = match &self.front[self.head & 1] {
+            Some(first) => deadline < key(first.at, first.seq, 0),
+            None => self
+                .heap
+                .peek()
+                .is_none_or(|&Reverse(next)| deadline < next),
         };
         if deadline_first {
             return self.deadlines.pop_front();
         }
-        let Reverse(key) = self.heap.pop()?;
-        let (_, _, slot) = unpack(key);
-        self.vacant.push(slot as u32);
-        self.slots[slot].take()
+        self.pop_timed()
     }
 
     /// When the next event happens.
+    #[inline]
     pub(super) fn next_at(&self) -> Option<Instant> {
-        let heap = self.heap.peek().map(|&Reverse(key)| unpack(key).0);
+        let first = match &self.front[self.head & 1] {
+            Some(first) => Some(first.at),
+            None => self.heap.peek().map(|&Reverse(key)| unpack(key).0),
+        };
+        if self.deadlines.is_empty() {
+            return first;
+        }
         let deadline = self.deadlines.front().map(|s| s.at);
-        match (heap, deadline) {
+        match (first, deadline) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
     }
 
     pub(super) fn is_empty(&self) -> bool {
-        self.heap.is_empty() && self.deadlines.is_empty()
+        self.front[self.head & 1].is_none() && self.heap.is_empty() && self.deadlines.is_empty()
+    }
+}
+
+impl SimNet {
+    /// Queues `event` at `at`, after every event already queued for that instant; a
+    /// full queue stops the run ([`RunawayError::QueueFull`]).
+    #[inline(always)]
+    pub(super) fn schedule(&mut self, at: Instant, event: Event) {
+        self.seq += 1;
+        let scheduled = Scheduled {
+            at,
+            seq: self.seq,
+            event,
+        };
+        if self.queue.push(scheduled).is_err() {
+            self.queue_full();
+        }
+    }
+
+    #[cold]
+    fn queue_full(&mut self) {
+        if self.stopped.is_none() {
+            self.stopped = Some(RunawayError::QueueFull {
+                limit: MAX_WAITING as u64,
+                at: self.now,
+            });
+        }
     }
 }
 
@@ -166,10 +328,20 @@ mod tests {
     }
 
     #[test]
+    fn an_event_takes_no_more_room_than_three_words() {
+        // Arrivals carry their host; the slots and the front move whole events.
+        assert!(size_of::<Event>() <= 24);
+    }
+
+    #[test]
     fn events_come_out_by_time_then_sequence_whichever_list_holds_them() {
         let mut queue = EventQueue::default();
         let deadline = |conn| Event::ConnectDeadline { conn };
-        let arrive = |conn| Event::Arrive { conn, to: 0 };
+        let arrive = |conn| Event::Arrive {
+            conn,
+            to: 0,
+            host: 0,
+        };
         queue.push(at(30, 1, deadline(1))).expect("room");
         queue.push(at(10, 2, arrive(2))).expect("room");
         queue.push(at(30, 3, arrive(3))).expect("room");
@@ -187,7 +359,11 @@ mod tests {
     #[test]
     fn a_steady_stream_of_events_reuses_the_slots_it_frees_and_keeps_their_order() {
         let mut queue = EventQueue::default();
-        let arrive = |conn| Event::Arrive { conn, to: 0 };
+        let arrive = |conn| Event::Arrive {
+            conn,
+            to: 0,
+            host: 0,
+        };
         let mut popped = Vec::new();
         for seq in 0..1_000u64 {
             // Later times first within each pair: the order is by time, not by push.
@@ -213,9 +389,84 @@ mod tests {
     }
 
     #[test]
+    fn events_at_one_instant_come_out_in_the_order_they_were_scheduled_front_or_heap() {
+        let mut queue = EventQueue::default();
+        let arrive = |conn| Event::Arrive {
+            conn,
+            to: 0,
+            host: 0,
+        };
+        // The first goes to the front; the later ones at the same instant to the heap,
+        // one earlier instant displaces the front, and a deadline ties with them too.
+        queue.push(at(7, 10, arrive(1))).expect("room");
+        queue.push(at(7, 11, arrive(2))).expect("room");
+        queue
+            .push(at(7, 12, Event::ConnectDeadline { conn: 3 }))
+            .expect("room");
+        queue.push(at(7, 13, arrive(4))).expect("room");
+        queue.push(at(3, 14, arrive(5))).expect("room");
+        queue.push(at(7, 9, arrive(6))).expect("room");
+        let order: Vec<u64> = std::iter::from_fn(|| queue.pop()).map(|s| s.seq).collect();
+        assert_eq!(order, [14, 9, 10, 11, 12, 13]);
+    }
+
+    #[test]
+    fn an_event_earlier_than_the_heaps_first_waits_in_front_and_keeps_the_order_after_a_pop() {
+        let mut queue = EventQueue::default();
+        let arrive = |conn| Event::Arrive {
+            conn,
+            to: 0,
+            host: 0,
+        };
+        queue.push(at(5, 1, arrive(1))).expect("room");
+        queue.push(at(9, 2, arrive(2))).expect("room");
+        queue.push(at(12, 3, arrive(3))).expect("room");
+        assert_eq!(queue.heap.len(), 1, "the third waits in the heap");
+        assert_eq!(queue.pop().map(|s| s.seq), Some(1), "the front first");
+        // One front place is free and the heap holds 3: an earlier event goes in front
+        // (before 2), a later one into the heap.
+        queue.push(at(6, 4, arrive(4))).expect("room");
+        assert_eq!(queue.heap.len(), 1, "earlier than the heap's first");
+        queue.push(at(15, 5, arrive(5))).expect("room");
+        queue.push(at(10, 6, arrive(6))).expect("room");
+        assert_eq!(queue.next_at(), Some(Instant::from_nanos(6_000_000)));
+        let order: Vec<u64> = std::iter::from_fn(|| queue.pop()).map(|s| s.seq).collect();
+        assert_eq!(order, [4, 2, 6, 3, 5]);
+        assert!(queue.is_empty());
+    }
+
+    #[test]
+    fn a_full_queue_refuses_the_event_past_its_limit_counting_the_front() {
+        let mut queue = EventQueue {
+            limit: 3,
+            ..EventQueue::default()
+        };
+        let arrive = |conn| Event::Arrive {
+            conn,
+            to: 0,
+            host: 0,
+        };
+        for seq in 1..=3 {
+            queue.push(at(10 - seq, seq, arrive(seq))).expect("room");
+        }
+        assert!(queue.push(at(1, 4, arrive(4))).is_err(), "a fourth at once");
+        // Deadlines wait apart and do not count.
+        queue
+            .push(at(2, 5, Event::ConnectDeadline { conn: 5 }))
+            .expect("apart");
+        let order: Vec<u64> = std::iter::from_fn(|| queue.pop()).map(|s| s.seq).collect();
+        assert_eq!(order, [5, 3, 2, 1], "the refused event was not queued");
+        queue.push(at(1, 6, arrive(6))).expect("room again");
+    }
+
+    #[test]
     fn a_queue_out_of_sequence_numbers_refuses_the_event_and_keeps_the_rest() {
         let mut queue = EventQueue::default();
-        let arrive = |conn| Event::Arrive { conn, to: 0 };
+        let arrive = |conn| Event::Arrive {
+            conn,
+            to: 0,
+            host: 0,
+        };
         queue
             .push(at(1, MAX_SEQ - 1, arrive(1)))
             .expect("the last number");

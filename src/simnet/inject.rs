@@ -96,6 +96,7 @@ impl SimNet {
             FaultAction::Latency(spec) => match (spec.a, spec.b) {
                 (Some(a), Some(b)) => self.set_latency(&a, &b, spec.latency),
                 _ => {
+                    self.default_latency = super::draw::LatencyDraw::new(&spec.latency);
                     self.config.latency = spec.latency;
                     self.link_latency.clear();
                 }

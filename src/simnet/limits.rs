@@ -138,14 +138,40 @@ fn host_list(hosts: &[(String, u64)]) -> String {
     format!("hosts {}", each.join(", "))
 }
 
+/// Hosts of a stretch's events kept before they are counted per host (a bound on
+/// the memory a long stretch takes; folding them in is rare).
+const RECENT: usize = 1024;
+
 /// The events since virtual time last moved.
 #[derive(Debug, Default)]
 pub(super) struct Stretch {
     at: Instant,
     events: u64,
+    /// The hosts of the stretch's latest events, in `hosts` only once folded in: most
+    /// instants see one or two events, so noting a host is a push, and counting per
+    /// host happens only when the list fills or the stretch is reported.
+    recent: Vec<u32>,
     /// Events per host index, each counting only if stamped with `at`: moving to a new
-    /// instant forgets every count at once, and counting is one index per event.
+    /// instant forgets every count at once.
     hosts: Vec<(Instant, u64)>,
+}
+
+impl Stretch {
+    /// Counts the recent events into `hosts`, at the stretch's instant.
+    fn fold(&mut self) {
+        let now = self.at;
+        for h in self.recent.drain(..) {
+            let h = h as usize;
+            if self.hosts.len() <= h {
+                self.hosts.resize(h + 1, (Instant::ZERO, 0));
+            }
+            let (at, count) = &mut self.hosts[h];
+            if *at != now || *count == 0 {
+                (*at, *count) = (now, 0);
+            }
+            *count += 1;
+        }
+    }
 }
 
 impl super::SimNet {
@@ -207,27 +233,39 @@ impl super::SimNet {
     /// Counts `event` into the stretch at the current instant; false (and the run
     /// stopped, `event` not run) when the stretch already holds
     /// `max-events-per-instant` events.
+    #[inline(always)]
     pub(super) fn progressing(&mut self, event: &super::Event) -> bool {
         let now = self.now;
-        if self.stretch.at != now {
-            self.stretch.at = now;
-            self.stretch.events = 0;
+        let stretch = &mut self.stretch;
+        if stretch.at != now {
+            // Time moved: the counts stamped with the old instant no longer count.
+            stretch.at = now;
+            stretch.events = 0;
+            stretch.recent.clear();
         }
-        if self.stretch.events < self.limits.max_events_per_instant {
-            self.stretch.events += 1;
+        if stretch.events < self.limits.max_events_per_instant && stretch.recent.len() < RECENT {
+            stretch.events += 1;
             if let Some(h) = self.event_host(event) {
-                let hosts = &mut self.stretch.hosts;
-                if hosts.len() <= h {
-                    hosts.resize(h + 1, (Instant::ZERO, 0));
-                }
-                let (at, count) = &mut hosts[h];
-                if *at != now || *count == 0 {
-                    (*at, *count) = (now, 0);
-                }
-                *count += 1;
+                // Host indices fit 32 bits (see `Event::Arrive`).
+                self.stretch.recent.push(h as u32);
             }
             return true;
         }
+        self.progressing_past_recent(event)
+    }
+
+    /// [`progressing`](Self::progressing) with the recent hosts to fold in first.
+    #[inline(never)]
+    fn progressing_past_recent(&mut self, event: &super::Event) -> bool {
+        self.stretch.fold();
+        if self.stretch.events < self.limits.max_events_per_instant {
+            self.stretch.events += 1;
+            if let Some(h) = self.event_host(event) {
+                self.stretch.recent.push(h as u32);
+            }
+            return true;
+        }
+        let now = self.now;
         let hosts = (self.stretch.hosts.iter().enumerate())
             .filter(|&(_, &(at, n))| at == now && n > 0)
             .map(|(h, &(_, n))| (self.names[h].clone(), n))
@@ -241,16 +279,113 @@ impl super::SimNet {
     }
 
     /// The host an event happens to, if it is one host's.
+    #[inline(always)]
     fn event_host(&self, event: &super::Event) -> Option<usize> {
         use super::Event;
         let end_host = |conn: &u64, end: usize| self.conns.get(*conn).map(|c| c.ends[end].host);
         match event {
             Event::Wake { host, .. } | Event::Accept { host, .. } => Some(*host),
             Event::ConnectFailed(failed) => Some(failed.host),
-            Event::Arrive { conn, to, .. } => end_host(conn, *to),
+            Event::Arrive { host, .. } => Some(*host as usize),
             Event::Retransmit { conn, from } => end_host(conn, *from),
             Event::ConnectDeadline { conn } => end_host(conn, 0),
             Event::Fault(_) => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Event, NetConfig, SimNet};
+    use super::*;
+    use crate::host::Node;
+
+    fn net(max_events_per_instant: u64) -> SimNet {
+        let limits = Limits {
+            max_events_per_instant,
+            ..Limits::default()
+        };
+        let mut net = SimNet::new(NetConfig::default(), 1).with_limits(limits);
+        for name in ["a", "b", "c"] {
+            net.add_host(name, || -> Box<dyn Node> { unreachable!("never started") });
+        }
+        net
+    }
+
+    fn wake(host: usize) -> Event {
+        Event::Wake {
+            host,
+            incarnation: 0,
+        }
+    }
+
+    fn stuck_hosts(net: &SimNet) -> Vec<(String, u64)> {
+        match net.runaway() {
+            Some(RunawayError::NoProgress { hosts, .. }) => hosts.clone(),
+            other => panic!("expected no progress, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_stuck_instant_names_each_host_with_its_events_counting_the_instants_first() {
+        let mut net = net(4);
+        net.now = Instant::from_nanos(5);
+        assert!(net.progressing(&wake(2)), "alone at its instant");
+        net.now = Instant::from_nanos(9);
+        for h in [1, 0, 0, 1] {
+            assert!(net.progressing(&wake(h)));
+        }
+        assert!(!net.progressing(&wake(2)), "a fifth event at one instant");
+        // c's event at 5 ns is not in this stretch, nor is the refused one.
+        assert_eq!(
+            stuck_hosts(&net),
+            [("a".to_owned(), 2), ("b".to_owned(), 2)]
+        );
+    }
+
+    #[test]
+    fn a_stretch_longer_than_the_recent_list_counts_every_event_once() {
+        let events = 3 * RECENT as u64 + 5;
+        let mut net = net(events);
+        net.now = Instant::from_nanos(7);
+        for i in 0..events {
+            assert!(net.progressing(&wake((i % 3) as usize)), "event {i}");
+        }
+        assert!(!net.progressing(&wake(0)));
+        let per_host = events / 3;
+        assert_eq!(
+            stuck_hosts(&net),
+            [
+                ("a".to_owned(), per_host + 1),
+                ("b".to_owned(), per_host + 1),
+                ("c".to_owned(), per_host)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_limit_of_one_names_the_host_of_the_one_event_that_ran() {
+        let mut net = net(1);
+        net.now = Instant::from_nanos(3);
+        assert!(net.progressing(&wake(2)));
+        assert!(!net.progressing(&wake(1)));
+        assert_eq!(stuck_hosts(&net), [("c".to_owned(), 1)]);
+    }
+
+    #[test]
+    fn a_host_stuck_again_at_a_later_instant_counts_only_that_instants_events() {
+        let mut net = net(3);
+        net.now = Instant::from_nanos(1);
+        assert!(net.progressing(&wake(0)));
+        assert!(net.progressing(&wake(0)));
+        net.now = Instant::from_nanos(2);
+        for h in [0, 1, 0] {
+            assert!(net.progressing(&wake(h)));
+        }
+        assert!(!net.progressing(&wake(0)));
+        assert_eq!(
+            stuck_hosts(&net),
+            [("a".to_owned(), 2), ("b".to_owned(), 1)]
+        );
     }
 }

@@ -30,6 +30,7 @@ mod commands;
 mod config;
 mod conn;
 mod dense;
+mod draw;
 mod engine;
 mod events;
 mod fault;
@@ -69,7 +70,7 @@ use crate::testing::{EventDigest, EventKind, Transcript};
 use crate::time::Instant;
 use conn::{Conn, Packet, PacketArena};
 use dense::{DenseMap, EndIndex};
-use events::{EventQueue, Scheduled};
+use events::EventQueue;
 
 /// A host of the network, by its index.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
@@ -151,6 +152,8 @@ enum Event {
     Arrive {
         conn: u64,
         to: usize,
+        /// The host of end `to` (for the no-progress count, without a look-up).
+        host: u32,
     },
     /// Boxed, as every event is as large as the largest, and failures are rare.
     ConnectFailed(Box<FailedConnect>),
@@ -219,7 +222,10 @@ pub struct SimNet {
     partitions: BTreeMap<(usize, usize), PartitionMode>,
     /// Packets waiting at hold-partitions, per directed host pair.
     held: BTreeMap<(usize, usize), VecDeque<HeldPacket>>,
-    link_latency: BTreeMap<(usize, usize), Latency>,
+    /// Latencies set per directed host pair, ready to draw from.
+    link_latency: BTreeMap<(usize, usize), draw::LatencyDraw>,
+    /// `config.latency`, ready to draw from.
+    default_latency: draw::LatencyDraw,
     rng: ChaCha8Rng,
     transcript: Transcript,
     record: bool,
@@ -266,6 +272,7 @@ impl SimNet {
             "unusable network settings: {}",
             problems.join("; ")
         );
+        let default_latency = draw::LatencyDraw::new(&config.latency);
         Self {
             config,
             seed,
@@ -285,6 +292,7 @@ impl SimNet {
             partitions: BTreeMap::new(),
             held: BTreeMap::new(),
             link_latency: BTreeMap::new(),
+            default_latency,
             rng: ChaCha8Rng::seed_from_u64(seed),
             transcript: Transcript::new(),
             record: true,
@@ -403,8 +411,9 @@ impl SimNet {
     /// Sets the latency between two hosts, both ways.
     pub fn set_latency(&mut self, a: &str, b: &str, latency: Latency) {
         if let (Some(a), Some(b)) = (self.host_index(a), self.host_index(b)) {
-            self.link_latency.insert((a, b), latency.clone());
-            self.link_latency.insert((b, a), latency);
+            let draw = draw::LatencyDraw::new(&latency);
+            self.link_latency.insert((a, b), draw.clone());
+            self.link_latency.insert((b, a), draw);
         }
     }
 
@@ -455,6 +464,7 @@ impl SimNet {
     }
 
     /// [`step`](Self::step), inside the caller's log capture.
+    #[inline(always)]
     fn step_captured(&mut self) -> bool {
         if !self.within_limits() {
             return false;
@@ -467,7 +477,11 @@ impl SimNet {
             return false;
         }
         self.events_processed += 1;
-        self.handle(next.event);
+        match next.event {
+            // The common event, inline; the rest out of the way.
+            Event::Arrive { conn, to, .. } => self.arrive(conn, to),
+            event => self.handle(event),
+        }
         self.settle();
         self.drop_finished();
         true
@@ -538,29 +552,23 @@ impl SimNet {
         self.by_name.get(name).copied()
     }
 
-    fn schedule(&mut self, at: Instant, event: Event) {
-        self.seq += 1;
-        let scheduled = Scheduled {
-            at,
-            seq: self.seq,
-            event,
-        };
-        if self.queue.push(scheduled).is_err() && self.stopped.is_none() {
-            self.stopped = Some(RunawayError::QueueFull {
-                limit: events::MAX_WAITING as u64,
-                at: self.now,
-            });
-        }
-    }
-
+    #[inline(always)]
     fn record(&mut self, who: impl Into<std::sync::Arc<str>>, what: EventKind) {
-        if let Some(digest) = &mut self.digest {
-            let who: std::sync::Arc<str> = who.into();
-            digest.add(self.now, &who, &what);
+        if self.digest.is_none() {
             if self.record {
                 self.transcript.record(self.now, who, what);
             }
-        } else if self.record {
+            return;
+        }
+        self.record_digested(who.into(), what);
+    }
+
+    #[inline(never)]
+    fn record_digested(&mut self, who: std::sync::Arc<str>, what: EventKind) {
+        if let Some(digest) = &mut self.digest {
+            digest.add(self.now, &who, &what);
+        }
+        if self.record {
             self.transcript.record(self.now, who, what);
         }
     }

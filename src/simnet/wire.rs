@@ -1,10 +1,13 @@
 //! The wire: latency, partitions, loss and retransmission, and what arrives.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use super::conn::{Packet, Phase, Stall};
+use rand_chacha::ChaCha8Rng;
+
+use super::conn::{Conn, Packet, Phase, Stall};
+use super::draw::LatencyDraw;
 use super::fault::PartitionMode;
 use super::{Event, HostStatus, SimNet};
 use crate::host::{ConnId, ConnectError};
@@ -22,6 +25,40 @@ enum Path {
     Hold,
 }
 
+/// One packet's latency from `src` to `dst` (none to itself), drawn from the link's
+/// distribution or the network's.
+#[inline(always)]
+fn draw_latency(
+    links: &BTreeMap<(usize, usize), LatencyDraw>,
+    default: &LatencyDraw,
+    rng: &mut ChaCha8Rng,
+    src: usize,
+    dst: usize,
+) -> u64 {
+    if src == dst {
+        return 0;
+    }
+    let draw = if links.is_empty() {
+        default
+    } else {
+        links.get(&(src, dst)).unwrap_or(default)
+    };
+    draw.sample_nanos(rng)
+}
+
+/// Queues `packet` on `from`'s wire, to arrive `latency` from `now` but never before
+/// the previous packet of its direction; returns when it arrives.
+#[inline(always)]
+fn onto_wire(c: &mut Conn, from: usize, now: Instant, latency: u64, packet: Packet) -> Instant {
+    c.packets += 1;
+    let e = &mut c.ends[from];
+    let at = Instant::from_nanos(now.as_nanos().saturating_add(latency));
+    let at = at.max(e.last_arrival);
+    e.last_arrival = at;
+    e.wire.push_back(packet);
+    at
+}
+
 impl SimNet {
     fn path(&self, from: usize, to: usize) -> Path {
         if from == to || self.partitions.is_empty() {
@@ -36,9 +73,35 @@ impl SimNet {
 
     /// Sends a packet from one end toward the other, through partitions and stalls.
     pub(super) fn send(&mut self, conn: u64, from: usize, packet: Packet) {
-        let c = &self.conns[conn];
+        let c = (self.conns.get_mut(conn)).expect("a packet's connection exists");
         let (src, dst) = (c.ends[from].host, c.ends[1 - from].host);
-        if c.ends[from].stall.is_some() && packet.is_reliable() {
+        // The common case in one look: no stall behind a lost packet, no partition.
+        if c.ends[from].stall.is_some() || src != dst && !self.partitions.is_empty() {
+            return self.send_past_faults(conn, from, src, dst, packet);
+        }
+        let latency = draw_latency(
+            &self.link_latency,
+            &self.default_latency,
+            &mut self.rng,
+            src,
+            dst,
+        );
+        let at = onto_wire(c, from, self.now, latency, packet);
+        self.schedule_arrival(at, conn, from, dst);
+    }
+
+    #[inline(always)]
+    fn schedule_arrival(&mut self, at: Instant, conn: u64, from: usize, dst: usize) {
+        // Host indices fit 32 bits (an address each, and a host's state is far larger).
+        let host = dst as u32;
+        let to = 1 - from;
+        self.schedule(at, Event::Arrive { conn, to, host });
+    }
+
+    /// [`send`](Self::send) with a stall on the sending end or a partition somewhere.
+    #[cold]
+    fn send_past_faults(&mut self, conn: u64, from: usize, src: usize, dst: usize, packet: Packet) {
+        if self.conns[conn].ends[from].stall.is_some() && packet.is_reliable() {
             // Behind a lost packet: wait for its retransmission, in order.
             self.end_mut(conn, from)
                 .stall
@@ -78,31 +141,19 @@ impl SimNet {
         }
     }
 
+    /// Puts a packet on the wire past any partition or stall (a heal, a retransmission).
     pub(super) fn put_on_wire(&mut self, conn: u64, from: usize, packet: Packet) {
-        let c = self
-            .conns
-            .get_mut(conn)
-            .expect("a packet's connection exists");
+        let c = (self.conns.get_mut(conn)).expect("a packet's connection exists");
         let (src, dst) = (c.ends[from].host, c.ends[1 - from].host);
-        let latency = if src == dst {
-            0
-        } else {
-            // Borrowed, not cloned: the map, the config and the rng are separate fields.
-            let latency = if self.link_latency.is_empty() {
-                &self.config.latency
-            } else {
-                (self.link_latency.get(&(src, dst))).unwrap_or(&self.config.latency)
-            };
-            latency.sample_nanos(&mut self.rng)
-        };
-        c.packets += 1;
-        let e = &mut c.ends[from];
-        // In order per direction: never overtake the previous packet.
-        let at = Instant::from_nanos(self.now.as_nanos().saturating_add(latency));
-        let at = at.max(e.last_arrival);
-        e.last_arrival = at;
-        e.wire.push_back(packet);
-        self.schedule(at, Event::Arrive { conn, to: 1 - from });
+        let latency = draw_latency(
+            &self.link_latency,
+            &self.default_latency,
+            &mut self.rng,
+            src,
+            dst,
+        );
+        let at = onto_wire(c, from, self.now, latency, packet);
+        self.schedule_arrival(at, conn, from, dst);
     }
 
     pub(super) fn retransmit(&mut self, conn: u64, from: usize) {
@@ -191,13 +242,38 @@ impl SimNet {
     }
 
     /// A packet reaches an end.
+    #[inline(always)]
     pub(super) fn arrive(&mut self, conn: u64, to: usize) {
         let Some(c) = self.conns.get_mut(conn) else {
             return;
         };
+        let [a, b] = &mut c.ends;
+        let (e, sender) = if to == 0 { (a, b) } else { (b, a) };
         // Arrivals of one direction come in the order the packets went out.
-        let packet = (c.ends[1 - to].wire.pop_front()).expect("an arrival has its packet");
+        let packet = (sender.wire.pop_front()).expect("an arrival has its packet");
         c.packets -= 1;
+        // The common case in one look: data between two open ends of a running host's
+        // current incarnation, no trigger waiting (what the general case checks first).
+        let host = &self.hosts[e.host];
+        let plain = sender.phase == Phase::Open
+            && e.phase == Phase::Open
+            && self.triggers.is_empty()
+            && host.status == HostStatus::Running
+            && host.incarnation == e.incarnation;
+        match packet {
+            Packet::Data(bytes) if plain => {
+                sender.in_flight = sender.in_flight.saturating_sub(bytes.len());
+                e.recv_buf.push(bytes);
+                self.deliver_arrival(conn, to);
+            }
+            packet => self.arrive_unusual(conn, to, packet),
+        }
+    }
+
+    /// [`arrive`](Self::arrive) of a packet taken off the wire, in general.
+    #[inline(never)]
+    fn arrive_unusual(&mut self, conn: u64, to: usize, packet: Packet) {
+        let c = &self.conns[conn];
         // While the sending end stays open the connection cannot be done with by the
         // end of this step (an open end leaves only by sending, or by a fault, which
         // only a trigger can bring into this step).
@@ -375,5 +451,79 @@ impl SimNet {
         let who = self.conns[conn].end_label(0);
         self.record(who, EventKind::Open);
         self.queue_service(conn, 0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::super::{Fault, Latency, NetConfig, SimNet};
+    use super::*;
+    use crate::host::{FactoryProgram, Host, HostPort, Node};
+    use crate::programs::pingpong::PingPongFactory;
+
+    fn ping_pong(exchanges: u64) -> SimNet {
+        let config = NetConfig {
+            latency: Latency::Fixed(Duration::from_millis(5)),
+            ..NetConfig::default()
+        };
+        let mut net = SimNet::new(config, 3);
+        net.add_host("server", || {
+            let server = FactoryProgram::new(PingPongFactory::server(None));
+            Box::new(Host::new(server.listen(HostPort::new("0.0.0.0", 8000)))) as Box<dyn Node>
+        });
+        net.add_host("client", move || {
+            let client = FactoryProgram::new(PingPongFactory::client(Some(exchanges)))
+                .connect(HostPort::new("server", 8000))
+                .exit_when_done();
+            Box::new(Host::new(client)) as Box<dyn Node>
+        });
+        net
+    }
+
+    #[test]
+    fn a_held_link_keeps_packets_off_the_wire_until_it_heals() {
+        let mut net = ping_pong(100);
+        let ms = Duration::from_millis;
+        net.add_fault(Fault::at(ms(100)).partition("client", "server").hold());
+        net.add_fault(Fault::at(ms(800)).heal("client", "server"));
+        net.run_for(ms(200));
+        let held: usize = net.held.values().map(VecDeque::len).sum();
+        assert!(held > 0, "what was sent after the cut waits at it");
+        let quiet = net.transcript().events().len();
+        net.run_for(ms(500));
+        assert_eq!(net.transcript().events().len(), quiet, "nothing crosses");
+        assert!(net.run_until_exit(&["client"], Duration::from_secs(60)));
+        assert_eq!(net.exit_code("client"), Some(0));
+        assert!(
+            net.held.values().all(VecDeque::is_empty),
+            "released at the heal"
+        );
+    }
+
+    #[test]
+    fn a_packet_sent_behind_a_lost_one_waits_for_the_retransmission_not_on_the_wire() {
+        let mut net = ping_pong(1_000);
+        net.run_for(Duration::from_millis(100));
+        let conn = (net.conns.iter().next().map(|(id, _)| id)).expect("the client's connection");
+        let from = 0;
+        let packets = net.conns[conn].packets;
+        let (now, rto) = (net.now, net.config.initial_rto);
+        net.end_mut(conn, from).stall = Some(Box::new(Stall {
+            queue: VecDeque::new(),
+            since: now,
+            rto,
+        }));
+        let seq = net.seq;
+        net.send(conn, from, Packet::Fin);
+        let e = &net.conns[conn].ends[from];
+        assert_eq!(
+            e.stall.as_ref().map(|s| s.queue.len()),
+            Some(1),
+            "queued behind"
+        );
+        assert_eq!(net.conns[conn].packets, packets, "not on the wire");
+        assert_eq!(net.seq, seq, "no arrival scheduled");
     }
 }

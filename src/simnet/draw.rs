@@ -1,0 +1,121 @@
+//! Latency draws prepared for the wire: a [`Latency`] worked out in nanoseconds once,
+//! so each packet's draw is an add and, for a uniform range, one inlined draw.
+
+use std::time::Duration;
+
+use rand::Rng;
+
+use super::config::Latency;
+
+/// A [`Latency`] ready to draw from: the fixed and uniform cases worked out in
+/// nanoseconds once, so a packet's draw is an add (and for a uniform range, the rng's
+/// one draw), with the same draws from the same stream as
+/// [`Latency::sample_nanos`].
+#[derive(Clone, Debug)]
+pub(crate) enum LatencyDraw {
+    Fixed(u64),
+    Uniform { min: u64, span: u64 },
+    Other(Latency),
+}
+
+impl LatencyDraw {
+    pub(crate) fn new(latency: &Latency) -> Self {
+        let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        match *latency {
+            Latency::Fixed(d) => Self::Fixed(nanos(d)),
+            Latency::Uniform { min, max } if max > min => Self::Uniform {
+                min: nanos(min),
+                span: nanos(max - min),
+            },
+            // `sample` draws nothing for an empty range.
+            Latency::Uniform { min, .. } => Self::Fixed(nanos(min)),
+            Latency::Exponential { .. } => Self::Other(latency.clone()),
+        }
+    }
+
+    /// One latency in nanoseconds.
+    #[inline(always)]
+    pub(crate) fn sample_nanos(&self, rng: &mut impl Rng) -> u64 {
+        match *self {
+            Self::Fixed(nanos) => nanos,
+            Self::Uniform { min, span } => min.saturating_add(up_to(rng, span)),
+            Self::Other(ref latency) => latency.sample_nanos(rng),
+        }
+    }
+}
+
+/// `rng.random_range(0..=span)` as rand 0.9 draws a `u64` (Canon's method: the high
+/// word of one draw times the range, and a second draw only when the first's low word
+/// falls in the last partial interval), written out so a packet's draw inlines. The
+/// test `a_prepared_latency_draws_what_the_distribution_draws_from_the_same_stream`
+/// holds it to rand's.
+#[inline(always)]
+fn up_to(rng: &mut impl Rng, span: u64) -> u64 {
+    let range = span.wrapping_add(1);
+    if range == 0 {
+        return rng.next_u64();
+    }
+    let wide = u128::from(rng.next_u64()) * u128::from(range);
+    let (mut result, low) = ((wide >> 64) as u64, wide as u64);
+    if low > range.wrapping_neg() {
+        let extra = ((u128::from(rng.next_u64()) * u128::from(range)) >> 64) as u64;
+        result += u64::from(low.checked_add(extra).is_none());
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    #[test]
+    fn a_prepared_latency_draws_what_the_distribution_draws_from_the_same_stream() {
+        let ms = Duration::from_millis;
+        for latency in [
+            Latency::Fixed(ms(3)),
+            Latency::Uniform {
+                min: ms(1),
+                max: ms(20),
+            },
+            Latency::Uniform {
+                min: ms(5),
+                max: ms(5),
+            },
+            Latency::Uniform {
+                min: ms(9),
+                max: ms(2),
+            },
+            Latency::Exponential {
+                min: ms(1),
+                mean: ms(4),
+            },
+            // Ranges near 2^64 take the second draw half the time.
+            Latency::Uniform {
+                min: Duration::ZERO,
+                max: Duration::from_nanos(u64::MAX / 3 * 2),
+            },
+            Latency::Uniform {
+                min: Duration::ZERO,
+                max: Duration::from_nanos(u64::MAX),
+            },
+        ] {
+            let mut a = ChaCha8Rng::seed_from_u64(11);
+            let mut b = ChaCha8Rng::seed_from_u64(11);
+            let draw = LatencyDraw::new(&latency);
+            for _ in 0..1_000 {
+                assert_eq!(
+                    draw.sample_nanos(&mut a),
+                    latency.sample_nanos(&mut b),
+                    "{latency:?}"
+                );
+            }
+            assert_eq!(
+                a.random::<u64>(),
+                b.random::<u64>(),
+                "as many draws: {latency:?}"
+            );
+        }
+    }
+}
