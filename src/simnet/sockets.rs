@@ -4,6 +4,7 @@ use std::collections::VecDeque;
 
 use super::SimNet;
 use super::conn::{End, Packet, Phase, ReadState};
+use super::wire::onto_open_wire;
 use crate::host::{ConnId, ConnPoll};
 use crate::testing::{EventKind, logs};
 use crate::transport::{CloseAction, Disconnect};
@@ -249,7 +250,8 @@ impl SimNet {
             };
             self.record(who, what);
         }
-        let [a, b] = &mut self.conns.get_mut(conn).expect("checked").ends;
+        let c = self.conns.get_mut(conn).expect("checked");
+        let [a, b] = &mut c.ends;
         let (e, peer) = if to == 0 { (a, &*b) } else { (b, &*a) };
         let room = self.config.send_buffer.saturating_sub(e.send_buf.len());
         let host = &mut self.hosts[h];
@@ -279,6 +281,17 @@ impl SimNet {
         // Everything sent and no FIN to follow: no second look needed.
         let done = packet.is_some() && e.send_buf.is_empty() && (e.fin_sent || !e.fin_queued);
         e.read_state = (only_transmit || !poll.quiet).then(|| ReadState::from(&poll));
+        // With nothing in its way (no stall, no partition) the packet goes on the wire
+        // now, the connection still at hand: what `send` would do, and nothing `send`
+        // would have come before (below) draws or schedules.
+        let clear = c.ends[to].stall.is_none()
+            && (c.ends[to].host == c.ends[1 - to].host || self.partitions.is_empty());
+        if clear && let Some(data) = packet.take() {
+            let (links, default) = (&self.link_latency, &self.default_latency);
+            let (now, rng) = (self.now, &mut self.rng);
+            let (at, dst) = onto_open_wire(c, to, now, links, default, rng, Packet::Data(data));
+            self.schedule_arrival(at, conn, to, dst);
+        }
         if self.capture.is_some() && logs::has_lines() {
             self.record_log_lines();
         }

@@ -59,6 +59,25 @@ fn onto_wire(c: &mut Conn, from: usize, now: Instant, latency: u64, packet: Pack
     at
 }
 
+/// [`SimNet::send`]'s common case for a caller already holding the connection, once it
+/// has seen no stall on the sending end and no partition that could apply: draws the
+/// latency and queues the packet as `send` would; returns when and at which host it
+/// arrives, for the caller to schedule where `send` would have.
+#[inline(always)]
+pub(super) fn onto_open_wire(
+    c: &mut Conn,
+    from: usize,
+    now: Instant,
+    links: &BTreeMap<(usize, usize), LatencyDraw>,
+    default: &LatencyDraw,
+    rng: &mut ChaCha8Rng,
+    packet: Packet,
+) -> (Instant, usize) {
+    let (src, dst) = (c.ends[from].host, c.ends[1 - from].host);
+    let latency = draw_latency(links, default, rng, src, dst);
+    (onto_wire(c, from, now, latency, packet), dst)
+}
+
 impl SimNet {
     fn path(&self, from: usize, to: usize) -> Path {
         if from == to || self.partitions.is_empty() {
@@ -91,7 +110,7 @@ impl SimNet {
     }
 
     #[inline(always)]
-    fn schedule_arrival(&mut self, at: Instant, conn: u64, from: usize, dst: usize) {
+    pub(super) fn schedule_arrival(&mut self, at: Instant, conn: u64, from: usize, dst: usize) {
         // Host indices fit 32 bits (an address each, and a host's state is far larger).
         let host = dst as u32;
         let to = 1 - from;
