@@ -98,14 +98,24 @@ impl SimNet {
         if c.ends[from].stall.is_some() || src != dst && !self.partitions.is_empty() {
             return self.send_past_faults(conn, from, src, dst, packet);
         }
-        let latency = draw_latency(
+        self.put_on_wire(conn, from, packet);
+    }
+
+    /// Puts a packet on the wire past any partition or stall (a heal, a retransmission,
+    /// or a send that met neither): draws the latency, queues the packet and schedules
+    /// its arrival.
+    #[inline(always)]
+    pub(super) fn put_on_wire(&mut self, conn: u64, from: usize, packet: Packet) {
+        let c = (self.conns.get_mut(conn)).expect("a packet's connection exists");
+        let (at, dst) = onto_open_wire(
+            c,
+            from,
+            self.now,
             &self.link_latency,
             &self.default_latency,
             &mut self.rng,
-            src,
-            dst,
+            packet,
         );
-        let at = onto_wire(c, from, self.now, latency, packet);
         self.schedule_arrival(at, conn, from, dst);
     }
 
@@ -158,21 +168,6 @@ impl SimNet {
                 self.schedule(now + rto, Event::Retransmit { conn, from });
             }
         }
-    }
-
-    /// Puts a packet on the wire past any partition or stall (a heal, a retransmission).
-    pub(super) fn put_on_wire(&mut self, conn: u64, from: usize, packet: Packet) {
-        let c = (self.conns.get_mut(conn)).expect("a packet's connection exists");
-        let (src, dst) = (c.ends[from].host, c.ends[1 - from].host);
-        let latency = draw_latency(
-            &self.link_latency,
-            &self.default_latency,
-            &mut self.rng,
-            src,
-            dst,
-        );
-        let at = onto_wire(c, from, self.now, latency, packet);
-        self.schedule_arrival(at, conn, from, dst);
     }
 
     pub(super) fn retransmit(&mut self, conn: u64, from: usize) {

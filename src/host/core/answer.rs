@@ -68,14 +68,28 @@ impl<P: Program + 'static> Host<P> {
         }
         let timers_unchanged = timers_unchanged(&self.clock, timers);
         let quiet = state.commands.is_empty();
-        match take_answer(
+        let taken = take_answer(
             &mut entry.transport,
             &mut state.dirty,
             quiet,
             conn,
             room,
             out,
-        ) {
+        );
+        self.answered(now, conn, taken, timers_unchanged)
+    }
+
+    /// The poll an answer's [`take_answer`] makes: as taken, or, if the take resumed a
+    /// producer, after its notices.
+    #[inline(always)]
+    fn answered(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        taken: Result<ConnPoll, usize>,
+        timers_unchanged: bool,
+    ) -> ConnPoll {
+        match taken {
             Ok(poll) => ConnPoll {
                 timers_unchanged,
                 ..poll
@@ -111,24 +125,15 @@ impl<P: Program + 'static> Host<P> {
             };
         };
         let quiet = state.commands.is_empty();
-        match take_answer(
+        let taken = take_answer(
             &mut entry.transport,
             &mut state.dirty,
             quiet,
             conn,
             room,
             out,
-        ) {
-            Ok(poll) => ConnPoll {
-                timers_unchanged,
-                ..poll
-            },
-            Err(moved) => ConnPoll {
-                quiet: true,
-                timers_unchanged,
-                ..self.deliver_drain_notices(now, conn, moved)
-            },
-        }
+        );
+        self.answered(now, conn, taken, timers_unchanged)
     }
 
     /// The same call made of the single steps, for a run whose log lines want the
