@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 
 use super::SimNet;
 use super::conn::{End, Packet, Phase, ReadState};
-use super::wire::onto_open_wire;
+use super::wire::{nothing_in_the_way, onto_open_wire};
 use crate::host::{ConnId, ConnPoll};
 use crate::testing::{EventKind, logs};
 use crate::transport::{CloseAction, Disconnect};
@@ -284,8 +284,7 @@ impl SimNet {
         // With nothing in its way (no stall, no partition) the packet goes on the wire
         // now, the connection still at hand: what `send` would do, and nothing `send`
         // would have come before (below) draws or schedules.
-        let clear = c.ends[to].stall.is_none()
-            && (c.ends[to].host == c.ends[1 - to].host || self.partitions.is_empty());
+        let clear = nothing_in_the_way(c, to, self.partitions.is_empty());
         if clear && let Some(data) = packet.take() {
             let (links, default) = (&self.link_latency, &self.default_latency);
             let (now, rng) = (self.now, &mut self.rng);

@@ -59,6 +59,14 @@ fn onto_wire(c: &mut Conn, from: usize, now: Instant, latency: u64, packet: Pack
     at
 }
 
+/// Whether a packet from end `from` of `c` meets nothing on its way: no stall behind a
+/// lost packet, and no partition that could apply (`no_partitions`, or both ends on one
+/// host). [`SimNet::send`]'s test for its common case, and the short path's.
+#[inline(always)]
+pub(super) fn nothing_in_the_way(c: &Conn, from: usize, no_partitions: bool) -> bool {
+    c.ends[from].stall.is_none() && (c.ends[from].host == c.ends[1 - from].host || no_partitions)
+}
+
 /// [`SimNet::send`]'s common case for a caller already holding the connection, once it
 /// has seen no stall on the sending end and no partition that could apply: draws the
 /// latency and queues the packet as `send` would; returns when and at which host it
@@ -95,7 +103,7 @@ impl SimNet {
         let c = (self.conns.get_mut(conn)).expect("a packet's connection exists");
         let (src, dst) = (c.ends[from].host, c.ends[1 - from].host);
         // The common case in one look: no stall behind a lost packet, no partition.
-        if c.ends[from].stall.is_some() || src != dst && !self.partitions.is_empty() {
+        if !nothing_in_the_way(c, from, self.partitions.is_empty()) {
             return self.send_past_faults(conn, from, src, dst, packet);
         }
         self.put_on_wire(conn, from, packet);
