@@ -214,20 +214,27 @@ impl super::SimNet {
         self.stopped.as_ref()
     }
 
-    /// Whether another event may run (checked before each): false once stopped, or
-    /// once `max-events` have run.
-    pub(super) fn within_limits(&mut self) -> bool {
-        if self.stopped.is_some() {
-            return false;
+    /// Whether another event due by `until` may run (checked before each): false once
+    /// stopped, or once `max-events` have run (stopping the run if an event is due).
+    #[inline(always)]
+    pub(super) fn within_limits(&mut self, until: Instant) -> bool {
+        if self.stopped.is_none() && self.events_processed < self.limits.max_events {
+            return true;
         }
-        if self.events_processed >= self.limits.max_events && !self.queue.is_empty() {
+        self.stop_at_max_events(until);
+        false
+    }
+
+    /// [`within_limits`](Self::within_limits) past them: a run with an event due by
+    /// `until` stops for `max-events` (one with none due is only done).
+    #[cold]
+    fn stop_at_max_events(&mut self, until: Instant) {
+        if self.stopped.is_none() && self.queue.next_at().is_some_and(|at| at <= until) {
             self.stopped = Some(RunawayError::TooManyEvents {
                 limit: self.limits.max_events,
                 at: self.now,
             });
-            return false;
         }
-        true
     }
 
     /// Counts `event` into the stretch at the current instant; false (and the run
