@@ -1,7 +1,8 @@
 //! SimNet's queue of future events, in the order they happen: by time, then by the
 //! order they were scheduled in.
 
-use std::collections::VecDeque;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
 
 use super::limits::RunawayError;
 use super::{Event, SimNet};
@@ -38,15 +39,15 @@ impl Ord for Scheduled {
     }
 }
 
-mod radix;
+/// Bits of a heap key's low word that name the slot its event waits in; the
+/// scheduling sequence number takes the bits above.
+const SLOT_BITS: u32 = 24;
 
-use radix::RadixHeap;
-
-/// Most events that wait at once (the heap and the front; connect deadlines apart).
-pub(super) const MAX_WAITING: usize = 1 << 24;
+/// Most events that wait at once (the heap's slots, and the front).
+pub(super) const MAX_WAITING: usize = 1 << SLOT_BITS;
 
 /// Sequence numbers a run can use (2^40: at ten million events a second, thirty hours).
-const MAX_SEQ: u64 = 1 << 40;
+const MAX_SEQ: u64 = 1 << (64 - SLOT_BITS);
 
 /// The event queue is full: the event was not queued, and the run stops.
 #[derive(Debug)]
@@ -57,17 +58,18 @@ pub(super) struct QueueFull;
 /// The two earliest wait apart in `front` whenever they were queued ahead of
 /// everything else waiting: a network with an exchange or two in flight (each
 /// arrival answered by the next packet) then queues and takes every event with a
-/// comparison and a move.
+/// comparison and a move, no heap at all.
 ///
-/// The rest wait in a [`RadixHeap`], whose push is a move to the end of a bucket and
-/// whose pop looks through one small bucket: its cost does not grow with the number of
-/// events waiting (a thousand hosts' exchanges keep a few thousand), where a binary
-/// heap's every pop walks down `log n` levels, missing the cache at the lower ones.
+/// The rest wait in a heap of 16-byte keys (time, sequence, slot), the events beside it
+/// in `slots`: a heap of a few thousand waiting events then stays in the first-level
+/// cache, where 40-byte entries would spill out of it, and each pop's walk down the heap
+/// would miss the cache at every lower level (the cost of a thousand hosts' exchanges).
 ///
 /// Connect deadlines wait for the whole connect timeout, most of them to find the
 /// connect long answered: kept out of the heap, in a list sorted by `(at, seq)`, they do
-/// not crowd the heap's buckets. Connects that share a timeout are scheduled in deadline
-/// order, so a deadline goes on the list's end; one that does not is put in its place.
+/// not make every other event's push and pop a level deeper. Connects that share a
+/// timeout are scheduled in deadline order, so a deadline goes on the list's end; one
+/// that does not is put in its place.
 #[derive(Debug)]
 pub(super) struct EventQueue {
     /// The earliest event at `front[head]`, and the next at `front[head ^ 1]` (set only
@@ -75,7 +77,9 @@ pub(super) struct EventQueue {
     /// the earliest and flips `head`, so no event moves up.
     front: [Option<Scheduled>; 2],
     head: usize,
-    heap: RadixHeap,
+    heap: BinaryHeap<Reverse<u128>>,
+    slots: Vec<Option<Event>>,
+    vacant: Vec<u32>,
     deadlines: VecDeque<Scheduled>,
     /// Most events waiting in `front` and `heap` together ([`MAX_WAITING`];
     /// smaller in tests).
@@ -87,18 +91,31 @@ impl Default for EventQueue {
         Self {
             front: [None, None],
             head: 0,
-            heap: RadixHeap::default(),
+            heap: BinaryHeap::new(),
+            slots: Vec::new(),
+            vacant: Vec::new(),
             deadlines: VecDeque::new(),
             limit: MAX_WAITING,
         }
     }
 }
 
-/// Which of the timed events (front and heap) is the earliest.
-enum Timed {
-    Front,
-    Heap(radix::Earliest),
-    Nothing,
+/// A heap key: ordered as `(at, seq)`, the slot in the lowest bits (`seq` below
+/// [`MAX_SEQ`], `slot` below [`MAX_WAITING`]).
+fn key(at: Instant, seq: u64, slot: u32) -> u128 {
+    (u128::from(at.as_nanos()) << 64) | u128::from(seq << SLOT_BITS | u64::from(slot))
+}
+
+/// What a key says: when, the sequence number, the slot.
+fn unpack(key: u128) -> (Instant, u64, usize) {
+    // The low word holds the sequence above the slot's bits; the high word the time.
+    let low = key as u64;
+    let at = Instant::from_nanos((key >> 64) as u64);
+    (
+        at,
+        low >> SLOT_BITS,
+        (low & ((1 << SLOT_BITS) - 1)) as usize,
+    )
 }
 
 impl EventQueue {
@@ -135,28 +152,27 @@ impl EventQueue {
         if waiting >= self.limit {
             return Err(QueueFull);
         }
+        let ahead_of_heap = |heap: &BinaryHeap<Reverse<u128>>, s: &Scheduled| {
+            // The slot bits of a heap key never decide: sequence numbers differ.
+            heap.peek()
+                .is_none_or(|&Reverse(first)| key(s.at, s.seq, 0) < first)
+        };
         let [a, b] = &mut self.front;
         let (first, second) = if self.head & 1 == 0 { (a, b) } else { (b, a) };
         match (first, second) {
             (Some(_), Some(second)) if scheduled.key() < second.key() => {
                 // Earlier than the second: that one is now the heap's earliest.
                 let later = std::mem::replace(second, scheduled);
-                self.heap.push(later);
+                self.push_heap(later);
                 self.order_front();
             }
-            (Some(_), Some(_)) => self.heap.push(scheduled),
-            // Earlier than the first is earlier than the heap too; later, it may belong
-            // in the heap (where the cheap test cannot tell, it goes there).
-            (Some(first), second @ None)
-                if scheduled.key() < first.key() || self.heap.surely_before_all(&scheduled) =>
-            {
+            (Some(_), Some(_)) => self.push_heap(scheduled),
+            (Some(_), second @ None) if ahead_of_heap(&self.heap, &scheduled) => {
                 *second = Some(scheduled);
                 self.order_front();
             }
-            (first @ None, _) if self.heap.surely_before_all(&scheduled) => {
-                *first = Some(scheduled);
-            }
-            _ => self.heap.push(scheduled),
+            (first @ None, _) if ahead_of_heap(&self.heap, &scheduled) => *first = Some(scheduled),
+            _ => self.push_heap(scheduled),
         }
         Ok(())
     }
@@ -169,6 +185,22 @@ impl EventQueue {
         {
             self.head = second;
         }
+    }
+
+    /// Puts an event in the heap (which has room: checked by the caller).
+    #[inline]
+    fn push_heap(&mut self, scheduled: Scheduled) {
+        let slot = match self.vacant.pop() {
+            Some(slot) => slot,
+            None => {
+                self.slots.push(None);
+                // Below MAX_WAITING = 2^24 (the caller checked), so it fits.
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.heap
+            .push(Reverse(key(scheduled.at, scheduled.seq, slot)));
+        self.slots[slot as usize] = Some(scheduled.event);
     }
 
     fn push_deadline(&mut self, scheduled: Scheduled) {
@@ -187,60 +219,66 @@ impl EventQueue {
         self.pop_due(Instant::MAX)
     }
 
-    /// The next event, if it happens no later than `until` (else it stays queued).
+    /// The next event, if it happens no later than `until` (else it stays queued): the
+    /// front's, else the heap's first, or the deadlines' first if earlier.
     #[inline(always)]
     pub(super) fn pop_due(&mut self, until: Instant) -> Option<Scheduled> {
         if !self.deadlines.is_empty() {
             return self.pop_due_with_deadlines(until);
         }
+        self.pop_timed(until)
+    }
+
+    /// The earliest event of the front and the heap, if due by `until`.
+    #[inline(always)]
+    fn pop_timed(&mut self, until: Instant) -> Option<Scheduled> {
         let first = self.head & 1;
-        if let Some(earliest) = &self.front[first] {
-            if earliest.at > until {
-                return None;
+        match &self.front[first] {
+            Some(earliest) if earliest.at > until => None,
+            Some(_) => {
+                self.head = first ^ 1;
+                self.front[first].take()
             }
-            self.head = first ^ 1;
-            return self.front[first].take();
+            None => self.pop_heap(until),
         }
-        let earliest = self.heap.earliest()?;
-        if earliest.at() > until {
+    }
+
+    #[inline(always)]
+    fn pop_heap(&mut self, until: Instant) -> Option<Scheduled> {
+        let &Reverse(key) = self.heap.peek()?;
+        let (at, seq, slot) = unpack(key);
+        if at > until {
             return None;
         }
-        Some(self.heap.take(earliest))
+        self.heap.pop();
+        self.vacant.push(slot as u32);
+        let event = self.slots[slot].take().expect("a queued key has its event");
+        Some(Scheduled { at, seq, event })
     }
 
     /// [`pop_due`](Self::pop_due) with connect deadlines waiting (a run's first
     /// connect timeout long, so at scale most pops): one comparison of keys.
     #[inline(always)]
     fn pop_due_with_deadlines(&mut self, until: Instant) -> Option<Scheduled> {
-        let deadline = self.deadlines.front()?;
-        let first = self.head & 1;
-        let (timed, deadline_first) = match &self.front[first] {
-            Some(earliest) => (Timed::Front, deadline.key() < earliest.key()),
-            None => match self.heap.earliest() {
-                Some(earliest) => (
-                    Timed::Heap(earliest),
-                    RadixHeap::is_before(deadline, earliest),
-                ),
-                None => (Timed::Nothing, true),
-            },
+        let Some(deadline) = self.deadlines.front() else {
+            return self.pop_timed(until);
         };
-        if deadline_first {
-            if deadline.at > until {
-                return None;
-            }
-            return self.deadlines.pop_front();
+        // Slot bits never decide (sequence numbers differ), so both keys leave them 0.
+        let (deadline_at, deadline) = (deadline.at, key(deadline.at, deadline.seq, 0));
+        let deadline_first = match &self.front[self.head & 1] {
+            Some(first) => deadline < key(first.at, first.seq, 0),
+            None => self
+                .heap
+                .peek()
+                .is_none_or(|&Reverse(next)| deadline < next),
+        };
+        if !deadline_first {
+            return self.pop_timed(until);
         }
-        match timed {
-            Timed::Front => {
-                if self.front[first].as_ref().is_some_and(|s| s.at > until) {
-                    return None;
-                }
-                self.head = first ^ 1;
-                self.front[first].take()
-            }
-            Timed::Heap(earliest) if earliest.at() <= until => Some(self.heap.take(earliest)),
-            Timed::Heap(_) | Timed::Nothing => None,
+        if deadline_at > until {
+            return None;
         }
+        self.deadlines.pop_front()
     }
 
     /// When the next event happens.
@@ -248,7 +286,7 @@ impl EventQueue {
     pub(super) fn next_at(&self) -> Option<Instant> {
         let first = match &self.front[self.head & 1] {
             Some(first) => Some(first.at),
-            None => self.heap.earliest_at(),
+            None => self.heap.peek().map(|&Reverse(key)| unpack(key).0),
         };
         if self.deadlines.is_empty() {
             return first;
@@ -260,6 +298,7 @@ impl EventQueue {
         }
     }
 
+    #[cfg(test)]
     pub(super) fn is_empty(&self) -> bool {
         self.front[self.head & 1].is_none() && self.heap.is_empty() && self.deadlines.is_empty()
     }
@@ -306,7 +345,7 @@ mod tests {
 
     #[test]
     fn an_event_takes_no_more_room_than_three_words() {
-        // Arrivals carry their host; the heap's buckets and the front move whole events.
+        // Arrivals carry their host; the slots and the front move whole events.
         assert!(size_of::<Event>() <= 24);
     }
 
@@ -334,7 +373,7 @@ mod tests {
     }
 
     #[test]
-    fn a_steady_stream_of_events_keeps_their_order() {
+    fn a_steady_stream_of_events_reuses_the_slots_it_frees_and_keeps_their_order() {
         let mut queue = EventQueue::default();
         let arrive = |conn| Event::Arrive {
             conn,
@@ -358,7 +397,11 @@ mod tests {
             popped.windows(2).all(|w| w[0] <= w[1]),
             "in (time, sequence) order"
         );
-        assert!(queue.is_empty());
+        assert!(
+            queue.slots.len() <= 1_001,
+            "slots reused: {}",
+            queue.slots.len()
+        );
     }
 
     #[test]
@@ -447,7 +490,6 @@ mod tests {
         assert_eq!(queue.pop().map(|s| s.seq), Some(MAX_SEQ - 1));
         assert!(queue.is_empty(), "the refused event was not queued");
     }
-
     #[test]
     fn an_event_not_yet_due_stays_queued_wherever_it_waits() {
         let mut queue = EventQueue::default();
