@@ -1,8 +1,7 @@
 //! SimNet's queue of future events, in the order they happen: by time, then by the
 //! order they were scheduled in.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::VecDeque;
 
 use super::limits::RunawayError;
 use super::{Event, SimNet};
@@ -39,15 +38,15 @@ impl Ord for Scheduled {
     }
 }
 
-/// Bits of a heap key's low word that name the slot its event waits in; the
-/// scheduling sequence number takes the bits above.
-const SLOT_BITS: u32 = 24;
+mod wheel;
 
-/// Most events that wait at once (the heap's slots, and the front).
-pub(super) const MAX_WAITING: usize = 1 << SLOT_BITS;
+use wheel::Wheel;
+
+/// Most events that wait at once (the wheel and the front; connect deadlines apart).
+pub(super) const MAX_WAITING: usize = 1 << 24;
 
 /// Sequence numbers a run can use (2^40: at ten million events a second, thirty hours).
-const MAX_SEQ: u64 = 1 << (64 - SLOT_BITS);
+const MAX_SEQ: u64 = 1 << 40;
 
 /// The event queue is full: the event was not queued, and the run stops.
 #[derive(Debug)]
@@ -60,16 +59,16 @@ pub(super) struct QueueFull;
 /// arrival answered by the next packet) then queues and takes every event with a
 /// comparison and a move, no heap at all.
 ///
-/// The rest wait in a heap of 16-byte keys (time, sequence, slot), the events beside it
-/// in `slots`: a heap of a few thousand waiting events then stays in the first-level
-/// cache, where 40-byte entries would spill out of it, and each pop's walk down the heap
-/// would miss the cache at every lower level (the cost of a thousand hosts' exchanges).
+/// The rest wait on a [`Wheel`] of time slices, whose push and pop cost the same for a
+/// few thousand waiting events as for a few (a binary heap's every pop walks down
+/// `log n` levels, missing the cache at the lower ones: the cost of a thousand hosts'
+/// exchanges).
 ///
 /// Connect deadlines wait for the whole connect timeout, most of them to find the
-/// connect long answered: kept out of the heap, in a list sorted by `(at, seq)`, they do
-/// not make every other event's push and pop a level deeper. Connects that share a
-/// timeout are scheduled in deadline order, so a deadline goes on the list's end; one
-/// that does not is put in its place.
+/// connect long answered: kept out of the wheel, in a list sorted by `(at, seq)`, they
+/// do not crowd the wheel's far heap. Connects that share a timeout are scheduled in
+/// deadline order, so a deadline goes on the list's end; one that does not is put in
+/// its place.
 #[derive(Debug)]
 pub(super) struct EventQueue {
     /// The earliest event at `front[head]`, and the next at `front[head ^ 1]` (set only
@@ -77,9 +76,7 @@ pub(super) struct EventQueue {
     /// the earliest and flips `head`, so no event moves up.
     front: [Option<Scheduled>; 2],
     head: usize,
-    heap: BinaryHeap<Reverse<u128>>,
-    slots: Vec<Option<Event>>,
-    vacant: Vec<u32>,
+    heap: Wheel,
     deadlines: VecDeque<Scheduled>,
     /// Most events waiting in `front` and `heap` together ([`MAX_WAITING`];
     /// smaller in tests).
@@ -91,31 +88,11 @@ impl Default for EventQueue {
         Self {
             front: [None, None],
             head: 0,
-            heap: BinaryHeap::new(),
-            slots: Vec::new(),
-            vacant: Vec::new(),
+            heap: Wheel::default(),
             deadlines: VecDeque::new(),
             limit: MAX_WAITING,
         }
     }
-}
-
-/// A heap key: ordered as `(at, seq)`, the slot in the lowest bits (`seq` below
-/// [`MAX_SEQ`], `slot` below [`MAX_WAITING`]).
-fn key(at: Instant, seq: u64, slot: u32) -> u128 {
-    (u128::from(at.as_nanos()) << 64) | u128::from(seq << SLOT_BITS | u64::from(slot))
-}
-
-/// What a key says: when, the sequence number, the slot.
-fn unpack(key: u128) -> (Instant, u64, usize) {
-    // The low word holds the sequence above the slot's bits; the high word the time.
-    let low = key as u64;
-    let at = Instant::from_nanos((key >> 64) as u64);
-    (
-        at,
-        low >> SLOT_BITS,
-        (low & ((1 << SLOT_BITS) - 1)) as usize,
-    )
 }
 
 impl EventQueue {
@@ -152,11 +129,8 @@ impl EventQueue {
         if waiting >= self.limit {
             return Err(QueueFull);
         }
-        let ahead_of_heap = |heap: &BinaryHeap<Reverse<u128>>, s: &Scheduled| {
-            // The slot bits of a heap key never decide: sequence numbers differ.
-            heap.peek()
-                .is_none_or(|&Reverse(first)| key(s.at, s.seq, 0) < first)
-        };
+        let ahead_of_heap =
+            |heap: &Wheel, s: &Scheduled| heap.peek().is_none_or(|first| s.key() < first.key());
         let [a, b] = &mut self.front;
         let (first, second) = if self.head & 1 == 0 { (a, b) } else { (b, a) };
         match (first, second) {
@@ -188,19 +162,9 @@ impl EventQueue {
     }
 
     /// Puts an event in the heap (which has room: checked by the caller).
-    #[inline]
+    #[inline(always)]
     fn push_heap(&mut self, scheduled: Scheduled) {
-        let slot = match self.vacant.pop() {
-            Some(slot) => slot,
-            None => {
-                self.slots.push(None);
-                // Below MAX_WAITING = 2^24 (the caller checked), so it fits.
-                (self.slots.len() - 1) as u32
-            }
-        };
-        self.heap
-            .push(Reverse(key(scheduled.at, scheduled.seq, slot)));
-        self.slots[slot as usize] = Some(scheduled.event);
+        self.heap.push(scheduled);
     }
 
     fn push_deadline(&mut self, scheduled: Scheduled) {
@@ -245,15 +209,10 @@ impl EventQueue {
 
     #[inline(always)]
     fn pop_heap(&mut self, until: Instant) -> Option<Scheduled> {
-        let &Reverse(key) = self.heap.peek()?;
-        let (at, seq, slot) = unpack(key);
-        if at > until {
+        if self.heap.peek()?.at > until {
             return None;
         }
-        self.heap.pop();
-        self.vacant.push(slot as u32);
-        let event = self.slots[slot].take().expect("a queued key has its event");
-        Some(Scheduled { at, seq, event })
+        self.heap.pop()
     }
 
     /// [`pop_due`](Self::pop_due) with connect deadlines waiting (a run's first
@@ -263,14 +222,10 @@ impl EventQueue {
         let Some(deadline) = self.deadlines.front() else {
             return self.pop_timed(until);
         };
-        // Slot bits never decide (sequence numbers differ), so both keys leave them 0.
-        let (deadline_at, deadline) = (deadline.at, key(deadline.at, deadline.seq, 0));
+        let (deadline_at, deadline) = (deadline.at, deadline.key());
         let deadline_first = match &self.front[self.head & 1] {
-            Some(first) => deadline < key(first.at, first.seq, 0),
-            None => self
-                .heap
-                .peek()
-                .is_none_or(|&Reverse(next)| deadline < next),
+            Some(first) => deadline < first.key(),
+            None => self.heap.peek().is_none_or(|next| deadline < next.key()),
         };
         if !deadline_first {
             return self.pop_timed(until);
@@ -286,7 +241,7 @@ impl EventQueue {
     pub(super) fn next_at(&self) -> Option<Instant> {
         let first = match &self.front[self.head & 1] {
             Some(first) => Some(first.at),
-            None => self.heap.peek().map(|&Reverse(key)| unpack(key).0),
+            None => self.heap.peek().map(|first| first.at),
         };
         if self.deadlines.is_empty() {
             return first;
@@ -345,7 +300,7 @@ mod tests {
 
     #[test]
     fn an_event_takes_no_more_room_than_three_words() {
-        // Arrivals carry their host; the slots and the front move whole events.
+        // Arrivals carry their host; the wheel and the front move whole events.
         assert!(size_of::<Event>() <= 24);
     }
 
@@ -373,7 +328,7 @@ mod tests {
     }
 
     #[test]
-    fn a_steady_stream_of_events_reuses_the_slots_it_frees_and_keeps_their_order() {
+    fn a_steady_stream_of_events_keeps_their_order() {
         let mut queue = EventQueue::default();
         let arrive = |conn| Event::Arrive {
             conn,
@@ -397,11 +352,7 @@ mod tests {
             popped.windows(2).all(|w| w[0] <= w[1]),
             "in (time, sequence) order"
         );
-        assert!(
-            queue.slots.len() <= 1_001,
-            "slots reused: {}",
-            queue.slots.len()
-        );
+        assert!(queue.is_empty());
     }
 
     #[test]
