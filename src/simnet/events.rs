@@ -130,7 +130,7 @@ impl EventQueue {
             return Err(QueueFull);
         }
         let ahead_of_heap =
-            |heap: &Wheel, s: &Scheduled| heap.peek().is_none_or(|first| s.key() < first.key());
+            |heap: &Wheel, s: &Scheduled| heap.peek().is_none_or(|first| s.key() < first);
         let [a, b] = &mut self.front;
         let (first, second) = if self.head & 1 == 0 { (a, b) } else { (b, a) };
         match (first, second) {
@@ -209,7 +209,7 @@ impl EventQueue {
 
     #[inline(always)]
     fn pop_heap(&mut self, until: Instant) -> Option<Scheduled> {
-        if self.heap.peek()?.at > until {
+        if self.heap.peek()?.0 > until {
             return None;
         }
         self.heap.pop()
@@ -225,7 +225,7 @@ impl EventQueue {
         let (deadline_at, deadline) = (deadline.at, deadline.key());
         let deadline_first = match &self.front[self.head & 1] {
             Some(first) => deadline < first.key(),
-            None => self.heap.peek().is_none_or(|next| deadline < next.key()),
+            None => self.heap.peek().is_none_or(|next| deadline < next),
         };
         if !deadline_first {
             return self.pop_timed(until);
@@ -241,7 +241,7 @@ impl EventQueue {
     pub(super) fn next_at(&self) -> Option<Instant> {
         let first = match &self.front[self.head & 1] {
             Some(first) => Some(first.at),
-            None => self.heap.peek().map(|first| first.at),
+            None => self.heap.peek().map(|(at, _)| at),
         };
         if self.deadlines.is_empty() {
             return first;

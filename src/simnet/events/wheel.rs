@@ -15,10 +15,11 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use super::Scheduled;
+use super::{Event, MAX_SEQ, MAX_WAITING, Scheduled};
+use crate::time::Instant;
 
-/// Bits of a nanosecond time below its slice: slices of 2^15 ns (32.8 µs), about the
-/// gap between arrivals a thousand connections with 1–20 ms of latency make.
+/// Bits of a nanosecond time below its slice: slices of 2^15 ns (32.8 µs), a few
+/// arrivals each when a thousand connections have 1–20 ms of latency.
 const SLICE_BITS: u32 = 15;
 
 /// Nanoseconds per slice.
@@ -32,28 +33,56 @@ const SLICES: usize = 1 << 10;
 /// Words of the occupancy bitmap.
 const WORDS: usize = SLICES / 64;
 
-/// The slice an event falls in.
+/// Bits of a key's low word that name the slot its event waits in; the sequence
+/// number takes the bits above (below [`MAX_SEQ`]).
+const SLOT_BITS: u32 = 24;
+
+const _: () = assert!(MAX_WAITING <= 1 << SLOT_BITS && MAX_SEQ <= 1 << (64 - SLOT_BITS));
+
+/// A key: ordered as `(at, seq)`, the slot in the lowest bits (sequence numbers differ,
+/// so the slot never decides).
 #[inline(always)]
-fn slice(s: &Scheduled) -> u64 {
-    s.at.as_nanos() >> SLICE_BITS
+fn key(at: Instant, seq: u64, slot: u32) -> u128 {
+    (u128::from(at.as_nanos()) << 64) | u128::from(seq << SLOT_BITS | u64::from(slot))
 }
 
-/// The events, by slice.
+/// What a key says: when, the sequence number, the slot.
+#[inline(always)]
+fn unpack(key: u128) -> (Instant, u64, usize) {
+    let low = key as u64;
+    let at = Instant::from_nanos((key >> 64) as u64);
+    (
+        at,
+        low >> SLOT_BITS,
+        (low & ((1 << SLOT_BITS) - 1)) as usize,
+    )
+}
+
+/// The slice of a key's time.
+#[inline(always)]
+fn slice(key: u128) -> u64 {
+    (key >> (64 + SLICE_BITS)) as u64
+}
+
+/// The events, by slice: 16-byte keys (time, sequence, slot) on the wheel and in the
+/// heaps, the events beside them in `slots`, so what moves is small.
 #[derive(Debug)]
 pub(super) struct Wheel {
-    /// Events of the current slice and of any before it, earliest first.
-    now: BinaryHeap<Reverse<Scheduled>>,
-    /// The current slice: every event in `buckets` is of a later one, below
+    /// Keys of the current slice and of any before it, earliest first.
+    now: BinaryHeap<Reverse<u128>>,
+    /// The current slice: every key in `buckets` is of a later one, below
     /// `current + SLICES`.
     current: u64,
-    /// `buckets[slice % SLICES]`: the events of one slice after the current, in no order.
-    buckets: Box<[Vec<Scheduled>]>,
-    /// Bit `i % 64` of word `i / 64` set when `buckets[i]` holds an event.
+    /// `buckets[slice % SLICES]`: the keys of one slice after the current, in no order.
+    buckets: Box<[Vec<u128>]>,
+    /// Bit `i % 64` of word `i / 64` set when `buckets[i]` holds a key.
     occupied: [u64; WORDS],
     /// Bit `w` set when word `w` of `occupied` is not zero.
     words: u64,
-    /// Events of slices from `current + SLICES` on, earliest first.
-    far: BinaryHeap<Reverse<Scheduled>>,
+    /// Keys of slices from `current + SLICES` on, earliest first.
+    far: BinaryHeap<Reverse<u128>>,
+    slots: Vec<Option<Event>>,
+    vacant: Vec<u32>,
     len: usize,
 }
 
@@ -66,6 +95,8 @@ impl Default for Wheel {
             occupied: [0; WORDS],
             words: 0,
             far: BinaryHeap::new(),
+            slots: Vec::new(),
+            vacant: Vec::new(),
             len: 0,
         }
     }
@@ -84,38 +115,51 @@ impl Wheel {
         self.now.is_empty()
     }
 
-    /// The earliest event.
+    /// The earliest event's time and sequence number.
     #[inline(always)]
-    pub(super) fn peek(&self) -> Option<&Scheduled> {
-        self.now.peek().map(|Reverse(s)| s)
+    pub(super) fn peek(&self) -> Option<(Instant, u64)> {
+        let &Reverse(first) = self.now.peek()?;
+        let (at, seq, _) = unpack(first);
+        Some((at, seq))
     }
 
-    /// Queues an event.
+    /// Queues an event (fewer than [`MAX_WAITING`] wait, and its sequence number is
+    /// below [`MAX_SEQ`]: checked by the caller).
     #[inline(always)]
     pub(super) fn push(&mut self, scheduled: Scheduled) {
+        let slot = match self.vacant.pop() {
+            Some(slot) => slot,
+            None => {
+                self.slots.push(None);
+                // Below MAX_WAITING = 2^24 (the caller checked), so it fits.
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.slots[slot as usize] = Some(scheduled.event);
+        let key = key(scheduled.at, scheduled.seq, slot);
         self.len += 1;
         if self.now.is_empty() {
             // Nothing waits: the event's slice becomes the current one.
-            self.current = slice(&scheduled);
-            self.now.push(Reverse(scheduled));
+            self.current = slice(key);
+            self.now.push(Reverse(key));
             return;
         }
-        self.place(scheduled);
+        self.place(key);
     }
 
-    /// Puts an event where its slice says (the current heap being in use).
+    /// Puts a key where its slice says (the current heap being in use).
     #[inline(always)]
-    fn place(&mut self, scheduled: Scheduled) {
-        let ahead = slice(&scheduled).saturating_sub(self.current);
+    fn place(&mut self, key: u128) {
+        let ahead = slice(key).saturating_sub(self.current);
         if ahead == 0 {
-            self.now.push(Reverse(scheduled));
+            self.now.push(Reverse(key));
         } else if ahead < SLICES as u64 {
-            let i = slice(&scheduled) as usize % SLICES;
-            self.buckets[i].push(scheduled);
+            let i = slice(key) as usize % SLICES;
+            self.buckets[i].push(key);
             self.occupied[i / 64] |= 1 << (i % 64);
             self.words |= 1 << (i / 64);
         } else {
-            self.far.push(Reverse(scheduled));
+            self.far.push(Reverse(key));
         }
     }
 
@@ -127,7 +171,10 @@ impl Wheel {
         if self.now.is_empty() && self.len > 0 {
             self.advance();
         }
-        Some(first)
+        let (at, seq, slot) = unpack(first);
+        self.vacant.push(slot as u32);
+        let event = self.slots[slot].take().expect("a queued key has its event");
+        Some(Scheduled { at, seq, event })
     }
 
     /// Makes the next slice holding events the current one (the current heap empty,
@@ -142,22 +189,22 @@ impl Wheel {
                 if self.occupied[i / 64] == 0 {
                     self.words &= !(1 << (i / 64));
                 }
-                let mut bucket = std::mem::take(&mut self.buckets[i]);
-                self.now.extend(bucket.drain(..).map(Reverse));
+                let bucket = &mut self.buckets[i];
+                self.now.extend(bucket.iter().map(|&key| Reverse(key)));
                 // Its room stays for the slice's next turn.
-                self.buckets[i] = bucket;
+                bucket.clear();
             }
             None => {
-                let Reverse(first) = self.far.peek().expect("an event waits");
+                let &Reverse(first) = self.far.peek().expect("an event waits");
                 self.current = slice(first);
             }
         }
         // The wheel now reaches further: far events it reaches come onto it.
-        while let Some(Reverse(first)) = self.far.peek()
+        while let Some(&Reverse(first)) = self.far.peek()
             && slice(first) < self.current + SLICES as u64
         {
-            let Reverse(event) = self.far.pop().expect("peeked");
-            self.place(event);
+            self.far.pop();
+            self.place(first);
         }
     }
 
@@ -186,9 +233,7 @@ impl Wheel {
 
 #[cfg(test)]
 mod tests {
-    use super::super::Event;
     use super::*;
-    use crate::time::Instant;
     use proptest::prelude::*;
 
     fn event(at: u64, seq: u64) -> Scheduled {
@@ -224,7 +269,7 @@ mod tests {
         }
         assert_eq!(wheel.len(), 8);
         assert_eq!(wheel.far.len(), 2, "past the wheel's reach");
-        assert_eq!(wheel.peek().map(|s| s.seq), Some(2));
+        assert_eq!(wheel.peek().map(|(_, seq)| seq), Some(2));
         let want = [
             (10, 2),
             (10, 7),
@@ -301,7 +346,7 @@ mod tests {
                     reference.insert((at, seq));
                 }
                 prop_assert_eq!(wheel.len(), reference.len());
-                let first = wheel.peek().map(|s| (s.at.as_nanos(), s.seq));
+                let first = wheel.peek().map(|(at, seq)| (at.as_nanos(), seq));
                 prop_assert_eq!(first, reference.first().copied());
             }
             let rest: Vec<(u64, u64)> = reference.into_iter().collect();
