@@ -457,7 +457,10 @@ impl SimNet {
     /// Runs one event. Returns false when nothing is left to happen, or when one of
     /// the [`Limits`] stopped the run (see [`runaway`](Self::runaway)).
     pub fn step(&mut self) -> bool {
-        self.start();
+        // Checked here, as `start` is not inlined and a caller steps once per event.
+        if !self.started {
+            self.start();
+        }
         let mut stepped = false;
         self.captured(|net| stepped = net.step_captured(Instant::MAX));
         stepped
