@@ -328,7 +328,7 @@ mod tests {
     }
 
     #[test]
-    fn a_steady_stream_of_events_keeps_their_order() {
+    fn a_steady_stream_of_events_reuses_the_slots_it_frees_and_keeps_their_order() {
         let mut queue = EventQueue::default();
         let arrive = |conn| Event::Arrive {
             conn,
@@ -353,6 +353,8 @@ mod tests {
             "in (time, sequence) order"
         );
         assert!(queue.is_empty());
+        let slots = queue.heap.slots();
+        assert!(slots <= 1_001, "slots reused: {slots}");
     }
 
     #[test]

@@ -395,4 +395,55 @@ mod tests {
             [("a".to_owned(), 2), ("b".to_owned(), 1)]
         );
     }
+
+    /// A ping-pong over 10 ms of fixed latency, stopped after `max_events` events.
+    fn pingpong(max_events: u64) -> SimNet {
+        use crate::host::{FactoryProgram, Host, HostPort};
+        use crate::programs::pingpong::PingPongFactory;
+        let config = NetConfig {
+            latency: super::super::Latency::Fixed(std::time::Duration::from_millis(10)),
+            ..NetConfig::default()
+        };
+        let limits = Limits {
+            max_events,
+            ..Limits::default()
+        };
+        let mut net = SimNet::new(config, 1).with_limits(limits);
+        net.add_host("server", || {
+            let server = FactoryProgram::new(PingPongFactory::server(None));
+            Box::new(Host::new(server.listen(HostPort::new("0.0.0.0", 8000)))) as Box<dyn Node>
+        });
+        net.add_host("client", || {
+            let client = FactoryProgram::new(PingPongFactory::client(None));
+            Box::new(Host::new(client.connect(HostPort::new("server", 8000)))) as Box<dyn Node>
+        });
+        net
+    }
+
+    #[test]
+    fn max_events_stops_a_run_only_when_another_event_is_due() {
+        // Events happen every 10 ms: by 45 ms, some number of them.
+        let until = Instant::from_nanos(45_000_000);
+        let mut free = pingpong(u64::MAX);
+        free.run_until(until);
+        let events = free.events_processed();
+        assert!(events > 0 && free.next_event_time().is_some());
+        // Capped at exactly that many: the next event is not due by 45 ms, so the run
+        // is not stopped and time moves on to 45 ms.
+        let mut capped = pingpong(events);
+        capped.run_until(until);
+        assert_eq!(capped.runaway(), None);
+        assert_eq!(capped.now, until);
+        // Going further, the next event is due: the cap stops the run where it stands.
+        capped.run_until(until + std::time::Duration::from_secs(1));
+        assert_eq!(
+            capped.runaway(),
+            Some(&RunawayError::TooManyEvents {
+                limit: events,
+                at: until
+            })
+        );
+        assert_eq!(capped.now, until, "a stopped run stays where it stopped");
+        assert_eq!(capped.events_processed(), events);
+    }
 }

@@ -115,6 +115,12 @@ impl Wheel {
         self.now.is_empty()
     }
 
+    /// How many slots the events have had (for tests: freed slots are reused).
+    #[cfg(test)]
+    pub(super) fn slots(&self) -> usize {
+        self.slots.len()
+    }
+
     /// The earliest event's time and sequence number.
     #[inline(always)]
     pub(super) fn peek(&self) -> Option<(Instant, u64)> {
