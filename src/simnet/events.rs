@@ -497,11 +497,18 @@ mod tests {
                     }
                 } else {
                     seq += 1;
-                    // Ties in time are common; far deadlines, as a connect timeout's.
+                    // Ties in time are common; deadlines far, as a connect timeout's.
                     let (at, event) = if deadline {
                         (now + (delay << 20), Event::ConnectDeadline { conn: seq })
                     } else {
-                        (now + delay % 8, Event::Arrive { conn: seq, to: 0, host: 0 })
+                        // Within the wheel's current slice, a few slices on, or past
+                        // its reach.
+                        let ahead = match delay % 3 {
+                            0 => delay % 8,
+                            1 => delay * 50_000,
+                            _ => delay << 26,
+                        };
+                        (now + ahead, Event::Arrive { conn: seq, to: 0, host: 0 })
                     };
                     queue.push(Scheduled { at: Instant::from_nanos(at), seq, event }).expect("room");
                     reference.insert((at, seq));
