@@ -1,8 +1,7 @@
 //! SimNet's queue of future events, in the order they happen: by time, then by the
 //! order they were scheduled in.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::VecDeque;
 
 use super::limits::RunawayError;
 use super::{Event, SimNet};
@@ -39,15 +38,15 @@ impl Ord for Scheduled {
     }
 }
 
-/// Bits of a heap key's low word that name the slot its event waits in; the
-/// scheduling sequence number takes the bits above.
-const SLOT_BITS: u32 = 24;
+mod wheel;
 
-/// Most events that wait at once (the heap's slots, and the front).
-pub(super) const MAX_WAITING: usize = 1 << SLOT_BITS;
+use wheel::Wheel;
+
+/// Most events that wait at once (the wheel and the front; connect deadlines apart).
+pub(super) const MAX_WAITING: usize = 1 << 24;
 
 /// Sequence numbers a run can use (2^40: at ten million events a second, thirty hours).
-const MAX_SEQ: u64 = 1 << (64 - SLOT_BITS);
+const MAX_SEQ: u64 = 1 << 40;
 
 /// The event queue is full: the event was not queued, and the run stops.
 #[derive(Debug)]
@@ -60,16 +59,16 @@ pub(super) struct QueueFull;
 /// arrival answered by the next packet) then queues and takes every event with a
 /// comparison and a move, no heap at all.
 ///
-/// The rest wait in a heap of 16-byte keys (time, sequence, slot), the events beside it
-/// in `slots`: a heap of a few thousand waiting events then stays in the first-level
-/// cache, where 40-byte entries would spill out of it, and each pop's walk down the heap
-/// would miss the cache at every lower level (the cost of a thousand hosts' exchanges).
+/// The rest wait on a [`Wheel`] of time slices, whose push and pop cost the same for a
+/// few thousand waiting events as for a few (a binary heap's every pop walks down
+/// `log n` levels, missing the cache at the lower ones: the cost of a thousand hosts'
+/// exchanges).
 ///
 /// Connect deadlines wait for the whole connect timeout, most of them to find the
-/// connect long answered: kept out of the heap, in a list sorted by `(at, seq)`, they do
-/// not make every other event's push and pop a level deeper. Connects that share a
-/// timeout are scheduled in deadline order, so a deadline goes on the list's end; one
-/// that does not is put in its place.
+/// connect long answered: kept out of the wheel, in a list sorted by `(at, seq)`, they
+/// do not crowd the wheel's far heap. Connects that share a timeout are scheduled in
+/// deadline order, so a deadline goes on the list's end; one that does not is put in
+/// its place.
 #[derive(Debug)]
 pub(super) struct EventQueue {
     /// The earliest event at `front[head]`, and the next at `front[head ^ 1]` (set only
@@ -77,9 +76,7 @@ pub(super) struct EventQueue {
     /// the earliest and flips `head`, so no event moves up.
     front: [Option<Scheduled>; 2],
     head: usize,
-    heap: BinaryHeap<Reverse<u128>>,
-    slots: Vec<Option<Event>>,
-    vacant: Vec<u32>,
+    heap: Wheel,
     deadlines: VecDeque<Scheduled>,
     /// Most events waiting in `front` and `heap` together ([`MAX_WAITING`];
     /// smaller in tests).
@@ -91,31 +88,11 @@ impl Default for EventQueue {
         Self {
             front: [None, None],
             head: 0,
-            heap: BinaryHeap::new(),
-            slots: Vec::new(),
-            vacant: Vec::new(),
+            heap: Wheel::default(),
             deadlines: VecDeque::new(),
             limit: MAX_WAITING,
         }
     }
-}
-
-/// A heap key: ordered as `(at, seq)`, the slot in the lowest bits (`seq` below
-/// [`MAX_SEQ`], `slot` below [`MAX_WAITING`]).
-fn key(at: Instant, seq: u64, slot: u32) -> u128 {
-    (u128::from(at.as_nanos()) << 64) | u128::from(seq << SLOT_BITS | u64::from(slot))
-}
-
-/// What a key says: when, the sequence number, the slot.
-fn unpack(key: u128) -> (Instant, u64, usize) {
-    // The low word holds the sequence above the slot's bits; the high word the time.
-    let low = key as u64;
-    let at = Instant::from_nanos((key >> 64) as u64);
-    (
-        at,
-        low >> SLOT_BITS,
-        (low & ((1 << SLOT_BITS) - 1)) as usize,
-    )
 }
 
 impl EventQueue {
@@ -152,11 +129,8 @@ impl EventQueue {
         if waiting >= self.limit {
             return Err(QueueFull);
         }
-        let ahead_of_heap = |heap: &BinaryHeap<Reverse<u128>>, s: &Scheduled| {
-            // The slot bits of a heap key never decide: sequence numbers differ.
-            heap.peek()
-                .is_none_or(|&Reverse(first)| key(s.at, s.seq, 0) < first)
-        };
+        let ahead_of_heap =
+            |heap: &Wheel, s: &Scheduled| heap.peek().is_none_or(|first| s.key() < first);
         let [a, b] = &mut self.front;
         let (first, second) = if self.head & 1 == 0 { (a, b) } else { (b, a) };
         match (first, second) {
@@ -188,19 +162,9 @@ impl EventQueue {
     }
 
     /// Puts an event in the heap (which has room: checked by the caller).
-    #[inline]
+    #[inline(always)]
     fn push_heap(&mut self, scheduled: Scheduled) {
-        let slot = match self.vacant.pop() {
-            Some(slot) => slot,
-            None => {
-                self.slots.push(None);
-                // Below MAX_WAITING = 2^24 (the caller checked), so it fits.
-                (self.slots.len() - 1) as u32
-            }
-        };
-        self.heap
-            .push(Reverse(key(scheduled.at, scheduled.seq, slot)));
-        self.slots[slot as usize] = Some(scheduled.event);
+        self.heap.push(scheduled);
     }
 
     fn push_deadline(&mut self, scheduled: Scheduled) {
@@ -214,56 +178,62 @@ impl EventQueue {
 
     /// The next event: the front's, else the heap's first, or the deadlines' first if
     /// earlier.
-    #[inline(always)]
+    #[cfg(test)]
     pub(super) fn pop(&mut self) -> Option<Scheduled> {
+        self.pop_due(Instant::MAX)
+    }
+
+    /// The next event, if it happens no later than `until` (else it stays queued): the
+    /// front's, else the heap's first, or the deadlines' first if earlier.
+    #[inline(always)]
+    pub(super) fn pop_due(&mut self, until: Instant) -> Option<Scheduled> {
         if !self.deadlines.is_empty() {
-            return self.pop_with_deadlines();
+            return self.pop_due_with_deadlines(until);
         }
-        self.pop_timed()
+        self.pop_timed(until)
     }
 
-    /// The earliest event of the front and the heap.
+    /// The earliest event of the front and the heap, if due by `until`.
     #[inline(always)]
-    fn pop_timed(&mut self) -> Option<Scheduled> {
+    fn pop_timed(&mut self, until: Instant) -> Option<Scheduled> {
         let first = self.head & 1;
-        match self.front[first].take() {
-            Some(earliest) => {
+        match &self.front[first] {
+            Some(earliest) if earliest.at > until => None,
+            Some(_) => {
                 self.head = first ^ 1;
-                Some(earliest)
+                self.front[first].take()
             }
-            None => self.pop_heap(),
+            None => self.pop_heap(until),
         }
     }
 
     #[inline(always)]
-    fn pop_heap(&mut self) -> Option<Scheduled> {
-        let Reverse(key) = self.heap.pop()?;
-        let (at, seq, slot) = unpack(key);
-        self.vacant.push(slot as u32);
-        let event = self.slots[slot].take().expect("a queued key has its event");
-        Some(Scheduled { at, seq, event })
+    fn pop_heap(&mut self, until: Instant) -> Option<Scheduled> {
+        if self.heap.peek()?.0 > until {
+            return None;
+        }
+        self.heap.pop()
     }
 
-    /// [`pop`](Self::pop) with connect deadlines waiting (a run's first connect
-    /// timeout long, so at scale most pops): one comparison of keys.
+    /// [`pop_due`](Self::pop_due) with connect deadlines waiting (a run's first
+    /// connect timeout long, so at scale most pops): one comparison of keys.
     #[inline(always)]
-    fn pop_with_deadlines(&mut self) -> Option<Scheduled> {
+    fn pop_due_with_deadlines(&mut self, until: Instant) -> Option<Scheduled> {
         let Some(deadline) = self.deadlines.front() else {
-            return self.pop_timed();
+            return self.pop_timed(until);
         };
-        // Slot bits never decide (sequence numbers differ), so both keys leave them 0.
-        let deadline = key(deadline.at, deadline.seq, 0);
+        let (deadline_at, deadline) = (deadline.at, deadline.key());
         let deadline_first = match &self.front[self.head & 1] {
-            Some(first) => deadline < key(first.at, first.seq, 0),
-            None => self
-                .heap
-                .peek()
-                .is_none_or(|&Reverse(next)| deadline < next),
+            Some(first) => deadline < first.key(),
+            None => self.heap.peek().is_none_or(|next| deadline < next),
         };
-        if deadline_first {
-            return self.deadlines.pop_front();
+        if !deadline_first {
+            return self.pop_timed(until);
         }
-        self.pop_timed()
+        if deadline_at > until {
+            return None;
+        }
+        self.deadlines.pop_front()
     }
 
     /// When the next event happens.
@@ -271,7 +241,7 @@ impl EventQueue {
     pub(super) fn next_at(&self) -> Option<Instant> {
         let first = match &self.front[self.head & 1] {
             Some(first) => Some(first.at),
-            None => self.heap.peek().map(|&Reverse(key)| unpack(key).0),
+            None => self.heap.peek().map(|(at, _)| at),
         };
         if self.deadlines.is_empty() {
             return first;
@@ -283,6 +253,7 @@ impl EventQueue {
         }
     }
 
+    #[cfg(test)]
     pub(super) fn is_empty(&self) -> bool {
         self.front[self.head & 1].is_none() && self.heap.is_empty() && self.deadlines.is_empty()
     }
@@ -329,7 +300,7 @@ mod tests {
 
     #[test]
     fn an_event_takes_no_more_room_than_three_words() {
-        // Arrivals carry their host; the slots and the front move whole events.
+        // Arrivals carry their host; the wheel and the front move whole events.
         assert!(size_of::<Event>() <= 24);
     }
 
@@ -381,11 +352,9 @@ mod tests {
             popped.windows(2).all(|w| w[0] <= w[1]),
             "in (time, sequence) order"
         );
-        assert!(
-            queue.slots.len() <= 1_001,
-            "slots reused: {}",
-            queue.slots.len()
-        );
+        assert!(queue.is_empty());
+        let slots = queue.heap.slots();
+        assert!(slots <= 1_001, "slots reused: {slots}");
     }
 
     #[test]
@@ -473,5 +442,81 @@ mod tests {
         assert!(queue.push(at(2, MAX_SEQ, arrive(2))).is_err());
         assert_eq!(queue.pop().map(|s| s.seq), Some(MAX_SEQ - 1));
         assert!(queue.is_empty(), "the refused event was not queued");
+    }
+    #[test]
+    fn an_event_not_yet_due_stays_queued_wherever_it_waits() {
+        let mut queue = EventQueue::default();
+        let arrive = |conn| Event::Arrive {
+            conn,
+            to: 0,
+            host: 0,
+        };
+        for (ms, seq) in [(5, 1), (9, 2), (12, 3)] {
+            queue.push(at(ms, seq, arrive(seq))).expect("room");
+        }
+        queue
+            .push(at(10, 4, Event::ConnectDeadline { conn: 4 }))
+            .expect("room");
+        let until = |ms: u64| Instant::from_nanos(ms * 1_000_000);
+        let due = |queue: &mut EventQueue, ms| queue.pop_due(until(ms)).map(|s| s.seq);
+        assert_eq!(due(&mut queue, 4), None, "the front's first at 5");
+        assert_eq!(due(&mut queue, 5), Some(1));
+        assert_eq!(due(&mut queue, 8), None);
+        assert_eq!(due(&mut queue, 9), Some(2));
+        assert_eq!(due(&mut queue, 9), None, "the deadline at 10");
+        assert_eq!(due(&mut queue, 10), Some(4));
+        assert_eq!(due(&mut queue, 11), None, "the heap's first at 12");
+        assert_eq!(queue.next_at(), Some(until(12)));
+        assert_eq!(due(&mut queue, 12), Some(3));
+        assert!(queue.is_empty());
+    }
+
+    proptest::proptest! {
+        /// Against a sorted reference, over interleavings of pushes (arrivals and
+        /// deadlines, at or after the last event taken, as SimNet schedules them) and
+        /// pops of events due by a time: the front, the heap and the deadlines together
+        /// keep the order `(at, seq)`.
+        #[test]
+        fn events_come_out_as_a_sorted_reference_says(
+            steps in proptest::collection::vec((0u8..6, 0u64..40, proptest::bool::ANY), 1..300),
+        ) {
+            let mut queue = EventQueue::default();
+            let mut reference = std::collections::BTreeSet::new();
+            let (mut now, mut seq) = (0u64, 0u64);
+            for (action, delay, deadline) in steps {
+                if action <= 1 {
+                    // Due by `now + delay` (everything, now and then).
+                    let until = if action == 0 { u64::MAX } else { now + delay };
+                    let got = queue.pop_due(Instant::from_nanos(until));
+                    let got = got.map(|s| (s.at.as_nanos(), s.seq));
+                    let want = reference.first().copied().filter(|&(at, _)| at <= until);
+                    proptest::prop_assert_eq!(got, want);
+                    if let Some(taken) = want {
+                        reference.remove(&taken);
+                        now = taken.0;
+                    }
+                } else {
+                    seq += 1;
+                    // Ties in time are common; deadlines far, as a connect timeout's.
+                    let (at, event) = if deadline {
+                        (now + (delay << 20), Event::ConnectDeadline { conn: seq })
+                    } else {
+                        // Within the wheel's current slice, a few slices on, or past
+                        // its reach.
+                        let ahead = match delay % 3 {
+                            0 => delay % 8,
+                            1 => delay * 50_000,
+                            _ => delay << 26,
+                        };
+                        (now + ahead, Event::Arrive { conn: seq, to: 0, host: 0 })
+                    };
+                    queue.push(Scheduled { at: Instant::from_nanos(at), seq, event }).expect("room");
+                    reference.insert((at, seq));
+                }
+                let next = reference.first().map(|&(at, _)| Instant::from_nanos(at));
+                proptest::prop_assert_eq!(queue.next_at(), next);
+                proptest::prop_assert_eq!(queue.is_empty(), reference.is_empty());
+            }
+        }
     }
 }

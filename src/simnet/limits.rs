@@ -214,20 +214,27 @@ impl super::SimNet {
         self.stopped.as_ref()
     }
 
-    /// Whether another event may run (checked before each): false once stopped, or
-    /// once `max-events` have run.
-    pub(super) fn within_limits(&mut self) -> bool {
-        if self.stopped.is_some() {
-            return false;
+    /// Whether another event due by `until` may run (checked before each): false once
+    /// stopped, or once `max-events` have run (stopping the run if an event is due).
+    #[inline(always)]
+    pub(super) fn within_limits(&mut self, until: Instant) -> bool {
+        if self.stopped.is_none() && self.events_processed < self.limits.max_events {
+            return true;
         }
-        if self.events_processed >= self.limits.max_events && !self.queue.is_empty() {
+        self.stop_at_max_events(until);
+        false
+    }
+
+    /// [`within_limits`](Self::within_limits) past them: a run with an event due by
+    /// `until` stops for `max-events` (one with none due is only done).
+    #[cold]
+    fn stop_at_max_events(&mut self, until: Instant) {
+        if self.stopped.is_none() && self.queue.next_at().is_some_and(|at| at <= until) {
             self.stopped = Some(RunawayError::TooManyEvents {
                 limit: self.limits.max_events,
                 at: self.now,
             });
-            return false;
         }
-        true
     }
 
     /// Counts `event` into the stretch at the current instant; false (and the run
@@ -387,5 +394,56 @@ mod tests {
             stuck_hosts(&net),
             [("a".to_owned(), 2), ("b".to_owned(), 1)]
         );
+    }
+
+    /// A ping-pong over 10 ms of fixed latency, stopped after `max_events` events.
+    fn pingpong(max_events: u64) -> SimNet {
+        use crate::host::{FactoryProgram, Host, HostPort};
+        use crate::programs::pingpong::PingPongFactory;
+        let config = NetConfig {
+            latency: super::super::Latency::Fixed(std::time::Duration::from_millis(10)),
+            ..NetConfig::default()
+        };
+        let limits = Limits {
+            max_events,
+            ..Limits::default()
+        };
+        let mut net = SimNet::new(config, 1).with_limits(limits);
+        net.add_host("server", || {
+            let server = FactoryProgram::new(PingPongFactory::server(None));
+            Box::new(Host::new(server.listen(HostPort::new("0.0.0.0", 8000)))) as Box<dyn Node>
+        });
+        net.add_host("client", || {
+            let client = FactoryProgram::new(PingPongFactory::client(None));
+            Box::new(Host::new(client.connect(HostPort::new("server", 8000)))) as Box<dyn Node>
+        });
+        net
+    }
+
+    #[test]
+    fn max_events_stops_a_run_only_when_another_event_is_due() {
+        // Events happen every 10 ms: by 45 ms, some number of them.
+        let until = Instant::from_nanos(45_000_000);
+        let mut free = pingpong(u64::MAX);
+        free.run_until(until);
+        let events = free.events_processed();
+        assert!(events > 0 && free.next_event_time().is_some());
+        // Capped at exactly that many: the next event is not due by 45 ms, so the run
+        // is not stopped and time moves on to 45 ms.
+        let mut capped = pingpong(events);
+        capped.run_until(until);
+        assert_eq!(capped.runaway(), None);
+        assert_eq!(capped.now, until);
+        // Going further, the next event is due: the cap stops the run where it stands.
+        capped.run_until(until + std::time::Duration::from_secs(1));
+        assert_eq!(
+            capped.runaway(),
+            Some(&RunawayError::TooManyEvents {
+                limit: events,
+                at: until
+            })
+        );
+        assert_eq!(capped.now, until, "a stopped run stays where it stopped");
+        assert_eq!(capped.events_processed(), events);
     }
 }

@@ -457,19 +457,23 @@ impl SimNet {
     /// Runs one event. Returns false when nothing is left to happen, or when one of
     /// the [`Limits`] stopped the run (see [`runaway`](Self::runaway)).
     pub fn step(&mut self) -> bool {
-        self.start();
+        // Checked here, as `start` is not inlined and a caller steps once per event.
+        if !self.started {
+            self.start();
+        }
         let mut stepped = false;
-        self.captured(|net| stepped = net.step_captured());
+        self.captured(|net| stepped = net.step_captured(Instant::MAX));
         stepped
     }
 
-    /// [`step`](Self::step), inside the caller's log capture.
+    /// [`step`](Self::step), inside the caller's log capture, if the next event is due
+    /// by `until` (false if not).
     #[inline(always)]
-    fn step_captured(&mut self) -> bool {
-        if !self.within_limits() {
+    fn step_captured(&mut self, until: Instant) -> bool {
+        if !self.within_limits(until) {
             return false;
         }
-        let Some(next) = self.queue.pop() else {
+        let Some(next) = self.queue.pop_due(until) else {
             return false;
         };
         self.now = self.now.max(next.at);
@@ -490,13 +494,7 @@ impl SimNet {
     /// Runs every event due up to `deadline`, then moves time to it.
     pub fn run_until(&mut self, deadline: Instant) {
         self.start();
-        self.captured(|net| {
-            while net.next_event_time().is_some_and(|t| t <= deadline) {
-                if !net.step_captured() {
-                    break;
-                }
-            }
-        });
+        self.captured(|net| while net.step_captured(deadline) {});
         // A stopped run stays at the instant it stopped.
         if self.stopped.is_none() {
             self.now = self.now.max(deadline);
@@ -533,10 +531,7 @@ impl SimNet {
         };
         let mut exited = all_exited(self);
         self.captured(|net| {
-            while !exited && net.next_event_time().is_some_and(|t| t <= deadline) {
-                if !net.step_captured() {
-                    break;
-                }
+            while !exited && net.step_captured(deadline) {
                 exited = all_exited(net);
             }
         });
