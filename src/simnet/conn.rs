@@ -257,12 +257,6 @@ impl<T> Fifo<T> {
         Some(head)
     }
 
-    /// Whether the queue holds at most its inline item.
-    #[inline]
-    fn at_most_one(&self) -> bool {
-        self.rest.is_empty()
-    }
-
     #[inline]
     fn front_mut(&mut self) -> Option<&mut T> {
         self.head.as_mut()
@@ -313,12 +307,17 @@ impl<T> PairFifo<T> {
         self.rest.push_back(item);
     }
 
-    #[inline]
+    // Always inlined: every arrival takes its packet off the wire here.
+    #[inline(always)]
     pub(crate) fn pop_front(&mut self) -> Option<T> {
         let head = self.head.take()?;
-        self.head = self.next.take();
-        if !self.rest.is_empty() {
-            self.next = self.rest.pop_front();
+        // The common wire holds one packet: with no second item there is nothing
+        // behind it to move up (`next` is only empty while `rest` is).
+        if self.next.is_some() {
+            self.head = self.next.take();
+            if !self.rest.is_empty() {
+                self.next = self.rest.pop_front();
+            }
         }
         Some(head)
     }
@@ -355,16 +354,6 @@ impl RecvBuffer {
     pub(crate) fn clear(&mut self) {
         self.segments.clear();
         self.len = 0;
-    }
-
-    /// Everything buffered (the common read: one segment, handed over).
-    #[inline(always)]
-    pub(crate) fn take_all(&mut self) -> Payload {
-        if self.segments.at_most_one() {
-            self.len = 0;
-            return self.segments.head.take().unwrap_or(Payload::EMPTY);
-        }
-        self.take(self.len)
     }
 
     /// The first `n` bytes (at most what is buffered): sliced out of the first segment

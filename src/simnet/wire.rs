@@ -285,8 +285,7 @@ impl SimNet {
         match packet {
             Packet::Data(bytes) if plain => {
                 sender.in_flight = sender.in_flight.saturating_sub(bytes.len());
-                e.recv_buf.push(bytes);
-                self.deliver_arrival(conn, to);
+                self.deliver_arrival(conn, to, bytes);
             }
             packet => self.arrive_unusual(conn, to, packet),
         }
@@ -324,11 +323,9 @@ impl SimNet {
                 self.fail_connect(conn, ConnectError::Refused);
             }
             (Packet::Data(bytes), Phase::Open | Phase::Queued) => {
-                let [a, b] = &mut self.conns.get_mut(conn).expect("checked").ends;
-                let (e, sender) = if to == 0 { (a, b) } else { (b, a) };
+                let sender = self.end_mut(conn, 1 - to);
                 sender.in_flight = sender.in_flight.saturating_sub(bytes.len());
-                e.recv_buf.push(bytes);
-                self.deliver_arrival(conn, to);
+                self.deliver_arrival(conn, to, bytes);
             }
             (Packet::Data(bytes), _) => {
                 // Data for a closed or unknown socket: the kernel answers with a reset.
