@@ -216,9 +216,9 @@ impl SimNet {
         bytes: Payload,
     ) -> Result<(), Option<usize>> {
         let c = (self.conns.get_mut(conn)).expect("an arrival's connection exists");
+        let h = c.hosts[to] as usize;
         let [a, b] = &mut c.ends;
         let (e, peer) = if to == 0 { (a, &*b) } else { (b, &*a) };
-        let h = e.host;
         let state = match e.read_state {
             Some(state)
                 if !state.paused

@@ -36,11 +36,10 @@ pub struct Segmenter {
     /// one small field rather than decoding the policy (whose tag shares a word with
     /// the cuts' vector).
     cut: Cut,
-    /// Only a seeded policy draws: the generator's state (a few hundred bytes) lives
-    /// apart, so a connection end that cuts whole or fixed reads stays small.
-    rng: Option<Box<ChaCha8Rng>>,
-    next_cut: usize,
-    policy: Segmentation,
+    /// The rest of a policy other than [`Segmentation::Whole`], apart: a segmenter is
+    /// three words, so a connection end that holds one stays small, and the seeded
+    /// generator's state (a few hundred bytes) is not in its way.
+    more: Option<Box<More>>,
 }
 
 /// How a [`Segmenter`] cuts, from its policy.
@@ -53,29 +52,52 @@ enum Cut {
     Cuts,
 }
 
+/// What a [`Segmenter`] keeps apart.
+#[derive(Clone, Debug)]
+struct More {
+    policy: Segmentation,
+    /// A seeded policy's generator.
+    rng: Option<ChaCha8Rng>,
+    /// The next of a [`Segmentation::Cuts`] policy's sizes, counted from the first.
+    next_cut: usize,
+}
+
+/// The policy of a segmenter that keeps nothing apart.
+static WHOLE: Segmentation = Segmentation::Whole;
+
 impl Segmenter {
     /// A segmenter for `policy`.
     pub fn new(policy: Segmentation) -> Self {
         let (cut, rng) = match policy {
-            Segmentation::Whole => (Cut::Whole, None),
+            Segmentation::Whole => return Self::whole(),
             Segmentation::Fixed(n) => (Cut::Fixed(n), None),
             Segmentation::Seeded { seed, max } => (
                 Cut::Seeded(max.max(1)),
-                Some(Box::new(ChaCha8Rng::seed_from_u64(seed))),
+                Some(ChaCha8Rng::seed_from_u64(seed)),
             ),
             Segmentation::Cuts(_) => (Cut::Cuts, None),
         };
-        Self {
-            cut,
+        let more = More {
+            policy,
             rng,
             next_cut: 0,
-            policy,
+        };
+        Self {
+            cut,
+            more: Some(Box::new(more)),
+        }
+    }
+
+    fn whole() -> Self {
+        Self {
+            cut: Cut::Whole,
+            more: None,
         }
     }
 
     /// The policy.
     pub fn policy(&self) -> &Segmentation {
-        &self.policy
+        self.more.as_ref().map_or(&WHOLE, |more| &more.policy)
     }
 
     /// The size of the next read when `available` bytes (> 0) are waiting:
@@ -88,8 +110,7 @@ impl Segmenter {
             Cut::Whole => available,
             Cut::Fixed(n) => n,
             Cut::Seeded(max) => one_to(
-                self.rng
-                    .as_mut()
+                (self.more.as_mut().and_then(|more| more.rng.as_mut()))
                     .expect("a seeded policy has its generator"),
                 max,
             ),
@@ -101,14 +122,17 @@ impl Segmenter {
     /// The next of a [`Segmentation::Cuts`] policy's sizes.
     #[cold]
     fn next_cut(&mut self, available: usize) -> usize {
-        let Segmentation::Cuts(cuts) = &self.policy else {
+        let Some(more) = &mut self.more else {
+            return available;
+        };
+        let Segmentation::Cuts(cuts) = &more.policy else {
             return available;
         };
         if cuts.is_empty() {
             return available;
         }
-        let cut = cuts[self.next_cut % cuts.len()];
-        self.next_cut += 1;
+        let cut = cuts[more.next_cut % cuts.len()];
+        more.next_cut += 1;
         cut
     }
 
@@ -181,6 +205,18 @@ mod tests {
                 assert_eq!(one_to(&mut a, max), b.random_range(1..=max), "max {max}");
             }
             assert_eq!(a.random::<u64>(), b.random::<u64>(), "as many draws: {max}");
+        }
+    }
+
+    #[test]
+    fn a_segmenter_keeps_its_policy() {
+        for policy in [
+            Segmentation::Whole,
+            Segmentation::Fixed(3),
+            Segmentation::Seeded { seed: 2, max: 9 },
+            Segmentation::Cuts(vec![1, 4]),
+        ] {
+            assert_eq!(Segmenter::new(policy.clone()).policy(), &policy);
         }
     }
 
