@@ -225,7 +225,7 @@ impl SimNet {
                     && e.recv_buf.is_empty()
                     && !bytes.is_empty()
                     && e.phase == Phase::Open
-                    && !(e.eof_received && !e.eof_delivered)
+                    && (e.eof_delivered || !e.eof_received)
                     && !peer.has_work_for_window()
                     && self.work.is_empty()
                     && self.touched.is_empty()
