@@ -219,11 +219,13 @@ impl SimNet {
         let h = c.hosts[to] as usize;
         let [a, b] = &mut c.ends;
         let (e, peer) = if to == 0 { (a, &*b) } else { (b, &*a) };
+        // The bytes as a slice once (an inline payload or a shared one).
+        let data: &[u8] = &bytes;
         let state = match e.read_state {
             Some(state)
                 if !state.paused
                     && e.recv_buf.is_empty()
-                    && !bytes.is_empty()
+                    && !data.is_empty()
                     && e.phase == Phase::Open
                     && (e.eof_delivered || !e.eof_received)
                     && !peer.has_work_for_window()
@@ -241,19 +243,18 @@ impl SimNet {
             }
         };
         let hc = e.conn.expect("open ends have a host id");
-        let n = e.reads.next_read(bytes.len());
-        if n != bytes.len() {
+        let n = e.reads.next_read(data.len());
+        if n != data.len() {
             e.recv_buf.push(bytes);
             return Err(Some(n));
         }
-        let chunk = bytes;
         e.bytes_delivered += n as u64;
-        e.frames.feed(&chunk);
+        e.frames.feed(data);
         if self.record || self.digest.is_some() {
             // What `record` does, with the connection still at hand.
             let who = c.label(1 - to);
             let what = if state.accepts {
-                EventKind::Data(chunk.to_bytes(&mut self.arena))
+                EventKind::Data(bytes.to_bytes(&mut self.arena))
             } else {
                 EventKind::Discarded(n)
             };
@@ -273,7 +274,7 @@ impl SimNet {
         self.calling = Some(h);
         let poll = {
             let _logging = logs::enter(h);
-            node.deliver_data_and_poll(now, hc, &chunk, room, &mut e.send_buf)
+            node.deliver_data_and_poll(now, hc, data, room, &mut e.send_buf)
         };
         self.calling = None;
         // All `serve` would do with this poll is transmit; its first packet is cut
