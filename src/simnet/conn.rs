@@ -66,11 +66,18 @@ pub(crate) struct Stall {
 }
 
 /// One end of a connection, and the direction it sends in.
-// What every arrival and answer reads comes first (`repr(C)` keeps the order), so that
-// with many connections an exchange touches few cache lines of each end; what only
-// setup, faults and closes read (the address, a stall) comes last or lives apart.
+// Laid out by cache line (`repr(C)` keeps the order, `align(64)` starts each end on a
+// line), so that with many connections a packet touches few lines of the two ends:
+// - line 0, what a packet's sender is looked at for (its state, bytes in flight, and
+//   whether a window opening gives it work) and what the receiver's answer uses;
+// - line 1, the rest of what a packet's receiver reads: its read state, host,
+//   incarnation, ordering, stall, and the delivery counts;
+// - line 2, the wire's oldest packet and whether a second follows (what its arrival
+//   takes, and what the receiver's answer puts there);
+// - line 3, after the rest of the wire, the receiver's host id and read cutting;
+// then the address, for setup and reports.
 #[derive(Debug)]
-#[repr(C)]
+#[repr(C, align(64))]
 pub(crate) struct End {
     pub(crate) phase: Phase,
     /// In the network's work queue.
@@ -86,32 +93,36 @@ pub(crate) struct End {
     /// The other end's FIN arrived (after everything in `recv_buf`).
     pub(crate) eof_received: bool,
     pub(crate) eof_delivered: bool,
-    /// What its program last said of its reading, kept until the connection comes out
-    /// of the host's `poll_dirty` again (the `Node` contract): a read needs no poll.
-    pub(crate) read_state: Option<ReadState>,
-    pub(crate) incarnation: u32,
-    pub(crate) host: usize,
-    /// The host's id for this connection, once the host knows it.
-    pub(crate) conn: Option<ConnId>,
     /// Bytes on the wire toward the other end (count against its receive window).
     pub(crate) in_flight: usize,
-    /// Arrival time of the last packet sent, to keep the direction in order.
-    pub(crate) last_arrival: Instant,
-    /// Bytes and netstring frames delivered to this end's program so far (for
-    /// frame-triggered faults).
-    pub(crate) bytes_delivered: u64,
-    pub(crate) frames: FrameCounter,
     /// Arrived, not yet read by the program.
     pub(crate) recv_buf: RecvBuffer,
     /// Accepted from the program, not yet on the wire.
     pub(crate) send_buf: VecDeque<u8>,
-    /// Packets on the wire toward the other end, in the order they arrive.
-    pub(crate) wire: PairFifo<Packet>,
-    /// Cuts reads delivered to this end.
-    pub(crate) reads: Segmenter,
+    // Line 1.
+    /// What its program last said of its reading, kept until the connection comes out
+    /// of the host's `poll_dirty` again (the `Node` contract): a read needs no poll.
+    pub(crate) read_state: Option<ReadState>,
+    pub(crate) incarnation: u32,
+    /// Never changes (the connection's `hosts` holds it again).
+    pub(crate) host: usize,
+    /// Arrival time of the last packet sent, to keep the direction in order.
+    pub(crate) last_arrival: Instant,
     /// Lost packets waiting for a retransmission, and everything sent after them
     /// (boxed: rare, and large).
     pub(crate) stall: Option<Box<Stall>>,
+    /// Bytes and netstring frames delivered to this end's program so far (for
+    /// frame-triggered faults).
+    pub(crate) bytes_delivered: u64,
+    pub(crate) frames: FrameCounter,
+    // Line 2.
+    /// Packets on the wire toward the other end, in the order they arrive.
+    pub(crate) wire: PairFifo<Packet>,
+    // Line 3 (after the wire's second packet and overflow).
+    /// The host's id for this connection, once the host knows it.
+    pub(crate) conn: Option<ConnId>,
+    /// Cuts reads delivered to this end.
+    pub(crate) reads: Segmenter,
     pub(crate) addr: SocketAddr,
 }
 
@@ -257,12 +268,6 @@ impl<T> Fifo<T> {
         Some(head)
     }
 
-    /// Whether the queue holds at most its inline item.
-    #[inline]
-    fn at_most_one(&self) -> bool {
-        self.rest.is_empty()
-    }
-
     #[inline]
     fn front_mut(&mut self) -> Option<&mut T> {
         self.head.as_mut()
@@ -276,7 +281,9 @@ impl<T> Fifo<T> {
 
 /// A [`Fifo`] whose two oldest items are kept inline: the wire of a connection whose
 /// program answers every read often holds two packets in one direction.
+// The oldest item first, then the second's tag (`repr(C)`): a pop reads one line.
 #[derive(Debug)]
+#[repr(C)]
 pub(crate) struct PairFifo<T> {
     /// The oldest item; `None` only if the queue is empty.
     head: Option<T>,
@@ -313,12 +320,17 @@ impl<T> PairFifo<T> {
         self.rest.push_back(item);
     }
 
-    #[inline]
+    // Always inlined: every arrival takes its packet off the wire here.
+    #[inline(always)]
     pub(crate) fn pop_front(&mut self) -> Option<T> {
         let head = self.head.take()?;
-        self.head = self.next.take();
-        if !self.rest.is_empty() {
-            self.next = self.rest.pop_front();
+        // The common wire holds one packet: with no second item there is nothing
+        // behind it to move up (`next` is only empty while `rest` is).
+        if self.next.is_some() {
+            self.head = self.next.take();
+            if !self.rest.is_empty() {
+                self.next = self.rest.pop_front();
+            }
         }
         Some(head)
     }
@@ -326,10 +338,13 @@ impl<T> PairFifo<T> {
 
 /// Bytes that arrived and wait to be read, kept as the segments they came in, so that
 /// a read of a whole segment (the common case) copies nothing.
+// Two words: the count, which every packet looks at, and the segments, apart (boxed,
+// made by the first push and kept), as an arrival read at once never goes through them.
 #[derive(Debug, Default)]
+#[repr(C)]
 pub(crate) struct RecvBuffer {
-    segments: Fifo<Payload>,
     len: usize,
+    segments: Option<Box<Fifo<Payload>>>,
 }
 
 impl RecvBuffer {
@@ -348,23 +363,15 @@ impl RecvBuffer {
         let n = segment.len();
         if n > 0 {
             self.len += n;
-            self.segments.push_back(segment);
+            self.segments.get_or_insert_default().push_back(segment);
         }
     }
 
     pub(crate) fn clear(&mut self) {
-        self.segments.clear();
-        self.len = 0;
-    }
-
-    /// Everything buffered (the common read: one segment, handed over).
-    #[inline(always)]
-    pub(crate) fn take_all(&mut self) -> Payload {
-        if self.segments.at_most_one() {
-            self.len = 0;
-            return self.segments.head.take().unwrap_or(Payload::EMPTY);
+        if let Some(segments) = &mut self.segments {
+            segments.clear();
         }
-        self.take(self.len)
+        self.len = 0;
     }
 
     /// The first `n` bytes (at most what is buffered): sliced out of the first segment
@@ -373,29 +380,32 @@ impl RecvBuffer {
     pub(crate) fn take(&mut self, n: usize) -> Payload {
         let n = n.min(self.len);
         self.len -= n;
-        let Some(first) = self.segments.front_mut() else {
+        let Some(segments) = &mut self.segments else {
+            return Payload::EMPTY;
+        };
+        let Some(first) = segments.front_mut() else {
             return Payload::EMPTY;
         };
         if n == first.len() {
             // A whole segment: handed over, not sliced.
-            return self.segments.pop_front().expect("checked");
+            return segments.pop_front().expect("checked");
         }
         if n < first.len() {
             return first.split_to(n);
         }
-        self.join(n)
+        Self::join(segments, n)
     }
 
     /// The first `n` bytes, from several segments.
     #[cold]
-    fn join(&mut self, n: usize) -> Payload {
+    fn join(segments: &mut Fifo<Payload>, n: usize) -> Payload {
         let mut joined = Vec::with_capacity(n);
         while joined.len() < n {
-            let segment = self.segments.front_mut().expect("len counts the segments");
+            let segment = segments.front_mut().expect("len counts the segments");
             let take = (n - joined.len()).min(segment.len());
             if take == segment.len() {
                 joined.extend_from_slice(segment);
-                self.segments.pop_front();
+                segments.pop_front();
             } else {
                 joined.extend_from_slice(&segment.split_to(take));
             }
@@ -409,24 +419,31 @@ impl RecvBuffer {
 }
 
 /// A simulated connection. End 0 connected, end 1 accepted.
+// What every packet reads or writes of the connection itself (its count, its ends'
+// hosts, the label of what it carries) shares the first cache line (`repr(C)`,
+// `align(64)`); the ends' labels, for opens and closes, come after the ends.
 #[derive(Debug)]
+#[repr(C, align(64))]
 pub(crate) struct Conn {
-    pub(crate) ends: [End; 2],
+    /// Packets on the wire or held at a partition, in either direction: while any
+    /// is, the connection can still cause something and is kept.
+    pub(crate) packets: u32,
+    /// Port asked for by the connecting end.
+    pub(crate) port: u16,
+    /// In the network's list of connections to check for dropping.
+    pub(crate) finishing: bool,
     /// The connecting program is still owed the answer to its connect:
     /// `connection_made` or a connect failure, exactly once. Cleared when either is
     /// delivered or the program withdraws the connect; a SYN-ACK arriving after that
     /// is answered with a reset.
     pub(crate) awaiting_answer: bool,
-    /// Port asked for by the connecting end.
-    pub(crate) port: u16,
-    /// Packets on the wire or held at a partition, in either direction: while any
-    /// is, the connection can still cause something and is kept.
-    pub(crate) packets: u32,
-    /// In the network's list of connections to check for dropping.
-    pub(crate) finishing: bool,
+    /// Each end's `host` again, here so that a packet's path need not read it from
+    /// the other end (hosts fit 32 bits: an address each).
+    pub(crate) hosts: [u32; 2],
     /// Transcript labels, made once: `"client:40001 > server:10000"` for bytes sent by
     /// each end, and `"client:40001"` for each end.
     sent_by: [Arc<str>; 2],
+    pub(crate) ends: [End; 2],
     end: [Arc<str>; 2],
 }
 
@@ -436,9 +453,11 @@ impl Conn {
         let end =
             |i: usize| -> String { format!("{}:{}", names[ends[i].host], ends[i].addr.port()) };
         let (a, b) = (end(0), end(1));
+        let host = |i: usize| u32::try_from(ends[i].host).expect("hosts fit 32 bits");
         Self {
             sent_by: [format!("{a} > {b}").into(), format!("{b} > {a}").into()],
             end: [a.into(), b.into()],
+            hosts: [host(0), host(1)],
             ends,
             awaiting_answer: true,
             port,
@@ -460,10 +479,13 @@ impl Conn {
 
 /// Counts complete netstrings (`<len>:<data>,`) in a byte stream as it is delivered,
 /// for faults triggered "after the Nth netstring". Malformed input stops the count.
+// The state first (`repr(C)`): for a stream that is not netstrings, all a delivery
+// reads is that it is broken.
 #[derive(Clone, Debug, Default)]
+#[repr(C)]
 pub(crate) struct FrameCounter {
-    pub(crate) frames: u64,
     state: FrameState,
+    pub(crate) frames: u64,
 }
 
 #[derive(Clone, Debug, Default)]

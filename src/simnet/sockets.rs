@@ -3,7 +3,7 @@
 use std::collections::VecDeque;
 
 use super::SimNet;
-use super::conn::{End, Packet, Phase, ReadState};
+use super::conn::{End, Packet, Payload, Phase, ReadState};
 use super::wire::{nothing_in_the_way, onto_open_wire};
 use crate::host::{ConnId, ConnPoll};
 use crate::testing::{EventKind, logs};
@@ -180,15 +180,16 @@ impl SimNet {
         self.deliver_reads_after(conn, to, None, false);
     }
 
-    /// [`deliver_reads`](Self::deliver_reads) of an arrival: when the reads leave the
-    /// receiving host quiet and nothing else is waiting, what its program wrote in
-    /// answer goes on the wire in the same pass, as settling would put it there.
-    pub(super) fn deliver_arrival(&mut self, conn: u64, to: usize) {
+    /// [`deliver_reads`](Self::deliver_reads) of an arrival's `bytes`: when the reads
+    /// leave the receiving host quiet and nothing else is waiting, what its program wrote
+    /// in answer goes on the wire in the same pass, as settling would put it there.
+    pub(super) fn deliver_arrival(&mut self, conn: u64, to: usize, bytes: Payload) {
         #[cfg(test)]
         if probe::OFF.get() {
+            self.end_mut(conn, to).recv_buf.push(bytes);
             return self.deliver_reads_after(conn, to, None, true);
         }
-        let outcome = self.answer_in_pass(conn, to);
+        let outcome = self.answer_in_pass(conn, to, bytes);
         #[cfg(test)]
         probe::count(&outcome);
         if let Err(drawn) = outcome {
@@ -200,57 +201,70 @@ impl SimNet {
         }
     }
 
-    /// The common arrival, straight through: an open end whose program reads, one
-    /// read taking all that is buffered, nothing else waiting in the step, and its
-    /// program's answer put on the wire. Exactly what the general loop and `serve`
-    /// would do, in the same order, with the end looked up once per stretch between
-    /// calls that need the whole network. `Err` before anything happened (`None`), or
-    /// after drawing the read's size (`Some`), when the general loop carries on.
-    fn answer_in_pass(&mut self, conn: u64, to: usize) -> Result<(), Option<usize>> {
-        if !(self.work.is_empty()
-            && self.touched.is_empty()
-            && self.due_faults.is_empty()
-            && self.triggers.is_empty())
-        {
-            return Err(None);
-        }
-        let Some(c) = self.conns.get_mut(conn) else {
-            return Err(None);
-        };
+    /// The common arrival, straight through: an open end whose program reads and that
+    /// has nothing buffered, one read taking all of `bytes`, nothing else waiting in the
+    /// step, and its program's answer put on the wire. Exactly what the general loop
+    /// and `serve` would do with `bytes` in the receive buffer, in the same order, with
+    /// the connection looked up once for everything up to the answer's send, and the
+    /// bytes handed to the program without a trip through the receive buffer. `Err`
+    /// once `bytes` are in the receive buffer, before anything else happened (`None`)
+    /// or after drawing the read's size (`Some`), when the general loop carries on.
+    fn answer_in_pass(
+        &mut self,
+        conn: u64,
+        to: usize,
+        bytes: Payload,
+    ) -> Result<(), Option<usize>> {
+        let c = (self.conns.get_mut(conn)).expect("an arrival's connection exists");
+        let h = c.hosts[to] as usize;
         let [a, b] = &mut c.ends;
         let (e, peer) = if to == 0 { (a, &*b) } else { (b, &*a) };
+        // The bytes as a slice once (an inline payload or a shared one).
+        let data: &[u8] = &bytes;
         let state = match e.read_state {
-            Some(state) if !state.paused => state,
-            _ => return Err(None),
+            Some(state)
+                if !state.paused
+                    && e.recv_buf.is_empty()
+                    && !data.is_empty()
+                    && e.phase == Phase::Open
+                    && (e.eof_delivered || !e.eof_received)
+                    && !peer.has_work_for_window()
+                    && self.work.is_empty()
+                    && self.touched.is_empty()
+                    && self.due_faults.is_empty()
+                    && self.triggers.is_empty()
+                    && self.hosts[h].node.is_some() =>
+            {
+                state
+            }
+            _ => {
+                e.recv_buf.push(bytes);
+                return Err(None);
+            }
         };
-        let h = e.host;
-        if e.phase != Phase::Open
-            || e.recv_buf.is_empty()
-            || e.eof_received && !e.eof_delivered
-            || peer.has_work_for_window()
-            || self.hosts[h].node.is_none()
-        {
-            return Err(None);
-        }
         let hc = e.conn.expect("open ends have a host id");
-        let len = e.recv_buf.len();
-        let n = e.reads.next_read(len);
-        if n != len {
+        let n = e.reads.next_read(data.len());
+        if n != data.len() {
+            e.recv_buf.push(bytes);
             return Err(Some(n));
         }
-        let chunk = e.recv_buf.take_all();
         e.bytes_delivered += n as u64;
-        e.frames.feed(&chunk);
+        e.frames.feed(data);
         if self.record || self.digest.is_some() {
+            // What `record` does, with the connection still at hand.
             let who = c.label(1 - to);
             let what = if state.accepts {
-                EventKind::Data(chunk.to_bytes(&mut self.arena))
+                EventKind::Data(bytes.to_bytes(&mut self.arena))
             } else {
                 EventKind::Discarded(n)
             };
-            self.record(who, what);
+            if let Some(digest) = &mut self.digest {
+                digest.add(self.now, &who, &what);
+            }
+            if self.record {
+                self.transcript.record(self.now, who, what);
+            }
         }
-        let c = self.conns.get_mut(conn).expect("checked");
         let [a, b] = &mut c.ends;
         let (e, peer) = if to == 0 { (a, &*b) } else { (b, &*a) };
         let room = self.config.send_buffer.saturating_sub(e.send_buf.len());
@@ -260,7 +274,7 @@ impl SimNet {
         self.calling = Some(h);
         let poll = {
             let _logging = logs::enter(h);
-            node.deliver_data_and_poll(now, hc, &chunk, room, &mut e.send_buf)
+            node.deliver_data_and_poll(now, hc, data, room, &mut e.send_buf)
         };
         self.calling = None;
         // All `serve` would do with this poll is transmit; its first packet is cut

@@ -64,7 +64,7 @@ fn onto_wire(c: &mut Conn, from: usize, now: Instant, latency: u64, packet: Pack
 /// host). [`SimNet::send`]'s test for its common case, and the short path's.
 #[inline(always)]
 pub(super) fn nothing_in_the_way(c: &Conn, from: usize, no_partitions: bool) -> bool {
-    c.ends[from].stall.is_none() && (c.ends[from].host == c.ends[1 - from].host || no_partitions)
+    c.ends[from].stall.is_none() && (no_partitions || c.hosts[0] == c.hosts[1])
 }
 
 /// [`SimNet::send`]'s common case for a caller already holding the connection, once it
@@ -81,7 +81,7 @@ pub(super) fn onto_open_wire(
     rng: &mut ChaCha8Rng,
     packet: Packet,
 ) -> (Instant, usize) {
-    let (src, dst) = (c.ends[from].host, c.ends[1 - from].host);
+    let (src, dst) = (c.hosts[from] as usize, c.hosts[1 - from] as usize);
     let latency = draw_latency(links, default, rng, src, dst);
     (onto_wire(c, from, now, latency, packet), dst)
 }
@@ -101,7 +101,7 @@ impl SimNet {
     /// Sends a packet from one end toward the other, through partitions and stalls.
     pub(super) fn send(&mut self, conn: u64, from: usize, packet: Packet) {
         let c = (self.conns.get_mut(conn)).expect("a packet's connection exists");
-        let (src, dst) = (c.ends[from].host, c.ends[1 - from].host);
+        let (src, dst) = (c.hosts[from] as usize, c.hosts[1 - from] as usize);
         // The common case in one look: no stall behind a lost packet, no partition.
         if !nothing_in_the_way(c, from, self.partitions.is_empty()) {
             return self.send_past_faults(conn, from, src, dst, packet);
@@ -269,14 +269,14 @@ impl SimNet {
         let Some(c) = self.conns.get_mut(conn) else {
             return;
         };
+        c.packets -= 1;
+        let host = &self.hosts[c.hosts[to] as usize];
         let [a, b] = &mut c.ends;
         let (e, sender) = if to == 0 { (a, b) } else { (b, a) };
         // Arrivals of one direction come in the order the packets went out.
         let packet = (sender.wire.pop_front()).expect("an arrival has its packet");
-        c.packets -= 1;
         // The common case in one look: data between two open ends of a running host's
         // current incarnation, no trigger waiting (what the general case checks first).
-        let host = &self.hosts[e.host];
         let plain = sender.phase == Phase::Open
             && e.phase == Phase::Open
             && self.triggers.is_empty()
@@ -285,8 +285,7 @@ impl SimNet {
         match packet {
             Packet::Data(bytes) if plain => {
                 sender.in_flight = sender.in_flight.saturating_sub(bytes.len());
-                e.recv_buf.push(bytes);
-                self.deliver_arrival(conn, to);
+                self.deliver_arrival(conn, to, bytes);
             }
             packet => self.arrive_unusual(conn, to, packet),
         }
@@ -324,11 +323,9 @@ impl SimNet {
                 self.fail_connect(conn, ConnectError::Refused);
             }
             (Packet::Data(bytes), Phase::Open | Phase::Queued) => {
-                let [a, b] = &mut self.conns.get_mut(conn).expect("checked").ends;
-                let (e, sender) = if to == 0 { (a, b) } else { (b, a) };
+                let sender = self.end_mut(conn, 1 - to);
                 sender.in_flight = sender.in_flight.saturating_sub(bytes.len());
-                e.recv_buf.push(bytes);
-                self.deliver_arrival(conn, to);
+                self.deliver_arrival(conn, to, bytes);
             }
             (Packet::Data(bytes), _) => {
                 // Data for a closed or unknown socket: the kernel answers with a reset.

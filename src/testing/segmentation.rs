@@ -5,7 +5,7 @@
 //! driver that delivers bytes takes a [`Segmentation`] policy, so tests can deliver the
 //! same stream whole, a byte at a time, or cut at seeded random points.
 
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
@@ -32,51 +32,108 @@ pub enum Segmentation {
 /// Cuts a stream according to a [`Segmentation`], remembering where it is.
 #[derive(Clone, Debug)]
 pub struct Segmenter {
+    /// The policy worked out for cutting: a plain tag and size, so a read's cut reads
+    /// one small field rather than decoding the policy (whose tag shares a word with
+    /// the cuts' vector).
+    cut: Cut,
+    /// The rest of a policy other than [`Segmentation::Whole`], apart: a segmenter is
+    /// three words, so a connection end that holds one stays small, and the seeded
+    /// generator's state (a few hundred bytes) is not in its way.
+    more: Option<Box<More>>,
+}
+
+/// How a [`Segmenter`] cuts, from its policy.
+#[derive(Clone, Copy, Debug)]
+enum Cut {
+    Whole,
+    Fixed(usize),
+    /// From 1 to this many bytes (at least 1), drawn.
+    Seeded(usize),
+    Cuts,
+}
+
+/// What a [`Segmenter`] keeps apart.
+#[derive(Clone, Debug)]
+struct More {
     policy: Segmentation,
-    /// Only a seeded policy draws: the generator's state (a few hundred bytes) lives
-    /// apart, so a connection end that cuts whole or fixed reads stays small.
-    rng: Option<Box<ChaCha8Rng>>,
+    /// A seeded policy's generator.
+    rng: Option<ChaCha8Rng>,
+    /// The next of a [`Segmentation::Cuts`] policy's sizes, counted from the first.
     next_cut: usize,
 }
+
+/// The policy of a segmenter that keeps nothing apart.
+static WHOLE: Segmentation = Segmentation::Whole;
 
 impl Segmenter {
     /// A segmenter for `policy`.
     pub fn new(policy: Segmentation) -> Self {
-        let rng = match policy {
-            Segmentation::Seeded { seed, .. } => Some(Box::new(ChaCha8Rng::seed_from_u64(seed))),
-            _ => None,
+        let (cut, rng) = match policy {
+            Segmentation::Whole => return Self::whole(),
+            Segmentation::Fixed(n) => (Cut::Fixed(n), None),
+            Segmentation::Seeded { seed, max } => (
+                Cut::Seeded(max.max(1)),
+                Some(ChaCha8Rng::seed_from_u64(seed)),
+            ),
+            Segmentation::Cuts(_) => (Cut::Cuts, None),
         };
-        Self {
+        let more = More {
             policy,
             rng,
             next_cut: 0,
+        };
+        Self {
+            cut,
+            more: Some(Box::new(more)),
+        }
+    }
+
+    fn whole() -> Self {
+        Self {
+            cut: Cut::Whole,
+            more: None,
         }
     }
 
     /// The policy.
     pub fn policy(&self) -> &Segmentation {
-        &self.policy
+        self.more.as_ref().map_or(&WHOLE, |more| &more.policy)
     }
 
     /// The size of the next read when `available` bytes (> 0) are waiting:
     /// between 1 and `available`.
+    // Always inlined: SimNet cuts every arrival's read here. A seeded policy draws
+    // exactly what `random_range(1..=max)` draws (see `one_to`).
+    #[inline(always)]
     pub fn next_read(&mut self, available: usize) -> usize {
-        let want = match &self.policy {
-            Segmentation::Whole => available,
-            Segmentation::Fixed(n) => *n,
-            Segmentation::Seeded { max, .. } => self
-                .rng
-                .as_mut()
-                .expect("a seeded policy has its generator")
-                .random_range(1..=(*max).max(1)),
-            Segmentation::Cuts(cuts) if cuts.is_empty() => available,
-            Segmentation::Cuts(cuts) => {
-                let cut = cuts[self.next_cut % cuts.len()];
-                self.next_cut += 1;
-                cut
-            }
+        let want = match self.cut {
+            Cut::Whole => available,
+            Cut::Fixed(n) => n,
+            Cut::Seeded(max) => one_to(
+                (self.more.as_mut().and_then(|more| more.rng.as_mut()))
+                    .expect("a seeded policy has its generator"),
+                max,
+            ),
+            Cut::Cuts => self.next_cut(available),
         };
         want.clamp(1, available.max(1))
+    }
+
+    /// The next of a [`Segmentation::Cuts`] policy's sizes.
+    #[cold]
+    fn next_cut(&mut self, available: usize) -> usize {
+        let Some(more) = &mut self.more else {
+            return available;
+        };
+        let Segmentation::Cuts(cuts) = &more.policy else {
+            return available;
+        };
+        if cuts.is_empty() {
+            return available;
+        }
+        let cut = cuts[more.next_cut % cuts.len()];
+        more.next_cut += 1;
+        cut
     }
 
     /// Splits `data` into reads.
@@ -91,9 +148,88 @@ impl Segmenter {
     }
 }
 
+/// `rng.random_range(1..=max)` (`max` ≥ 1) as rand 0.9 draws a `usize`: a `u32` range
+/// by Canon's method on `u32` draws while `max` fits 32 bits, on `u64` draws past that
+/// (the high word of one draw times the range, and a second draw only when the first's
+/// low word falls in the last partial interval), written out so a read's cut inlines.
+/// The test `a_seeded_cut_draws_what_random_range_draws_from_the_same_stream` holds it
+/// to rand's.
+#[inline(always)]
+fn one_to(rng: &mut ChaCha8Rng, max: usize) -> usize {
+    use rand::RngCore;
+    if let Ok(range) = u32::try_from(max) {
+        let wide = u64::from(rng.next_u32()) * u64::from(range);
+        let (mut result, low) = ((wide >> 32) as u32, wide as u32);
+        if low > range.wrapping_neg() {
+            let extra = ((u64::from(rng.next_u32()) * u64::from(range)) >> 32) as u32;
+            result += u32::from(low.checked_add(extra).is_none());
+        }
+        return 1 + result as usize;
+    }
+    let range = max as u64;
+    let wide = u128::from(rng.next_u64()) * u128::from(range);
+    let (mut result, low) = ((wide >> 64) as u64, wide as u64);
+    if low > range.wrapping_neg() {
+        let extra = ((u128::from(rng.next_u64()) * u128::from(range)) >> 64) as u64;
+        result += u64::from(low.checked_add(extra).is_none());
+    }
+    1 + result as usize
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::Rng;
+
+    #[test]
+    fn a_seeded_cut_draws_what_random_range_draws_from_the_same_stream() {
+        // Small ranges, ranges whose last partial interval is large (the second draw
+        // half the time), and ranges past 32 bits.
+        let maxes = [
+            1,
+            2,
+            3,
+            7,
+            1 << 20,
+            u32::MAX as usize / 3 * 2,
+            u32::MAX as usize - 1,
+            u32::MAX as usize,
+            u32::MAX as usize + 1,
+            usize::MAX / 3 * 2,
+            usize::MAX,
+        ];
+        for max in maxes {
+            let mut a = ChaCha8Rng::seed_from_u64(5);
+            let mut b = ChaCha8Rng::seed_from_u64(5);
+            for _ in 0..2_000 {
+                assert_eq!(one_to(&mut a, max), b.random_range(1..=max), "max {max}");
+            }
+            assert_eq!(a.random::<u64>(), b.random::<u64>(), "as many draws: {max}");
+        }
+    }
+
+    #[test]
+    fn a_segmenter_keeps_its_policy() {
+        for policy in [
+            Segmentation::Whole,
+            Segmentation::Fixed(3),
+            Segmentation::Seeded { seed: 2, max: 9 },
+            Segmentation::Cuts(vec![1, 4]),
+        ] {
+            assert_eq!(Segmenter::new(policy.clone()).policy(), &policy);
+        }
+    }
+
+    #[test]
+    fn cuts_repeat_in_turn_and_are_clamped_to_what_is_there() {
+        let mut s = Segmenter::new(Segmentation::Cuts(vec![2, 0, 5]));
+        let sizes: Vec<usize> = [10, 10, 10, 3, 10].map(|n| s.next_read(n)).to_vec();
+        assert_eq!(sizes, [2, 1, 5, 2, 1]);
+        let mut empty = Segmenter::new(Segmentation::Cuts(Vec::new()));
+        assert_eq!(empty.next_read(4), 4);
+        assert_eq!(Segmenter::new(Segmentation::Fixed(0)).next_read(4), 1);
+        assert_eq!(Segmenter::new(Segmentation::Whole).next_read(0), 1);
+    }
 
     #[test]
     fn every_policy_preserves_the_bytes() {

@@ -71,6 +71,8 @@ impl Transcript {
     }
 
     /// Appends an event.
+    // Always inlined: SimNet records every read, and the event is then built in place.
+    #[inline(always)]
     pub fn record(&mut self, at: Instant, who: impl Into<Arc<str>>, what: EventKind) {
         self.events.push(Event {
             at,

@@ -66,6 +66,8 @@ impl Payload {
     #[inline]
     pub(crate) fn to_bytes(&self, arena: &mut PacketArena) -> Bytes {
         match self {
+            // The commonest read of request-answer traffic, straight to its static byte.
+            Self::Inline { len: 1, bytes } => PacketArena::one_byte(bytes[0]),
             Self::Inline { .. } => arena.bytes_of(self),
             Self::Shared(bytes) => bytes.clone(),
         }
@@ -184,10 +186,16 @@ impl PacketArena {
     #[inline]
     pub(crate) fn bytes_of(&mut self, data: &[u8]) -> Bytes {
         if let &[byte] = data {
-            let i = usize::from(byte);
-            return Bytes::from_static(&EVERY_BYTE[i..=i]);
+            return Self::one_byte(byte);
         }
         self.copy_to_block(data)
+    }
+
+    /// `[byte]` as shared bytes: a static slice.
+    #[inline]
+    fn one_byte(byte: u8) -> Bytes {
+        let i = usize::from(byte);
+        Bytes::from_static(&EVERY_BYTE[i..=i])
     }
 
     #[cold]

@@ -1,6 +1,7 @@
 //! Tests of the connection ends' queues and buffers.
 
 use super::*;
+use crate::host::ConnId;
 
 #[test]
 fn frame_counter_counts_whole_netstrings_across_chunks() {
@@ -90,4 +91,39 @@ fn frame_counter_stops_at_garbage() {
     let mut counter = FrameCounter::default();
     counter.feed(b"1:a,x:b,1:c,");
     assert_eq!(counter.frames, 1);
+}
+
+#[test]
+fn what_a_packet_touches_of_a_connection_shares_the_lines_the_layout_says() {
+    use std::mem::{align_of, offset_of, size_of};
+    // The line of each of a field's bytes, from its first to its last.
+    let lines = |offset: usize, size: usize| (offset / 64, (offset + size - 1) / 64);
+    assert_eq!(align_of::<Conn>(), 64);
+    assert_eq!(align_of::<End>(), 64);
+    assert_eq!(lines(offset_of!(Conn, packets), 4), (0, 0));
+    assert_eq!(lines(offset_of!(Conn, hosts), 8), (0, 0));
+    assert_eq!(lines(offset_of!(Conn, sent_by), 32), (0, 0));
+    assert_eq!(offset_of!(Conn, ends), 64);
+    for (offset, size, line) in [
+        (offset_of!(End, phase), 8, 0),
+        (offset_of!(End, in_flight), 8, 0),
+        (offset_of!(End, recv_buf), size_of::<RecvBuffer>(), 0),
+        (offset_of!(End, send_buf), size_of::<VecDeque<u8>>(), 0),
+        (offset_of!(End, read_state), 8, 1),
+        (offset_of!(End, host), 8, 1),
+        (offset_of!(End, last_arrival), 8, 1),
+        (offset_of!(End, stall), 8, 1),
+        (offset_of!(End, bytes_delivered), 8, 1),
+        (offset_of!(End, frames), size_of::<FrameCounter>(), 1),
+        // The oldest packet, and the first word of the second.
+        (offset_of!(End, wire), size_of::<Option<Packet>>() + 8, 2),
+        (offset_of!(End, conn), size_of::<Option<ConnId>>(), 3),
+        (offset_of!(End, reads), size_of::<Segmenter>(), 3),
+    ] {
+        assert_eq!(
+            lines(offset, size),
+            (line, line),
+            "at {offset}, {size} bytes"
+        );
+    }
 }
