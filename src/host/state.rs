@@ -189,7 +189,7 @@ pub(crate) struct ConnList {
 
 impl ConnList {
     #[inline]
-    fn push(&mut self, conn: ConnId) {
+    pub(crate) fn push(&mut self, conn: ConnId) {
         if self.first.is_none() {
             self.first = Some(conn);
         } else {
