@@ -555,7 +555,7 @@ impl ConnPoll {
     fn of(t: &TransportState) -> Self {
         Self {
             moved: 0,
-            left: t.pending().len(),
+            left: t.pending_len(),
             close: t.close_action(),
             reading_paused: t.reading_paused(),
             accepts_data: t.accepts_data(),

@@ -211,25 +211,44 @@ impl ConnList {
 /// ring, as ids are touched mostly in rising order and the set is small (for a client,
 /// one connection). The common insert is a store or a push and taking the lowest a
 /// load or a pop, and neither allocates once the ring has grown.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct ConnSet {
-    /// The lowest id; `None` only if the set is empty.
-    first: Option<ConnId>,
+    /// The lowest id; [`NO_CONN`] only if the set is empty. A plain id rather than an
+    /// `Option` so that the test every read makes ([`is_empty_or_only`]) is two
+    /// comparisons of one word.
+    ///
+    /// [`is_empty_or_only`]: Self::is_empty_or_only
+    first: ConnId,
     /// The others, ascending.
     rest: VecDeque<ConnId>,
+}
+
+/// The id no connection has: a host hands its ids out counting up from 0.
+const NO_CONN: ConnId = ConnId(u64::MAX);
+
+impl Default for ConnSet {
+    fn default() -> Self {
+        Self {
+            first: NO_CONN,
+            rest: VecDeque::new(),
+        }
+    }
 }
 
 impl ConnSet {
     #[inline]
     pub(crate) fn insert(&mut self, conn: ConnId) {
-        match self.first {
-            None => self.first = Some(conn),
-            Some(first) if first == conn => {}
-            Some(first) if conn < first => {
-                self.rest.push_front(first);
-                self.first = Some(conn);
-            }
-            Some(_) => self.insert_rest(conn),
+        debug_assert_ne!(conn, NO_CONN, "not a connection's id");
+        if self.first == conn {
+            return;
+        }
+        if self.first == NO_CONN {
+            self.first = conn;
+        } else if conn < self.first {
+            self.rest.push_front(self.first);
+            self.first = conn;
+        } else {
+            self.insert_rest(conn);
         }
     }
 
@@ -249,26 +268,40 @@ impl ConnSet {
     /// Whether nothing but `conn` (if anything) is in the set.
     #[inline]
     pub(crate) fn is_empty_or_only(&self, conn: ConnId) -> bool {
-        self.first.is_none_or(|first| first == conn) && self.rest.is_empty()
+        (self.first == conn || self.first == NO_CONN) && self.rest.is_empty()
     }
 
     /// Whether `conn` is in the set and nothing else is.
     #[inline]
     pub(crate) fn is_only(&self, conn: ConnId) -> bool {
-        self.first == Some(conn) && self.rest.is_empty()
+        self.first == conn && self.rest.is_empty()
     }
 
     #[inline]
     pub(crate) fn pop_first(&mut self) -> Option<ConnId> {
-        let first = self.first.take()?;
-        if !self.rest.is_empty() {
-            self.first = self.rest.pop_front();
+        if self.first == NO_CONN {
+            return None;
         }
+        let first = self.first;
+        // The test first: most sets hold one id, and the pop stays out of the way.
+        self.first = if self.rest.is_empty() {
+            NO_CONN
+        } else {
+            self.rest.pop_front().expect("not empty")
+        };
         Some(first)
     }
 
+    /// Empties a set that holds at most one id (as
+    /// [`is_empty_or_only`](Self::is_empty_or_only) has just said).
+    #[inline]
+    pub(crate) fn clear_one(&mut self) {
+        debug_assert!(self.rest.is_empty());
+        self.first = NO_CONN;
+    }
+
     pub(crate) fn remove(&mut self, conn: &ConnId) {
-        if self.first == Some(*conn) {
+        if self.first == *conn {
             self.pop_first();
         } else if let Ok(at) = self.rest.binary_search(conn) {
             self.rest.remove(at);
@@ -277,7 +310,8 @@ impl ConnSet {
 
     #[cfg(test)]
     pub(crate) fn iter(&self) -> impl Iterator<Item = &ConnId> {
-        self.first.iter().chain(self.rest.iter())
+        let first = (self.first != NO_CONN).then_some(&self.first);
+        first.into_iter().chain(self.rest.iter())
     }
 }
 
@@ -290,6 +324,13 @@ mod tests {
     use crate::host::{ConnectError, Host, HostContext, ListenerId, Node, Program};
     use crate::time::Instant;
     use crate::transport::{Disconnect, ipv4};
+
+    #[test]
+    fn a_connections_flag_and_hot_transport_fields_share_its_first_cache_line() {
+        let start = std::mem::offset_of!(HostConn, transport);
+        assert!(start + TransportState::HOT_BYTES <= 64);
+        assert_eq!(std::mem::align_of::<HostConn>(), 64);
+    }
 
     #[test]
     fn conn_set_keeps_ids_once_and_lowest_first() {
@@ -309,6 +350,17 @@ mod tests {
             .map(|c| c.0)
             .collect();
         assert_eq!(ids, [2, 5, 9]);
+        assert_eq!(set.pop_first(), None);
+        assert!(set.is_empty_or_only(ConnId(4)) && !set.is_only(ConnId(4)));
+        set.insert(ConnId(4));
+        assert!(set.is_empty_or_only(ConnId(4)) && set.is_only(ConnId(4)));
+        assert!(!set.is_empty_or_only(ConnId(3)));
+        set.insert(ConnId(6));
+        assert!(!set.is_empty_or_only(ConnId(4)) && !set.is_only(ConnId(4)));
+        set.remove(&ConnId(4));
+        assert_eq!(set.iter().collect::<Vec<_>>(), [&ConnId(6)]);
+        set.clear_one();
+        assert_eq!(set.pop_first(), None);
     }
 
     /// A push producer on every connection; data on one fills the other's queue past

@@ -194,7 +194,7 @@ fn take_answer(
     }
     // Quiet: the driver takes the connection now, as if `poll_dirty` had reported it,
     // and polls it as `poll_conn` would.
-    dirty.pop_first();
+    dirty.clear_one();
     let pending = t.pending();
     let moved = room.min(pending.len());
     if moved > 0 {
