@@ -14,6 +14,8 @@ use crate::time::Instant;
 use crate::transport::{CloseAction, Disconnect, TransportState};
 
 mod answer;
+#[cfg(test)]
+mod layout_tests;
 
 /// What a driver needs from a host, without knowing its program's type (so one network
 /// can hold hosts running different programs).
@@ -225,8 +227,9 @@ pub struct ConnPoll {
 /// A program with its clock and connections: the part of a host that every driver
 /// shares. Drivers use it through [`Node`].
 // The state's hot fields come last and the clock's first (`repr(C)` keeps this order),
-// so that what every event reads of a host shares a few cache lines.
-#[repr(C)]
+// so that what every event reads of a host shares two cache lines, which start where
+// a line does (the alignment, and `HostState`'s padding).
+#[repr(C, align(64))]
 pub struct Host<P: Program> {
     state: HostState,
     clock: ManualClock<P::Timer>,
@@ -246,7 +249,7 @@ impl<P: Program> Host<P> {
     /// A host whose program draws from `rng` instead of [`HostRng::default`].
     pub fn with_rng(program: P, rng: HostRng) -> Self {
         let mut host = Self::new(program);
-        host.state.rng = rng;
+        *host.state.rng = rng;
         host
     }
 
@@ -323,7 +326,7 @@ impl<P: Program> Host<P> {
 
 impl<P: Program + 'static> Node for Host<P> {
     fn set_rng(&mut self, rng: HostRng) {
-        self.state.rng = rng;
+        *self.state.rng = rng;
     }
 
     fn start(&mut self, now: Instant) {
@@ -424,13 +427,14 @@ impl<P: Program + 'static> Node for Host<P> {
             return (self.state.transport(conn)).map_or_else(ConnPoll::default, ConnPoll::of);
         }
         let _span = conn_span(conn);
-        let timers = self.clock.known_deadline();
+        let timers = self.clock.timers_stamp();
         self.call(now, |p, cx| p.data_received(cx, conn, data));
         let poll = (self.state.transport(conn)).map_or_else(ConnPoll::default, ConnPoll::of);
         ConnPoll {
             ran_program: true,
             quiet: self.state.commands.is_empty() && self.state.dirty.is_only(conn),
-            timers_unchanged: timers.is_some() && self.clock.known_deadline() == timers,
+            timers_unchanged: timers != ManualClock::<P::Timer>::UNKNOWN_STAMP
+                && self.clock.timers_stamp() == timers,
             ..poll
         }
     }

@@ -41,7 +41,7 @@ impl<P: Program + 'static> Host<P> {
         // another connection too, or owes a notice (`answer_after_notices`).
         debug_assert!(!entry.in_call, "no callback is running");
         entry.in_call = true;
-        let timers = self.clock.known_deadline();
+        let timers = self.clock.timers_stamp();
         self.clock.set_now(now);
         let cx = &mut HostContext {
             clock: &mut self.clock,
@@ -50,7 +50,7 @@ impl<P: Program + 'static> Host<P> {
         self.program.data_received(cx, conn, data);
 
         let state = &mut self.state;
-        if state.in_call.first.is_some() {
+        if state.touched_any() {
             // Another connection touched: its notices, and this one's, first.
             return self.answer_after_notices(now, conn, room, out, timers);
         }
@@ -114,9 +114,9 @@ impl<P: Program + 'static> Host<P> {
         conn: ConnId,
         room: usize,
         out: &mut VecDeque<u8>,
-        timers: Option<Option<Instant>>,
+        timers: u64,
     ) -> ConnPoll {
-        self.state.in_call.push(conn);
+        self.state.list_in_call(conn);
         self.deliver_notices();
         let timers_unchanged = timers_unchanged(&self.clock, timers);
         let state = &mut self.state;
@@ -164,10 +164,10 @@ impl<P: Program + 'static> Host<P> {
     }
 }
 
-/// Whether the clock's known deadline is `before`, and was known.
+/// Whether the clock's known deadline is the one stamped `before`, and was known.
 #[inline(always)]
-fn timers_unchanged<T>(clock: &ManualClock<T>, before: Option<Option<Instant>>) -> bool {
-    before.is_some() && clock.known_deadline() == before
+fn timers_unchanged<T>(clock: &ManualClock<T>, before: u64) -> bool {
+    before != ManualClock::<T>::UNKNOWN_STAMP && clock.timers_stamp() == before
 }
 
 /// After a delivery that ran program code on `t`'s connection and left no notice
