@@ -242,6 +242,31 @@ impl TransportState {
         }
     }
 
+    /// Moves up to `room` pending bytes to the end of `out`, as
+    /// [`pending`](Self::pending) then [`consume`](Self::consume) would; returns how
+    /// many. A lone inline byte (ping-pong's) takes the shortest way.
+    #[inline(always)]
+    pub(crate) fn move_pending(&mut self, room: usize, out: &mut VecDeque<u8>) -> usize {
+        if self.small_len == 1 && room > 0 {
+            out.push_back(self.small[0]);
+            self.small_len = 0;
+            self.sent_total += 1;
+            self.drained();
+            return 1;
+        }
+        let pending = self.pending();
+        let moved = room.min(pending.len());
+        if moved == 0 {
+            return 0;
+        }
+        match &pending[..moved] {
+            &[byte] => out.push_back(byte),
+            bytes => extend(out, bytes),
+        }
+        self.consume(moved);
+        moved
+    }
+
     /// [`consume`](Self::consume) of bytes in `small`.
     #[inline(always)]
     fn consume_small(&mut self, n: usize) {
@@ -596,6 +621,14 @@ impl Transport for TransportState {
     fn bytes_sent(&self) -> u64 {
         self.sent_total
     }
+}
+
+/// Appends `bytes` to `out`: the general case of a move, kept out of line so that
+/// the one-byte case stays small.
+#[cold]
+#[inline(never)]
+fn extend(out: &mut VecDeque<u8>, bytes: &[u8]) {
+    out.extend(bytes);
 }
 
 /// `a.b.c.d:port` without the ceremony.

@@ -406,16 +406,10 @@ impl<P: Program + 'static> Node for Host<P> {
         let Some(t) = self.state.transport_mut(conn) else {
             return ConnPoll::default();
         };
-        let pending = t.pending();
-        let moved = room.min(pending.len());
+        let moved = t.move_pending(room, out);
         if moved == 0 {
             return ConnPoll::of(t);
         }
-        match &pending[..moved] {
-            &[byte] => out.push_back(byte),
-            bytes => extend(out, bytes),
-        }
-        t.consume(moved);
         if t.has_notices() {
             return self.deliver_drain_notices(now, conn, moved);
         }
@@ -544,13 +538,6 @@ fn span_wanted() -> bool {
 #[inline(never)]
 fn enter_conn_span(conn: ConnId) -> Option<tracing::span::EnteredSpan> {
     Some(tracing::debug_span!("conn", id = %conn).entered())
-}
-
-/// Appends `bytes` to `out`: the general case of a poll, kept out of line so that
-/// the one-byte case stays small.
-#[inline(never)]
-fn extend(out: &mut VecDeque<u8>, bytes: &[u8]) {
-    out.extend(bytes);
 }
 
 impl ConnPoll {

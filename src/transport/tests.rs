@@ -216,3 +216,27 @@ fn pending_bytes_agree_with_a_plain_queue_under_random_use() {
         assert_eq!(t.bytes_sent(), sent);
     }
 }
+
+#[test]
+fn move_pending_moves_what_fits_and_consumes_it() {
+    use std::collections::VecDeque;
+    let mut t = state();
+    let mut out = VecDeque::from([b'>']);
+    t.write(b"*");
+    assert_eq!(t.move_pending(0, &mut out), 0, "no room");
+    assert_eq!(t.move_pending(5, &mut out), 1, "the lone inline byte");
+    assert_eq!(t.move_pending(5, &mut out), 0, "nothing left");
+    t.write(b"abc");
+    assert_eq!(t.move_pending(2, &mut out), 2);
+    t.write(&[b'.'; 20]);
+    assert_eq!(t.move_pending(usize::MAX, &mut out), 21);
+    let want: Vec<u8> = [&b">*ab"[..], b"c", &[b'.'; 20]].concat();
+    assert_eq!(out, want);
+    assert_eq!((t.pending(), t.bytes_sent()), (&b""[..], 24));
+    // A pull producer hears of the drain, however it came.
+    t.register_producer(ProducerKind::Pull).unwrap();
+    assert_eq!(t.take_notice(), Some(Notice::ResumeProducing));
+    t.write(b"x");
+    assert_eq!(t.move_pending(1, &mut out), 1);
+    assert_eq!(t.take_notice(), Some(Notice::ResumeProducing));
+}

@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 
-use super::{ConnPoll, Host, Node, extend, span_wanted};
+use super::{ConnPoll, Host, Node, span_wanted};
 use crate::clock::ManualClock;
 use crate::host::state::ConnSet;
 use crate::host::{ConnId, HostContext, Program};
@@ -195,17 +195,9 @@ fn take_answer(
     // Quiet: the driver takes the connection now, as if `poll_dirty` had reported it,
     // and polls it as `poll_conn` would.
     dirty.clear_one();
-    let pending = t.pending();
-    let moved = room.min(pending.len());
-    if moved > 0 {
-        match &pending[..moved] {
-            &[byte] => out.push_back(byte),
-            bytes => extend(out, bytes),
-        }
-        t.consume(moved);
-        if t.has_notices() {
-            return Err(moved);
-        }
+    let moved = t.move_pending(room, out);
+    if moved > 0 && t.has_notices() {
+        return Err(moved);
     }
     Ok(ConnPoll {
         quiet: true,
