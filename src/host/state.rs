@@ -301,6 +301,12 @@ impl ConnSet {
         }
     }
 
+    /// Whether the set is empty.
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.first == NO_CONN
+    }
+
     /// Whether nothing but `conn` (if anything) is in the set.
     #[inline]
     pub(crate) fn is_empty_or_only(&self, conn: ConnId) -> bool {
@@ -387,8 +393,10 @@ mod tests {
             .collect();
         assert_eq!(ids, [2, 5, 9]);
         assert_eq!(set.pop_first(), None);
+        assert!(set.is_empty());
         assert!(set.is_empty_or_only(ConnId(4)) && !set.is_only(ConnId(4)));
         set.insert(ConnId(4));
+        assert!(!set.is_empty());
         assert!(set.is_empty_or_only(ConnId(4)) && set.is_only(ConnId(4)));
         assert!(!set.is_empty_or_only(ConnId(3)));
         set.insert(ConnId(6));

@@ -41,6 +41,9 @@ impl<P: Program + 'static> Host<P> {
         // another connection too, or owes a notice (`answer_after_notices`).
         debug_assert!(!entry.in_call, "no callback is running");
         entry.in_call = true;
+        // Nothing dirty now, and then no other connection touched: nothing but `conn`
+        // can be dirty after the callback (only a touch marks a connection dirty).
+        let was_clean = self.state.dirty.is_empty();
         let timers = self.clock.timers_stamp();
         self.clock.set_now(now);
         let cx = &mut HostContext {
@@ -67,7 +70,7 @@ impl<P: Program + 'static> Host<P> {
         }
         entry.in_call = false;
         let timers_unchanged = timers_unchanged(&self.clock, timers);
-        let quiet = state.commands.is_empty();
+        let quiet = state.commands.is_empty() && (was_clean || state.dirty.is_empty_or_only(conn));
         let taken = take_answer(
             &mut entry.transport,
             &mut state.dirty,
@@ -127,7 +130,7 @@ impl<P: Program + 'static> Host<P> {
                 ..ConnPoll::default()
             };
         };
-        let quiet = state.commands.is_empty();
+        let quiet = state.commands.is_empty() && state.dirty.is_empty_or_only(conn);
         let taken = take_answer(
             &mut entry.transport,
             &mut state.dirty,
@@ -171,20 +174,21 @@ fn timers_unchanged<T>(clock: &ManualClock<T>, before: u64) -> bool {
 }
 
 /// After a delivery that ran program code on `t`'s connection and left no notice
-/// owed: the poll to return, with `conn` on the dirty set, if the host is not quiet
-/// (`commands_empty` false, or a connection other than `conn` touched); else, quiet,
-/// `conn` off the dirty set and up to `room` of its pending bytes moved into `out`. `Err(moved)` if moving them
-/// left a notice owed (a producer to resume), which the caller delivers.
+/// owed: the poll to return, with `conn` on the dirty set, if the host is not `quiet`
+/// (a command issued, or a connection other than `conn` dirty); else `conn` off the
+/// dirty set (which holds nothing else) and up to `room` of its pending bytes moved
+/// into `out`. `Err(moved)` if moving them left a notice owed (a producer to
+/// resume), which the caller delivers.
 #[inline(always)]
 fn take_answer(
     t: &mut TransportState,
     dirty: &mut ConnSet,
-    commands_empty: bool,
+    quiet: bool,
     conn: ConnId,
     room: usize,
     out: &mut VecDeque<u8>,
 ) -> Result<ConnPoll, usize> {
-    if !(commands_empty && dirty.is_empty_or_only(conn)) {
+    if !quiet {
         dirty.insert(conn);
         return Ok(ConnPoll {
             ran_program: true,
@@ -365,6 +369,19 @@ mod tests {
         assert!(out.is_empty());
         assert_eq!(dirty(&mut host), [ConnId(0), ConnId(1)]);
         assert_eq!(host.pending(ConnId(0)), b"+");
+    }
+
+    #[test]
+    fn a_read_while_another_connection_is_dirty_is_not_quiet() {
+        let _one_pass = one_pass();
+        let mut host = host(Also::Nothing);
+        // c1 written to by a call the driver has not looked at yet.
+        host.call(Instant::ZERO, |_, cx| cx.write(ConnId(1), b"+"));
+        let mut out = VecDeque::new();
+        let poll = host.deliver_data_and_poll(Instant::ZERO, ConnId(0), b"x", 10, &mut out);
+        assert!(!poll.quiet && poll.ran_program);
+        assert!(out.is_empty());
+        assert_eq!(dirty(&mut host), [ConnId(0), ConnId(1)]);
     }
 
     #[test]
