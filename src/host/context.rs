@@ -293,7 +293,7 @@ impl<T> HostContext<'_, T> {
     /// }
     /// ```
     pub fn rng(&mut self) -> &mut HostRng {
-        &mut *self.state.rng
+        &mut self.state.rng
     }
 }
 

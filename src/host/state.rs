@@ -371,7 +371,7 @@ mod tests {
     fn a_connections_flag_and_hot_transport_fields_share_its_first_cache_line() {
         let start = std::mem::offset_of!(HostConn, transport);
         assert!(start + TransportState::HOT_BYTES <= 64);
-        assert_eq!(std::mem::align_of::<HostConn>(), 64);
+        assert_eq!(align_of::<HostConn>(), 64);
     }
 
     #[test]

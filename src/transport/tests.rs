@@ -117,15 +117,6 @@ fn half_close_drops_later_writes_but_keeps_reading() {
 }
 
 #[test]
-fn the_hot_fields_fit_beside_a_word_in_one_cache_line() {
-    assert!(
-        TransportState::HOT_BYTES <= 56,
-        "{}",
-        TransportState::HOT_BYTES
-    );
-}
-
-#[test]
 fn a_few_bytes_stay_inline_and_later_writes_follow_them_in_order() {
     let mut t = state();
     t.write(b"ab");
