@@ -105,10 +105,14 @@ struct Registered {
 /// [`close_action`](Self::close_action) when to close, delivers [`Notice`]s from
 /// [`take_notice`](Self::take_notice), and finally calls [`close`](Self::close).
 // The fields a driver and a writing protocol touch on every event come first and
-// fit one cache line (`repr(C)` keeps them there): with thousands of connections,
-// each event's connection is a cache miss, and one is better than three.
+// fit the 56 bytes a host's connection slot has for them in its first cache line
+// (`repr(C)` keeps them there; see `HOT_BYTES`): with thousands of connections,
+// each event's connection is a cache miss, and one is better than three. A few bytes written at a time (ping-pong,
+// heartbeats) stay in `small`, in that line, rather than in the queue's buffer, which
+// would be another miss.
 #[repr(C)]
 pub struct TransportState {
+    /// The pending bytes, unless they are in `small`.
     queue: Vec<u8>,
     /// Bytes at the front of `queue` already handed to the network.
     sent: usize,
@@ -123,22 +127,29 @@ pub struct TransportState {
     /// Cached `!closed && !aborted && !disconnecting` ([`accepts_data`](Self::accepts_data)):
     /// checked on every read.
     accepting: bool,
-    closed: bool,
-    aborted: bool,
-    disconnecting: bool,
     reading_paused: bool,
-    write_side: WriteSide,
     /// `!notices.is_empty()`, kept beside the other hot fields.
     owed: bool,
     /// Cached `!closed && (aborted || disconnecting || write_side == ShutdownRequested)`:
     /// whether [`close_action`](Self::close_action) can be anything but `None`, which a
     /// driver asks after every event.
     close_asked: bool,
+    /// How many of `small`'s bytes are pending. Only while `queue` is empty: the
+    /// pending bytes are in one place or the other, never both.
+    small_len: u8,
+    small: [u8; SMALL],
+    closed: bool,
+    aborted: bool,
+    disconnecting: bool,
+    write_side: WriteSide,
     high_water: usize,
     host: SocketAddr,
     peer: SocketAddr,
     notices: VecDeque<Notice>,
 }
+
+/// Most pending bytes kept in [`TransportState`]'s own cache line.
+const SMALL: usize = 7;
 
 impl fmt::Debug for TransportState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -160,6 +171,8 @@ impl TransportState {
             peer,
             queue: Vec::new(),
             sent: 0,
+            small_len: 0,
+            small: [0; SMALL],
             sent_total: 0,
             high_water: HIGH_WATER_MARK,
             producer: None,
@@ -183,62 +196,11 @@ impl TransportState {
         self.high_water = bytes;
     }
 
-    /// Bytes written but not yet handed to the network.
-    #[inline]
-    pub fn pending(&self) -> &[u8] {
-        &self.queue[self.sent..]
-    }
-
-    /// Marks the first `n` pending bytes as handed to the network. When the queue
-    /// empties, a paused push producer (or any pull producer) is resumed.
-    ///
-    /// # Panics
-    /// If `n` is more than is pending (a driver bug).
-    #[inline(always)]
-    pub fn consume(&mut self, n: usize) {
-        self.sent_total += n as u64;
-        if self.sent + n == self.queue.len() {
-            self.queue.clear();
-            self.sent = 0;
-            self.drained();
-        } else {
-            self.consume_part(n);
-        }
-    }
-
-    fn consume_part(&mut self, n: usize) {
-        assert!(n <= self.pending().len(), "consumed more than was pending");
-        self.sent += n;
-        if self.sent > 64 * 1024 && self.sent * 2 > self.queue.len() {
-            // Keep a slow consumer's queue from growing without bound at the front.
-            self.queue.drain(..self.sent);
-            self.sent = 0;
-        }
-    }
-
-    /// Moves every pending byte into `out` (which should be empty; its allocation is
-    /// reused), as [`consume`](Self::consume) of everything would. Returns whether
-    /// anything was pending.
-    #[inline(always)]
-    pub fn take_pending(&mut self, out: &mut Vec<u8>) -> bool {
-        out.clear();
-        if self.queue.is_empty() {
-            return false;
-        }
-        if self.sent == 0 {
-            std::mem::swap(&mut self.queue, out);
-        } else {
-            out.extend_from_slice(&self.queue[self.sent..]);
-            self.queue.clear();
-            self.sent = 0;
-            if out.is_empty() {
-                return false;
-            }
-        }
-        self.sent_total += out.len() as u64;
-        self.drained();
-        true
-    }
+    /// The bytes of a `TransportState`, from its start, that a driver and a writing
+    /// protocol touch on every event: no more than fit one cache line beside a word
+    /// of a host's own.
+    #[cfg(test)]
+    pub(crate) const HOT_BYTES: usize = std::mem::offset_of!(Self, small) + SMALL;
 
     /// The close the driver should carry out now, if any.
     #[inline]
@@ -264,7 +226,7 @@ impl TransportState {
         if self.aborted {
             return Some(CloseAction::Abort);
         }
-        if !self.pending().is_empty() || self.producer.is_some() {
+        if self.pending_len() > 0 || self.producer.is_some() {
             return None;
         }
         if self.disconnecting {
@@ -332,6 +294,7 @@ impl TransportState {
         self.set_writable(false);
         self.queue.clear();
         self.sent = 0;
+        self.small_len = 0;
         if self.producer.take().is_some() {
             self.owe(Notice::StopProducing);
         }
@@ -401,15 +364,22 @@ impl TransportState {
 impl Consumer for TransportState {
     #[inline]
     fn write(&mut self, data: &[u8]) {
-        // One byte into room the queue already has and no producer to watch (ping-pong,
-        // heartbeats): a path with no call on it saves no registers.
+        // One byte, no producer to watch (ping-pong, heartbeats), and room for it in
+        // `small` or in the queue: a path with no call on it saves no registers.
         debug_assert_eq!(self.plain_writes, self.writable && self.producer.is_none());
         if let [byte] = data
             && self.plain_writes
-            && self.queue.len() < self.queue.capacity()
         {
-            self.queue.push(*byte);
-            return;
+            let held = usize::from(self.small_len);
+            if self.queue.is_empty() && held < SMALL {
+                self.small[held] = *byte;
+                self.small_len += 1;
+                return;
+            }
+            if !self.queue.is_empty() && self.queue.len() < self.queue.capacity() {
+                self.queue.push(*byte);
+                return;
+            }
         }
         self.write_queued(data);
     }
@@ -453,6 +423,15 @@ impl TransportState {
         if !self.writable || data.is_empty() {
             return;
         }
+        let held = usize::from(self.small_len);
+        if self.plain_writes && self.queue.is_empty() && data.len() <= SMALL - held {
+            self.small[held..held + data.len()].copy_from_slice(data);
+            self.small_len += data.len() as u8;
+            return;
+        }
+        if held > 0 {
+            self.spill_small();
+        }
         self.queue.extend_from_slice(data);
         if let Some(producer) = &mut self.producer
             && producer.kind == ProducerKind::Push
@@ -482,6 +461,7 @@ impl Transport for TransportState {
             self.set_writable(false);
             self.queue.clear();
             self.sent = 0;
+            self.small_len = 0;
         }
     }
 
@@ -519,5 +499,6 @@ pub const fn ipv4(a: u8, b: u8, c: u8, d: u8, port: u16) -> SocketAddr {
     SocketAddr::V4(std::net::SocketAddrV4::new(Ipv4Addr::new(a, b, c, d), port))
 }
 
+mod pending;
 #[cfg(test)]
 mod tests;

@@ -12,6 +12,10 @@ use crate::time::Instant;
 const MOVED: u64 = 1 << 63;
 /// The serial and place of an empty slot: never issued, never matched.
 const VACANT: u64 = u64::MAX;
+/// [`ManualClock`]'s cached next deadline when it is not known.
+const UNKNOWN: u64 = u64::MAX;
+/// [`ManualClock`]'s cached next deadline when nothing is pending.
+const NOTHING: u64 = u64::MAX - 1;
 
 struct Slot<T> {
     /// Serial number of the pending call in this slot, or [`VACANT`].
@@ -52,8 +56,11 @@ pub struct ManualClock<T> {
     now: Instant,
     pending: usize,
     /// The earliest pending deadline, while no call has been scheduled, moved, run or
-    /// cancelled since it was found: drivers ask after every event.
-    next_known: Option<u64>,
+    /// cancelled since it was found (drivers ask after every event); [`NOTHING`] while
+    /// nothing is pending, [`UNKNOWN`] if not known. One word rather than an `Option`,
+    /// so that the three fields take 24 bytes and [`timers_stamp`](Self::timers_stamp)
+    /// is a load: a call due at either marker's nanosecond is merely never cached.
+    next_known: u64,
     queue: TimerQueue,
     slots: Vec<Slot<T>>,
     vacant: Vec<u32>,
@@ -95,9 +102,13 @@ impl<T> ManualClock<T> {
             next_last: PLACE_LIMIT / 2,
             outcomes: Outcomes::default(),
             pending: 0,
-            next_known: None,
+            next_known: NOTHING,
         }
     }
+
+    /// The bytes, from its start, that drivers read on every event.
+    #[cfg(test)]
+    pub(crate) const HOT_BYTES: usize = std::mem::offset_of!(Self, next_known) + 8;
 
     /// Schedules `timer` at an absolute deadline (clamped to now if in the past), after
     /// every call already due then.
@@ -135,7 +146,7 @@ impl<T> ManualClock<T> {
         };
         self.queue.push(Entry::new(deadline, place, index));
         self.pending += 1;
-        self.next_known = None;
+        self.next_known = UNKNOWN;
         CallId((serial << SLOT_BITS) | u64::from(index))
     }
 
@@ -196,11 +207,25 @@ impl<T> ManualClock<T> {
     /// alone, without adding a sort point (which would place reset calls early).
     #[inline]
     pub fn known_deadline(&self) -> Option<Option<Instant>> {
-        if self.pending == 0 {
-            return Some(None);
+        debug_assert_eq!(self.pending == 0, self.next_known == NOTHING);
+        match self.next_known {
+            UNKNOWN => None,
+            NOTHING => Some(None),
+            known => Some(Some(Instant::from_nanos(known))),
         }
-        self.next_known.map(|n| Some(Instant::from_nanos(n)))
     }
+
+    /// One word that stands for [`known_deadline`](Self::known_deadline): two stamps
+    /// are equal if and only if the known deadlines are, and [`Self::UNKNOWN_STAMP`]
+    /// is the stamp of an unknown one. A driver compares the stamps before and after a
+    /// callback with a load and a comparison.
+    #[inline]
+    pub(crate) fn timers_stamp(&self) -> u64 {
+        self.next_known
+    }
+
+    /// The [`timers_stamp`](Self::timers_stamp) of a deadline not known.
+    pub(crate) const UNKNOWN_STAMP: u64 = UNKNOWN;
 
     /// The earliest pending deadline, from the cache when nothing has changed. Nothing
     /// pending means no call waits to be re-sorted either (a moved call that ended is
@@ -210,11 +235,14 @@ impl<T> ManualClock<T> {
         if self.pending == 0 {
             return None;
         }
-        if self.next_known.is_none() {
+        if self.next_known == UNKNOWN {
             self.sort();
-            self.next_known = self.live_top().map(Entry::deadline);
+            let next = self.live_top().map(Entry::deadline);
+            // A deadline that looks like a marker is not cached.
+            self.next_known = next.filter(|&d| d < NOTHING).unwrap_or(UNKNOWN);
+            return next;
         }
-        self.next_known
+        Some(self.next_known)
     }
 
     /// Moves time to `t` without running anything. Time never goes backwards: an
@@ -320,12 +348,12 @@ impl<T> ManualClock<T> {
     }
 
     fn vacate(&mut self, index: u32) {
-        self.next_known = None;
         let slot = &mut self.slots[index as usize];
         slot.serial = VACANT;
         slot.place = VACANT;
         self.vacant.push(index);
         self.pending -= 1;
+        self.next_known = if self.pending == 0 { NOTHING } else { UNKNOWN };
         self.sweep_if_stale();
     }
 
@@ -365,7 +393,7 @@ impl<T> ManualClock<T> {
 
     fn move_to(&mut self, call: CallId, deadline: u64) -> Result<(), CallError> {
         let index = self.lookup(call)?;
-        self.next_known = None;
+        self.next_known = UNKNOWN;
         let slot = &mut self.slots[index as usize];
         if slot.place & MOVED == 0 {
             self.moved.push(Moved {
@@ -443,6 +471,49 @@ mod tests {
         assert!(clock.queue.len() <= 64 + 4 * 1_000);
         assert_eq!(clock.outcomes.words(), 1_000_000usize.div_ceil(64));
         assert_eq!(clock.cancel(last.unwrap()), Err(CallError::AlreadyCalled));
+    }
+
+    /// The stamp stands for the known deadline: equal stamps, equal deadlines, through
+    /// every way the deadline can change or be forgotten.
+    #[test]
+    fn timers_stamps_are_equal_exactly_when_the_known_deadlines_are() {
+        let mut clock = ManualClock::new();
+        let mut seen: Vec<(u64, Option<Option<Instant>>)> = Vec::new();
+        let mut look = |clock: &mut ManualClock<u32>, ask: bool| {
+            if ask {
+                clock.next_deadline();
+            }
+            let now = (clock.timers_stamp(), clock.known_deadline());
+            assert_eq!(now.0 == ManualClock::<u32>::UNKNOWN_STAMP, now.1.is_none());
+            for &(stamp, known) in &seen {
+                assert_eq!(stamp == now.0, known == now.1, "{stamp} {known:?} {now:?}");
+            }
+            seen.push(now);
+        };
+        look(&mut clock, false);
+        assert_eq!(clock.known_deadline(), Some(None), "nothing pending, known");
+        let a = clock.call_later(Duration::from_secs(2), 0);
+        look(&mut clock, false);
+        look(&mut clock, true);
+        let b = clock.call_later(Duration::from_secs(1), 1);
+        look(&mut clock, true);
+        clock.reset(b, Duration::from_secs(3)).unwrap();
+        look(&mut clock, false);
+        look(&mut clock, true);
+        clock.cancel(a).unwrap();
+        look(&mut clock, true);
+        clock.advance(Duration::from_secs(3), |_, _| {});
+        assert_eq!(clock.pending_count(), 0);
+        look(&mut clock, false);
+        assert_eq!(clock.known_deadline(), Some(None));
+        // A deadline on a marker's nanosecond is found, but never cached.
+        clock.call_at(Instant::from_nanos(u64::MAX - 1), 2);
+        assert_eq!(
+            clock.next_deadline(),
+            Some(Instant::from_nanos(u64::MAX - 1))
+        );
+        look(&mut clock, false);
+        assert_eq!(clock.known_deadline(), None);
     }
 
     #[test]

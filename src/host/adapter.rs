@@ -32,10 +32,13 @@ pub enum Role {
 /// With [`exit_when_done`](Self::exit_when_done), a client program exits once all its
 /// outgoing connections have ended: status 0 if every one connected and closed cleanly,
 /// 1 otherwise.
+// `protocols` first (`repr(C)`), where its host puts it beside the clock: what a
+// lookup reads of it then shares one cache line.
+#[repr(C)]
 pub struct FactoryProgram<F: Factory> {
+    protocols: ConnMap<Line<F::Protocol>>,
     factory: F,
     roles: Vec<Role>,
-    protocols: ConnMap<Line<F::Protocol>>,
     /// The most recently ended connection's protocol, kept for inspection.
     last_ended: Option<(ConnId, F::Protocol)>,
     /// Connects issued and not yet ended (failed, or made and lost).
@@ -67,6 +70,10 @@ impl<F: Factory> FactoryProgram<F> {
             listening: Vec::new(),
         }
     }
+
+    /// Where `protocols` is in the program, for the host's layout test.
+    #[cfg(test)]
+    pub(crate) const PROTOCOLS_OFFSET: usize = std::mem::offset_of!(Self, protocols);
 
     /// Adds a listen role.
     pub fn listen(mut self, addr: HostPort) -> Self {

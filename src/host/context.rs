@@ -9,7 +9,7 @@ use crate::clock::{CallError, CallId, Clock, ManualClock, MapClock};
 use crate::flow::{Consumer, ProducerError, ProducerKind};
 use crate::protocol::Context;
 use crate::time::Instant;
-use crate::transport::Transport;
+use crate::transport::{Transport, TransportState};
 
 /// What a [`Program`](super::Program) may do during a callback: act on its connections,
 /// listen and connect, use its clock, print and exit.
@@ -175,7 +175,9 @@ impl<T> HostContext<'_, T> {
 
     /// Bytes queued on `conn` and not yet sent.
     pub fn queued(&self, conn: ConnId) -> usize {
-        self.state.transport(conn).map_or(0, |t| t.pending().len())
+        self.state
+            .transport(conn)
+            .map_or(0, TransportState::pending_len)
     }
 
     /// The remote address of `conn`.

@@ -14,6 +14,8 @@ use crate::time::Instant;
 use crate::transport::{CloseAction, Disconnect, TransportState};
 
 mod answer;
+#[cfg(test)]
+mod layout_tests;
 
 /// What a driver needs from a host, without knowing its program's type (so one network
 /// can hold hosts running different programs).
@@ -225,8 +227,9 @@ pub struct ConnPoll {
 /// A program with its clock and connections: the part of a host that every driver
 /// shares. Drivers use it through [`Node`].
 // The state's hot fields come last and the clock's first (`repr(C)` keeps this order),
-// so that what every event reads of a host shares a few cache lines.
-#[repr(C)]
+// so that what every event reads of a host shares two cache lines, which start where
+// a line does (the alignment, and `HostState`'s padding).
+#[repr(C, align(64))]
 pub struct Host<P: Program> {
     state: HostState,
     clock: ManualClock<P::Timer>,
@@ -246,7 +249,7 @@ impl<P: Program> Host<P> {
     /// A host whose program draws from `rng` instead of [`HostRng::default`].
     pub fn with_rng(program: P, rng: HostRng) -> Self {
         let mut host = Self::new(program);
-        host.state.rng = rng;
+        *host.state.rng = rng;
         host
     }
 
@@ -323,7 +326,7 @@ impl<P: Program> Host<P> {
 
 impl<P: Program + 'static> Node for Host<P> {
     fn set_rng(&mut self, rng: HostRng) {
-        self.state.rng = rng;
+        *self.state.rng = rng;
     }
 
     fn start(&mut self, now: Instant) {
@@ -403,16 +406,10 @@ impl<P: Program + 'static> Node for Host<P> {
         let Some(t) = self.state.transport_mut(conn) else {
             return ConnPoll::default();
         };
-        let pending = t.pending();
-        let moved = room.min(pending.len());
+        let moved = t.move_pending(room, out);
         if moved == 0 {
             return ConnPoll::of(t);
         }
-        match &pending[..moved] {
-            &[byte] => out.push_back(byte),
-            bytes => extend(out, bytes),
-        }
-        t.consume(moved);
         if t.has_notices() {
             return self.deliver_drain_notices(now, conn, moved);
         }
@@ -424,13 +421,14 @@ impl<P: Program + 'static> Node for Host<P> {
             return (self.state.transport(conn)).map_or_else(ConnPoll::default, ConnPoll::of);
         }
         let _span = conn_span(conn);
-        let timers = self.clock.known_deadline();
+        let timers = self.clock.timers_stamp();
         self.call(now, |p, cx| p.data_received(cx, conn, data));
         let poll = (self.state.transport(conn)).map_or_else(ConnPoll::default, ConnPoll::of);
         ConnPoll {
             ran_program: true,
             quiet: self.state.commands.is_empty() && self.state.dirty.is_only(conn),
-            timers_unchanged: timers.is_some() && self.clock.known_deadline() == timers,
+            timers_unchanged: timers != ManualClock::<P::Timer>::UNKNOWN_STAMP
+                && self.clock.timers_stamp() == timers,
             ..poll
         }
     }
@@ -542,20 +540,13 @@ fn enter_conn_span(conn: ConnId) -> Option<tracing::span::EnteredSpan> {
     Some(tracing::debug_span!("conn", id = %conn).entered())
 }
 
-/// Appends `bytes` to `out`: the general case of a poll, kept out of line so that
-/// the one-byte case stays small.
-#[inline(never)]
-fn extend(out: &mut VecDeque<u8>, bytes: &[u8]) {
-    out.extend(bytes);
-}
-
 impl ConnPoll {
     /// The state of `t`, for a poll that moved nothing.
     #[inline(always)]
     fn of(t: &TransportState) -> Self {
         Self {
             moved: 0,
-            left: t.pending().len(),
+            left: t.pending_len(),
             close: t.close_action(),
             reading_paused: t.reading_paused(),
             accepts_data: t.accepts_data(),

@@ -10,8 +10,11 @@ use crate::transport::TransportState;
 /// A host's connections and the commands its program has issued, shared by the
 /// [`Host`](super::Host) and the contexts it lends out.
 // The fields every event touches come last (`repr(C)` keeps the order), next to the
-// clock's, so that together they take few cache lines (see `Host`).
-#[derive(Debug, Default)]
+// clock's, and start a cache line (`_pad`), so that with the clock's they take two
+// lines and no more: of `conns` its slots' pointer and length and its base, all of
+// `dirty`, `in_call` and `commands` (of which a read looks at the length, last).
+// `core::layout_tests` checks this.
+#[derive(Debug)]
 #[repr(C)]
 pub(crate) struct HostState {
     /// Connects issued and not yet answered.
@@ -19,16 +22,47 @@ pub(crate) struct HostState {
     pub(crate) next_conn: u64,
     pub(crate) next_listener: u64,
     pub(crate) exit_code: Option<i32>,
-    /// The program's random source, seeded by the driver.
-    pub(crate) rng: HostRng,
+    /// The program's random source, seeded by the driver. Boxed: it is large, seldom
+    /// used, and aligned to 16 bytes, which would pad the end of this struct and move
+    /// the clock's hot fields off the line the state's end in (see `Host`).
+    pub(crate) rng: Box<HostRng>,
+    /// The connections the current callback touched after `in_call`, in order.
+    in_call_more: Vec<ConnId>,
+    /// Puts the hot fields below at the start of a cache line.
+    _pad: [u64; STATE_PAD_WORDS],
     /// Connections that are up, until their `connection_lost` has been delivered.
     pub(crate) conns: ConnMap<HostConn>,
     /// Connections touched since the driver last looked.
     pub(crate) dirty: ConnSet,
-    /// Connections the current callback has touched (each flagged `in_call`): the only
-    /// ones that can owe their program a producer notice when it returns.
-    pub(crate) in_call: ConnList,
+    /// The first connection the current callback has touched, [`NO_CONN`] if none;
+    /// with `in_call_more`, the connections flagged `in_call`: the only ones that can
+    /// owe their program a producer notice when it returns. (Most callbacks touch one
+    /// connection; this is all they look at.)
+    pub(crate) in_call: ConnId,
     pub(crate) commands: VecDeque<Command>,
+}
+
+/// How many words of padding put [`HostState`]'s hot fields at a cache line's start,
+/// with the host aligned to a line (found by `core::layout_tests`; on another target the
+/// test says what it should be).
+pub(super) const STATE_PAD_WORDS: usize = 0;
+
+impl Default for HostState {
+    fn default() -> Self {
+        Self {
+            connecting: BTreeSet::new(),
+            next_conn: 0,
+            next_listener: 0,
+            exit_code: None,
+            rng: Box::default(),
+            in_call_more: Vec::new(),
+            _pad: [0; STATE_PAD_WORDS],
+            conns: ConnMap::new(),
+            dirty: ConnSet::default(),
+            in_call: NO_CONN,
+            commands: VecDeque::new(),
+        }
+    }
 }
 
 /// One connection of a host: its transport, and whether the current callback has
@@ -104,7 +138,12 @@ impl HostState {
         self.dirty.insert(conn);
         if !entry.in_call {
             entry.in_call = true;
-            self.in_call.push(conn);
+            // `list_in_call`, on the fields `entry` leaves free.
+            if self.in_call == NO_CONN {
+                self.in_call = conn;
+            } else {
+                self.in_call_more.push(conn);
+            }
         }
         Some(&mut entry.transport)
     }
@@ -120,23 +159,41 @@ impl HostState {
     /// checked inline; otherwise [`next_notice`](Self::next_notice) decides.
     #[inline]
     pub(crate) fn settled_without_notices(&mut self) -> bool {
-        let Some(first) = self.in_call.first else {
+        let first = self.in_call;
+        if first == NO_CONN {
             return true;
-        };
-        if !self.in_call.more.is_empty() {
+        }
+        if !self.in_call_more.is_empty() {
             return false;
         }
         match self.conns.get_mut(first) {
             Some(entry) if entry.transport.has_notices() => false,
             Some(entry) => {
                 entry.in_call = false;
-                self.in_call.first = None;
+                self.in_call = NO_CONN;
                 true
             }
             None => {
-                self.in_call.first = None;
+                self.in_call = NO_CONN;
                 true
             }
+        }
+    }
+
+    /// Whether the current callback has touched a connection it was not called about
+    /// (see [`Host::deliver_data_and_poll`](super::Node::deliver_data_and_poll)).
+    #[inline]
+    pub(crate) fn touched_any(&self) -> bool {
+        self.in_call != NO_CONN
+    }
+
+    /// Lists `conn`, flagged `in_call`, as touched by the current callback.
+    #[inline]
+    pub(crate) fn list_in_call(&mut self, conn: ConnId) {
+        if self.in_call == NO_CONN {
+            self.in_call = conn;
+        } else {
+            self.in_call_more.push(conn);
         }
     }
 
@@ -144,8 +201,11 @@ impl HostState {
     /// the notice. Once none does, the touched list is cleared.
     #[inline]
     pub(crate) fn next_notice(&mut self) -> Option<(ConnId, Notice)> {
-        let first = self.in_call.first?;
-        if self.in_call.more.is_empty() {
+        let first = self.in_call;
+        if first == NO_CONN {
+            return None;
+        }
+        if self.in_call_more.is_empty() {
             // The common case: one connection touched.
             if let Some(entry) = self.conns.get_mut(first) {
                 if let Some(notice) = entry.transport.take_notice() {
@@ -153,7 +213,7 @@ impl HostState {
                 }
                 entry.in_call = false;
             }
-            self.in_call.first = None;
+            self.in_call = NO_CONN;
             return None;
         }
         self.next_notice_of_many()
@@ -161,7 +221,8 @@ impl HostState {
 
     fn next_notice_of_many(&mut self) -> Option<(ConnId, Notice)> {
         let conns = &self.conns;
-        let owing = (self.in_call.iter())
+        let listed = std::iter::once(self.in_call).chain(self.in_call_more.iter().copied());
+        let owing = listed
             .filter(|&conn| conns.get(conn).is_some_and(|c| c.transport.has_notices()))
             .min();
         if let Some(conn) = owing {
@@ -169,7 +230,8 @@ impl HostState {
             let notice = entry.transport.take_notice().expect("just checked");
             return Some((conn, notice));
         }
-        for conn in self.in_call.take() {
+        let first = std::mem::replace(&mut self.in_call, NO_CONN);
+        for conn in std::iter::once(first).chain(self.in_call_more.drain(..)) {
             if let Some(entry) = self.conns.get_mut(conn) {
                 entry.in_call = false;
             }
@@ -178,58 +240,51 @@ impl HostState {
     }
 }
 
-/// Connection ids in the order they were added, the first kept inline: most callbacks
-/// touch one connection, and then no other memory is needed.
-#[derive(Debug, Default)]
-pub(crate) struct ConnList {
-    pub(crate) first: Option<ConnId>,
-    /// Empty while `first` is `None`.
-    pub(crate) more: Vec<ConnId>,
-}
-
-impl ConnList {
-    #[inline]
-    fn push(&mut self, conn: ConnId) {
-        if self.first.is_none() {
-            self.first = Some(conn);
-        } else {
-            self.more.push(conn);
-        }
-    }
-
-    fn iter(&self) -> impl Iterator<Item = ConnId> + '_ {
-        self.first.into_iter().chain(self.more.iter().copied())
-    }
-
-    /// Empties the list, returning what it held.
-    fn take(&mut self) -> impl Iterator<Item = ConnId> + '_ {
-        self.first.take().into_iter().chain(self.more.drain(..))
-    }
-}
-
 /// A set of connection ids, lowest first: the lowest inline, the rest in a sorted
 /// ring, as ids are touched mostly in rising order and the set is small (for a client,
 /// one connection). The common insert is a store or a push and taking the lowest a
 /// load or a pop, and neither allocates once the ring has grown.
-#[derive(Debug, Default)]
+// `first` last, beside the ring's length (a `VecDeque`'s last word), which a read
+// looks at too.
+#[derive(Debug)]
+#[repr(C)]
 pub(crate) struct ConnSet {
-    /// The lowest id; `None` only if the set is empty.
-    first: Option<ConnId>,
     /// The others, ascending.
     rest: VecDeque<ConnId>,
+    /// The lowest id; [`NO_CONN`] only if the set is empty. A plain id rather than an
+    /// `Option` so that the test every read makes ([`is_empty_or_only`]) is two
+    /// comparisons of one word.
+    ///
+    /// [`is_empty_or_only`]: Self::is_empty_or_only
+    first: ConnId,
+}
+
+/// The id no connection has: a host hands its ids out counting up from 0.
+pub(crate) const NO_CONN: ConnId = ConnId(u64::MAX);
+
+impl Default for ConnSet {
+    fn default() -> Self {
+        Self {
+            first: NO_CONN,
+            rest: VecDeque::new(),
+        }
+    }
 }
 
 impl ConnSet {
     #[inline]
     pub(crate) fn insert(&mut self, conn: ConnId) {
-        match self.first {
-            None => self.first = Some(conn),
-            Some(first) if first == conn => {}
-            Some(first) if conn < first => {
-                self.rest.push_front(first);
-                self.first = Some(conn);
-            }
-            Some(_) => self.insert_rest(conn),
+        debug_assert_ne!(conn, NO_CONN, "not a connection's id");
+        if self.first == conn {
+            return;
+        }
+        if self.first == NO_CONN {
+            self.first = conn;
+        } else if conn < self.first {
+            self.rest.push_front(self.first);
+            self.first = conn;
+        } else {
+            self.insert_rest(conn);
         }
     }
 
@@ -246,29 +301,49 @@ impl ConnSet {
         }
     }
 
+    /// Whether the set is empty.
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.first == NO_CONN
+    }
+
     /// Whether nothing but `conn` (if anything) is in the set.
     #[inline]
     pub(crate) fn is_empty_or_only(&self, conn: ConnId) -> bool {
-        self.first.is_none_or(|first| first == conn) && self.rest.is_empty()
+        (self.first == conn || self.first == NO_CONN) && self.rest.is_empty()
     }
 
     /// Whether `conn` is in the set and nothing else is.
     #[inline]
     pub(crate) fn is_only(&self, conn: ConnId) -> bool {
-        self.first == Some(conn) && self.rest.is_empty()
+        self.first == conn && self.rest.is_empty()
     }
 
     #[inline]
     pub(crate) fn pop_first(&mut self) -> Option<ConnId> {
-        let first = self.first.take()?;
-        if !self.rest.is_empty() {
-            self.first = self.rest.pop_front();
+        if self.first == NO_CONN {
+            return None;
         }
+        let first = self.first;
+        // The test first: most sets hold one id, and the pop stays out of the way.
+        self.first = if self.rest.is_empty() {
+            NO_CONN
+        } else {
+            self.rest.pop_front().expect("not empty")
+        };
         Some(first)
     }
 
+    /// Empties a set that holds at most one id (as
+    /// [`is_empty_or_only`](Self::is_empty_or_only) has just said).
+    #[inline]
+    pub(crate) fn clear_one(&mut self) {
+        debug_assert!(self.rest.is_empty());
+        self.first = NO_CONN;
+    }
+
     pub(crate) fn remove(&mut self, conn: &ConnId) {
-        if self.first == Some(*conn) {
+        if self.first == *conn {
             self.pop_first();
         } else if let Ok(at) = self.rest.binary_search(conn) {
             self.rest.remove(at);
@@ -277,7 +352,8 @@ impl ConnSet {
 
     #[cfg(test)]
     pub(crate) fn iter(&self) -> impl Iterator<Item = &ConnId> {
-        self.first.iter().chain(self.rest.iter())
+        let first = (self.first != NO_CONN).then_some(&self.first);
+        first.into_iter().chain(self.rest.iter())
     }
 }
 
@@ -290,6 +366,13 @@ mod tests {
     use crate::host::{ConnectError, Host, HostContext, ListenerId, Node, Program};
     use crate::time::Instant;
     use crate::transport::{Disconnect, ipv4};
+
+    #[test]
+    fn a_connections_flag_and_hot_transport_fields_share_its_first_cache_line() {
+        let start = std::mem::offset_of!(HostConn, transport);
+        assert!(start + TransportState::HOT_BYTES <= 64);
+        assert_eq!(align_of::<HostConn>(), 64);
+    }
 
     #[test]
     fn conn_set_keeps_ids_once_and_lowest_first() {
@@ -309,6 +392,19 @@ mod tests {
             .map(|c| c.0)
             .collect();
         assert_eq!(ids, [2, 5, 9]);
+        assert_eq!(set.pop_first(), None);
+        assert!(set.is_empty());
+        assert!(set.is_empty_or_only(ConnId(4)) && !set.is_only(ConnId(4)));
+        set.insert(ConnId(4));
+        assert!(!set.is_empty());
+        assert!(set.is_empty_or_only(ConnId(4)) && set.is_only(ConnId(4)));
+        assert!(!set.is_empty_or_only(ConnId(3)));
+        set.insert(ConnId(6));
+        assert!(!set.is_empty_or_only(ConnId(4)) && !set.is_only(ConnId(4)));
+        set.remove(&ConnId(4));
+        assert_eq!(set.iter().collect::<Vec<_>>(), [&ConnId(6)]);
+        set.clear_one();
+        assert_eq!(set.pop_first(), None);
     }
 
     /// A push producer on every connection; data on one fills the other's queue past

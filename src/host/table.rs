@@ -32,7 +32,8 @@ const SPARSE_SLACK: usize = 32;
 /// let ids: Vec<u64> = requests.keys().map(|c| c.0).collect();
 /// assert_eq!(ids, [3, 5]);
 /// ```
-// What a lookup reads comes last, to sit beside what its owner reads next.
+// What a lookup reads comes last, to sit beside what its owner reads next: the slots'
+// pointer and length (a `Vec`'s last two words) and the base.
 #[repr(C)]
 pub struct ConnMap<V> {
     /// Values in `slots`.
@@ -43,9 +44,9 @@ pub struct ConnMap<V> {
     /// `slots[..front]` are empty and outside the window: let go of in batches. Every
     /// id in `old` is below the window (but may be at or above `base`).
     front: usize,
+    slots: Vec<Option<V>>,
     /// The id of `slots[0]`.
     base: u64,
-    slots: Vec<Option<V>>,
 }
 
 impl<V> Default for ConnMap<V> {
@@ -71,6 +72,10 @@ impl<V> ConnMap<V> {
             old: BTreeMap::new(),
         }
     }
+
+    /// Where `slots` is in the map, for tests of its owners' layout.
+    #[cfg(test)]
+    pub(crate) const SLOTS_OFFSET: usize = std::mem::offset_of!(Self, slots);
 
     /// How many connections have a value.
     pub fn len(&self) -> usize {

@@ -115,3 +115,119 @@ fn half_close_drops_later_writes_but_keeps_reading() {
     assert_eq!(t.close_action(), None);
     assert!(t.accepts_data());
 }
+
+#[test]
+fn a_few_bytes_stay_inline_and_later_writes_follow_them_in_order() {
+    let mut t = state();
+    t.write(b"ab");
+    t.write(b"c");
+    assert_eq!(t.pending(), b"abc");
+    assert_eq!(t.small_len, 3, "inline");
+    t.consume(1);
+    assert_eq!(t.pending(), b"bc");
+    // Too long to fit beside them: everything moves to the queue, in order.
+    t.write(b"0123456");
+    assert_eq!((t.small_len, t.pending()), (0, &b"bc0123456"[..]));
+    t.write(b"7");
+    assert_eq!(t.pending(), b"bc01234567");
+    t.consume(10);
+    assert_eq!(t.pending(), b"");
+    assert_eq!(t.bytes_sent(), 11);
+    // Empty again: small writes go inline again.
+    t.write(b"x");
+    assert_eq!((t.small_len, t.pending()), (1, &b"x"[..]));
+    let mut out = Vec::new();
+    assert!(t.take_pending(&mut out));
+    assert_eq!((out.as_slice(), t.pending()), (&b"x"[..], &b""[..]));
+    assert_eq!(t.bytes_sent(), 12);
+}
+
+#[test]
+fn inline_bytes_are_dropped_by_an_abort_and_a_producer_spills_them() {
+    let mut t = state();
+    t.write(b"ab");
+    t.abort_connection();
+    assert_eq!(t.pending(), b"");
+    let mut t = state();
+    t.write(b"ab");
+    t.register_producer(ProducerKind::Push).unwrap();
+    t.write(b"c");
+    assert_eq!((t.small_len, t.pending()), (0, &b"abc"[..]));
+    // A drain of inline bytes resumes a pull producer, as a drain of the queue does.
+    let mut t = state();
+    t.write(b"ab");
+    t.register_producer(ProducerKind::Pull).unwrap();
+    assert_eq!(t.take_notice(), Some(Notice::ResumeProducing));
+    t.consume(2);
+    assert_eq!(t.take_notice(), Some(Notice::ResumeProducing));
+}
+
+/// Random writes, consumes and takes against a plain byte queue.
+#[test]
+fn pending_bytes_agree_with_a_plain_queue_under_random_use() {
+    let mut rng = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = move |n: u64| {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng % n
+    };
+    let mut t = state();
+    let mut model: Vec<u8> = Vec::new();
+    let mut sent = 0u64;
+    let mut byte = 0u8;
+    for _ in 0..20_000 {
+        match next(4) {
+            0 | 1 => {
+                let len = [0, 1, 1, 2, 3, 6, 7, 8, 20][next(9) as usize];
+                let data: Vec<u8> = (0..len)
+                    .map(|_| {
+                        byte = byte.wrapping_add(1);
+                        byte
+                    })
+                    .collect();
+                t.write(&data);
+                model.extend(&data);
+            }
+            2 => {
+                let n = next(model.len() as u64 + 1) as usize;
+                t.consume(n);
+                model.drain(..n);
+                sent += n as u64;
+            }
+            _ => {
+                let mut out = vec![9];
+                assert_eq!(t.take_pending(&mut out), !model.is_empty());
+                assert_eq!(out, model);
+                sent += model.len() as u64;
+                model.clear();
+            }
+        }
+        assert_eq!(t.pending(), model.as_slice());
+        assert_eq!(t.bytes_sent(), sent);
+    }
+}
+
+#[test]
+fn move_pending_moves_what_fits_and_consumes_it() {
+    use std::collections::VecDeque;
+    let mut t = state();
+    let mut out = VecDeque::from([b'>']);
+    t.write(b"*");
+    assert_eq!(t.move_pending(0, &mut out), 0, "no room");
+    assert_eq!(t.move_pending(5, &mut out), 1, "the lone inline byte");
+    assert_eq!(t.move_pending(5, &mut out), 0, "nothing left");
+    t.write(b"abc");
+    assert_eq!(t.move_pending(2, &mut out), 2);
+    t.write(&[b'.'; 20]);
+    assert_eq!(t.move_pending(usize::MAX, &mut out), 21);
+    let want: Vec<u8> = [&b">*ab"[..], b"c", &[b'.'; 20]].concat();
+    assert_eq!(out, want);
+    assert_eq!((t.pending(), t.bytes_sent()), (&b""[..], 24));
+    // A pull producer hears of the drain, however it came.
+    t.register_producer(ProducerKind::Pull).unwrap();
+    assert_eq!(t.take_notice(), Some(Notice::ResumeProducing));
+    t.write(b"x");
+    assert_eq!(t.move_pending(1, &mut out), 1);
+    assert_eq!(t.take_notice(), Some(Notice::ResumeProducing));
+}

@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 
-use super::{ConnPoll, Host, Node, extend, span_wanted};
+use super::{ConnPoll, Host, Node, span_wanted};
 use crate::clock::ManualClock;
 use crate::host::state::ConnSet;
 use crate::host::{ConnId, HostContext, Program};
@@ -27,15 +27,24 @@ impl<P: Program + 'static> Host<P> {
         if span_wanted() {
             return self.deliver_then_poll(now, conn, data, room, out);
         }
-        let Some(entry) = self.state.conns.get(conn) else {
+        let Some(entry) = self.state.conns.get_mut(conn) else {
             return ConnPoll::default();
         };
         if data.is_empty() || !entry.transport.accepts_data() {
             return ConnPoll::of(&entry.transport);
         }
         // `conn` goes on the dirty set only if the host is not quiet after all (see
-        // `take_answer`): no callback can tell.
-        let timers = self.clock.known_deadline();
+        // `take_answer`): no callback can tell. It is flagged as touched by the call
+        // before the program runs but left off the `in_call` list, so that the
+        // program's own touches of it skip the list and, after the callback, only its
+        // entry is asked for notices; it joins the list only if the callback touched
+        // another connection too, or owes a notice (`answer_after_notices`).
+        debug_assert!(!entry.in_call, "no callback is running");
+        entry.in_call = true;
+        // Nothing dirty now, and then no other connection touched: nothing but `conn`
+        // can be dirty after the callback (only a touch marks a connection dirty).
+        let was_clean = self.state.dirty.is_empty();
+        let timers = self.clock.timers_stamp();
         self.clock.set_now(now);
         let cx = &mut HostContext {
             clock: &mut self.clock,
@@ -43,13 +52,11 @@ impl<P: Program + 'static> Host<P> {
         };
         self.program.data_received(cx, conn, data);
 
-        // The callback's producer notices. Most often it touched this connection
-        // alone, which owes none: that is checked on the entry the answer needs.
-        let touched = &self.state.in_call;
-        if touched.first.is_some_and(|first| first != conn) || !touched.more.is_empty() {
-            self.deliver_notices();
-        }
         let state = &mut self.state;
+        if state.touched_any() {
+            // Another connection touched: its notices, and this one's, first.
+            return self.answer_after_notices(now, conn, room, out, timers);
+        }
         let Some(entry) = state.conns.get_mut(conn) else {
             // A callback cannot remove a connection; this only keeps the types honest.
             return ConnPoll {
@@ -58,16 +65,12 @@ impl<P: Program + 'static> Host<P> {
                 ..ConnPoll::default()
             };
         };
-        if state.in_call.first.is_some() {
-            // This connection, touched alone.
-            if entry.transport.has_notices() {
-                return self.answer_after_notices(now, conn, room, out, timers);
-            }
-            entry.in_call = false;
-            state.in_call.first = None;
+        if entry.transport.has_notices() {
+            return self.answer_after_notices(now, conn, room, out, timers);
         }
+        entry.in_call = false;
         let timers_unchanged = timers_unchanged(&self.clock, timers);
-        let quiet = state.commands.is_empty();
+        let quiet = state.commands.is_empty() && (was_clean || state.dirty.is_empty_or_only(conn));
         let taken = take_answer(
             &mut entry.transport,
             &mut state.dirty,
@@ -103,7 +106,9 @@ impl<P: Program + 'static> Host<P> {
     }
 
     /// The rest of [`deliver_and_answer`](Self::deliver_and_answer) for a callback
-    /// that left its connection owing a notice: the notices first, then the answer.
+    /// that touched another connection or left its own owing a notice: `conn`, still
+    /// flagged as touched, joins the touched list, the notices are delivered (lowest
+    /// id first, as after any callback), then the answer is taken.
     #[cold]
     #[inline(never)]
     fn answer_after_notices(
@@ -112,8 +117,9 @@ impl<P: Program + 'static> Host<P> {
         conn: ConnId,
         room: usize,
         out: &mut VecDeque<u8>,
-        timers: Option<Option<Instant>>,
+        timers: u64,
     ) -> ConnPoll {
+        self.state.list_in_call(conn);
         self.deliver_notices();
         let timers_unchanged = timers_unchanged(&self.clock, timers);
         let state = &mut self.state;
@@ -124,7 +130,7 @@ impl<P: Program + 'static> Host<P> {
                 ..ConnPoll::default()
             };
         };
-        let quiet = state.commands.is_empty();
+        let quiet = state.commands.is_empty() && state.dirty.is_empty_or_only(conn);
         let taken = take_answer(
             &mut entry.transport,
             &mut state.dirty,
@@ -161,27 +167,28 @@ impl<P: Program + 'static> Host<P> {
     }
 }
 
-/// Whether the clock's known deadline is `before`, and was known.
+/// Whether the clock's known deadline is the one stamped `before`, and was known.
 #[inline(always)]
-fn timers_unchanged<T>(clock: &ManualClock<T>, before: Option<Option<Instant>>) -> bool {
-    before.is_some() && clock.known_deadline() == before
+fn timers_unchanged<T>(clock: &ManualClock<T>, before: u64) -> bool {
+    before != ManualClock::<T>::UNKNOWN_STAMP && clock.timers_stamp() == before
 }
 
 /// After a delivery that ran program code on `t`'s connection and left no notice
-/// owed: the poll to return, with `conn` on the dirty set, if the host is not quiet
-/// (`commands_empty` false, or a connection other than `conn` touched); else, quiet,
-/// `conn` off the dirty set and up to `room` of its pending bytes moved into `out`. `Err(moved)` if moving them
-/// left a notice owed (a producer to resume), which the caller delivers.
+/// owed: the poll to return, with `conn` on the dirty set, if the host is not `quiet`
+/// (a command issued, or a connection other than `conn` dirty); else `conn` off the
+/// dirty set (which holds nothing else) and up to `room` of its pending bytes moved
+/// into `out`. `Err(moved)` if moving them left a notice owed (a producer to
+/// resume), which the caller delivers.
 #[inline(always)]
 fn take_answer(
     t: &mut TransportState,
     dirty: &mut ConnSet,
-    commands_empty: bool,
+    quiet: bool,
     conn: ConnId,
     room: usize,
     out: &mut VecDeque<u8>,
 ) -> Result<ConnPoll, usize> {
-    if !(commands_empty && dirty.is_empty_or_only(conn)) {
+    if !quiet {
         dirty.insert(conn);
         return Ok(ConnPoll {
             ran_program: true,
@@ -191,18 +198,10 @@ fn take_answer(
     }
     // Quiet: the driver takes the connection now, as if `poll_dirty` had reported it,
     // and polls it as `poll_conn` would.
-    dirty.pop_first();
-    let pending = t.pending();
-    let moved = room.min(pending.len());
-    if moved > 0 {
-        match &pending[..moved] {
-            &[byte] => out.push_back(byte),
-            bytes => extend(out, bytes),
-        }
-        t.consume(moved);
-        if t.has_notices() {
-            return Err(moved);
-        }
+    dirty.clear_one();
+    let moved = t.move_pending(room, out);
+    if moved > 0 && t.has_notices() {
+        return Err(moved);
     }
     Ok(ConnPoll {
         quiet: true,
@@ -215,7 +214,7 @@ mod tests {
     use std::collections::VecDeque;
     use std::time::Duration;
 
-    use crate::flow::ProducerKind;
+    use crate::flow::{HIGH_WATER_MARK, ProducerKind};
     use crate::host::{ConnId, ConnectError, Host, HostContext, ListenerId, Node, Program};
     use crate::testing::logs::{self, Level, LevelGuard};
     use crate::time::Instant;
@@ -230,12 +229,18 @@ mod tests {
         Print,
         Close,
         WriteNothing,
+        /// Writes past the high-water mark, pausing a push producer on the connection.
+        Flood,
+        /// Floods the other connection, then this one.
+        FloodBoth,
     }
 
     struct Answering {
         also: Also,
         reads: u32,
         resumed: u32,
+        /// The connections told to pause, in order.
+        paused: Vec<u64>,
     }
 
     impl Program for Answering {
@@ -255,12 +260,20 @@ mod tests {
                 }
                 Also::Print => cx.print("read"),
                 Also::Close => cx.lose_connection(conn),
+                Also::Flood => cx.write(conn, &[b'.'; HIGH_WATER_MARK]),
+                Also::FloodBoth => {
+                    cx.write(ConnId(1 - conn.0), &[b'+'; HIGH_WATER_MARK + 1]);
+                    cx.write(conn, &[b'.'; HIGH_WATER_MARK]);
+                }
             }
         }
         fn connection_lost(&mut self, _: &mut HostContext<'_, ()>, _: ConnId, _: Disconnect) {}
         fn connect_failed(&mut self, _: &mut HostContext<'_, ()>, _: ConnId, _: ConnectError) {}
         fn resume_producing(&mut self, _: &mut HostContext<'_, ()>, _: ConnId) {
             self.resumed += 1;
+        }
+        fn pause_producing(&mut self, _: &mut HostContext<'_, ()>, conn: ConnId) {
+            self.paused.push(conn.0);
         }
     }
 
@@ -270,6 +283,7 @@ mod tests {
             also,
             reads: 0,
             resumed: 0,
+            paused: Vec::new(),
         });
         let now = Instant::ZERO;
         host.start(now);
@@ -279,6 +293,18 @@ mod tests {
         while host.poll_dirty().is_some() {}
         // The deadline is known (nothing pending), as after a driver's look.
         assert_eq!(host.poll_timeout(), None);
+        host
+    }
+
+    /// [`host`], with a push producer registered on both connections.
+    fn host_with_producers(also: Also) -> Host<Answering> {
+        let mut host = host(also);
+        host.call(Instant::ZERO, |_, cx| {
+            for conn in [ConnId(0), ConnId(1)] {
+                cx.register_producer(conn, ProducerKind::Push).unwrap();
+            }
+        });
+        while host.poll_dirty().is_some() {}
         host
     }
 
@@ -346,6 +372,19 @@ mod tests {
     }
 
     #[test]
+    fn a_read_while_another_connection_is_dirty_is_not_quiet() {
+        let _one_pass = one_pass();
+        let mut host = host(Also::Nothing);
+        // c1 written to by a call the driver has not looked at yet.
+        host.call(Instant::ZERO, |_, cx| cx.write(ConnId(1), b"+"));
+        let mut out = VecDeque::new();
+        let poll = host.deliver_data_and_poll(Instant::ZERO, ConnId(0), b"x", 10, &mut out);
+        assert!(!poll.quiet && poll.ran_program);
+        assert!(out.is_empty());
+        assert_eq!(dirty(&mut host), [ConnId(0), ConnId(1)]);
+    }
+
+    #[test]
     fn a_read_that_issues_a_command_is_not_quiet_and_leaves_its_connection_dirty() {
         let _one_pass = one_pass();
         let mut host = host(Also::Print);
@@ -405,6 +444,37 @@ mod tests {
         assert_eq!(host.program().resumed, 2, "the drained queue resumed it");
     }
 
+    #[test]
+    fn a_read_that_pauses_its_own_producer_hears_it_within_the_call() {
+        let _one_pass = one_pass();
+        let mut host = host_with_producers(Also::Flood);
+        let mut out = VecDeque::new();
+        let poll = host.deliver_data_and_poll(Instant::ZERO, ConnId(1), b"x", 10, &mut out);
+        assert_eq!(host.program().paused, [1]);
+        // Quiet: the poll is the answer's, which ran no program code.
+        assert!(poll.quiet && !poll.ran_program);
+        assert_eq!((poll.moved, poll.left), (10, HIGH_WATER_MARK + 1 - 10));
+        assert_eq!(dirty(&mut host), []);
+    }
+
+    #[test]
+    fn a_read_that_pauses_two_producers_tells_the_lowest_id_first() {
+        let _one_pass = one_pass();
+        let mut host = host_with_producers(Also::FloodBoth);
+        let mut out = VecDeque::new();
+        // Read on c1, which floods c0 first and then itself.
+        let poll = host.deliver_data_and_poll(Instant::ZERO, ConnId(1), b"x", 10, &mut out);
+        assert_eq!(host.program().paused, [0, 1]);
+        assert!(!poll.quiet && poll.ran_program);
+        assert!(out.is_empty());
+        assert_eq!(dirty(&mut host), [ConnId(0), ConnId(1)]);
+        // Nothing is left flagged as touched: the next read on c0 pauses nothing anew
+        // and is answered alone.
+        let poll = host.deliver_data_and_poll(Instant::ZERO, ConnId(0), b"x", 10, &mut out);
+        assert_eq!(host.program().paused, [0, 1]);
+        assert!(!poll.quiet, "it wrote to c1 too");
+    }
+
     /// The one-pass call against the steps it stands for, for every kind of read.
     #[test]
     fn the_one_pass_read_leaves_the_host_as_the_single_calls_do() {
@@ -427,15 +497,19 @@ mod tests {
     }
 
     fn compare_with_the_single_calls() {
-        for also in [
+        let kinds = [
             Also::Nothing,
             Also::WriteNothing,
             Also::WriteToOther,
             Also::SetTimer,
             Also::Print,
             Also::Close,
-        ] {
-            let (mut fused, mut steps) = (host(also), host(also));
+            Also::Flood,
+            Also::FloodBoth,
+        ];
+        let hosts: [fn(Also) -> Host<Answering>; 2] = [host, host_with_producers];
+        for (also, make) in kinds.into_iter().flat_map(|a| hosts.map(|h| (a, h))) {
+            let (mut fused, mut steps) = (make(also), make(also));
             let now = Instant::ZERO;
             for (i, room) in [(0u64, 10), (1, 0), (0, 10), (1, 10)] {
                 let conn = ConnId(i);
@@ -463,6 +537,8 @@ mod tests {
                 for c in [ConnId(0), ConnId(1)] {
                     assert_eq!(fused.pending(c), steps.pending(c));
                 }
+                assert_eq!(fused.program().paused, steps.program().paused);
+                assert_eq!(fused.program().resumed, steps.program().resumed);
             }
         }
     }
