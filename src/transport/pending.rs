@@ -110,10 +110,16 @@ impl TransportState {
     #[inline(always)]
     pub fn take_pending(&mut self, out: &mut Vec<u8>) -> bool {
         out.clear();
-        if self.small_len > 0 {
-            out.extend_from_slice(&self.small[..usize::from(self.small_len)]);
+        let held = usize::from(self.small_len);
+        if held > 0 {
+            // A lone byte (a ping-pong's) pushed, not copied through `memcpy`.
+            if held == 1 {
+                out.push(self.small[0]);
+            } else {
+                out.extend_from_slice(&self.small[..held.min(SMALL)]);
+            }
             self.small_len = 0;
-            self.sent_total += out.len() as u64;
+            self.sent_total += held as u64;
             self.drained();
             return true;
         }
