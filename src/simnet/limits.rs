@@ -394,6 +394,34 @@ mod tests {
     }
 
     #[test]
+    fn arrivals_count_for_the_host_they_carry_and_faults_for_no_host() {
+        // A fault past a full recent list: the list is folded, the fault noted nowhere.
+        let events = RECENT as u64 + 3;
+        let mut net = net(events);
+        net.now = Instant::from_nanos(5);
+        let arrive = |host: u32| Event::Arrive {
+            conn: 99,
+            to: 0,
+            host,
+        };
+        let fault = || Event::Fault(Box::new(super::super::FaultAction::Crash("a".into())));
+        for _ in 0..RECENT {
+            assert!(net.progressing(&arrive(1)));
+        }
+        assert!(net.progressing(&fault()));
+        assert!(net.progressing(&arrive(2)));
+        assert!(net.progressing(&fault()));
+        assert!(
+            !net.progressing(&arrive(1)),
+            "the faults count to the limit"
+        );
+        assert_eq!(
+            stuck_hosts(&net),
+            [("b".to_owned(), RECENT as u64), ("c".to_owned(), 1)]
+        );
+    }
+
+    #[test]
     fn a_limit_of_one_names_the_host_of_the_one_event_that_ran() {
         let mut net = net(1);
         net.now = Instant::from_nanos(3);
