@@ -143,24 +143,40 @@ fn host_list(hosts: &[(String, u64)]) -> String {
 const RECENT: usize = 1024;
 
 /// The events since virtual time last moved.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct Stretch {
     at: Instant,
     events: u64,
-    /// The hosts of the stretch's latest events, in `hosts` only once folded in: most
-    /// instants see one or two events, so noting a host is a push, and counting per
-    /// host happens only when the list fills or the stretch is reported.
-    recent: Vec<u32>,
+    /// The hosts of the stretch's latest events (the first `noted`), in `hosts` only
+    /// once folded in: most instants see one or two events, so noting a host is one
+    /// store (a fixed array: no capacity to check, nothing to clear when time moves),
+    /// and counting per host happens only when the array fills or the stretch is
+    /// reported.
+    recent: Box<[u32; RECENT]>,
+    noted: usize,
     /// Events per host index, each counting only if stamped with `at`: moving to a new
     /// instant forgets every count at once.
     hosts: Vec<(Instant, u64)>,
+}
+
+impl Default for Stretch {
+    fn default() -> Self {
+        Self {
+            at: Instant::default(),
+            events: 0,
+            recent: Box::new([0; RECENT]),
+            noted: 0,
+            hosts: Vec::new(),
+        }
+    }
 }
 
 impl Stretch {
     /// Counts the recent events into `hosts`, at the stretch's instant.
     fn fold(&mut self) {
         let now = self.at;
-        for h in self.recent.drain(..) {
+        let noted = std::mem::take(&mut self.noted);
+        for &h in &self.recent[..noted] {
             let h = h as usize;
             if self.hosts.len() <= h {
                 self.hosts.resize(h + 1, (Instant::ZERO, 0));
@@ -242,33 +258,38 @@ impl super::SimNet {
     /// `max-events-per-instant` events.
     #[inline(always)]
     pub(super) fn progressing(&mut self, event: &super::Event) -> bool {
+        // The host first, so the slow path below needs only it, not the event (which
+        // then stays in registers).
+        let host = self.event_host(event);
         let now = self.now;
         let stretch = &mut self.stretch;
         if stretch.at != now {
             // Time moved: the counts stamped with the old instant no longer count.
             stretch.at = now;
             stretch.events = 0;
-            stretch.recent.clear();
+            stretch.noted = 0;
         }
-        if stretch.events < self.limits.max_events_per_instant && stretch.recent.len() < RECENT {
+        if stretch.events < self.limits.max_events_per_instant && stretch.noted < RECENT {
             stretch.events += 1;
-            if let Some(h) = self.event_host(event) {
-                // Host indices fit 32 bits (see `Event::Arrive`).
-                self.stretch.recent.push(h as u32);
+            if let Some(h) = host {
+                stretch.recent[stretch.noted] = h;
+                stretch.noted += 1;
             }
             return true;
         }
-        self.progressing_past_recent(event)
+        self.progressing_past_recent(host)
     }
 
     /// [`progressing`](Self::progressing) with the recent hosts to fold in first.
     #[inline(never)]
-    fn progressing_past_recent(&mut self, event: &super::Event) -> bool {
+    fn progressing_past_recent(&mut self, host: Option<u32>) -> bool {
         self.stretch.fold();
         if self.stretch.events < self.limits.max_events_per_instant {
             self.stretch.events += 1;
-            if let Some(h) = self.event_host(event) {
-                self.stretch.recent.push(h as u32);
+            if let Some(h) = host {
+                // Just folded: room for it.
+                self.stretch.recent[0] = h;
+                self.stretch.noted = 1;
             }
             return true;
         }
@@ -285,15 +306,17 @@ impl super::SimNet {
         false
     }
 
-    /// The host an event happens to, if it is one host's.
+    /// The host an event happens to, if it is one host's (host indices fit 32 bits,
+    /// see `Event::Arrive`).
     #[inline(always)]
-    fn event_host(&self, event: &super::Event) -> Option<usize> {
+    fn event_host(&self, event: &super::Event) -> Option<u32> {
         use super::Event;
-        let end_host = |conn: &u64, end: usize| self.conns.get(*conn).map(|c| c.ends[end].host);
+        let end_host =
+            |conn: &u64, end: usize| self.conns.get(*conn).map(|c| c.ends[end].host as u32);
         match event {
-            Event::Wake { host, .. } | Event::Accept { host, .. } => Some(*host),
-            Event::ConnectFailed(failed) => Some(failed.host),
-            Event::Arrive { host, .. } => Some(*host as usize),
+            Event::Arrive { host, .. } => Some(*host),
+            Event::Wake { host, .. } | Event::Accept { host, .. } => Some(*host as u32),
+            Event::ConnectFailed(failed) => Some(failed.host as u32),
             Event::Retransmit { conn, from } => end_host(conn, *from),
             Event::ConnectDeadline { conn } => end_host(conn, 0),
             Event::Fault(_) => None,
@@ -367,6 +390,34 @@ mod tests {
                 ("b".to_owned(), per_host + 1),
                 ("c".to_owned(), per_host)
             ]
+        );
+    }
+
+    #[test]
+    fn arrivals_count_for_the_host_they_carry_and_faults_for_no_host() {
+        // A fault past a full recent list: the list is folded, the fault noted nowhere.
+        let events = RECENT as u64 + 3;
+        let mut net = net(events);
+        net.now = Instant::from_nanos(5);
+        let arrive = |host: u32| Event::Arrive {
+            conn: 99,
+            to: 0,
+            host,
+        };
+        let fault = || Event::Fault(Box::new(super::super::FaultAction::Crash("a".into())));
+        for _ in 0..RECENT {
+            assert!(net.progressing(&arrive(1)));
+        }
+        assert!(net.progressing(&fault()));
+        assert!(net.progressing(&arrive(2)));
+        assert!(net.progressing(&fault()));
+        assert!(
+            !net.progressing(&arrive(1)),
+            "the faults count to the limit"
+        );
+        assert_eq!(
+            stuck_hosts(&net),
+            [("b".to_owned(), RECENT as u64), ("c".to_owned(), 1)]
         );
     }
 
