@@ -63,11 +63,21 @@ impl Payload {
 
     /// The bytes as the transcript keeps them: a shared payload's own block again,
     /// an inline one copied into the arena (a single byte not even that).
-    #[inline]
+    // Always inlined: every recorded read builds one, and the one-byte case is then a
+    // few stores straight into the event.
+    #[inline(always)]
     pub(crate) fn to_bytes(&self, arena: &mut PacketArena) -> Bytes {
         match self {
             // The commonest read of request-answer traffic, straight to its static byte.
             Self::Inline { len: 1, bytes } => PacketArena::one_byte(bytes[0]),
+            _ => self.to_bytes_of_more(arena),
+        }
+    }
+
+    /// [`to_bytes`](Self::to_bytes) of other than one inline byte.
+    #[inline(never)]
+    fn to_bytes_of_more(&self, arena: &mut PacketArena) -> Bytes {
+        match self {
             Self::Inline { .. } => arena.bytes_of(self),
             Self::Shared(bytes) => bytes.clone(),
         }
@@ -192,10 +202,10 @@ impl PacketArena {
     }
 
     /// `[byte]` as shared bytes: a static slice.
-    #[inline]
+    #[inline(always)]
     fn one_byte(byte: u8) -> Bytes {
-        let i = usize::from(byte);
-        Bytes::from_static(&EVERY_BYTE[i..=i])
+        // `from_ref` rather than `[i..=i]`: the inclusive range's indexing is a call.
+        Bytes::from_static(std::slice::from_ref(&EVERY_BYTE[usize::from(byte)]))
     }
 
     #[cold]
@@ -257,7 +267,7 @@ mod tests {
     #[test]
     fn transcript_bytes_of_a_payload_are_its_bytes() {
         let mut arena = PacketArena::default();
-        for data in [&b"a"[..], b"\xff", b"ab", &[7u8; 23][..]] {
+        for data in [&b""[..], b"a", b"\x00", b"\xff", b"ab", &[7u8; 23][..]] {
             assert_eq!(&Payload::copy_of(data).to_bytes(&mut arena)[..], data);
         }
         let shared = Payload::Shared(Bytes::from(vec![1u8; 40]));
