@@ -57,7 +57,7 @@ pub(super) struct QueueFull;
 /// The two earliest wait apart in `front` whenever they were queued ahead of
 /// everything else waiting: a network with an exchange or two in flight (each
 /// arrival answered by the next packet) then queues and takes every event with a
-/// comparison and a move, no heap at all.
+/// comparison and a move, no wheel at all.
 ///
 /// The rest wait on a [`Wheel`] of time slices, whose push and pop cost the same for a
 /// few thousand waiting events as for a few (a binary heap's every pop walks down
@@ -72,13 +72,13 @@ pub(super) struct QueueFull;
 #[derive(Debug)]
 pub(super) struct EventQueue {
     /// The earliest event at `front[head]`, and the next at `front[head ^ 1]` (set only
-    /// with the earliest), each only if earlier than every event in `heap`: a pop takes
+    /// with the earliest), each only if earlier than every event in `wheel`: a pop takes
     /// the earliest and flips `head`, so no event moves up.
     front: [Option<Scheduled>; 2],
     head: usize,
-    heap: Wheel,
+    wheel: Wheel,
     deadlines: VecDeque<Scheduled>,
-    /// Most events waiting in `front` and `heap` together ([`MAX_WAITING`];
+    /// Most events waiting in `front` and `wheel` together ([`MAX_WAITING`];
     /// smaller in tests).
     limit: usize,
 }
@@ -88,7 +88,7 @@ impl Default for EventQueue {
         Self {
             front: [None, None],
             head: 0,
-            heap: Wheel::default(),
+            wheel: Wheel::default(),
             deadlines: VecDeque::new(),
             limit: MAX_WAITING,
         }
@@ -107,9 +107,9 @@ impl EventQueue {
         if scheduled.seq >= MAX_SEQ {
             return Err(QueueFull);
         }
-        // With the heap empty, at most two wait (both in front), below any limit.
+        // With the wheel empty, at most two wait (both in front), below any limit.
         let (first, second) = (self.head & 1, (self.head & 1) ^ 1);
-        if self.heap.is_empty() && self.front[second].is_none() {
+        if self.wheel.is_empty() && self.front[second].is_none() {
             match &self.front[first] {
                 None => self.front[first] = Some(scheduled),
                 Some(earliest) if scheduled.key() < earliest.key() => {
@@ -123,30 +123,32 @@ impl EventQueue {
         self.push_behind(scheduled)
     }
 
-    /// [`push`](Self::push) with the heap or both front places taken.
+    /// [`push`](Self::push) with the wheel or both front places taken.
     fn push_behind(&mut self, scheduled: Scheduled) -> Result<(), QueueFull> {
-        let waiting = self.heap.len() + self.front.iter().filter(|f| f.is_some()).count();
+        let waiting = self.wheel.len() + self.front.iter().filter(|f| f.is_some()).count();
         if waiting >= self.limit {
             return Err(QueueFull);
         }
-        let ahead_of_heap =
-            |heap: &Wheel, s: &Scheduled| heap.peek().is_none_or(|first| s.key() < first);
+        let ahead_of_wheel =
+            |wheel: &Wheel, s: &Scheduled| wheel.peek().is_none_or(|first| s.key() < first);
         let [a, b] = &mut self.front;
         let (first, second) = if self.head & 1 == 0 { (a, b) } else { (b, a) };
         match (first, second) {
             (Some(_), Some(second)) if scheduled.key() < second.key() => {
-                // Earlier than the second: that one is now the heap's earliest.
+                // Earlier than the second: that one is now the wheel's earliest.
                 let later = std::mem::replace(second, scheduled);
-                self.push_heap(later);
+                self.wheel.push(later);
                 self.order_front();
             }
-            (Some(_), Some(_)) => self.push_heap(scheduled),
-            (Some(_), second @ None) if ahead_of_heap(&self.heap, &scheduled) => {
+            (Some(_), Some(_)) => self.wheel.push(scheduled),
+            (Some(_), second @ None) if ahead_of_wheel(&self.wheel, &scheduled) => {
                 *second = Some(scheduled);
                 self.order_front();
             }
-            (first @ None, _) if ahead_of_heap(&self.heap, &scheduled) => *first = Some(scheduled),
-            _ => self.push_heap(scheduled),
+            (first @ None, _) if ahead_of_wheel(&self.wheel, &scheduled) => {
+                *first = Some(scheduled)
+            }
+            _ => self.wheel.push(scheduled),
         }
         Ok(())
     }
@@ -161,12 +163,6 @@ impl EventQueue {
         }
     }
 
-    /// Puts an event in the heap (which has room: checked by the caller).
-    #[inline(always)]
-    fn push_heap(&mut self, scheduled: Scheduled) {
-        self.heap.push(scheduled);
-    }
-
     fn push_deadline(&mut self, scheduled: Scheduled) {
         if self.deadlines.back().is_none_or(|last| *last <= scheduled) {
             self.deadlines.push_back(scheduled);
@@ -176,7 +172,7 @@ impl EventQueue {
         }
     }
 
-    /// The next event: the front's, else the heap's first, or the deadlines' first if
+    /// The next event: the front's, else the wheel's first, or the deadlines' first if
     /// earlier.
     #[cfg(test)]
     pub(super) fn pop(&mut self) -> Option<Scheduled> {
@@ -184,7 +180,7 @@ impl EventQueue {
     }
 
     /// The next event, if it happens no later than `until` (else it stays queued): the
-    /// front's, else the heap's first, or the deadlines' first if earlier.
+    /// front's, else the wheel's first, or the deadlines' first if earlier.
     #[inline(always)]
     pub(super) fn pop_due(&mut self, until: Instant) -> Option<Scheduled> {
         if !self.deadlines.is_empty() {
@@ -193,7 +189,7 @@ impl EventQueue {
         self.pop_timed(until)
     }
 
-    /// The earliest event of the front and the heap, if due by `until`.
+    /// The earliest event of the front and the wheel, if due by `until`.
     #[inline(always)]
     fn pop_timed(&mut self, until: Instant) -> Option<Scheduled> {
         let first = self.head & 1;
@@ -203,16 +199,16 @@ impl EventQueue {
                 self.head = first ^ 1;
                 self.front[first].take()
             }
-            None => self.pop_heap(until),
+            None => self.pop_wheel(until),
         }
     }
 
     #[inline(always)]
-    fn pop_heap(&mut self, until: Instant) -> Option<Scheduled> {
-        if self.heap.peek()?.0 > until {
+    fn pop_wheel(&mut self, until: Instant) -> Option<Scheduled> {
+        if self.wheel.peek()?.0 > until {
             return None;
         }
-        self.heap.pop()
+        self.wheel.pop()
     }
 
     /// [`pop_due`](Self::pop_due) with connect deadlines waiting (a run's first
@@ -225,7 +221,7 @@ impl EventQueue {
         let (deadline_at, deadline) = (deadline.at, deadline.key());
         let deadline_first = match &self.front[self.head & 1] {
             Some(first) => deadline < first.key(),
-            None => self.heap.peek().is_none_or(|next| deadline < next),
+            None => self.wheel.peek().is_none_or(|next| deadline < next),
         };
         if !deadline_first {
             return self.pop_timed(until);
@@ -241,7 +237,7 @@ impl EventQueue {
     pub(super) fn next_at(&self) -> Option<Instant> {
         let first = match &self.front[self.head & 1] {
             Some(first) => Some(first.at),
-            None => self.heap.peek().map(|(at, _)| at),
+            None => self.wheel.peek().map(|(at, _)| at),
         };
         if self.deadlines.is_empty() {
             return first;
@@ -255,7 +251,7 @@ impl EventQueue {
 
     #[cfg(test)]
     pub(super) fn is_empty(&self) -> bool {
-        self.front[self.head & 1].is_none() && self.heap.is_empty() && self.deadlines.is_empty()
+        self.front[self.head & 1].is_none() && self.wheel.is_empty() && self.deadlines.is_empty()
     }
 }
 
@@ -353,19 +349,19 @@ mod tests {
             "in (time, sequence) order"
         );
         assert!(queue.is_empty());
-        let slots = queue.heap.slots();
+        let slots = queue.wheel.slots();
         assert!(slots <= 1_001, "slots reused: {slots}");
     }
 
     #[test]
-    fn events_at_one_instant_come_out_in_the_order_they_were_scheduled_front_or_heap() {
+    fn events_at_one_instant_come_out_in_the_order_they_were_scheduled_front_or_wheel() {
         let mut queue = EventQueue::default();
         let arrive = |conn| Event::Arrive {
             conn,
             to: 0,
             host: 0,
         };
-        // The first goes to the front; the later ones at the same instant to the heap,
+        // The first goes to the front; the later ones at the same instant to the wheel,
         // one earlier instant displaces the front, and a deadline ties with them too.
         queue.push(at(7, 10, arrive(1))).expect("room");
         queue.push(at(7, 11, arrive(2))).expect("room");
@@ -380,7 +376,7 @@ mod tests {
     }
 
     #[test]
-    fn an_event_earlier_than_the_heaps_first_waits_in_front_and_keeps_the_order_after_a_pop() {
+    fn an_event_earlier_than_the_wheels_first_waits_in_front_and_keeps_the_order_after_a_pop() {
         let mut queue = EventQueue::default();
         let arrive = |conn| Event::Arrive {
             conn,
@@ -390,12 +386,12 @@ mod tests {
         queue.push(at(5, 1, arrive(1))).expect("room");
         queue.push(at(9, 2, arrive(2))).expect("room");
         queue.push(at(12, 3, arrive(3))).expect("room");
-        assert_eq!(queue.heap.len(), 1, "the third waits in the heap");
+        assert_eq!(queue.wheel.len(), 1, "the third waits in the wheel");
         assert_eq!(queue.pop().map(|s| s.seq), Some(1), "the front first");
-        // One front place is free and the heap holds 3: an earlier event goes in front
-        // (before 2), a later one into the heap.
+        // One front place is free and the wheel holds 3: an earlier event goes in front
+        // (before 2), a later one into the wheel.
         queue.push(at(6, 4, arrive(4))).expect("room");
-        assert_eq!(queue.heap.len(), 1, "earlier than the heap's first");
+        assert_eq!(queue.wheel.len(), 1, "earlier than the wheel's first");
         queue.push(at(15, 5, arrive(5))).expect("room");
         queue.push(at(10, 6, arrive(6))).expect("room");
         assert_eq!(queue.next_at(), Some(Instant::from_nanos(6_000_000)));
@@ -443,6 +439,7 @@ mod tests {
         assert_eq!(queue.pop().map(|s| s.seq), Some(MAX_SEQ - 1));
         assert!(queue.is_empty(), "the refused event was not queued");
     }
+
     #[test]
     fn an_event_not_yet_due_stays_queued_wherever_it_waits() {
         let mut queue = EventQueue::default();
@@ -465,7 +462,7 @@ mod tests {
         assert_eq!(due(&mut queue, 9), Some(2));
         assert_eq!(due(&mut queue, 9), None, "the deadline at 10");
         assert_eq!(due(&mut queue, 10), Some(4));
-        assert_eq!(due(&mut queue, 11), None, "the heap's first at 12");
+        assert_eq!(due(&mut queue, 11), None, "the wheel's first at 12");
         assert_eq!(queue.next_at(), Some(until(12)));
         assert_eq!(due(&mut queue, 12), Some(3));
         assert!(queue.is_empty());
@@ -474,7 +471,7 @@ mod tests {
     proptest::proptest! {
         /// Against a sorted reference, over interleavings of pushes (arrivals and
         /// deadlines, at or after the last event taken, as SimNet schedules them) and
-        /// pops of events due by a time: the front, the heap and the deadlines together
+        /// pops of events due by a time: the front, the wheel and the deadlines together
         /// keep the order `(at, seq)`.
         #[test]
         fn events_come_out_as_a_sorted_reference_says(
