@@ -9,11 +9,11 @@ use std::cmp::Reverse;
 
 impl SimNet {
     /// Runs `f` with log capture on, if asked for.
-    pub(super) fn captured(&mut self, f: impl FnOnce(&mut Self)) {
+    pub(super) fn captured<R>(&mut self, f: impl FnOnce(&mut Self) -> R) -> R {
         match self.capture {
             Some(level) => {
                 let _level = logs::level(level);
-                tracing::dispatcher::with_default(&logs::dispatch(), || f(self));
+                tracing::dispatcher::with_default(&logs::dispatch(), || f(self))
             }
             None => f(self),
         }
@@ -84,6 +84,27 @@ impl SimNet {
             text.push_str(": ");
             text.push_str(&line);
             self.record(who, EventKind::Line(text));
+        }
+    }
+
+    #[inline(always)]
+    pub(super) fn record(&mut self, who: impl Into<std::sync::Arc<str>>, what: EventKind) {
+        if self.digest.is_none() {
+            if self.record {
+                self.transcript.record(self.now, who, what);
+            }
+            return;
+        }
+        self.record_digested(who.into(), what);
+    }
+
+    #[inline(never)]
+    fn record_digested(&mut self, who: std::sync::Arc<str>, what: EventKind) {
+        if let Some(digest) = &mut self.digest {
+            digest.add(self.now, &who, &what);
+        }
+        if self.record {
+            self.transcript.record(self.now, who, what);
         }
     }
 }

@@ -56,6 +56,7 @@ impl SimNet {
     /// [`settle`](Self::settle) with something to do.
     #[inline(never)]
     fn settle_hosts(&mut self) {
+        self.settles += 1;
         loop {
             if let Some(action) = self.due_faults.pop_front() {
                 self.apply(action);

@@ -68,7 +68,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::host::{ConnId, ConnectError, HostRng, ListenerId, Node, Stream};
-use crate::testing::{EventDigest, EventKind, Transcript};
+use crate::testing::{EventDigest, Transcript};
 use crate::time::Instant;
 use conn::{Conn, Packet, PacketArena};
 use dense::{DenseMap, EndIndex};
@@ -248,6 +248,8 @@ pub struct SimNet {
     /// Hosts settled in this step, whose next wake-up may have changed (each once: its
     /// `settled` flag).
     settled: Vec<usize>,
+    /// Steps that settled hosts: what `run_until_exit` watches for an exit.
+    settles: u64,
     events_processed: u64,
     /// Program log lines at this level and above go into the transcript.
     capture: Option<Level>,
@@ -308,6 +310,7 @@ impl SimNet {
             work: BinaryHeap::new(),
             touched: BinaryHeap::new(),
             settled: Vec::new(),
+            settles: 0,
             events_processed: 0,
             capture: None,
             calling: None,
@@ -525,7 +528,8 @@ impl SimNet {
             return false;
         };
         // An exit is final (only a crashed host restarts), so the hosts before `waiting`
-        // need no second look: checking after each event costs nothing per host.
+        // need no second look; and only settling runs a program's commands, its exit
+        // among them, so a step that settled nothing needs no look at all.
         let mut waiting = 0;
         let mut all_exited = |net: &Self| {
             while (awaited.get(waiting))
@@ -535,13 +539,21 @@ impl SimNet {
             }
             waiting == awaited.len()
         };
-        let mut exited = all_exited(self);
+        let mut seen = self.settles;
+        if all_exited(self) {
+            return true;
+        }
         self.captured(|net| {
-            while !exited && net.step_captured(deadline) {
-                exited = all_exited(net);
+            while net.step_captured(deadline) {
+                if net.settles != seen {
+                    seen = net.settles;
+                    if all_exited(net) {
+                        return true;
+                    }
+                }
             }
-        });
-        exited
+            false
+        })
     }
 
     /// When the next event happens, if anything is left to happen.
@@ -551,27 +563,6 @@ impl SimNet {
 
     fn host_index(&self, name: &str) -> Option<usize> {
         self.by_name.get(name).copied()
-    }
-
-    #[inline(always)]
-    fn record(&mut self, who: impl Into<std::sync::Arc<str>>, what: EventKind) {
-        if self.digest.is_none() {
-            if self.record {
-                self.transcript.record(self.now, who, what);
-            }
-            return;
-        }
-        self.record_digested(who.into(), what);
-    }
-
-    #[inline(never)]
-    fn record_digested(&mut self, who: std::sync::Arc<str>, what: EventKind) {
-        if let Some(digest) = &mut self.digest {
-            digest.add(self.now, &who, &what);
-        }
-        if self.record {
-            self.transcript.record(self.now, who, what);
-        }
     }
 
     /// The time as a host's (possibly jumped) clock shows it.
