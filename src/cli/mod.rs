@@ -198,11 +198,8 @@ enum UserCommand {
 /// ```
 pub fn main(catalogue: Catalogue) -> ExitCode {
     install_panic_hook();
-    run_from(
-        &catalogue,
-        std::env::args_os(),
-        &mut std::io::stdout().lock(),
-    )
+    let args: Vec<OsString> = std::env::args_os().collect();
+    run_user_cli(&catalogue, args, &mut std::io::stdout().lock(), true)
 }
 
 /// [`main`] with given arguments (the first is the binary's name, used in replay
@@ -224,6 +221,16 @@ where
     T: Into<OsString> + Clone,
 {
     let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    run_user_cli(catalogue, args, out, false)
+}
+
+/// [`run_from`]; `process_exits`: the process ends right after (a binary's `main`).
+fn run_user_cli(
+    catalogue: &Catalogue,
+    args: Vec<OsString>,
+    out: &mut dyn Write,
+    process_exits: bool,
+) -> ExitCode {
     let bin = args
         .first()
         .and_then(|a| Path::new(a).file_stem())
@@ -240,6 +247,7 @@ where
         catalogue,
         bin,
         fallback_dir: None,
+        process_exits,
         out,
     };
     let status = match cli.command {
@@ -265,6 +273,7 @@ pub fn weft_main() -> ExitCode {
         catalogue: &catalogue,
         bin: "weft".to_owned(),
         fallback_dir: Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sim")),
+        process_exits: true,
         out: &mut stdout,
     };
     exit_code(cli.run(&mut ctx))

@@ -31,6 +31,9 @@ pub(crate) struct SimContext<'a> {
     pub(crate) bin: String,
     /// The `sim/` folder to use when there is none in the current directory.
     pub(crate) fallback_dir: Option<PathBuf>,
+    /// The process ends once the command returns (a binary's `main`, not an in-process
+    /// run): a single run's outcome may be left to the exit instead of freed.
+    pub(crate) process_exits: bool,
     /// Where the report goes.
     pub(crate) out: &'a mut dyn Write,
 }
@@ -371,11 +374,10 @@ fn run_one(
         print_failures(ctx, &outcome, file);
     }
     let status = i32::from(!outcome.passed());
-    if ctx.fallback_dir.is_some() {
-        // Only weft's own binary has a fallback folder, and its `main` returns right
-        // after this run: freeing the transcript (an allocation or more per event, some
-        // 5% of a long run) would be work the process's exit does anyway. A run from
-        // `cli::main`, `run_from` or a sweep frees as usual.
+    if ctx.process_exits {
+        // The binary's `main` returns right after this run: freeing the transcript (an
+        // allocation or more per event, some 5% of a long run) would be work the
+        // process's exit does anyway. A run from `run_from` or a sweep frees as usual.
         std::mem::forget(outcome);
     }
     Ok(status)
