@@ -135,9 +135,12 @@ impl HostState {
     #[inline(always)]
     pub(crate) fn touch(&mut self, conn: ConnId) -> Option<&mut TransportState> {
         let entry = self.conns.get_mut(conn)?;
-        self.dirty.insert(conn);
+        // A connection flagged `in_call` is on the dirty set already (its first touch
+        // put it there), or is the one a read is delivered to, which
+        // `Host::deliver_data_and_poll` lists or not once the callback has returned.
         if !entry.in_call {
             entry.in_call = true;
+            self.dirty.insert(conn);
             // `list_in_call`, on the fields `entry` leaves free.
             if self.in_call == NO_CONN {
                 self.in_call = conn;
@@ -302,7 +305,7 @@ impl ConnSet {
     }
 
     /// Whether the set is empty.
-    #[inline]
+    #[cfg(test)]
     pub(crate) fn is_empty(&self) -> bool {
         self.first == NO_CONN
     }

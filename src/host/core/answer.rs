@@ -35,15 +35,12 @@ impl<P: Program + 'static> Host<P> {
         }
         // `conn` goes on the dirty set only if the host is not quiet after all (see
         // `take_answer`): no callback can tell. It is flagged as touched by the call
-        // before the program runs but left off the `in_call` list, so that the
-        // program's own touches of it skip the list and, after the callback, only its
-        // entry is asked for notices; it joins the list only if the callback touched
-        // another connection too, or owes a notice (`answer_after_notices`).
+        // before the program runs but left off the `in_call` list and the dirty set, so
+        // that the program's own touches of it skip both and, after the callback, only
+        // its entry is asked for notices; it joins the list only if the callback
+        // touched another connection too, or owes a notice (`answer_after_notices`).
         debug_assert!(!entry.in_call, "no callback is running");
         entry.in_call = true;
-        // Nothing dirty now, and then no other connection touched: nothing but `conn`
-        // can be dirty after the callback (only a touch marks a connection dirty).
-        let was_clean = self.state.dirty.is_empty();
         let timers = self.clock.timers_stamp();
         self.clock.set_now(now);
         let cx = &mut HostContext {
@@ -70,7 +67,7 @@ impl<P: Program + 'static> Host<P> {
         }
         entry.in_call = false;
         let timers_unchanged = timers_unchanged(&self.clock, timers);
-        let quiet = state.commands.is_empty() && (was_clean || state.dirty.is_empty_or_only(conn));
+        let quiet = state.commands.is_empty() && state.dirty.is_empty_or_only(conn);
         let taken = take_answer(
             &mut entry.transport,
             &mut state.dirty,
