@@ -545,8 +545,18 @@ impl ConnPoll {
     #[inline(always)]
     fn of(t: &TransportState) -> Self {
         Self {
-            moved: 0,
             left: t.pending_len(),
+            ..Self::flags_of(t)
+        }
+    }
+
+    /// The state of `t` but for its pending bytes, for a poll that moved nothing and
+    /// left nothing.
+    #[inline(always)]
+    fn flags_of(t: &TransportState) -> Self {
+        Self {
+            moved: 0,
+            left: 0,
             close: t.close_action(),
             reading_paused: t.reading_paused(),
             accepts_data: t.accepts_data(),

@@ -196,6 +196,15 @@ fn take_answer(
     // Quiet: the driver takes the connection now, as if `poll_dirty` had reported it,
     // and polls it as `poll_conn` would.
     dirty.clear_one();
+    if t.move_lone_byte(room, out) {
+        // Ping-pong's answer: nothing left, no producer to resume.
+        return Ok(ConnPoll {
+            moved: 1,
+            left: 0,
+            quiet: true,
+            ..ConnPoll::flags_of(t)
+        });
+    }
     let moved = t.move_pending(room, out);
     if moved > 0 && t.has_notices() {
         return Err(moved);
