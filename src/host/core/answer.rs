@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 
 use super::{ConnPoll, Host, Node, span_wanted};
 use crate::clock::ManualClock;
-use crate::host::state::ConnSet;
+use crate::host::state::{ConnSet, HostState, StateMut};
 use crate::host::{ConnId, HostContext, Program};
 use crate::time::Instant;
 use crate::transport::TransportState;
@@ -27,8 +27,14 @@ impl<P: Program + 'static> Host<P> {
         if span_wanted() {
             return self.deliver_then_poll(now, conn, data, room, out);
         }
-        let Some(entry) = self.state.conns.get_mut(conn) else {
-            return ConnPoll::default();
+        let HostState {
+            book, conns, marks, ..
+        } = &mut self.state;
+        // The entry, kept at hand across the callback: lent out of the map the
+        // callback's context holds. (One kept aside, below the map's window, is
+        // delivered to in single steps.)
+        let Some((entry, others)) = conns.lend(conn) else {
+            return self.deliver_then_poll(now, conn, data, room, out);
         };
         if data.is_empty() || !entry.transport.accepts_data() {
             return ConnPoll::of(&entry.transport);
@@ -45,32 +51,20 @@ impl<P: Program + 'static> Host<P> {
         self.clock.set_now(now);
         let cx = &mut HostContext {
             clock: &mut self.clock,
-            state: &mut self.state,
+            state: StateMut::lending(book, conn, entry, others, marks),
         };
         self.program.data_received(cx, conn, data);
 
-        let state = &mut self.state;
-        if state.touched_any() {
+        if marks.touched_any() || entry.transport.has_notices() {
             // Another connection touched: its notices, and this one's, first.
-            return self.answer_after_notices(now, conn, room, out, timers);
-        }
-        let Some(entry) = state.conns.get_mut(conn) else {
-            // A callback cannot remove a connection; this only keeps the types honest.
-            return ConnPoll {
-                ran_program: true,
-                timers_unchanged: timers_unchanged(&self.clock, timers),
-                ..ConnPoll::default()
-            };
-        };
-        if entry.transport.has_notices() {
             return self.answer_after_notices(now, conn, room, out, timers);
         }
         entry.in_call = false;
         let timers_unchanged = timers_unchanged(&self.clock, timers);
-        let quiet = state.commands.is_empty() && state.dirty.is_empty_or_only(conn);
+        let quiet = marks.commands.is_empty() && marks.dirty.is_empty_or_only(conn);
         let taken = take_answer(
             &mut entry.transport,
-            &mut state.dirty,
+            &mut marks.dirty,
             quiet,
             conn,
             room,
@@ -116,7 +110,8 @@ impl<P: Program + 'static> Host<P> {
         out: &mut VecDeque<u8>,
         timers: u64,
     ) -> ConnPoll {
-        self.state.list_in_call(conn);
+        let state = &mut self.state;
+        state.marks.list_in_call(&mut state.book, conn);
         self.deliver_notices();
         let timers_unchanged = timers_unchanged(&self.clock, timers);
         let state = &mut self.state;
@@ -127,10 +122,11 @@ impl<P: Program + 'static> Host<P> {
                 ..ConnPoll::default()
             };
         };
-        let quiet = state.commands.is_empty() && state.dirty.is_empty_or_only(conn);
+        let marks = &mut state.marks;
+        let quiet = marks.commands.is_empty() && marks.dirty.is_empty_or_only(conn);
         let taken = take_answer(
             &mut entry.transport,
-            &mut state.dirty,
+            &mut marks.dirty,
             quiet,
             conn,
             room,
@@ -155,7 +151,7 @@ impl<P: Program + 'static> Host<P> {
         if !delivered.quiet {
             return delivered;
         }
-        self.state.dirty.pop_first();
+        self.state.marks.dirty.pop_first();
         ConnPoll {
             quiet: true,
             timers_unchanged: delivered.timers_unchanged,
