@@ -76,7 +76,14 @@ impl TransportState {
     /// (nothing moved) for any other.
     #[inline(always)]
     pub(crate) fn move_lone_byte(&mut self, room: usize, out: &mut VecDeque<u8>) -> bool {
-        if self.small_len != 1 || room == 0 || self.producer.is_some() {
+        // One test after another, each rarely failing: branches, not a sum of flags.
+        if self.small_len != 1 {
+            return false;
+        }
+        if self.producer.is_some() {
+            return false;
+        }
+        if room == 0 {
             return false;
         }
         out.push_back(self.small[0]);
