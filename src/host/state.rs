@@ -118,8 +118,9 @@ impl Marks {
         entry: &'e mut HostConn,
     ) -> &'e mut TransportState {
         // A connection flagged `in_call` is on the dirty set already (its first touch
-        // put it there), or is the one a read is delivered to, which
-        // `Host::deliver_data_and_poll` lists or not once the callback has returned.
+        // put it there), or is the one a read was delivered to, flagged after its
+        // callback, which `Host::deliver_data_and_poll` lists or not once the notices
+        // are delivered.
         if !entry.in_call {
             entry.in_call = true;
             self.dirty.insert(conn);
@@ -295,16 +296,16 @@ impl HostState {
 /// up again, and the program's own touches of it find it without a lookup.
 pub(crate) struct StateMut<'a> {
     pub(crate) book: &'a mut Book,
-    /// The lent connection and its entry, flagged `in_call` by the delivery (which
-    /// lists it once the callback has returned).
+    /// The lent connection and its entry, touched by the delivery (which flags and
+    /// lists it, or not, once the callback has returned).
     lent: Option<(ConnId, &'a mut HostConn)>,
     conns: LentMap<'a, HostConn>,
     pub(crate) marks: &'a mut Marks,
 }
 
 impl<'a> StateMut<'a> {
-    /// The state with `entry`, `conn`'s, lent out of `conns`, the others. `entry` must
-    /// be flagged `in_call`.
+    /// The state with `entry`, `conn`'s, lent out of `conns`, the others. `entry` is
+    /// not flagged `in_call`: lent out, it need not be.
     #[inline(always)]
     pub(crate) fn lending(
         book: &'a mut Book,
@@ -313,7 +314,7 @@ impl<'a> StateMut<'a> {
         conns: LentMap<'a, HostConn>,
         marks: &'a mut Marks,
     ) -> Self {
-        debug_assert!(entry.in_call);
+        debug_assert!(!entry.in_call);
         Self {
             book,
             lent: Some((conn, entry)),

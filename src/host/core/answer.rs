@@ -40,13 +40,12 @@ impl<P: Program + 'static> Host<P> {
             return ConnPoll::of(&entry.transport);
         }
         // `conn` goes on the dirty set only if the host is not quiet after all (see
-        // `take_answer`): no callback can tell. It is flagged as touched by the call
-        // before the program runs but left off the `in_call` list and the dirty set, so
-        // that the program's own touches of it skip both and, after the callback, only
-        // its entry is asked for notices; it joins the list only if the callback
+        // `take_answer`): no callback can tell. Lent out, it is touched by the call
+        // without being flagged `in_call`, listed or put on the dirty set, so that the
+        // program's own touches of it skip all three and, after the callback, only its
+        // entry is asked for notices; it is flagged and listed only if the callback
         // touched another connection too, or owes a notice (`answer_after_notices`).
         debug_assert!(!entry.in_call, "no callback is running");
-        entry.in_call = true;
         let timers = self.clock.timers_stamp();
         self.clock.set_now(now);
         let cx = &mut HostContext {
@@ -59,7 +58,6 @@ impl<P: Program + 'static> Host<P> {
             // Another connection touched: its notices, and this one's, first.
             return self.answer_after_notices(now, conn, room, out, timers);
         }
-        entry.in_call = false;
         let timers_unchanged = timers_unchanged(&self.clock, timers);
         let quiet = marks.commands.is_empty() && marks.dirty.is_empty_or_only(conn);
         let taken = take_answer(
@@ -97,9 +95,9 @@ impl<P: Program + 'static> Host<P> {
     }
 
     /// The rest of [`deliver_and_answer`](Self::deliver_and_answer) for a callback
-    /// that touched another connection or left its own owing a notice: `conn`, still
-    /// flagged as touched, joins the touched list, the notices are delivered (lowest
-    /// id first, as after any callback), then the answer is taken.
+    /// that touched another connection or left its own owing a notice: `conn`, touched
+    /// by the call, is flagged and joins the touched list, the notices are delivered
+    /// (lowest id first, as after any callback), then the answer is taken.
     #[cold]
     #[inline(never)]
     fn answer_after_notices(
@@ -111,6 +109,9 @@ impl<P: Program + 'static> Host<P> {
         timers: u64,
     ) -> ConnPoll {
         let state = &mut self.state;
+        if let Some(entry) = state.conns.get_mut(conn) {
+            entry.in_call = true;
+        }
         state.marks.list_in_call(&mut state.book, conn);
         self.deliver_notices();
         let timers_unchanged = timers_unchanged(&self.clock, timers);
