@@ -55,7 +55,7 @@ impl<P: Program + 'static> Host<P> {
         self.program.data_received(cx, conn, data);
 
         if marks.touched_any() || entry.transport.has_notices() {
-            // Another connection touched: its notices, and this one's, first.
+            // Another connection touched, or a notice owed: the notices first.
             return self.answer_after_notices(now, conn, room, out, timers);
         }
         let timers_unchanged = timers_unchanged(&self.clock, timers);
@@ -137,7 +137,8 @@ impl<P: Program + 'static> Host<P> {
     }
 
     /// The same call made of the single steps, for a run whose log lines want the
-    /// connection's span (which covers the delivery, not the poll after it).
+    /// connection's span (which covers the delivery, not the poll after it), or for a
+    /// connection that cannot be lent out of the map (kept aside, or not up).
     #[cold]
     #[inline(never)]
     fn deliver_then_poll(
@@ -476,6 +477,36 @@ mod tests {
         let poll = host.deliver_data_and_poll(Instant::ZERO, ConnId(0), b"x", 10, &mut out);
         assert_eq!(host.program().paused, [0, 1]);
         assert!(!poll.quiet, "it wrote to c1 too");
+    }
+
+    #[test]
+    fn a_read_on_a_connection_kept_aside_is_answered_as_in_one_pass() {
+        let _one_pass = one_pass();
+        let mut host = host(Also::Nothing);
+        let now = Instant::ZERO;
+        // Many connections made after c0 and c1 and all but the newest ended: the map
+        // keeps c0 and c1 aside, below its window, where none is lent out.
+        let (local, peer) = (ipv4(10, 0, 0, 1, 80), ipv4(10, 0, 0, 2, 5000));
+        let later: Vec<ConnId> = (0..200)
+            .map(|_| host.handle_accepted(now, ListenerId(0), local, peer))
+            .collect();
+        for &conn in &later[..199] {
+            host.handle_closed(now, conn, Disconnect::Reset);
+        }
+        while host.poll_dirty().is_some() {}
+        assert!(host.state.conns.get(ConnId(0)).is_some());
+        assert!(host.state.conns.lend(ConnId(0)).is_none(), "kept aside");
+        let mut out = VecDeque::new();
+        let poll = host.deliver_data_and_poll(now, ConnId(0), b"x", 10, &mut out);
+        assert!(poll.quiet && !poll.ran_program);
+        assert_eq!((poll.moved, poll.left), (1, 0));
+        assert_eq!(out, [b'*']);
+        assert_eq!(dirty(&mut host), []);
+        assert_eq!(host.program().reads, 1);
+        // Not up: nothing delivered.
+        let poll = host.deliver_data_and_poll(now, later[0], b"x", 10, &mut out);
+        assert_eq!(poll, super::ConnPoll::default());
+        assert_eq!(host.program().reads, 1);
     }
 
     /// The one-pass call against the steps it stands for, for every kind of read.
