@@ -370,13 +370,15 @@ impl Consumer for TransportState {
         if let [byte] = data
             && self.plain_writes
         {
-            let held = usize::from(self.small_len);
-            if self.queue.is_empty() && held < SMALL {
-                self.small[held] = *byte;
-                self.small_len += 1;
-                return;
-            }
-            if !self.queue.is_empty() && self.queue.len() < self.queue.capacity() {
+            // Branches on the queue first: `small` is used only while it is empty.
+            if self.queue.is_empty() {
+                let held = usize::from(self.small_len);
+                if held < SMALL {
+                    self.small[held] = *byte;
+                    self.small_len += 1;
+                    return;
+                }
+            } else if self.queue.len() < self.queue.capacity() {
                 self.queue.push(*byte);
                 return;
             }

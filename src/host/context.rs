@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use super::state::HostState;
+use super::state::StateMut;
 use super::{Command, ConnId, HostPort, HostRng, ListenerId, Stream};
 use crate::clock::{CallError, CallId, Clock, ManualClock, MapClock};
 use crate::flow::{Consumer, ProducerError, ProducerKind};
@@ -18,7 +18,7 @@ use crate::transport::{Transport, TransportState};
 /// closed Twisted transport do.
 pub struct HostContext<'a, T> {
     pub(crate) clock: &'a mut ManualClock<T>,
-    pub(crate) state: &'a mut HostState,
+    pub(crate) state: StateMut<'a>,
 }
 
 impl<T> HostContext<'_, T> {
@@ -34,9 +34,9 @@ impl<T> HostContext<'_, T> {
     }
 
     fn listen_on(&mut self, addr: HostPort, backlog: Option<u32>) -> ListenerId {
-        let listener = ListenerId(self.state.next_listener);
-        self.state.next_listener += 1;
-        self.state.commands.push_back(Command::Listen {
+        let listener = ListenerId(self.state.book.next_listener);
+        self.state.book.next_listener += 1;
+        self.state.marks.commands.push_back(Command::Listen {
             listener,
             addr,
             backlog,
@@ -49,6 +49,7 @@ impl<T> HostContext<'_, T> {
     /// their connect succeeds, but the program hears of them only once it resumes.
     pub fn pause_accepting(&mut self, listener: ListenerId) {
         self.state
+            .marks
             .commands
             .push_back(Command::PauseAccepting { listener });
     }
@@ -56,6 +57,7 @@ impl<T> HostContext<'_, T> {
     /// Accepts again on `listener`, oldest waiting connection first.
     pub fn resume_accepting(&mut self, listener: ListenerId) {
         self.state
+            .marks
             .commands
             .push_back(Command::ResumeAccepting { listener });
     }
@@ -63,6 +65,7 @@ impl<T> HostContext<'_, T> {
     /// Stops accepting new connections on `listener`.
     pub fn stop_listening(&mut self, listener: ListenerId) {
         self.state
+            .marks
             .commands
             .push_back(Command::StopListening { listener });
     }
@@ -70,9 +73,10 @@ impl<T> HostContext<'_, T> {
     /// Connects to `to`; the outcome arrives on a later turn as `connection_made` or
     /// `connect_failed`, never inside this call.
     pub fn connect(&mut self, to: HostPort, timeout: Duration) -> ConnId {
-        let conn = self.state.new_conn_id();
-        self.state.connecting.insert(conn);
+        let conn = self.state.book.new_conn_id();
+        self.state.book.connecting.insert(conn);
         self.state
+            .marks
             .commands
             .push_back(Command::Connect { conn, to, timeout });
         conn
@@ -80,7 +84,7 @@ impl<T> HostContext<'_, T> {
 
     /// Whether `conn` is a connect still waiting for its answer.
     pub fn is_connecting(&self, conn: ConnId) -> bool {
-        self.state.connecting.contains(&conn)
+        self.state.book.connecting.contains(&conn)
     }
 
     /// Whether `conn` is up (made and not yet lost).
@@ -110,18 +114,19 @@ impl<T> HostContext<'_, T> {
     /// Closes `conn` now, discarding its queue; the peer sees a reset. On a connect that
     /// is still pending this cancels it, with no callback.
     pub fn abort_connection(&mut self, conn: ConnId) {
-        if self.state.connecting.remove(&conn) {
+        if self.state.book.connecting.remove(&conn) {
             // Withdraw the connect if the driver has not taken it yet; otherwise ask the
             // driver to drop it.
-            let queued = self.state.commands.iter().position(
+            let queued = self.state.marks.commands.iter().position(
                 |c| matches!(c, Command::Connect { conn: queued, .. } if *queued == conn),
             );
             match queued {
                 Some(i) => {
-                    self.state.commands.remove(i);
+                    self.state.marks.commands.remove(i);
                 }
                 None => self
                     .state
+                    .marks
                     .commands
                     .push_back(Command::CancelConnect { conn }),
             }
@@ -209,7 +214,7 @@ impl<T> HostContext<'_, T> {
 
     /// Prints a line on standard output.
     pub fn print(&mut self, line: impl Into<String>) {
-        self.state.commands.push_back(Command::Print {
+        self.state.marks.commands.push_back(Command::Print {
             stream: Stream::Stdout,
             line: line.into(),
         });
@@ -217,7 +222,7 @@ impl<T> HostContext<'_, T> {
 
     /// Prints a line on standard error.
     pub fn eprint(&mut self, line: impl Into<String>) {
-        self.state.commands.push_back(Command::Print {
+        self.state.marks.commands.push_back(Command::Print {
             stream: Stream::Stderr,
             line: line.into(),
         });
@@ -225,15 +230,15 @@ impl<T> HostContext<'_, T> {
 
     /// Ends the program with `code`. Only the first exit counts.
     pub fn exit(&mut self, code: i32) {
-        if self.state.exit_code.is_none() {
-            self.state.exit_code = Some(code);
-            self.state.commands.push_back(Command::Exit { code });
+        if self.state.book.exit_code.is_none() {
+            self.state.book.exit_code = Some(code);
+            self.state.marks.commands.push_back(Command::Exit { code });
         }
     }
 
     /// Whether the program has exited.
     pub fn has_exited(&self) -> bool {
-        self.state.exit_code.is_some()
+        self.state.book.exit_code.is_some()
     }
 
     /// The host's current time (its clock, which a fault may have jumped).
@@ -293,7 +298,7 @@ impl<T> HostContext<'_, T> {
     /// }
     /// ```
     pub fn rng(&mut self) -> &mut HostRng {
-        &mut self.state.rng
+        &mut self.state.book.rng
     }
 }
 

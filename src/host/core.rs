@@ -249,7 +249,7 @@ impl<P: Program> Host<P> {
     /// A host whose program draws from `rng` instead of [`HostRng::default`].
     pub fn with_rng(program: P, rng: HostRng) -> Self {
         let mut host = Self::new(program);
-        *host.state.rng = rng;
+        *host.state.book.rng = rng;
         host
     }
 
@@ -274,7 +274,7 @@ impl<P: Program> Host<P> {
         self.clock.set_now(now);
         let cx = &mut HostContext {
             clock: &mut self.clock,
-            state: &mut self.state,
+            state: self.state.as_mut(),
         };
         f(&mut self.program, cx);
         if self.state.settled_without_notices() {
@@ -290,7 +290,7 @@ impl<P: Program> Host<P> {
         while let Some((conn, notice)) = self.state.next_notice() {
             let cx = &mut HostContext {
                 clock: &mut self.clock,
-                state: &mut self.state,
+                state: self.state.as_mut(),
             };
             match notice {
                 Notice::PauseProducing => self.program.pause_producing(cx, conn),
@@ -326,7 +326,7 @@ impl<P: Program> Host<P> {
 
 impl<P: Program + 'static> Node for Host<P> {
     fn set_rng(&mut self, rng: HostRng) {
-        *self.state.rng = rng;
+        *self.state.book.rng = rng;
     }
 
     fn start(&mut self, now: Instant) {
@@ -334,11 +334,11 @@ impl<P: Program + 'static> Node for Host<P> {
     }
 
     fn exit_code(&self) -> Option<i32> {
-        self.state.exit_code
+        self.state.book.exit_code
     }
 
     fn poll_command(&mut self) -> Option<Command> {
-        self.state.commands.pop_front()
+        self.state.marks.commands.pop_front()
     }
 
     fn poll_dirty(&mut self) -> Option<ConnId> {
@@ -426,7 +426,7 @@ impl<P: Program + 'static> Node for Host<P> {
         let poll = (self.state.transport(conn)).map_or_else(ConnPoll::default, ConnPoll::of);
         ConnPoll {
             ran_program: true,
-            quiet: self.state.commands.is_empty() && self.state.dirty.is_only(conn),
+            quiet: self.state.marks.commands.is_empty() && self.state.marks.dirty.is_only(conn),
             timers_unchanged: timers != ManualClock::<P::Timer>::UNKNOWN_STAMP
                 && self.clock.timers_stamp() == timers,
             ..poll
@@ -459,7 +459,7 @@ impl<P: Program + 'static> Node for Host<P> {
         local: SocketAddr,
         peer: SocketAddr,
     ) -> ConnId {
-        let conn = self.state.new_conn_id();
+        let conn = self.state.book.new_conn_id();
         self.open(now, conn, local, peer);
         conn
     }
@@ -471,7 +471,7 @@ impl<P: Program + 'static> Node for Host<P> {
         local: SocketAddr,
         peer: SocketAddr,
     ) -> bool {
-        if !self.state.connecting.remove(&conn) {
+        if !self.state.book.connecting.remove(&conn) {
             return false;
         }
         self.open(now, conn, local, peer);
@@ -479,7 +479,7 @@ impl<P: Program + 'static> Node for Host<P> {
     }
 
     fn handle_connect_failed(&mut self, now: Instant, conn: ConnId, error: ConnectError) {
-        if self.state.connecting.remove(&conn) {
+        if self.state.book.connecting.remove(&conn) {
             let _span = conn_span(conn);
             self.call(now, |p, cx| p.connect_failed(cx, conn, error));
         }
@@ -545,8 +545,18 @@ impl ConnPoll {
     #[inline(always)]
     fn of(t: &TransportState) -> Self {
         Self {
-            moved: 0,
             left: t.pending_len(),
+            ..Self::flags_of(t)
+        }
+    }
+
+    /// The state of `t` but for its pending bytes, for a poll that moved nothing and
+    /// left nothing.
+    #[inline(always)]
+    fn flags_of(t: &TransportState) -> Self {
+        Self {
+            moved: 0,
+            left: 0,
             close: t.close_action(),
             reading_paused: t.reading_paused(),
             accepts_data: t.accepts_data(),

@@ -3,20 +3,36 @@
 
 use std::collections::{BTreeSet, VecDeque};
 
+use super::table::LentMap;
 use super::{Command, ConnId, ConnMap, HostRng};
 use crate::flow::Notice;
 use crate::transport::TransportState;
 
 /// A host's connections and the commands its program has issued, shared by the
 /// [`Host`](super::Host) and the contexts it lends out.
+///
+/// In three parts, so that a callback's context can hold the connections as a map with
+/// one lent out (the one a read is delivered to, see [`StateMut`]) beside the rest.
 // The fields every event touches come last (`repr(C)` keeps the order), next to the
 // clock's, and start a cache line (`_pad`), so that with the clock's they take two
 // lines and no more: of `conns` its slots' pointer and length and its base, all of
-// `dirty`, `in_call` and `commands` (of which a read looks at the length, last).
+// `marks` (of whose `commands` a read looks at the length, last).
 // `core::layout_tests` checks this.
 #[derive(Debug)]
 #[repr(C)]
 pub(crate) struct HostState {
+    pub(crate) book: Book,
+    /// Puts the hot fields below at the start of a cache line.
+    _pad: [u64; STATE_PAD_WORDS],
+    /// Connections that are up, until their `connection_lost` has been delivered.
+    pub(crate) conns: ConnMap<HostConn>,
+    pub(crate) marks: Marks,
+}
+
+/// What a host keeps besides its connections that an event seldom looks at.
+#[derive(Debug)]
+#[repr(C)]
+pub(crate) struct Book {
     /// Connects issued and not yet answered.
     pub(crate) connecting: BTreeSet<ConnId>,
     pub(crate) next_conn: u64,
@@ -26,18 +42,21 @@ pub(crate) struct HostState {
     /// used, and aligned to 16 bytes, which would pad the end of this struct and move
     /// the clock's hot fields off the line the state's end in (see `Host`).
     pub(crate) rng: Box<HostRng>,
-    /// The connections the current callback touched after `in_call`, in order.
+    /// The connections the current callback touched after `Marks::in_call`, in order.
     in_call_more: Vec<ConnId>,
-    /// Puts the hot fields below at the start of a cache line.
-    _pad: [u64; STATE_PAD_WORDS],
-    /// Connections that are up, until their `connection_lost` has been delivered.
-    pub(crate) conns: ConnMap<HostConn>,
+}
+
+/// What a host keeps besides its connections that every event looks at: the marks
+/// its driver polls, and the current callback's.
+#[derive(Debug)]
+#[repr(C)]
+pub(crate) struct Marks {
     /// Connections touched since the driver last looked.
     pub(crate) dirty: ConnSet,
     /// The first connection the current callback has touched, [`NO_CONN`] if none;
-    /// with `in_call_more`, the connections flagged `in_call`: the only ones that can
-    /// owe their program a producer notice when it returns. (Most callbacks touch one
-    /// connection; this is all they look at.)
+    /// with `Book::in_call_more`, the connections flagged `in_call`: the only ones
+    /// that can owe their program a producer notice when it returns. (Most callbacks
+    /// touch one connection; this is all they look at.)
     pub(crate) in_call: ConnId,
     pub(crate) commands: VecDeque<Command>,
 }
@@ -50,17 +69,21 @@ pub(super) const STATE_PAD_WORDS: usize = 0;
 impl Default for HostState {
     fn default() -> Self {
         Self {
-            connecting: BTreeSet::new(),
-            next_conn: 0,
-            next_listener: 0,
-            exit_code: None,
-            rng: Box::default(),
-            in_call_more: Vec::new(),
+            book: Book {
+                connecting: BTreeSet::new(),
+                next_conn: 0,
+                next_listener: 0,
+                exit_code: None,
+                rng: Box::default(),
+                in_call_more: Vec::new(),
+            },
             _pad: [0; STATE_PAD_WORDS],
             conns: ConnMap::new(),
-            dirty: ConnSet::default(),
-            in_call: NO_CONN,
-            commands: VecDeque::new(),
+            marks: Marks {
+                dirty: ConnSet::default(),
+                in_call: NO_CONN,
+                commands: VecDeque::new(),
+            },
         }
     }
 }
@@ -71,18 +94,60 @@ impl Default for HostState {
 #[derive(Debug)]
 #[repr(C, align(64))]
 pub(crate) struct HostConn {
-    /// Listed in [`HostState::in_call`].
+    /// Listed in [`Marks::in_call`].
     pub(crate) in_call: bool,
     pub(crate) transport: TransportState,
 }
 
-impl HostState {
+impl Book {
     pub(crate) fn new_conn_id(&mut self) -> ConnId {
         let id = ConnId(self.next_conn);
         self.next_conn += 1;
         id
     }
+}
 
+impl Marks {
+    /// Flags `entry`, `conn`'s, as touched by the current callback, and lists it for
+    /// the driver, unless it is flagged already.
+    #[inline(always)]
+    fn touch<'e>(
+        &mut self,
+        book: &mut Book,
+        conn: ConnId,
+        entry: &'e mut HostConn,
+    ) -> &'e mut TransportState {
+        // A connection flagged `in_call` is on the dirty set already (its first touch
+        // put it there), or is the one a read was delivered to, flagged after its
+        // callback, which `Host::deliver_data_and_poll` lists or not once the notices
+        // are delivered.
+        if !entry.in_call {
+            entry.in_call = true;
+            self.dirty.insert(conn);
+            self.list_in_call(book, conn);
+        }
+        &mut entry.transport
+    }
+
+    /// Whether the current callback has touched a connection it was not called about
+    /// (see [`Host::deliver_data_and_poll`](super::Node::deliver_data_and_poll)).
+    #[inline]
+    pub(crate) fn touched_any(&self) -> bool {
+        self.in_call != NO_CONN
+    }
+
+    /// Lists `conn`, flagged `in_call`, as touched by the current callback.
+    #[inline]
+    pub(crate) fn list_in_call(&mut self, book: &mut Book, conn: ConnId) {
+        if self.in_call == NO_CONN {
+            self.in_call = conn;
+        } else {
+            book.in_call_more.push(conn);
+        }
+    }
+}
+
+impl HostState {
     /// Adds a connection that has just come up, listed as dirty.
     pub(crate) fn open(&mut self, conn: ConnId, transport: TransportState) {
         let entry = HostConn {
@@ -91,13 +156,13 @@ impl HostState {
         };
         let replaced = self.conns.insert(conn, entry);
         debug_assert!(replaced.is_none(), "connection ids are never reused");
-        self.dirty.insert(conn);
+        self.marks.dirty.insert(conn);
     }
 
     /// Takes a connection out, and off the dirty list.
     pub(crate) fn remove(&mut self, conn: ConnId) {
         if self.conns.remove(conn).is_some() {
-            self.dirty.remove(&conn);
+            self.marks.dirty.remove(&conn);
         }
         // An `in_call` entry for a removed connection is skipped when delivered.
     }
@@ -126,7 +191,7 @@ impl HostState {
         if !test(&entry.transport) {
             return false;
         }
-        self.dirty.insert(conn);
+        self.marks.dirty.insert(conn);
         true
     }
 
@@ -135,23 +200,24 @@ impl HostState {
     #[inline(always)]
     pub(crate) fn touch(&mut self, conn: ConnId) -> Option<&mut TransportState> {
         let entry = self.conns.get_mut(conn)?;
-        self.dirty.insert(conn);
-        if !entry.in_call {
-            entry.in_call = true;
-            // `list_in_call`, on the fields `entry` leaves free.
-            if self.in_call == NO_CONN {
-                self.in_call = conn;
-            } else {
-                self.in_call_more.push(conn);
-            }
+        Some(self.marks.touch(&mut self.book, conn, entry))
+    }
+
+    /// The state as a callback's context holds it, with no connection lent out.
+    #[inline(always)]
+    pub(crate) fn as_mut(&mut self) -> StateMut<'_> {
+        StateMut {
+            book: &mut self.book,
+            lent: None,
+            conns: self.conns.lend_none(),
+            marks: &mut self.marks,
         }
-        Some(&mut entry.transport)
     }
 
     /// The next connection for the driver to look at, lowest id first.
     #[inline]
     pub(crate) fn pop_dirty(&mut self) -> Option<ConnId> {
-        self.dirty.pop_first()
+        self.marks.dirty.pop_first()
     }
 
     /// Whether the current callback is done with no notice to deliver: it touched no
@@ -159,41 +225,24 @@ impl HostState {
     /// checked inline; otherwise [`next_notice`](Self::next_notice) decides.
     #[inline]
     pub(crate) fn settled_without_notices(&mut self) -> bool {
-        let first = self.in_call;
+        let first = self.marks.in_call;
         if first == NO_CONN {
             return true;
         }
-        if !self.in_call_more.is_empty() {
+        if !self.book.in_call_more.is_empty() {
             return false;
         }
         match self.conns.get_mut(first) {
             Some(entry) if entry.transport.has_notices() => false,
             Some(entry) => {
                 entry.in_call = false;
-                self.in_call = NO_CONN;
+                self.marks.in_call = NO_CONN;
                 true
             }
             None => {
-                self.in_call = NO_CONN;
+                self.marks.in_call = NO_CONN;
                 true
             }
-        }
-    }
-
-    /// Whether the current callback has touched a connection it was not called about
-    /// (see [`Host::deliver_data_and_poll`](super::Node::deliver_data_and_poll)).
-    #[inline]
-    pub(crate) fn touched_any(&self) -> bool {
-        self.in_call != NO_CONN
-    }
-
-    /// Lists `conn`, flagged `in_call`, as touched by the current callback.
-    #[inline]
-    pub(crate) fn list_in_call(&mut self, conn: ConnId) {
-        if self.in_call == NO_CONN {
-            self.in_call = conn;
-        } else {
-            self.in_call_more.push(conn);
         }
     }
 
@@ -201,11 +250,11 @@ impl HostState {
     /// the notice. Once none does, the touched list is cleared.
     #[inline]
     pub(crate) fn next_notice(&mut self) -> Option<(ConnId, Notice)> {
-        let first = self.in_call;
+        let first = self.marks.in_call;
         if first == NO_CONN {
             return None;
         }
-        if self.in_call_more.is_empty() {
+        if self.book.in_call_more.is_empty() {
             // The common case: one connection touched.
             if let Some(entry) = self.conns.get_mut(first) {
                 if let Some(notice) = entry.transport.take_notice() {
@@ -213,7 +262,7 @@ impl HostState {
                 }
                 entry.in_call = false;
             }
-            self.in_call = NO_CONN;
+            self.marks.in_call = NO_CONN;
             return None;
         }
         self.next_notice_of_many()
@@ -221,7 +270,8 @@ impl HostState {
 
     fn next_notice_of_many(&mut self) -> Option<(ConnId, Notice)> {
         let conns = &self.conns;
-        let listed = std::iter::once(self.in_call).chain(self.in_call_more.iter().copied());
+        let more = self.book.in_call_more.iter().copied();
+        let listed = std::iter::once(self.marks.in_call).chain(more);
         let owing = listed
             .filter(|&conn| conns.get(conn).is_some_and(|c| c.transport.has_notices()))
             .min();
@@ -230,13 +280,67 @@ impl HostState {
             let notice = entry.transport.take_notice().expect("just checked");
             return Some((conn, notice));
         }
-        let first = std::mem::replace(&mut self.in_call, NO_CONN);
-        for conn in std::iter::once(first).chain(self.in_call_more.drain(..)) {
+        let first = std::mem::replace(&mut self.marks.in_call, NO_CONN);
+        for conn in std::iter::once(first).chain(self.book.in_call_more.drain(..)) {
             if let Some(entry) = self.conns.get_mut(conn) {
                 entry.in_call = false;
             }
         }
         None
+    }
+}
+
+/// A [`HostState`] as a callback's [`HostContext`](super::HostContext) holds it: the
+/// connections with the one a read is delivered to lent out (`lent`), so that the
+/// delivery keeps that one's entry at hand across the callback rather than looking it
+/// up again, and the program's own touches of it find it without a lookup.
+pub(crate) struct StateMut<'a> {
+    pub(crate) book: &'a mut Book,
+    /// The lent connection and its entry, touched by the delivery (which flags and
+    /// lists it, or not, once the callback has returned).
+    lent: Option<(ConnId, &'a mut HostConn)>,
+    conns: LentMap<'a, HostConn>,
+    pub(crate) marks: &'a mut Marks,
+}
+
+impl<'a> StateMut<'a> {
+    /// The state with `entry`, `conn`'s, lent out of `conns`, the others. `entry` is
+    /// not flagged `in_call`: lent out, it need not be.
+    #[inline(always)]
+    pub(crate) fn lending(
+        book: &'a mut Book,
+        conn: ConnId,
+        entry: &'a mut HostConn,
+        conns: LentMap<'a, HostConn>,
+        marks: &'a mut Marks,
+    ) -> Self {
+        debug_assert!(!entry.in_call);
+        Self {
+            book,
+            lent: Some((conn, entry)),
+            conns,
+            marks,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn transport(&self, conn: ConnId) -> Option<&TransportState> {
+        match &self.lent {
+            Some((lent, entry)) if *lent == conn => Some(&entry.transport),
+            _ => self.conns.get(conn).map(|c| &c.transport),
+        }
+    }
+
+    /// [`HostState::touch`], in a callback.
+    #[inline(always)]
+    pub(crate) fn touch(&mut self, conn: ConnId) -> Option<&mut TransportState> {
+        if let Some((lent, entry)) = &mut self.lent
+            && *lent == conn
+        {
+            return Some(&mut entry.transport);
+        }
+        let entry = self.conns.get_mut(conn)?;
+        Some(self.marks.touch(self.book, conn, entry))
     }
 }
 
@@ -302,7 +406,7 @@ impl ConnSet {
     }
 
     /// Whether the set is empty.
-    #[inline]
+    #[cfg(test)]
     pub(crate) fn is_empty(&self) -> bool {
         self.first == NO_CONN
     }

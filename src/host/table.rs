@@ -116,6 +116,37 @@ impl<V> ConnMap<V> {
         self.old.get_mut(&conn.0)
     }
 
+    /// The value of `conn`, if it is in the window, and the map without it: the other
+    /// values, found by id as in the map while the lent one is borrowed.
+    #[inline(always)]
+    pub(crate) fn lend(&mut self, conn: ConnId) -> Option<(&mut V, LentMap<'_, V>)> {
+        let i = conn.0.wrapping_sub(self.base);
+        if i >= self.slots.len() as u64 {
+            return None;
+        }
+        let (below, rest) = self.slots.split_at_mut(i as usize);
+        let (slot, above) = rest.split_first_mut()?;
+        let value = slot.as_mut()?;
+        let others = LentMap {
+            base: self.base,
+            below,
+            above,
+            old: &mut self.old,
+        };
+        Some((value, others))
+    }
+
+    /// The whole map as a [`LentMap`] with nothing lent out.
+    #[inline(always)]
+    pub(crate) fn lend_none(&mut self) -> LentMap<'_, V> {
+        LentMap {
+            base: self.base,
+            below: &mut self.slots,
+            above: Default::default(),
+            old: &mut self.old,
+        }
+    }
+
     /// Whether `conn` has a value.
     pub fn contains_key(&self, conn: ConnId) -> bool {
         self.get(conn).is_some()
@@ -265,6 +296,61 @@ impl<V> ConnMap<V> {
     }
 }
 
+/// A [`ConnMap`] with the value of one slot lent out ([`ConnMap::lend`]), or none
+/// ([`ConnMap::lend_none`]): the others, found by id as in the map.
+pub(crate) struct LentMap<'a, V> {
+    /// The id of `below[0]`; the lent value's is the one after `below`'s last.
+    base: u64,
+    below: &'a mut [Option<V>],
+    /// The slots after the lent one.
+    above: &'a mut [Option<V>],
+    old: &'a mut BTreeMap<u64, V>,
+}
+
+impl<V> LentMap<'_, V> {
+    /// The slot `conn` would have, if not the lent one: the index into `below`, or
+    /// into `above` with `true`.
+    #[inline(always)]
+    fn slot(&self, conn: ConnId) -> Option<(bool, usize)> {
+        let i = conn.0.wrapping_sub(self.base);
+        let below = self.below.len() as u64;
+        if i < below {
+            return Some((false, i as usize));
+        }
+        // The lent slot's id wraps to `u64::MAX`, past any length.
+        let j = i.wrapping_sub(below + 1);
+        (j < self.above.len() as u64).then_some((true, j as usize))
+    }
+
+    /// The value of `conn`, unless it is the lent one.
+    #[inline]
+    pub(crate) fn get(&self, conn: ConnId) -> Option<&V> {
+        let slot = match self.slot(conn) {
+            Some((false, i)) => &self.below[i],
+            Some((true, j)) => &self.above[j],
+            None => &None,
+        };
+        if let Some(value) = slot {
+            return Some(value);
+        }
+        if self.old.is_empty() {
+            return None;
+        }
+        self.old.get(&conn.0)
+    }
+
+    /// The value of `conn`, mutably, unless it is the lent one.
+    #[inline]
+    pub(crate) fn get_mut(&mut self, conn: ConnId) -> Option<&mut V> {
+        match self.slot(conn) {
+            Some((false, i)) if self.below[i].is_some() => self.below[i].as_mut(),
+            Some((true, j)) if self.above[j].is_some() => self.above[j].as_mut(),
+            _ if self.old.is_empty() => None,
+            _ => self.old.get_mut(&conn.0),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -363,6 +449,35 @@ mod tests {
         assert_eq!(ids(&map), (1..=1_000).collect::<Vec<_>>());
         assert_eq!(map.get(ConnId(1)), Some(&1));
         assert_eq!(map.get(ConnId(0)), None);
+    }
+
+    #[test]
+    fn a_lent_map_finds_every_value_but_the_lent_one() {
+        let mut map = ConnMap::new();
+        for id in (1_000..1_010).chain([7, 999, 1_012]) {
+            map.insert(ConnId(id), id);
+        }
+        map.remove(ConnId(1_003));
+        let ids = 0..1_020;
+        let model: Vec<Option<u64>> = ids.clone().map(|id| map.get(ConnId(id)).copied()).collect();
+        let mut others = map.lend_none();
+        for (id, want) in ids.clone().zip(&model) {
+            assert_eq!(others.get(ConnId(id)), want.as_ref(), "c{id}, nothing lent");
+            assert_eq!(others.get_mut(ConnId(id)).copied(), *want);
+        }
+        for lent in ids.clone() {
+            let Some((value, mut others)) = map.lend(ConnId(lent)) else {
+                // Only values in the window are lent: not 7's (kept aside).
+                assert!(lent == 7 || model[lent as usize].is_none(), "c{lent}");
+                continue;
+            };
+            assert_eq!(*value, lent);
+            for (id, want) in ids.clone().zip(&model) {
+                let want = want.filter(|_| id != lent);
+                assert_eq!(others.get(ConnId(id)), want.as_ref(), "c{id}, c{lent} lent");
+                assert_eq!(others.get_mut(ConnId(id)).copied(), want);
+            }
+        }
     }
 
     /// Random inserts and removes, ids mostly rising, against a `BTreeMap`.

@@ -71,6 +71,29 @@ impl TransportState {
         moved
     }
 
+    /// [`move_pending`](Self::move_pending) of a lone inline byte on a connection with
+    /// no producer, the one move that leaves nothing pending and owes no notice; false
+    /// (nothing moved) for any other.
+    #[inline(always)]
+    pub(crate) fn move_lone_byte(&mut self, room: usize, out: &mut VecDeque<u8>) -> bool {
+        // One test after another, each rarely failing: branches, not a sum of flags.
+        if self.small_len != 1 {
+            return false;
+        }
+        if self.producer.is_some() {
+            return false;
+        }
+        if room == 0 {
+            return false;
+        }
+        out.push_back(self.small[0]);
+        self.small_len = 0;
+        self.sent_total += 1;
+        // The inline bytes are pending only while the queue is empty.
+        debug_assert_eq!(self.pending_len(), 0);
+        true
+    }
+
     /// [`consume`](Self::consume) of bytes in `small`.
     #[inline(always)]
     fn consume_small(&mut self, n: usize) {

@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 
 use super::{ConnPoll, Host, Node, span_wanted};
 use crate::clock::ManualClock;
-use crate::host::state::ConnSet;
+use crate::host::state::{ConnSet, HostState, StateMut};
 use crate::host::{ConnId, HostContext, Program};
 use crate::time::Instant;
 use crate::transport::TransportState;
@@ -27,53 +27,42 @@ impl<P: Program + 'static> Host<P> {
         if span_wanted() {
             return self.deliver_then_poll(now, conn, data, room, out);
         }
-        let Some(entry) = self.state.conns.get_mut(conn) else {
-            return ConnPoll::default();
+        let HostState {
+            book, conns, marks, ..
+        } = &mut self.state;
+        // The entry, kept at hand across the callback: lent out of the map the
+        // callback's context holds. (One kept aside, below the map's window, is
+        // delivered to in single steps.)
+        let Some((entry, others)) = conns.lend(conn) else {
+            return self.deliver_then_poll(now, conn, data, room, out);
         };
         if data.is_empty() || !entry.transport.accepts_data() {
             return ConnPoll::of(&entry.transport);
         }
         // `conn` goes on the dirty set only if the host is not quiet after all (see
-        // `take_answer`): no callback can tell. It is flagged as touched by the call
-        // before the program runs but left off the `in_call` list, so that the
-        // program's own touches of it skip the list and, after the callback, only its
-        // entry is asked for notices; it joins the list only if the callback touched
-        // another connection too, or owes a notice (`answer_after_notices`).
+        // `take_answer`): no callback can tell. Lent out, it is touched by the call
+        // without being flagged `in_call`, listed or put on the dirty set, so that the
+        // program's own touches of it skip all three and, after the callback, only its
+        // entry is asked for notices; it is flagged and listed only if the callback
+        // touched another connection too, or owes a notice (`answer_after_notices`).
         debug_assert!(!entry.in_call, "no callback is running");
-        entry.in_call = true;
-        // Nothing dirty now, and then no other connection touched: nothing but `conn`
-        // can be dirty after the callback (only a touch marks a connection dirty).
-        let was_clean = self.state.dirty.is_empty();
         let timers = self.clock.timers_stamp();
         self.clock.set_now(now);
         let cx = &mut HostContext {
             clock: &mut self.clock,
-            state: &mut self.state,
+            state: StateMut::lending(book, conn, entry, others, marks),
         };
         self.program.data_received(cx, conn, data);
 
-        let state = &mut self.state;
-        if state.touched_any() {
-            // Another connection touched: its notices, and this one's, first.
+        if marks.touched_any() || entry.transport.has_notices() {
+            // Another connection touched, or a notice owed: the notices first.
             return self.answer_after_notices(now, conn, room, out, timers);
         }
-        let Some(entry) = state.conns.get_mut(conn) else {
-            // A callback cannot remove a connection; this only keeps the types honest.
-            return ConnPoll {
-                ran_program: true,
-                timers_unchanged: timers_unchanged(&self.clock, timers),
-                ..ConnPoll::default()
-            };
-        };
-        if entry.transport.has_notices() {
-            return self.answer_after_notices(now, conn, room, out, timers);
-        }
-        entry.in_call = false;
         let timers_unchanged = timers_unchanged(&self.clock, timers);
-        let quiet = state.commands.is_empty() && (was_clean || state.dirty.is_empty_or_only(conn));
+        let quiet = marks.commands.is_empty() && marks.dirty.is_empty_or_only(conn);
         let taken = take_answer(
             &mut entry.transport,
-            &mut state.dirty,
+            &mut marks.dirty,
             quiet,
             conn,
             room,
@@ -106,9 +95,9 @@ impl<P: Program + 'static> Host<P> {
     }
 
     /// The rest of [`deliver_and_answer`](Self::deliver_and_answer) for a callback
-    /// that touched another connection or left its own owing a notice: `conn`, still
-    /// flagged as touched, joins the touched list, the notices are delivered (lowest
-    /// id first, as after any callback), then the answer is taken.
+    /// that touched another connection or left its own owing a notice: `conn`, touched
+    /// by the call, is flagged and joins the touched list, the notices are delivered
+    /// (lowest id first, as after any callback), then the answer is taken.
     #[cold]
     #[inline(never)]
     fn answer_after_notices(
@@ -119,7 +108,11 @@ impl<P: Program + 'static> Host<P> {
         out: &mut VecDeque<u8>,
         timers: u64,
     ) -> ConnPoll {
-        self.state.list_in_call(conn);
+        let state = &mut self.state;
+        if let Some(entry) = state.conns.get_mut(conn) {
+            entry.in_call = true;
+        }
+        state.marks.list_in_call(&mut state.book, conn);
         self.deliver_notices();
         let timers_unchanged = timers_unchanged(&self.clock, timers);
         let state = &mut self.state;
@@ -130,10 +123,11 @@ impl<P: Program + 'static> Host<P> {
                 ..ConnPoll::default()
             };
         };
-        let quiet = state.commands.is_empty() && state.dirty.is_empty_or_only(conn);
+        let marks = &mut state.marks;
+        let quiet = marks.commands.is_empty() && marks.dirty.is_empty_or_only(conn);
         let taken = take_answer(
             &mut entry.transport,
-            &mut state.dirty,
+            &mut marks.dirty,
             quiet,
             conn,
             room,
@@ -143,7 +137,8 @@ impl<P: Program + 'static> Host<P> {
     }
 
     /// The same call made of the single steps, for a run whose log lines want the
-    /// connection's span (which covers the delivery, not the poll after it).
+    /// connection's span (which covers the delivery, not the poll after it), or for a
+    /// connection that cannot be lent out of the map (kept aside, or not up).
     #[cold]
     #[inline(never)]
     fn deliver_then_poll(
@@ -158,7 +153,7 @@ impl<P: Program + 'static> Host<P> {
         if !delivered.quiet {
             return delivered;
         }
-        self.state.dirty.pop_first();
+        self.state.marks.dirty.pop_first();
         ConnPoll {
             quiet: true,
             timers_unchanged: delivered.timers_unchanged,
@@ -199,6 +194,15 @@ fn take_answer(
     // Quiet: the driver takes the connection now, as if `poll_dirty` had reported it,
     // and polls it as `poll_conn` would.
     dirty.clear_one();
+    if t.move_lone_byte(room, out) {
+        // Ping-pong's answer: nothing left, no producer to resume.
+        return Ok(ConnPoll {
+            moved: 1,
+            left: 0,
+            quiet: true,
+            ..ConnPoll::flags_of(t)
+        });
+    }
     let moved = t.move_pending(room, out);
     if moved > 0 && t.has_notices() {
         return Err(moved);
@@ -473,6 +477,36 @@ mod tests {
         let poll = host.deliver_data_and_poll(Instant::ZERO, ConnId(0), b"x", 10, &mut out);
         assert_eq!(host.program().paused, [0, 1]);
         assert!(!poll.quiet, "it wrote to c1 too");
+    }
+
+    #[test]
+    fn a_read_on_a_connection_kept_aside_is_answered_as_in_one_pass() {
+        let _one_pass = one_pass();
+        let mut host = host(Also::Nothing);
+        let now = Instant::ZERO;
+        // Many connections made after c0 and c1 and all but the newest ended: the map
+        // keeps c0 and c1 aside, below its window, where none is lent out.
+        let (local, peer) = (ipv4(10, 0, 0, 1, 80), ipv4(10, 0, 0, 2, 5000));
+        let later: Vec<ConnId> = (0..200)
+            .map(|_| host.handle_accepted(now, ListenerId(0), local, peer))
+            .collect();
+        for &conn in &later[..199] {
+            host.handle_closed(now, conn, Disconnect::Reset);
+        }
+        while host.poll_dirty().is_some() {}
+        assert!(host.state.conns.get(ConnId(0)).is_some());
+        assert!(host.state.conns.lend(ConnId(0)).is_none(), "kept aside");
+        let mut out = VecDeque::new();
+        let poll = host.deliver_data_and_poll(now, ConnId(0), b"x", 10, &mut out);
+        assert!(poll.quiet && !poll.ran_program);
+        assert_eq!((poll.moved, poll.left), (1, 0));
+        assert_eq!(out, [b'*']);
+        assert_eq!(dirty(&mut host), []);
+        assert_eq!(host.program().reads, 1);
+        // Not up: nothing delivered.
+        let poll = host.deliver_data_and_poll(now, later[0], b"x", 10, &mut out);
+        assert_eq!(poll, super::ConnPoll::default());
+        assert_eq!(host.program().reads, 1);
     }
 
     /// The one-pass call against the steps it stands for, for every kind of read.
