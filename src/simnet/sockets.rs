@@ -250,14 +250,16 @@ impl SimNet {
         }
         e.bytes_delivered += n as u64;
         e.frames.feed(data);
-        if self.record || self.digest.is_some() {
-            // What `record` does, with the connection still at hand.
+        // What `record` does, with the connection still at hand; without a digest the
+        // event is built where the transcript keeps it, not moved past the digest.
+        if self.digest.is_none() {
+            if self.record {
+                let what = read_event(state.accepts, &bytes, &mut self.arena);
+                self.transcript.record(self.now, c.label(1 - to), what);
+            }
+        } else {
             let who = c.label(1 - to);
-            let what = if state.accepts {
-                EventKind::Data(bytes.to_bytes(&mut self.arena))
-            } else {
-                EventKind::Discarded(n)
-            };
+            let what = read_event(state.accepts, &bytes, &mut self.arena);
             if let Some(digest) = &mut self.digest {
                 digest.add(self.now, &who, &what);
             }
@@ -526,6 +528,17 @@ impl SimNet {
                 i += 1;
             }
         }
+    }
+}
+
+/// The transcript's event for a read of `bytes`: its bytes if the program accepts
+/// data, their count as discarded if not.
+#[inline(always)]
+fn read_event(accepts: bool, bytes: &Payload, arena: &mut super::conn::PacketArena) -> EventKind {
+    if accepts {
+        EventKind::Data(bytes.to_bytes(arena))
+    } else {
+        EventKind::Discarded(bytes.len())
     }
 }
 
