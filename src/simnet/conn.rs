@@ -327,7 +327,9 @@ impl<T> PairFifo<T> {
         // The common wire holds one packet: with no second item there is nothing
         // behind it to move up (`next` is only empty while `rest` is).
         if self.next.is_some() {
-            self.head = self.next.take();
+            // Swapped with the emptied head: the second moves up, and `next` is left
+            // empty, without building an empty item to store.
+            std::mem::swap(&mut self.head, &mut self.next);
             if !self.rest.is_empty() {
                 self.next = self.rest.pop_front();
             }
