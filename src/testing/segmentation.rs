@@ -106,17 +106,19 @@ impl Segmenter {
     // exactly what `random_range(1..=max)` draws (see `one_to`).
     #[inline(always)]
     pub fn next_read(&mut self, available: usize) -> usize {
-        let want = match self.cut {
-            Cut::Whole => available,
-            Cut::Fixed(n) => n,
+        let most = available.max(1);
+        match self.cut {
+            Cut::Whole => most,
+            Cut::Fixed(n) => n.clamp(1, most),
+            // A draw is at least 1: only the top needs a bound.
             Cut::Seeded(max) => one_to(
                 (self.more.as_mut().and_then(|more| more.rng.as_mut()))
                     .expect("a seeded policy has its generator"),
                 max,
-            ),
-            Cut::Cuts => self.next_cut(available),
-        };
-        want.clamp(1, available.max(1))
+            )
+            .min(most),
+            Cut::Cuts => self.next_cut(available).clamp(1, most),
+        }
     }
 
     /// The next of a [`Segmentation::Cuts`] policy's sizes.
