@@ -284,6 +284,9 @@ impl SimNet {
             let _logging = logs::enter(h);
             node.deliver_data_and_poll(now, hc, data, room, &mut e.send_buf)
         };
+        // Read while the host is at hand: only settling and faults move it, and neither
+        // comes before its use below.
+        let wake_unsettled = host.wake_unsettled;
         self.calling = None;
         // All `serve` would do with this poll is transmit; its first packet is cut
         // here, while the end is at hand (nothing before the send looks at it).
@@ -323,7 +326,7 @@ impl SimNet {
         // As settling would: the end is serviced, and the host's wake-up looked at
         // again if it may have moved.
         self.answered_in_pass += 1;
-        if !poll.timers_unchanged || self.hosts[h].wake_unsettled {
+        if !poll.timers_unchanged || wake_unsettled {
             self.note_settled(h);
         }
         if !only_transmit {
