@@ -221,6 +221,8 @@ impl SimNet {
         let (e, peer) = if to == 0 { (a, &*b) } else { (b, &*a) };
         // The bytes as a slice once (an inline payload or a shared one).
         let data: &[u8] = &bytes;
+        // Looked up once for the guard and the call (fields apart from the connection).
+        let host = &mut self.hosts[h];
         let state = match e.read_state {
             Some(state)
                 if !state.paused
@@ -233,7 +235,7 @@ impl SimNet {
                     && self.touched.is_empty()
                     && self.due_faults.is_empty()
                     && self.triggers.is_empty()
-                    && self.hosts[h].node.is_some() =>
+                    && host.node.is_some() =>
             {
                 state
             }
@@ -270,7 +272,6 @@ impl SimNet {
         let [a, b] = &mut c.ends;
         let (e, peer) = if to == 0 { (a, &*b) } else { (b, &*a) };
         let room = self.config.send_buffer.saturating_sub(e.send_buf.len());
-        let host = &mut self.hosts[h];
         // A host's clock is mostly the network's: no saturating add of a zero offset.
         let offset = host.clock_offset;
         let now = if offset.is_zero() {
