@@ -323,16 +323,19 @@ impl<T> PairFifo<T> {
     // Always inlined: every arrival takes its packet off the wire here.
     #[inline(always)]
     pub(crate) fn pop_front(&mut self) -> Option<T> {
-        let head = self.head.take()?;
         // The common wire holds one packet: with no second item there is nothing
         // behind it to move up (`next` is only empty while `rest` is).
-        if self.next.is_some() {
-            self.head = self.next.take();
-            if !self.rest.is_empty() {
-                self.next = self.rest.pop_front();
-            }
+        if self.next.is_none() {
+            return self.head.take();
         }
-        Some(head)
+        // The second moves up by a swap, and the oldest leaves from its place, the
+        // third (if any) moving into it.
+        std::mem::swap(&mut self.head, &mut self.next);
+        if self.rest.is_empty() {
+            self.next.take()
+        } else {
+            std::mem::replace(&mut self.next, self.rest.pop_front())
+        }
     }
 }
 

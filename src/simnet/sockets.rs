@@ -221,6 +221,8 @@ impl SimNet {
         let (e, peer) = if to == 0 { (a, &*b) } else { (b, &*a) };
         // The bytes as a slice once (an inline payload or a shared one).
         let data: &[u8] = &bytes;
+        // Looked up once for the guard and the call (fields apart from the connection).
+        let host = &mut self.hosts[h];
         let state = match e.read_state {
             Some(state)
                 if !state.paused
@@ -233,7 +235,7 @@ impl SimNet {
                     && self.touched.is_empty()
                     && self.due_faults.is_empty()
                     && self.triggers.is_empty()
-                    && self.hosts[h].node.is_some() =>
+                    && host.node.is_some() =>
             {
                 state
             }
@@ -250,14 +252,16 @@ impl SimNet {
         }
         e.bytes_delivered += n as u64;
         e.frames.feed(data);
-        if self.record || self.digest.is_some() {
-            // What `record` does, with the connection still at hand.
+        // What `record` does, with the connection still at hand; without a digest the
+        // event is built where the transcript keeps it, not moved past the digest.
+        if self.digest.is_none() {
+            if self.record {
+                let what = read_event(state.accepts, &bytes, &mut self.arena);
+                self.transcript.record(self.now, c.label(1 - to), what);
+            }
+        } else {
             let who = c.label(1 - to);
-            let what = if state.accepts {
-                EventKind::Data(bytes.to_bytes(&mut self.arena))
-            } else {
-                EventKind::Discarded(n)
-            };
+            let what = read_event(state.accepts, &bytes, &mut self.arena);
             if let Some(digest) = &mut self.digest {
                 digest.add(self.now, &who, &what);
             }
@@ -268,14 +272,22 @@ impl SimNet {
         let [a, b] = &mut c.ends;
         let (e, peer) = if to == 0 { (a, &*b) } else { (b, &*a) };
         let room = self.config.send_buffer.saturating_sub(e.send_buf.len());
-        let host = &mut self.hosts[h];
-        let now = self.now + host.clock_offset;
+        // A host's clock is mostly the network's: no saturating add of a zero offset.
+        let offset = host.clock_offset;
+        let now = if offset.is_zero() {
+            self.now
+        } else {
+            self.now + offset
+        };
         let node = host.node.as_mut().expect("checked");
         self.calling = Some(h);
         let poll = {
             let _logging = logs::enter(h);
             node.deliver_data_and_poll(now, hc, data, room, &mut e.send_buf)
         };
+        // Read while the host is at hand: only settling and faults move it, and neither
+        // comes before its use below.
+        let wake_unsettled = host.wake_unsettled;
         self.calling = None;
         // All `serve` would do with this poll is transmit; its first packet is cut
         // here, while the end is at hand (nothing before the send looks at it).
@@ -315,7 +327,7 @@ impl SimNet {
         // As settling would: the end is serviced, and the host's wake-up looked at
         // again if it may have moved.
         self.answered_in_pass += 1;
-        if !poll.timers_unchanged || self.hosts[h].wake_unsettled {
+        if !poll.timers_unchanged || wake_unsettled {
             self.note_settled(h);
         }
         if !only_transmit {
@@ -526,6 +538,17 @@ impl SimNet {
                 i += 1;
             }
         }
+    }
+}
+
+/// The transcript's event for a read of `bytes`: its bytes if the program accepts
+/// data, their count as discarded if not.
+#[inline(always)]
+fn read_event(accepts: bool, bytes: &Payload, arena: &mut super::conn::PacketArena) -> EventKind {
+    if accepts {
+        EventKind::Data(bytes.to_bytes(arena))
+    } else {
+        EventKind::Discarded(bytes.len())
     }
 }
 

@@ -47,7 +47,10 @@ pub struct Segmenter {
 enum Cut {
     Whole,
     Fixed(usize),
-    /// From 1 to this many bytes (at least 1), drawn.
+    /// From 1 to this many bytes (at least 1, and fitting 32 bits: the draw's width
+    /// is known from the policy, not tested at each read), drawn.
+    Seeded32(u32),
+    /// From 1 to this many bytes (more than fit 32 bits), drawn.
     Seeded(usize),
     Cuts,
 }
@@ -71,10 +74,11 @@ impl Segmenter {
         let (cut, rng) = match policy {
             Segmentation::Whole => return Self::whole(),
             Segmentation::Fixed(n) => (Cut::Fixed(n), None),
-            Segmentation::Seeded { seed, max } => (
-                Cut::Seeded(max.max(1)),
-                Some(ChaCha8Rng::seed_from_u64(seed)),
-            ),
+            Segmentation::Seeded { seed, max } => {
+                let max = max.max(1);
+                let cut = u32::try_from(max).map_or(Cut::Seeded(max), Cut::Seeded32);
+                (cut, Some(ChaCha8Rng::seed_from_u64(seed)))
+            }
             Segmentation::Cuts(_) => (Cut::Cuts, None),
         };
         let more = More {
@@ -106,17 +110,22 @@ impl Segmenter {
     // exactly what `random_range(1..=max)` draws (see `one_to`).
     #[inline(always)]
     pub fn next_read(&mut self, available: usize) -> usize {
-        let want = match self.cut {
-            Cut::Whole => available,
-            Cut::Fixed(n) => n,
-            Cut::Seeded(max) => one_to(
-                (self.more.as_mut().and_then(|more| more.rng.as_mut()))
-                    .expect("a seeded policy has its generator"),
-                max,
-            ),
-            Cut::Cuts => self.next_cut(available),
-        };
-        want.clamp(1, available.max(1))
+        let most = available.max(1);
+        match self.cut {
+            Cut::Whole => most,
+            Cut::Fixed(n) => n.clamp(1, most),
+            // A draw is at least 1: only the top needs a bound.
+            Cut::Seeded32(max) => one_to_32(self.rng(), max).min(most),
+            Cut::Seeded(max) => one_to(self.rng(), max).min(most),
+            Cut::Cuts => self.next_cut(available).clamp(1, most),
+        }
+    }
+
+    /// A seeded policy's generator.
+    #[inline(always)]
+    fn rng(&mut self) -> &mut ChaCha8Rng {
+        (self.more.as_mut().and_then(|more| more.rng.as_mut()))
+            .expect("a seeded policy has its generator")
     }
 
     /// The next of a [`Segmentation::Cuts`] policy's sizes.
@@ -158,13 +167,7 @@ impl Segmenter {
 fn one_to(rng: &mut ChaCha8Rng, max: usize) -> usize {
     use rand::RngCore;
     if let Ok(range) = u32::try_from(max) {
-        let wide = u64::from(rng.next_u32()) * u64::from(range);
-        let (mut result, low) = ((wide >> 32) as u32, wide as u32);
-        if low > range.wrapping_neg() {
-            let extra = ((u64::from(rng.next_u32()) * u64::from(range)) >> 32) as u32;
-            result += u32::from(low.checked_add(extra).is_none());
-        }
-        return 1 + result as usize;
+        return one_to_32(rng, range);
     }
     let range = max as u64;
     let wide = u128::from(rng.next_u64()) * u128::from(range);
@@ -172,6 +175,19 @@ fn one_to(rng: &mut ChaCha8Rng, max: usize) -> usize {
     if low > range.wrapping_neg() {
         let extra = ((u128::from(rng.next_u64()) * u128::from(range)) >> 64) as u64;
         result += u64::from(low.checked_add(extra).is_none());
+    }
+    1 + result as usize
+}
+
+/// [`one_to`] of a `max` that fits 32 bits.
+#[inline(always)]
+fn one_to_32(rng: &mut ChaCha8Rng, range: u32) -> usize {
+    use rand::RngCore;
+    let wide = u64::from(rng.next_u32()) * u64::from(range);
+    let (mut result, low) = ((wide >> 32) as u32, wide as u32);
+    if low > range.wrapping_neg() {
+        let extra = ((u64::from(rng.next_u32()) * u64::from(range)) >> 32) as u32;
+        result += u32::from(low.checked_add(extra).is_none());
     }
     1 + result as usize
 }
