@@ -274,7 +274,7 @@ impl SimNet {
     #[cold]
     fn queue_full(&mut self) {
         if self.stopped.is_none() {
-            self.stopped = Some(RunawayError::QueueFull {
+            self.stop(RunawayError::QueueFull {
                 limit: MAX_WAITING as u64,
                 at: self.now,
             });

@@ -479,17 +479,15 @@ impl SimNet {
     /// by `until` (false if not).
     #[inline(always)]
     fn step_captured(&mut self, until: Instant) -> bool {
-        if !self.within_limits(until) {
+        if self.limits_near() && !self.within_limits(until) {
             return false;
         }
         let Some(next) = self.queue.pop_due(until) else {
             return false;
         };
-        self.now = self.now.max(next.at);
-        if !self.progressing(&next.event) {
+        if !self.admit(next.at, self.event_host(&next.event)) {
             return false;
         }
-        self.events_processed += 1;
         match next.event {
             // The common event, inline; the rest out of the way.
             Event::Arrive { conn, to, .. } => self.arrive(conn, to),
@@ -506,7 +504,7 @@ impl SimNet {
         self.captured(|net| while net.step_captured(deadline) {});
         // A stopped run stays at the instant it stopped.
         if self.stopped.is_none() {
-            self.now = self.now.max(deadline);
+            self.move_time(deadline);
         }
     }
 
