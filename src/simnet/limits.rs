@@ -283,11 +283,11 @@ impl super::SimNet {
     /// Moves virtual time to `at` (if later) and counts an event at it of `host` (see
     /// [`event_host`](Self::event_host)) into the stretch; false (and the run stopped,
     /// the event not run) when the stretch already holds `max-events-per-instant`
-    /// events. [`within_limits`](Self::within_limits) comes first, if the limits are
-    /// near.
+    /// events. `near` is [`limits_near`](Self::limits_near) before the event, and
+    /// [`within_limits`](Self::within_limits) came first if it was true.
     #[inline(always)]
-    pub(super) fn admit(&mut self, at: Instant, host: u32) -> bool {
-        if self.limits_near() {
+    pub(super) fn admit(&mut self, near: bool, at: Instant, host: u32) -> bool {
+        if near {
             return self.admit_near_limits(at, host);
         }
         let n = self.events_processed;
@@ -396,7 +396,7 @@ mod tests {
     /// Counts `event` at `at` as a step does.
     fn progressing(net: &mut SimNet, at: Instant, event: &Event) -> bool {
         let host = net.event_host(event);
-        net.admit(at, host)
+        net.admit(net.limits_near(), at, host)
     }
 
     fn stuck_hosts(net: &SimNet) -> Vec<(String, u64)> {

@@ -479,19 +479,27 @@ impl SimNet {
     /// by `until` (false if not).
     #[inline(always)]
     fn step_captured(&mut self, until: Instant) -> bool {
-        if self.limits_near() && !self.within_limits(until) {
+        let near = self.limits_near();
+        if near && !self.within_limits(until) {
             return false;
         }
         let Some(next) = self.queue.pop_due(until) else {
             return false;
         };
-        if !self.admit(next.at, self.event_host(&next.event)) {
-            return false;
-        }
         match next.event {
             // The common event, inline; the rest out of the way.
-            Event::Arrive { conn, to, .. } => self.arrive(conn, to),
-            event => self.handle(event),
+            Event::Arrive { conn, to, host } => {
+                if !self.admit(near, next.at, host) {
+                    return false;
+                }
+                self.arrive(conn, to)
+            }
+            event => {
+                if !self.admit(near, next.at, self.event_host(&event)) {
+                    return false;
+                }
+                self.handle(event)
+            }
         }
         self.settle();
         self.drop_finished();
@@ -541,7 +549,8 @@ impl SimNet {
         if all_exited(self) {
             return true;
         }
-        self.captured(|net| {
+        // A moving closure: the deadline and `seen` stay in registers.
+        self.captured(move |net| {
             while net.step_captured(deadline) {
                 if net.settles != seen {
                     seen = net.settles;
