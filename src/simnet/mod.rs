@@ -180,6 +180,18 @@ enum Event {
     Fault(Box<FaultAction>),
 }
 
+/// What a step did.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Stepped {
+    /// No event ran: none was due, or a limit stopped the run.
+    Nothing,
+    /// An event ran, and settled no host.
+    Ran,
+    /// An event ran and hosts were settled after it (only settling runs a program's
+    /// commands, its exit among them).
+    Settled,
+}
+
 /// The simulated network. Build it, add hosts and faults, then run it.
 ///
 /// ```
@@ -248,8 +260,10 @@ pub struct SimNet {
     /// Hosts settled in this step, whose next wake-up may have changed (each once: its
     /// `settled` flag).
     settled: Vec<usize>,
-    /// Steps that settled hosts: what `run_until_exit` watches for an exit.
-    settles: u64,
+    /// Something was put in `touched`, `settled`, `work` or `finished` since a step
+    /// last settled and dropped: with `due_faults` empty, a step without it has
+    /// nothing to finish (one test for four lists).
+    unsettled: bool,
     events_processed: u64,
     /// Program log lines at this level and above go into the transcript.
     capture: Option<Level>,
@@ -310,7 +324,7 @@ impl SimNet {
             work: BinaryHeap::new(),
             touched: BinaryHeap::new(),
             settled: Vec::new(),
-            settles: 0,
+            unsettled: false,
             events_processed: 0,
             capture: None,
             calling: None,
@@ -471,45 +485,42 @@ impl SimNet {
             self.start();
         }
         let mut stepped = false;
-        self.captured(|net| stepped = net.step_captured(Instant::MAX));
+        self.captured(|net| stepped = net.step_captured(Instant::MAX) != Stepped::Nothing);
         stepped
     }
 
     /// [`step`](Self::step), inside the caller's log capture, if the next event is due
-    /// by `until` (false if not).
+    /// by `until` ([`Stepped::Nothing`] if not).
     #[inline(always)]
-    fn step_captured(&mut self, until: Instant) -> bool {
+    fn step_captured(&mut self, until: Instant) -> Stepped {
         let near = self.limits_near();
         if near && !self.within_limits(until) {
-            return false;
+            return Stepped::Nothing;
         }
         let Some(next) = self.queue.pop_due(until) else {
-            return false;
+            return Stepped::Nothing;
         };
         match next.event {
             // The common event, inline; the rest out of the way.
             Event::Arrive { conn, to, host } => {
                 if !self.admit(near, next.at, host) {
-                    return false;
+                    return Stepped::Nothing;
                 }
                 self.arrive(conn, to)
             }
             event => {
-                if !self.admit(near, next.at, self.event_host(&event)) {
-                    return false;
+                if !self.admit_and_handle(near, next.at, event) {
+                    return Stepped::Nothing;
                 }
-                self.handle(event)
             }
         }
-        self.settle();
-        self.drop_finished();
-        true
+        self.finish_step()
     }
 
     /// Runs every event due up to `deadline`, then moves time to it.
     pub fn run_until(&mut self, deadline: Instant) {
         self.start();
-        self.captured(|net| while net.step_captured(deadline) {});
+        self.captured(|net| while net.step_captured(deadline) != Stepped::Nothing {});
         // A stopped run stays at the instant it stopped.
         if self.stopped.is_none() {
             self.move_time(deadline);
@@ -545,21 +556,22 @@ impl SimNet {
             }
             waiting == awaited.len()
         };
-        let mut seen = self.settles;
         if all_exited(self) {
             return true;
         }
-        // A moving closure: the deadline and `seen` stay in registers.
+        // A moving closure: the deadline stays in a register.
         self.captured(move |net| {
-            while net.step_captured(deadline) {
-                if net.settles != seen {
-                    seen = net.settles;
-                    if all_exited(net) {
-                        return true;
+            loop {
+                match net.step_captured(deadline) {
+                    Stepped::Nothing => return false,
+                    Stepped::Ran => {}
+                    Stepped::Settled => {
+                        if all_exited(net) {
+                            return true;
+                        }
                     }
                 }
             }
-            false
         })
     }
 
