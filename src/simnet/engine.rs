@@ -8,18 +8,17 @@ use crate::testing::EventKind;
 use crate::time::Instant;
 
 impl SimNet {
-    /// Runs an event other than an arrival, if [`admit`](Self::admit)ted (false if
-    /// not): out of the step's way, and the step's dispatch one comparison.
+    /// Counts and runs an event other than an arrival: out of the step's way, so that
+    /// the step's dispatch is one comparison.
     #[inline(never)]
-    pub(super) fn admit_and_handle(&mut self, near: bool, at: Instant, event: Event) -> bool {
-        if !self.admit(near, at, self.event_host(&event)) {
-            return false;
-        }
+    pub(super) fn count_and_handle(&mut self, at: Instant, event: Event) {
+        self.count_event(at, self.event_host(&event));
         self.handle(event);
-        true
     }
 
-    fn handle(&mut self, event: Event) {
+    /// Runs an event.
+    #[inline(never)]
+    pub(super) fn handle(&mut self, event: Event) {
         match event {
             Event::Wake { host, incarnation } => self.wake(host, incarnation),
             Event::Arrive { conn, to, .. } => self.arrive(conn, to),

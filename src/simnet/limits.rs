@@ -281,15 +281,10 @@ impl super::SimNet {
     }
 
     /// Moves virtual time to `at` (if later) and counts an event at it of `host` (see
-    /// [`event_host`](Self::event_host)) into the stretch; false (and the run stopped,
-    /// the event not run) when the stretch already holds `max-events-per-instant`
-    /// events. `near` is [`limits_near`](Self::limits_near) before the event, and
-    /// [`within_limits`](Self::within_limits) came first if it was true.
+    /// [`event_host`](Self::event_host)) into the stretch, with no limit near (see
+    /// [`limits_near`](Self::limits_near)).
     #[inline(always)]
-    pub(super) fn admit(&mut self, near: bool, at: Instant, host: u32) -> bool {
-        if near {
-            return self.admit_near_limits(at, host);
-        }
+    pub(super) fn count_event(&mut self, at: Instant, host: u32) {
         let n = self.events_processed;
         if at > self.now {
             self.now = at;
@@ -297,13 +292,13 @@ impl super::SimNet {
         }
         self.stretch.recent[n as usize % RECENT] = host;
         self.events_processed = n + 1;
-        true
     }
 
-    /// [`admit`](Self::admit) with a limit near: each one looked at, and the next look
-    /// set.
-    #[inline(never)]
-    fn admit_near_limits(&mut self, at: Instant, host: u32) -> bool {
+    /// [`count_event`](Self::count_event) with a limit near, after
+    /// [`within_limits`](Self::within_limits): false (and the run stopped, the event
+    /// not run) when the stretch already holds `max-events-per-instant` events. Sets
+    /// the next look.
+    pub(super) fn admit_near_limits(&mut self, at: Instant, host: u32) -> bool {
         let n = self.events_processed;
         if at > self.now {
             self.now = at;
@@ -396,7 +391,11 @@ mod tests {
     /// Counts `event` at `at` as a step does.
     fn progressing(net: &mut SimNet, at: Instant, event: &Event) -> bool {
         let host = net.event_host(event);
-        net.admit(net.limits_near(), at, host)
+        if net.limits_near() {
+            return net.admit_near_limits(at, host);
+        }
+        net.count_event(at, host);
+        true
     }
 
     fn stuck_hosts(net: &SimNet) -> Vec<(String, u64)> {

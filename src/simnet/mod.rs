@@ -493,9 +493,8 @@ impl SimNet {
     /// by `until` ([`Stepped::Nothing`] if not).
     #[inline(always)]
     fn step_captured(&mut self, until: Instant) -> Stepped {
-        let near = self.limits_near();
-        if near && !self.within_limits(until) {
-            return Stepped::Nothing;
+        if self.limits_near() {
+            return self.step_near_limits(until);
         }
         let Some(next) = self.queue.pop_due(until) else {
             return Stepped::Nothing;
@@ -503,17 +502,28 @@ impl SimNet {
         match next.event {
             // The common event, inline; the rest out of the way.
             Event::Arrive { conn, to, host } => {
-                if !self.admit(near, next.at, host) {
-                    return Stepped::Nothing;
-                }
+                self.count_event(next.at, host);
                 self.arrive(conn, to)
             }
-            event => {
-                if !self.admit_and_handle(near, next.at, event) {
-                    return Stepped::Nothing;
-                }
-            }
+            event => self.count_and_handle(next.at, event),
         }
+        self.finish_step()
+    }
+
+    /// [`step_captured`](Self::step_captured) with a limit near (see
+    /// [`limits_near`](Self::limits_near)): each one looked at.
+    #[inline(never)]
+    fn step_near_limits(&mut self, until: Instant) -> Stepped {
+        if !self.within_limits(until) {
+            return Stepped::Nothing;
+        }
+        let Some(next) = self.queue.pop_due(until) else {
+            return Stepped::Nothing;
+        };
+        if !self.admit_near_limits(next.at, self.event_host(&next.event)) {
+            return Stepped::Nothing;
+        }
+        self.handle(next.event);
         self.finish_step()
     }
 
