@@ -53,7 +53,7 @@ impl SimNet {
     #[inline(always)]
     pub(super) fn finish_step(&mut self) -> Stepped {
         // An arrival answered in its own pass leaves nothing (the common step).
-        if !self.unsettled && self.due_faults.is_empty() {
+        if !self.unsettled {
             return Stepped::Ran;
         }
         self.finish_step_now()
@@ -64,7 +64,8 @@ impl SimNet {
     fn finish_step_now(&mut self) -> Stepped {
         let settled = self.settle();
         self.drop_finished();
-        self.unsettled = false;
+        // Every list is empty now; a trigger may still fire into `due_faults`.
+        self.unsettled = !self.triggers.is_empty();
         if settled {
             Stepped::Settled
         } else {

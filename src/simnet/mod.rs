@@ -260,9 +260,10 @@ pub struct SimNet {
     /// Hosts settled in this step, whose next wake-up may have changed (each once: its
     /// `settled` flag).
     settled: Vec<usize>,
-    /// Something was put in `touched`, `settled`, `work` or `finished` since a step
-    /// last settled and dropped: with `due_faults` empty, a step without it has
-    /// nothing to finish (one test for four lists).
+    /// Something was put in `touched`, `settled`, `work`, `finished` or `due_faults`
+    /// since a step last settled and dropped, or `triggers` holds faults (which fire
+    /// into `due_faults`): a step without it has nothing to finish (one test for five
+    /// lists).
     unsettled: bool,
     events_processed: u64,
     /// Program log lines at this level and above go into the transcript.
@@ -443,6 +444,8 @@ impl SimNet {
     /// Schedules a fault. Faults at a time are queued like any event; faults after a
     /// traffic count wait for their trigger.
     pub fn add_fault(&mut self, fault: Fault) {
+        // For the trigger or the due fault.
+        self.unsettled = true;
         match (fault.at, fault.after) {
             (_, Some(trigger)) => self.triggers.push((trigger, fault.action)),
             // Faults at time zero take effect before the programs start.
