@@ -145,27 +145,34 @@ const RECENT: usize = 1024;
 /// In `Stretch::recent`, an event of no one host (a fault).
 const NO_HOST: u32 = u32::MAX;
 
+/// As `Stretch::first`: the first event's host is in `recent` like the others (the
+/// stretch began without an event, as `run_until` moved time).
+const IN_RECENT: u32 = u32::MAX - 1;
+
 /// The events since virtual time last moved, and when the limits next need a look.
 ///
 /// Events are numbered by `events_processed` before them. Most instants see one or
 /// two events and no limit comes near, so an event's common path is one comparison
-/// (`events_processed < next_check`), a store of its host and, if time moved, a store
-/// of the stretch's start; everything else waits for `next_check`, which is never
-/// later than the first event that could trip a limit or fill `recent`.
+/// (`events_processed < next_check`) and a store of its host (with the stretch's start,
+/// if time moved); everything else waits for `next_check`, which is never later than
+/// the first event that could trip a limit or fill `recent`.
 #[derive(Debug)]
 pub(super) struct Stretch {
     /// The first event at the current instant.
     start: u64,
+    /// The host of event `start`, noted as time moved to it (or [`IN_RECENT`]).
+    first: u32,
     /// The events of the stretch before this one are counted in `hosts` (when it is
     /// past `start`).
     counted: u64,
     /// Below this event number no limit can trip and `recent` has room: no look needed.
     /// Zero once the run stopped (and before the first look).
     next_check: u64,
-    /// The host of event `n` at `n % RECENT` (or [`NO_HOST`]): a fixed array, so
-    /// noting a host is one store, nothing to clear when time moves. It holds the
-    /// stretch's events not yet counted (at most `RECENT`, as `next_check` ensures).
-    recent: Box<[u32; RECENT]>,
+    /// The host of event `n` at `n % RECENT` (or [`NO_HOST`]), for the events after
+    /// `start`: a fixed array, so noting a host is one store, nothing to clear when
+    /// time moves. It holds the stretch's events not yet counted (at most `RECENT`, as
+    /// `next_check` ensures).
+    recent: [u32; RECENT],
     /// Events per host index, each counting only if stamped with the stretch's
     /// `start`: a new stretch forgets every count at once.
     hosts: Vec<(u64, u64)>,
@@ -175,9 +182,11 @@ impl Default for Stretch {
     fn default() -> Self {
         Self {
             start: 0,
+            // Time zero begins without an event.
+            first: IN_RECENT,
             counted: 0,
             next_check: 0,
-            recent: Box::new([NO_HOST; RECENT]),
+            recent: [NO_HOST; RECENT],
             hosts: Vec::new(),
         }
     }
@@ -188,7 +197,10 @@ impl Stretch {
     fn count(&mut self, upto: u64) {
         let (start, from) = (self.start, self.counted.max(self.start));
         for n in from..upto {
-            let h = self.recent[n as usize % RECENT];
+            let h = match self.first {
+                first if n == start && first != IN_RECENT => first,
+                _ => self.recent[n as usize % RECENT],
+            };
             if h == NO_HOST {
                 continue;
             }
@@ -289,8 +301,10 @@ impl super::SimNet {
         if at > self.now {
             self.now = at;
             self.stretch.start = n;
+            self.stretch.first = host;
+        } else {
+            self.stretch.recent[n as usize % RECENT] = host;
         }
-        self.stretch.recent[n as usize % RECENT] = host;
         self.events_processed = n + 1;
     }
 
@@ -300,7 +314,8 @@ impl super::SimNet {
     /// the next look.
     pub(super) fn admit_near_limits(&mut self, at: Instant, host: u32) -> bool {
         let n = self.events_processed;
-        if at > self.now {
+        let moved = at > self.now;
+        if moved {
             self.now = at;
             self.stretch.start = n;
         }
@@ -322,7 +337,11 @@ impl super::SimNet {
             // `recent` is full of the stretch's events.
             stretch.count(n);
         }
-        stretch.recent[n as usize % RECENT] = host;
+        if moved {
+            stretch.first = host;
+        } else {
+            stretch.recent[n as usize % RECENT] = host;
+        }
         self.events_processed = n + 1;
         let room = (stretch.counted.max(stretch.start) + RECENT as u64)
             .min(
@@ -341,6 +360,7 @@ impl super::SimNet {
         if now > self.now {
             self.now = now;
             self.stretch.start = self.events_processed;
+            self.stretch.first = IN_RECENT;
         }
     }
 
@@ -499,6 +519,23 @@ mod tests {
         assert_eq!(
             stuck_hosts(&net),
             [("a".to_owned(), 2), ("b".to_owned(), 1)]
+        );
+    }
+
+    #[test]
+    fn a_stretch_begun_by_moving_time_counts_its_first_event_once() {
+        let mut net = net(2);
+        assert!(progressing(&mut net, Instant::from_nanos(1), &wake(0)));
+        // As `run_until` does: no event at 5 ns yet, the next one there.
+        net.move_time(Instant::from_nanos(5));
+        let at = Instant::from_nanos(5);
+        for h in [1, 2] {
+            assert!(progressing(&mut net, at, &wake(h)));
+        }
+        assert!(!progressing(&mut net, at, &wake(0)));
+        assert_eq!(
+            stuck_hosts(&net),
+            [("b".to_owned(), 1), ("c".to_owned(), 1)]
         );
     }
 
