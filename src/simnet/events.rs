@@ -115,7 +115,8 @@ impl EventQueue {
             return Err(QueueFull);
         }
         // With the wheel empty, at most two wait (both in front), below any limit.
-        let (first, second) = (usize::from(self.head), usize::from(!self.head));
+        let first = usize::from(self.head);
+        let second = first ^ 1;
         if self.wheel.is_empty() && self.front[second].is_none() {
             match &self.front[first] {
                 None => self.front[first] = Some(scheduled),
@@ -162,7 +163,8 @@ impl EventQueue {
 
     /// Makes the earlier of the two front places the first.
     fn order_front(&mut self) {
-        let (first, second) = (usize::from(self.head), usize::from(!self.head));
+        let first = usize::from(self.head);
+        let second = first ^ 1;
         if let (Some(a), Some(b)) = (&self.front[first], &self.front[second])
             && b.key() < a.key()
         {
