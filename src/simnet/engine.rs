@@ -3,11 +3,40 @@
 use super::conn::Phase;
 use std::cmp::Reverse;
 
-use super::{Event, FailedConnect, HostStatus, SimNet, Stepped};
+use super::{Event, FailedConnect, HostStatus, SimNet};
 use crate::testing::EventKind;
 use crate::time::Instant;
 
+/// What a step did.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(super) enum Stepped {
+    /// No event ran: none was due, or a limit stopped the run.
+    Nothing,
+    /// An event ran, and settled no host.
+    Ran,
+    /// An event ran and hosts were settled after it (only settling runs a program's
+    /// commands, its exit among them).
+    Settled,
+}
+
 impl SimNet {
+    /// [`step_captured`](Self::step_captured) with a limit near (see
+    /// [`limits_near`](Self::limits_near)): each one looked at.
+    #[inline(never)]
+    pub(super) fn step_near_limits(&mut self, until: Instant) -> Stepped {
+        if !self.within_limits(until) {
+            return Stepped::Nothing;
+        }
+        let Some(next) = self.queue.pop_due(until) else {
+            return Stepped::Nothing;
+        };
+        if !self.admit_near_limits(next.at, self.event_host(&next.event)) {
+            return Stepped::Nothing;
+        }
+        self.handle(next.event);
+        self.finish_step()
+    }
+
     /// Counts and runs an event other than an arrival: out of the step's way, so that
     /// the step's dispatch is one comparison.
     #[inline(never)]

@@ -72,6 +72,7 @@ use crate::testing::{EventDigest, Transcript};
 use crate::time::Instant;
 use conn::{Conn, Packet, PacketArena};
 use dense::{DenseMap, EndIndex};
+use engine::Stepped;
 use events::EventQueue;
 
 /// A host of the network, by its index.
@@ -178,18 +179,6 @@ enum Event {
     },
     /// Boxed, as every event is as large as the largest, and faults are rare.
     Fault(Box<FaultAction>),
-}
-
-/// What a step did.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Stepped {
-    /// No event ran: none was due, or a limit stopped the run.
-    Nothing,
-    /// An event ran, and settled no host.
-    Ran,
-    /// An event ran and hosts were settled after it (only settling runs a program's
-    /// commands, its exit among them).
-    Settled,
 }
 
 /// The simulated network. Build it, add hosts and faults, then run it.
@@ -510,23 +499,6 @@ impl SimNet {
             }
             event => self.count_and_handle(next.at, event),
         }
-        self.finish_step()
-    }
-
-    /// [`step_captured`](Self::step_captured) with a limit near (see
-    /// [`limits_near`](Self::limits_near)): each one looked at.
-    #[inline(never)]
-    fn step_near_limits(&mut self, until: Instant) -> Stepped {
-        if !self.within_limits(until) {
-            return Stepped::Nothing;
-        }
-        let Some(next) = self.queue.pop_due(until) else {
-            return Stepped::Nothing;
-        };
-        if !self.admit_near_limits(next.at, self.event_host(&next.event)) {
-            return Stepped::Nothing;
-        }
-        self.handle(next.event);
         self.finish_step()
     }
 
