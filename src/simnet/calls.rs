@@ -36,6 +36,7 @@ impl SimNet {
         if !host.touched && host.node.is_some() {
             host.touched = true;
             self.touched.push(Reverse(h));
+            self.unsettled = true;
         }
     }
 
@@ -46,6 +47,7 @@ impl SimNet {
         if !host.settled {
             host.settled = true;
             self.settled.push(h);
+            self.unsettled = true;
         }
     }
 

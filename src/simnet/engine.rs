@@ -5,8 +5,47 @@ use std::cmp::Reverse;
 
 use super::{Event, FailedConnect, HostStatus, SimNet};
 use crate::testing::EventKind;
+use crate::time::Instant;
+
+/// What a step did.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(super) enum Stepped {
+    /// No event ran: none was due, or a limit stopped the run.
+    Nothing,
+    /// An event ran, and settled no host.
+    Ran,
+    /// An event ran and hosts were settled after it (only settling runs a program's
+    /// commands, its exit among them).
+    Settled,
+}
 
 impl SimNet {
+    /// [`step_captured`](Self::step_captured) with a limit near (see
+    /// [`limits_near`](Self::limits_near)): each one looked at.
+    #[inline(never)]
+    pub(super) fn step_near_limits(&mut self, until: Instant) -> Stepped {
+        if !self.within_limits(until) {
+            return Stepped::Nothing;
+        }
+        let Some(next) = self.queue.pop_due(until) else {
+            return Stepped::Nothing;
+        };
+        if !self.admit_near_limits(next.at, self.event_host(&next.event)) {
+            return Stepped::Nothing;
+        }
+        self.handle(next.event);
+        self.finish_step()
+    }
+
+    /// Counts and runs an event other than an arrival: out of the step's way, so that
+    /// the step's dispatch is one comparison.
+    #[inline(never)]
+    pub(super) fn count_and_handle(&mut self, at: Instant, event: Event) {
+        self.count_event(at, self.event_host(&event));
+        self.handle(event);
+    }
+
+    /// Runs an event.
     #[inline(never)]
     pub(super) fn handle(&mut self, event: Event) {
         match event {
@@ -38,25 +77,47 @@ impl SimNet {
         }
     }
 
-    /// Runs everything the last event set in motion until the hosts are quiet, then
-    /// schedules their next wake-ups.
+    /// Ends a step: settles the hosts and drops the connections it finished with, if
+    /// it left anything for either.
     #[inline(always)]
-    pub(super) fn settle(&mut self) {
+    pub(super) fn finish_step(&mut self) -> Stepped {
         // An arrival answered in its own pass leaves nothing (the common step).
+        if !self.unsettled {
+            return Stepped::Ran;
+        }
+        self.finish_step_now()
+    }
+
+    /// [`finish_step`](Self::finish_step) with something left.
+    #[inline(never)]
+    fn finish_step_now(&mut self) -> Stepped {
+        let settled = self.settle();
+        self.drop_finished();
+        // Every list is empty now; a trigger may still fire into `due_faults`.
+        self.unsettled = !self.triggers.is_empty();
+        if settled {
+            Stepped::Settled
+        } else {
+            Stepped::Ran
+        }
+    }
+
+    /// Runs everything the last event set in motion until the hosts are quiet, then
+    /// schedules their next wake-ups; false if there was nothing to run.
+    pub(super) fn settle(&mut self) -> bool {
         if self.settled.is_empty()
             && self.touched.is_empty()
             && self.work.is_empty()
             && self.due_faults.is_empty()
         {
-            return;
+            return false;
         }
         self.settle_hosts();
+        true
     }
 
     /// [`settle`](Self::settle) with something to do.
-    #[inline(never)]
     fn settle_hosts(&mut self) {
-        self.settles += 1;
         loop {
             if let Some(action) = self.due_faults.pop_front() {
                 self.apply(action);
@@ -70,6 +131,7 @@ impl SimNet {
                 if !host.settled {
                     host.settled = true;
                     self.settled.push(h);
+                    self.unsettled = true;
                 }
                 busy = true;
                 while self.hosts[h].status == HostStatus::Running {
@@ -115,7 +177,13 @@ impl SimNet {
             c.ends[end].needs_service = true;
             // Its program touched it: what it said of its reading may have changed.
             c.ends[end].read_state = None;
-            Self::queue_end(&mut self.work, conn, end, &mut c.ends[end]);
+            Self::queue_end(
+                &mut self.work,
+                &mut self.unsettled,
+                conn,
+                end,
+                &mut c.ends[end],
+            );
         }
     }
 
@@ -123,12 +191,19 @@ impl SimNet {
     /// (unless its program still has bytes the buffer had no room for).
     pub(super) fn queue_transmit(&mut self, conn: u64, end: usize) {
         if let Some(c) = self.conns.get_mut(conn) {
-            Self::queue_end(&mut self.work, conn, end, &mut c.ends[end]);
+            Self::queue_end(
+                &mut self.work,
+                &mut self.unsettled,
+                conn,
+                end,
+                &mut c.ends[end],
+            );
         }
     }
 
     fn queue_end(
         work: &mut std::collections::BinaryHeap<Reverse<(u64, usize)>>,
+        unsettled: &mut bool,
         conn: u64,
         end: usize,
         e: &mut super::conn::End,
@@ -136,6 +211,7 @@ impl SimNet {
         if !e.queued {
             e.queued = true;
             work.push(Reverse((conn, end)));
+            *unsettled = true;
         }
     }
 
@@ -164,7 +240,7 @@ impl SimNet {
             self.hosts[h].wake = None;
             return;
         };
-        let at = crate::time::Instant::from_nanos(
+        let at = Instant::from_nanos(
             deadline
                 .as_nanos()
                 .saturating_sub(u64::try_from(offset.as_nanos()).unwrap_or(u64::MAX)),
@@ -257,6 +333,7 @@ impl SimNet {
         {
             c.finishing = true;
             self.finished.push(conn);
+            self.unsettled = true;
         }
     }
 }

@@ -138,55 +138,83 @@ fn host_list(hosts: &[(String, u64)]) -> String {
     format!("hosts {}", each.join(", "))
 }
 
-/// Hosts of a stretch's events kept before they are counted per host (a bound on
-/// the memory a long stretch takes; folding them in is rare).
+/// Hosts of a stretch's latest events kept before they are counted per host (a bound
+/// on the memory a long stretch takes; counting them is rare).
 const RECENT: usize = 1024;
 
-/// The events since virtual time last moved.
+/// In `Stretch::recent`, an event of no one host (a fault).
+const NO_HOST: u32 = u32::MAX;
+
+/// As `Stretch::first`: the first event's host is in `recent` like the others (the
+/// stretch began without an event, as `run_until` moved time).
+const IN_RECENT: u32 = u32::MAX - 1;
+
+/// The events since virtual time last moved, and when the limits next need a look.
+///
+/// Events are numbered by `events_processed` before them. Most instants see one or
+/// two events and no limit comes near, so an event's common path is one comparison
+/// (`events_processed < next_check`) and a store of its host (with the stretch's start,
+/// if time moved); everything else waits for `next_check`, which is never later than
+/// the first event that could trip a limit or fill `recent`.
 #[derive(Debug)]
 pub(super) struct Stretch {
-    at: Instant,
-    events: u64,
-    /// The hosts of the stretch's latest events (the first `noted`), in `hosts` only
-    /// once folded in: most instants see one or two events, so noting a host is one
-    /// store (a fixed array: no capacity to check, nothing to clear when time moves),
-    /// and counting per host happens only when the array fills or the stretch is
-    /// reported.
-    recent: Box<[u32; RECENT]>,
-    noted: usize,
-    /// Events per host index, each counting only if stamped with `at`: moving to a new
-    /// instant forgets every count at once.
-    hosts: Vec<(Instant, u64)>,
+    /// The first event at the current instant.
+    start: u64,
+    /// The host of event `start`, noted as time moved to it (or [`IN_RECENT`]).
+    first: u32,
+    /// The events of the stretch before this one are counted in `hosts` (when it is
+    /// past `start`).
+    counted: u64,
+    /// Below this event number no limit can trip and `recent` has room: no look needed.
+    /// Zero once the run stopped (and before the first look).
+    next_check: u64,
+    /// The host of event `n` at `n % RECENT` (or [`NO_HOST`]), for the events after
+    /// `start`: a fixed array, so noting a host is one store, nothing to clear when
+    /// time moves. It holds the stretch's events not yet counted (at most `RECENT`, as
+    /// `next_check` ensures).
+    recent: [u32; RECENT],
+    /// Events per host index, each counting only if stamped with the stretch's
+    /// `start`: a new stretch forgets every count at once.
+    hosts: Vec<(u64, u64)>,
 }
 
 impl Default for Stretch {
     fn default() -> Self {
         Self {
-            at: Instant::default(),
-            events: 0,
-            recent: Box::new([0; RECENT]),
-            noted: 0,
+            start: 0,
+            // Time zero begins without an event.
+            first: IN_RECENT,
+            counted: 0,
+            next_check: 0,
+            recent: [NO_HOST; RECENT],
             hosts: Vec::new(),
         }
     }
 }
 
 impl Stretch {
-    /// Counts the recent events into `hosts`, at the stretch's instant.
-    fn fold(&mut self) {
-        let now = self.at;
-        let noted = std::mem::take(&mut self.noted);
-        for &h in &self.recent[..noted] {
+    /// Counts the stretch's events before `upto` into `hosts`.
+    fn count(&mut self, upto: u64) {
+        let (start, from) = (self.start, self.counted.max(self.start));
+        for n in from..upto {
+            let h = match self.first {
+                first if n == start && first != IN_RECENT => first,
+                _ => self.recent[n as usize % RECENT],
+            };
+            if h == NO_HOST {
+                continue;
+            }
             let h = h as usize;
             if self.hosts.len() <= h {
-                self.hosts.resize(h + 1, (Instant::ZERO, 0));
+                self.hosts.resize(h + 1, (0, 0));
             }
-            let (at, count) = &mut self.hosts[h];
-            if *at != now || *count == 0 {
-                (*at, *count) = (now, 0);
+            let (stamp, count) = &mut self.hosts[h];
+            if *stamp != start || *count == 0 {
+                (*stamp, *count) = (start, 0);
             }
             *count += 1;
         }
+        self.counted = upto;
     }
 }
 
@@ -194,6 +222,8 @@ impl super::SimNet {
     /// The same network, stopped by `limits` instead of the defaults.
     pub fn with_limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
+        // The next event looks at the new limits.
+        self.stretch.next_check = 0;
         self
     }
 
@@ -230,96 +260,125 @@ impl super::SimNet {
         self.stopped.as_ref()
     }
 
-    /// Whether another event due by `until` may run (checked before each): false once
-    /// stopped, or once `max-events` have run (stopping the run if an event is due).
-    #[inline(always)]
-    pub(super) fn within_limits(&mut self, until: Instant) -> bool {
-        if self.stopped.is_none() && self.events_processed < self.limits.max_events {
-            return true;
-        }
-        self.stop_at_max_events(until);
-        false
+    /// Stops the run for `error`: no event runs after this.
+    pub(super) fn stop(&mut self, error: RunawayError) {
+        self.stopped = Some(error);
+        self.stretch.next_check = 0;
     }
 
-    /// [`within_limits`](Self::within_limits) past them: a run with an event due by
-    /// `until` stops for `max-events` (one with none due is only done).
+    /// Whether the limits need a look before the next event (see [`Stretch`]).
+    #[inline(always)]
+    pub(super) fn limits_near(&self) -> bool {
+        self.events_processed >= self.stretch.next_check
+    }
+
+    /// Whether another event due by `until` may run, [`limits_near`](Self::limits_near)
+    /// being true: false once stopped, or once `max-events` have run (stopping the run
+    /// if an event is due; one with none due is only done).
     #[cold]
-    fn stop_at_max_events(&mut self, until: Instant) {
-        if self.stopped.is_none() && self.queue.next_at().is_some_and(|at| at <= until) {
-            self.stopped = Some(RunawayError::TooManyEvents {
+    pub(super) fn within_limits(&mut self, until: Instant) -> bool {
+        if self.stopped.is_some() {
+            return false;
+        }
+        if self.events_processed < self.limits.max_events {
+            return true;
+        }
+        if self.queue.next_at().is_some_and(|at| at <= until) {
+            self.stop(RunawayError::TooManyEvents {
                 limit: self.limits.max_events,
                 at: self.now,
             });
         }
-    }
-
-    /// Counts `event` into the stretch at the current instant; false (and the run
-    /// stopped, `event` not run) when the stretch already holds
-    /// `max-events-per-instant` events.
-    #[inline(always)]
-    pub(super) fn progressing(&mut self, event: &super::Event) -> bool {
-        // The host first, so the slow path below needs only it, not the event (which
-        // then stays in registers).
-        let host = self.event_host(event);
-        let now = self.now;
-        let stretch = &mut self.stretch;
-        if stretch.at != now {
-            // Time moved: the counts stamped with the old instant no longer count.
-            stretch.at = now;
-            stretch.events = 0;
-            stretch.noted = 0;
-        }
-        if stretch.events < self.limits.max_events_per_instant && stretch.noted < RECENT {
-            stretch.events += 1;
-            if let Some(h) = host {
-                stretch.recent[stretch.noted] = h;
-                stretch.noted += 1;
-            }
-            return true;
-        }
-        self.progressing_past_recent(host)
-    }
-
-    /// [`progressing`](Self::progressing) with the recent hosts to fold in first.
-    #[inline(never)]
-    fn progressing_past_recent(&mut self, host: Option<u32>) -> bool {
-        self.stretch.fold();
-        if self.stretch.events < self.limits.max_events_per_instant {
-            self.stretch.events += 1;
-            if let Some(h) = host {
-                // Just folded: room for it.
-                self.stretch.recent[0] = h;
-                self.stretch.noted = 1;
-            }
-            return true;
-        }
-        let now = self.now;
-        let hosts = (self.stretch.hosts.iter().enumerate())
-            .filter(|&(_, &(at, n))| at == now && n > 0)
-            .map(|(h, &(_, n))| (self.names[h].clone(), n))
-            .collect();
-        self.stopped = Some(RunawayError::NoProgress {
-            limit: self.limits.max_events_per_instant,
-            at: self.now,
-            hosts,
-        });
         false
     }
 
-    /// The host an event happens to, if it is one host's (host indices fit 32 bits,
-    /// see `Event::Arrive`).
+    /// Moves virtual time to `at` (if later) and counts an event at it of `host` (see
+    /// [`event_host`](Self::event_host)) into the stretch, with no limit near (see
+    /// [`limits_near`](Self::limits_near)).
     #[inline(always)]
-    fn event_host(&self, event: &super::Event) -> Option<u32> {
+    pub(super) fn count_event(&mut self, at: Instant, host: u32) {
+        let n = self.events_processed;
+        if at > self.now {
+            self.now = at;
+            self.stretch.start = n;
+            self.stretch.first = host;
+        } else {
+            self.stretch.recent[n as usize % RECENT] = host;
+        }
+        self.events_processed = n + 1;
+    }
+
+    /// [`count_event`](Self::count_event) with a limit near, after
+    /// [`within_limits`](Self::within_limits): false (and the run stopped, the event
+    /// not run) when the stretch already holds `max-events-per-instant` events. Sets
+    /// the next look.
+    pub(super) fn admit_near_limits(&mut self, at: Instant, host: u32) -> bool {
+        let n = self.events_processed;
+        let moved = at > self.now;
+        if moved {
+            self.now = at;
+            self.stretch.start = n;
+        }
+        let stretch = &mut self.stretch;
+        if n - stretch.start >= self.limits.max_events_per_instant {
+            stretch.count(n);
+            let hosts = (stretch.hosts.iter().enumerate())
+                .filter(|&(_, &(stamp, count))| stamp == stretch.start && count > 0)
+                .map(|(h, &(_, count))| (self.names[h].clone(), count))
+                .collect();
+            self.stop(RunawayError::NoProgress {
+                limit: self.limits.max_events_per_instant,
+                at: self.now,
+                hosts,
+            });
+            return false;
+        }
+        if n - stretch.counted.max(stretch.start) >= RECENT as u64 {
+            // `recent` is full of the stretch's events.
+            stretch.count(n);
+        }
+        if moved {
+            stretch.first = host;
+        } else {
+            stretch.recent[n as usize % RECENT] = host;
+        }
+        self.events_processed = n + 1;
+        let room = (stretch.counted.max(stretch.start) + RECENT as u64)
+            .min(
+                stretch
+                    .start
+                    .saturating_add(self.limits.max_events_per_instant),
+            )
+            .min(self.limits.max_events);
+        stretch.next_check = room;
+        true
+    }
+
+    /// Starts a new stretch if virtual time moved to `now` without an event (the next
+    /// event at `now` is not of the last one's instant).
+    pub(super) fn move_time(&mut self, now: Instant) {
+        if now > self.now {
+            self.now = now;
+            self.stretch.start = self.events_processed;
+            self.stretch.first = IN_RECENT;
+        }
+    }
+
+    /// The host an event happens to ([`NO_HOST`] if it is no one host's; host
+    /// indices fit 32 bits, see `Event::Arrive`).
+    #[inline(always)]
+    pub(super) fn event_host(&self, event: &super::Event) -> u32 {
         use super::Event;
-        let end_host =
-            |conn: &u64, end: usize| self.conns.get(*conn).map(|c| c.ends[end].host as u32);
+        let end_host = |conn: &u64, end: usize| {
+            (self.conns.get(*conn)).map_or(NO_HOST, |c| c.ends[end].host as u32)
+        };
         match event {
-            Event::Arrive { host, .. } => Some(*host),
-            Event::Wake { host, .. } | Event::Accept { host, .. } => Some(*host as u32),
-            Event::ConnectFailed(failed) => Some(failed.host as u32),
+            Event::Arrive { host, .. } => *host,
+            Event::Wake { host, .. } | Event::Accept { host, .. } => *host as u32,
+            Event::ConnectFailed(failed) => failed.host as u32,
             Event::Retransmit { conn, from } => end_host(conn, *from),
             Event::ConnectDeadline { conn } => end_host(conn, 0),
-            Event::Fault(_) => None,
+            Event::Fault(_) => NO_HOST,
         }
     }
 }
@@ -349,6 +408,16 @@ mod tests {
         }
     }
 
+    /// Counts `event` at `at` as a step does.
+    fn progressing(net: &mut SimNet, at: Instant, event: &Event) -> bool {
+        let host = net.event_host(event);
+        if net.limits_near() {
+            return net.admit_near_limits(at, host);
+        }
+        net.count_event(at, host);
+        true
+    }
+
     fn stuck_hosts(net: &SimNet) -> Vec<(String, u64)> {
         match net.runaway() {
             Some(RunawayError::NoProgress { hosts, .. }) => hosts.clone(),
@@ -359,13 +428,16 @@ mod tests {
     #[test]
     fn a_stuck_instant_names_each_host_with_its_events_counting_the_instants_first() {
         let mut net = net(4);
-        net.now = Instant::from_nanos(5);
-        assert!(net.progressing(&wake(2)), "alone at its instant");
-        net.now = Instant::from_nanos(9);
+        let at = Instant::from_nanos(5);
+        assert!(progressing(&mut net, at, &wake(2)), "alone at its instant");
+        let at = Instant::from_nanos(9);
         for h in [1, 0, 0, 1] {
-            assert!(net.progressing(&wake(h)));
+            assert!(progressing(&mut net, at, &wake(h)));
         }
-        assert!(!net.progressing(&wake(2)), "a fifth event at one instant");
+        assert!(
+            !progressing(&mut net, at, &wake(2)),
+            "a fifth event at one instant"
+        );
         // c's event at 5 ns is not in this stretch, nor is the refused one.
         assert_eq!(
             stuck_hosts(&net),
@@ -377,11 +449,14 @@ mod tests {
     fn a_stretch_longer_than_the_recent_list_counts_every_event_once() {
         let events = 3 * RECENT as u64 + 5;
         let mut net = net(events);
-        net.now = Instant::from_nanos(7);
+        let at = Instant::from_nanos(7);
         for i in 0..events {
-            assert!(net.progressing(&wake((i % 3) as usize)), "event {i}");
+            assert!(
+                progressing(&mut net, at, &wake((i % 3) as usize)),
+                "event {i}"
+            );
         }
-        assert!(!net.progressing(&wake(0)));
+        assert!(!progressing(&mut net, at, &wake(0)));
         let per_host = events / 3;
         assert_eq!(
             stuck_hosts(&net),
@@ -398,7 +473,7 @@ mod tests {
         // A fault past a full recent list: the list is folded, the fault noted nowhere.
         let events = RECENT as u64 + 3;
         let mut net = net(events);
-        net.now = Instant::from_nanos(5);
+        let at = Instant::from_nanos(5);
         let arrive = |host: u32| Event::Arrive {
             conn: 99,
             to: 0,
@@ -406,13 +481,13 @@ mod tests {
         };
         let fault = || Event::Fault(Box::new(super::super::FaultAction::Crash("a".into())));
         for _ in 0..RECENT {
-            assert!(net.progressing(&arrive(1)));
+            assert!(progressing(&mut net, at, &arrive(1)));
         }
-        assert!(net.progressing(&fault()));
-        assert!(net.progressing(&arrive(2)));
-        assert!(net.progressing(&fault()));
+        assert!(progressing(&mut net, at, &fault()));
+        assert!(progressing(&mut net, at, &arrive(2)));
+        assert!(progressing(&mut net, at, &fault()));
         assert!(
-            !net.progressing(&arrive(1)),
+            !progressing(&mut net, at, &arrive(1)),
             "the faults count to the limit"
         );
         assert_eq!(
@@ -424,26 +499,43 @@ mod tests {
     #[test]
     fn a_limit_of_one_names_the_host_of_the_one_event_that_ran() {
         let mut net = net(1);
-        net.now = Instant::from_nanos(3);
-        assert!(net.progressing(&wake(2)));
-        assert!(!net.progressing(&wake(1)));
+        let at = Instant::from_nanos(3);
+        assert!(progressing(&mut net, at, &wake(2)));
+        assert!(!progressing(&mut net, at, &wake(1)));
         assert_eq!(stuck_hosts(&net), [("c".to_owned(), 1)]);
     }
 
     #[test]
     fn a_host_stuck_again_at_a_later_instant_counts_only_that_instants_events() {
         let mut net = net(3);
-        net.now = Instant::from_nanos(1);
-        assert!(net.progressing(&wake(0)));
-        assert!(net.progressing(&wake(0)));
-        net.now = Instant::from_nanos(2);
+        let at = Instant::from_nanos(1);
+        assert!(progressing(&mut net, at, &wake(0)));
+        assert!(progressing(&mut net, at, &wake(0)));
+        let at = Instant::from_nanos(2);
         for h in [0, 1, 0] {
-            assert!(net.progressing(&wake(h)));
+            assert!(progressing(&mut net, at, &wake(h)));
         }
-        assert!(!net.progressing(&wake(0)));
+        assert!(!progressing(&mut net, at, &wake(0)));
         assert_eq!(
             stuck_hosts(&net),
             [("a".to_owned(), 2), ("b".to_owned(), 1)]
+        );
+    }
+
+    #[test]
+    fn a_stretch_begun_by_moving_time_counts_its_first_event_once() {
+        let mut net = net(2);
+        assert!(progressing(&mut net, Instant::from_nanos(1), &wake(0)));
+        // As `run_until` does: no event at 5 ns yet, the next one there.
+        net.move_time(Instant::from_nanos(5));
+        let at = Instant::from_nanos(5);
+        for h in [1, 2] {
+            assert!(progressing(&mut net, at, &wake(h)));
+        }
+        assert!(!progressing(&mut net, at, &wake(0)));
+        assert_eq!(
+            stuck_hosts(&net),
+            [("b".to_owned(), 1), ("c".to_owned(), 1)]
         );
     }
 

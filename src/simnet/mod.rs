@@ -72,6 +72,7 @@ use crate::testing::{EventDigest, Transcript};
 use crate::time::Instant;
 use conn::{Conn, Packet, PacketArena};
 use dense::{DenseMap, EndIndex};
+use engine::Stepped;
 use events::EventQueue;
 
 /// A host of the network, by its index.
@@ -248,8 +249,11 @@ pub struct SimNet {
     /// Hosts settled in this step, whose next wake-up may have changed (each once: its
     /// `settled` flag).
     settled: Vec<usize>,
-    /// Steps that settled hosts: what `run_until_exit` watches for an exit.
-    settles: u64,
+    /// Something was put in `touched`, `settled`, `work`, `finished` or `due_faults`
+    /// since a step last settled and dropped, or `triggers` holds faults (which fire
+    /// into `due_faults`): a step without it has nothing to finish (one test for five
+    /// lists).
+    unsettled: bool,
     events_processed: u64,
     /// Program log lines at this level and above go into the transcript.
     capture: Option<Level>,
@@ -310,7 +314,7 @@ impl SimNet {
             work: BinaryHeap::new(),
             touched: BinaryHeap::new(),
             settled: Vec::new(),
-            settles: 0,
+            unsettled: false,
             events_processed: 0,
             capture: None,
             calling: None,
@@ -429,6 +433,8 @@ impl SimNet {
     /// Schedules a fault. Faults at a time are queued like any event; faults after a
     /// traffic count wait for their trigger.
     pub fn add_fault(&mut self, fault: Fault) {
+        // For the trigger or the due fault.
+        self.unsettled = true;
         match (fault.at, fault.after) {
             (_, Some(trigger)) => self.triggers.push((trigger, fault.action)),
             // Faults at time zero take effect before the programs start.
@@ -471,42 +477,38 @@ impl SimNet {
             self.start();
         }
         let mut stepped = false;
-        self.captured(|net| stepped = net.step_captured(Instant::MAX));
+        self.captured(|net| stepped = net.step_captured(Instant::MAX) != Stepped::Nothing);
         stepped
     }
 
     /// [`step`](Self::step), inside the caller's log capture, if the next event is due
-    /// by `until` (false if not).
+    /// by `until` ([`Stepped::Nothing`] if not).
     #[inline(always)]
-    fn step_captured(&mut self, until: Instant) -> bool {
-        if !self.within_limits(until) {
-            return false;
+    fn step_captured(&mut self, until: Instant) -> Stepped {
+        if self.limits_near() {
+            return self.step_near_limits(until);
         }
         let Some(next) = self.queue.pop_due(until) else {
-            return false;
+            return Stepped::Nothing;
         };
-        self.now = self.now.max(next.at);
-        if !self.progressing(&next.event) {
-            return false;
-        }
-        self.events_processed += 1;
         match next.event {
             // The common event, inline; the rest out of the way.
-            Event::Arrive { conn, to, .. } => self.arrive(conn, to),
-            event => self.handle(event),
+            Event::Arrive { conn, to, host } => {
+                self.count_event(next.at, host);
+                self.arrive(conn, to)
+            }
+            event => self.count_and_handle(next.at, event),
         }
-        self.settle();
-        self.drop_finished();
-        true
+        self.finish_step()
     }
 
     /// Runs every event due up to `deadline`, then moves time to it.
     pub fn run_until(&mut self, deadline: Instant) {
         self.start();
-        self.captured(|net| while net.step_captured(deadline) {});
+        self.captured(|net| while net.step_captured(deadline) != Stepped::Nothing {});
         // A stopped run stays at the instant it stopped.
         if self.stopped.is_none() {
-            self.now = self.now.max(deadline);
+            self.move_time(deadline);
         }
     }
 
@@ -539,20 +541,22 @@ impl SimNet {
             }
             waiting == awaited.len()
         };
-        let mut seen = self.settles;
         if all_exited(self) {
             return true;
         }
-        self.captured(|net| {
-            while net.step_captured(deadline) {
-                if net.settles != seen {
-                    seen = net.settles;
-                    if all_exited(net) {
-                        return true;
+        // A moving closure: the deadline stays in a register.
+        self.captured(move |net| {
+            loop {
+                match net.step_captured(deadline) {
+                    Stepped::Nothing => return false,
+                    Stepped::Ran => {}
+                    Stepped::Settled => {
+                        if all_exited(net) {
+                            return true;
+                        }
                     }
                 }
             }
-            false
         })
     }
 
