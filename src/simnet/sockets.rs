@@ -240,6 +240,10 @@ impl SimNet {
                 state
             }
             _ => {
+                // The exception: without the hint the compiler, halving the odds at each
+                // test of the guard, takes what follows for cold and calls `Vec::push`
+                // (the transcript's record) and others out of line.
+                std::hint::cold_path();
                 e.recv_buf.push(bytes);
                 return Err(None);
             }
@@ -247,6 +251,7 @@ impl SimNet {
         let hc = e.conn.expect("open ends have a host id");
         let n = e.reads.next_read(data.len());
         if n != data.len() {
+            std::hint::cold_path();
             e.recv_buf.push(bytes);
             return Err(Some(n));
         }
