@@ -74,11 +74,18 @@ impl Transcript {
     // Always inlined: SimNet records every read, and the event is then built in place.
     #[inline(always)]
     pub fn record(&mut self, at: Instant, who: impl Into<Arc<str>>, what: EventKind) {
-        self.events.push(Event {
+        let event = Event {
             at,
             who: who.into(),
             what,
-        });
+        };
+        // With room known, the push cannot grow (nor unwind), so the event is written
+        // straight into the vector rather than built aside and copied in.
+        if self.events.len() < self.events.capacity() {
+            self.events.push(event);
+        } else {
+            push_growing(&mut self.events, event);
+        }
     }
 
     /// The events, in order.
@@ -120,6 +127,13 @@ impl Transcript {
         }
         out
     }
+}
+
+/// `Vec::push` when the vector is full: out of the way of the common case.
+#[cold]
+#[inline(never)]
+fn push_growing(events: &mut Vec<Event>, event: Event) {
+    events.push(event);
 }
 
 /// A running digest of a stream of events, for comparing two runs without keeping
