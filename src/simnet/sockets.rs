@@ -265,6 +265,8 @@ impl SimNet {
                 self.transcript.record(self.now, c.label(1 - to), what);
             }
         } else {
+            // Only the determinism check keeps a digest.
+            std::hint::cold_path();
             let who = c.label(1 - to);
             let what = read_event(state.accepts, &bytes, &mut self.arena);
             if let Some(digest) = &mut self.digest {
