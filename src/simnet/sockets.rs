@@ -243,7 +243,7 @@ impl SimNet {
                 // The exception: without the hint the compiler, halving the odds at each
                 // test of the guard, takes what follows for cold and calls `Vec::push`
                 // (the transcript's record) and others out of line.
-                std::hint::cold_path();
+                cold_path();
                 e.recv_buf.push(bytes);
                 return Err(None);
             }
@@ -251,7 +251,7 @@ impl SimNet {
         let hc = e.conn.expect("open ends have a host id");
         let n = e.reads.next_read(data.len());
         if n != data.len() {
-            std::hint::cold_path();
+            cold_path();
             e.recv_buf.push(bytes);
             return Err(Some(n));
         }
@@ -266,7 +266,7 @@ impl SimNet {
             }
         } else {
             // Only the determinism check keeps a digest.
-            std::hint::cold_path();
+            cold_path();
             let who = c.label(1 - to);
             let what = read_event(state.accepts, &bytes, &mut self.arena);
             if let Some(digest) = &mut self.digest {
@@ -547,6 +547,13 @@ impl SimNet {
         }
     }
 }
+
+/// Marks the path that calls it as rarely taken, as `std::hint::cold_path` would
+/// (stable only after this crate's MSRV): the compiler lays out and inlines for the
+/// other paths.
+#[cold]
+#[inline(never)]
+fn cold_path() {}
 
 /// The transcript's event for a read of `bytes`: its bytes if the program accepts
 /// data, their count as discarded if not.
