@@ -173,45 +173,30 @@ impl SimNet {
 
     /// Queues an end whose program touched it: its bytes, close and reads are looked at.
     pub(super) fn queue_service(&mut self, conn: u64, end: usize) {
-        if let Some(c) = self.conns.get_mut(conn) {
-            c.ends[end].needs_service = true;
-            // Its program touched it: what it said of its reading may have changed.
-            c.ends[end].read_state = None;
-            Self::queue_end(
-                &mut self.work,
-                &mut self.unsettled,
-                conn,
-                end,
-                &mut c.ends[end],
-            );
-        }
+        self.queue(conn, end, true);
     }
 
     /// Queues an end whose peer's window opened: only its kernel buffer can move
     /// (unless its program still has bytes the buffer had no room for).
     pub(super) fn queue_transmit(&mut self, conn: u64, end: usize) {
-        if let Some(c) = self.conns.get_mut(conn) {
-            Self::queue_end(
-                &mut self.work,
-                &mut self.unsettled,
-                conn,
-                end,
-                &mut c.ends[end],
-            );
-        }
+        self.queue(conn, end, false);
     }
 
-    fn queue_end(
-        work: &mut std::collections::BinaryHeap<Reverse<(u64, usize)>>,
-        unsettled: &mut bool,
-        conn: u64,
-        end: usize,
-        e: &mut super::conn::End,
-    ) {
+    /// Puts an end on the work queue (once), marked for a full service if `service`.
+    fn queue(&mut self, conn: u64, end: usize, service: bool) {
+        let Some(c) = self.conns.get_mut(conn) else {
+            return;
+        };
+        let e = &mut c.ends[end];
+        if service {
+            e.needs_service = true;
+            // Its program touched it: what it said of its reading may have changed.
+            e.read_state = None;
+        }
         if !e.queued {
             e.queued = true;
-            work.push(Reverse((conn, end)));
-            *unsettled = true;
+            self.work.push(Reverse((conn, end)));
+            self.unsettled = true;
         }
     }
 

@@ -541,6 +541,9 @@ impl SimNet {
             if fired {
                 let (_, action) = self.triggers.remove(i);
                 self.due_faults.push_back(action);
+                // Already set while a trigger waits; said here so the flag does not
+                // rest on that.
+                self.unsettled = true;
             } else {
                 i += 1;
             }
