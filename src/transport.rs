@@ -124,10 +124,11 @@ pub struct TransportState {
     /// Cached `writable && producer.is_none()`: a write that may skip the producer's
     /// high-water check (ping-pong, heartbeats), in one test.
     plain_writes: bool,
-    /// Cached `!closed && !aborted && !disconnecting` ([`accepts_data`](Self::accepts_data)):
-    /// checked on every read.
-    accepting: bool,
     reading_paused: bool,
+    /// Cached `!closed && !aborted && !disconnecting` ([`accepts_data`](Self::accepts_data)):
+    /// checked on every read. After `reading_paused`, as in a
+    /// [`ConnPoll`](crate::host::ConnPoll), so that a poll copies the two in one load and store.
+    accepting: bool,
     /// `!notices.is_empty()`, kept beside the other hot fields.
     owed: bool,
     /// Cached `!closed && (aborted || disconnecting || write_side == ShutdownRequested)`:
