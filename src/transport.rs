@@ -121,8 +121,10 @@ pub struct TransportState {
     producer: Option<Registered>,
     /// Cached `!closed && !aborted && write_side == Open`: checked on every write.
     writable: bool,
-    /// Cached `writable && producer.is_none()`: a write that may skip the producer's
-    /// high-water check (ping-pong, heartbeats), in one test.
+    /// Cached `writable && producer.is_none() && queue.is_empty()`: a write that may
+    /// skip the producer's high-water check and go to `small` (ping-pong, heartbeats),
+    /// in one test. Cleared by the one place the queue fills (`write_queued`) and set
+    /// again, by [`note_plain_writes`](Self::note_plain_writes), where it empties.
     plain_writes: bool,
     reading_paused: bool,
     /// Cached `!closed && !aborted && !disconnecting` ([`accepts_data`](Self::accepts_data)):
@@ -314,7 +316,14 @@ impl TransportState {
     #[inline]
     fn set_writable(&mut self, writable: bool) {
         self.writable = writable;
-        self.plain_writes = writable && self.producer.is_none();
+        self.note_plain_writes();
+    }
+
+    /// Sets `plain_writes` from the fields it caches: after they change, and once the
+    /// queue has emptied.
+    #[inline]
+    fn note_plain_writes(&mut self) {
+        self.plain_writes = self.writable && self.producer.is_none() && self.queue.is_empty();
     }
 
     /// The next call owed to the protocol.
@@ -365,22 +374,20 @@ impl TransportState {
 impl Consumer for TransportState {
     #[inline]
     fn write(&mut self, data: &[u8]) {
-        // One byte, no producer to watch (ping-pong, heartbeats), and room for it in
-        // `small` or in the queue: a path with no call on it saves no registers.
-        debug_assert_eq!(self.plain_writes, self.writable && self.producer.is_none());
+        // One byte, no producer to watch (ping-pong, heartbeats), the queue empty and
+        // room for it in `small`: a path with no call on it saves no registers.
+        debug_assert_eq!(
+            self.plain_writes,
+            self.writable && self.producer.is_none() && self.queue.is_empty()
+        );
         if let [byte] = data
             && self.plain_writes
         {
-            // Branches on the queue first: `small` is used only while it is empty.
-            if self.queue.is_empty() {
-                let held = usize::from(self.small_len);
-                if held < SMALL {
-                    self.small[held] = *byte;
-                    self.small_len += 1;
-                    return;
-                }
-            } else if self.queue.len() < self.queue.capacity() {
-                self.queue.push(*byte);
+            // `plain_writes` says the queue is empty: `small` may take the byte.
+            let held = usize::from(self.small_len);
+            if held < SMALL {
+                self.small[held] = *byte;
+                self.small_len += 1;
                 return;
             }
         }
@@ -436,6 +443,8 @@ impl TransportState {
             self.spill_small();
         }
         self.queue.extend_from_slice(data);
+        // The queue holds bytes: later writes come here too, behind them.
+        self.plain_writes = false;
         if let Some(producer) = &mut self.producer
             && producer.kind == ProducerKind::Push
             && !producer.paused

@@ -40,6 +40,7 @@ impl TransportState {
         if self.sent + n == self.queue.len() {
             self.queue.clear();
             self.sent = 0;
+            self.note_plain_writes();
             self.drained();
         } else {
             self.consume_part(n);
@@ -155,9 +156,10 @@ impl TransportState {
             out.extend_from_slice(&self.queue[self.sent..]);
             self.queue.clear();
             self.sent = 0;
-            if out.is_empty() {
-                return false;
-            }
+        }
+        self.note_plain_writes();
+        if out.is_empty() {
+            return false;
         }
         self.sent_total += out.len() as u64;
         self.drained();
