@@ -414,8 +414,11 @@ impl ConnSet {
     /// Whether nothing but `conn` (if anything) is in the set.
     #[inline]
     pub(crate) fn is_empty_or_only(&self, conn: ConnId) -> bool {
-        // Empty first: after a read the driver has taken everything, most often.
-        (self.first == NO_CONN || self.first == conn) && self.rest.is_empty()
+        // Empty first: after a read the driver has taken everything, most often. An
+        // empty `first` is an empty set (`rest` holds ids above it), so only a set
+        // whose first is `conn` needs its ring looked at.
+        debug_assert!(self.first != NO_CONN || self.rest.is_empty());
+        self.first == NO_CONN || (self.first == conn && self.rest.is_empty())
     }
 
     /// Whether `conn` is in the set and nothing else is.

@@ -72,16 +72,17 @@ impl TransportState {
         moved
     }
 
-    /// [`move_pending`](Self::move_pending) of a lone inline byte on a connection with
-    /// no producer, the one move that leaves nothing pending and owes no notice; false
-    /// (nothing moved) for any other.
+    /// [`move_pending`](Self::move_pending) of a lone inline byte on a connection whose
+    /// writes are plain (no producer), the one move that leaves nothing pending and
+    /// owes no notice; false (nothing moved) for any other.
     #[inline(always)]
     pub(crate) fn move_lone_byte(&mut self, room: usize, out: &mut VecDeque<u8>) -> bool {
         // One test after another, each rarely failing: branches, not a sum of flags.
         if self.small_len != 1 {
             return false;
         }
-        if self.producer.is_some() {
+        // Plain writes mean no producer (one flag, where the producer is two bytes).
+        if !self.plain_writes {
             return false;
         }
         if room == 0 {
