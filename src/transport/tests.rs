@@ -231,3 +231,42 @@ fn move_pending_moves_what_fits_and_consumes_it() {
     assert_eq!(t.move_pending(1, &mut out), 1);
     assert_eq!(t.take_notice(), Some(Notice::ResumeProducing));
 }
+
+/// `plain_writes` stands for an empty queue too: off while the queue holds bytes (a
+/// one-byte write then queues behind them rather than going inline), on again once it
+/// has drained, whichever way it drained.
+#[test]
+fn plain_writes_are_off_while_the_queue_holds_bytes() {
+    let mut t = state();
+    assert!(t.plain_writes);
+    t.write(&[b'a'; 20]);
+    assert!(!t.plain_writes);
+    t.write(b"b");
+    assert_eq!(t.small_len, 0, "behind the queued bytes, not inline");
+    t.consume(21);
+    assert!(t.plain_writes, "drained by a consume");
+    t.write(b"c");
+    assert_eq!((t.pending(), t.small_len), (&b"c"[..], 1));
+    t.write(&[b'd'; 20]);
+    assert!(!t.plain_writes, "the inline byte spilled into the queue");
+    let mut out = Vec::new();
+    assert!(t.take_pending(&mut out));
+    assert!(t.plain_writes, "drained by a take");
+    t.write(&[b'e'; 20]);
+    t.consume(5);
+    assert!(t.take_pending(&mut out));
+    assert_eq!(out.len(), 15);
+    assert!(t.plain_writes, "drained by a take after a partial consume");
+    t.register_producer(ProducerKind::Push).unwrap();
+    assert!(!t.plain_writes);
+    t.write(&[b'f'; 20]);
+    t.unregister_producer().unwrap();
+    assert!(
+        !t.plain_writes,
+        "no producer, but the queue still holds bytes"
+    );
+    t.consume(20);
+    assert!(t.plain_writes);
+    t.lose_write_connection();
+    assert!(!t.plain_writes, "not writable");
+}
