@@ -2,11 +2,14 @@
 
 use std::collections::VecDeque;
 
-use super::SimNet;
 use super::conn::{End, Packet, Payload, Phase, ReadState};
 use super::wire::{nothing_in_the_way, onto_open_wire};
+use super::{HostStatus, SimNet};
 use crate::host::{ConnId, ConnPoll};
-use crate::testing::{EventKind, logs};
+use std::sync::Arc;
+
+use crate::testing::{EventDigest, EventKind, Transcript, logs};
+use crate::time::Instant;
 use crate::transport::{CloseAction, Disconnect};
 
 impl SimNet {
@@ -103,7 +106,7 @@ impl SimNet {
         }
         let e = self.end_mut(conn, end);
         if e.has_reads_waiting() {
-            self.deliver_reads_after(conn, end, Some(poll), false);
+            self.deliver_reads_after(conn, end, Some(poll), false, None);
         } else {
             // Nothing to read now: what the poll said is kept for the next arrival.
             e.read_state = Some(ReadState::from(&poll));
@@ -177,83 +180,110 @@ impl SimNet {
     /// Hands arrived bytes to the program as reads (cut by the segmentation policy)
     /// while it is reading, then the end-of-stream.
     pub(super) fn deliver_reads(&mut self, conn: u64, to: usize) {
-        self.deliver_reads_after(conn, to, None, false);
+        self.deliver_reads_after(conn, to, None, false, None);
     }
 
-    /// [`deliver_reads`](Self::deliver_reads) of an arrival's `bytes`: when the reads
-    /// leave the receiving host quiet and nothing else is waiting, what its program wrote
-    /// in answer goes on the wire in the same pass, as settling would put it there.
-    pub(super) fn deliver_arrival(&mut self, conn: u64, to: usize, bytes: Payload) {
-        #[cfg(test)]
-        if probe::OFF.get() {
-            self.end_mut(conn, to).recv_buf.push(bytes);
-            return self.deliver_reads_after(conn, to, None, true);
-        }
-        let outcome = self.answer_in_pass(conn, to, bytes);
+    /// A packet reaches an end. The common arrival, data between two open ends of a
+    /// running host's current incarnation with no trigger waiting, is taken by
+    /// [`answer_in_pass`](Self::answer_in_pass) or handed to the general read loop;
+    /// any other packet to `arrive_unusual`.
+    pub(super) fn arrive(&mut self, conn: u64, to: usize) {
+        let outcome = self.answer_in_pass(conn, to);
         #[cfg(test)]
         probe::count(&outcome);
-        if let Err(drawn) = outcome {
-            let mut owed = Owed::default();
-            self.deliver_reads_loop(conn, to, None, true, &mut owed, drawn);
-            if let Some(h) = owed.host {
-                self.touch_host(h);
-            }
+        match outcome {
+            Ok(()) => {}
+            Err(Fallback::Unusual(packet)) => self.arrive_unusual(conn, to, packet),
+            Err(Fallback::Read(drawn)) => self.deliver_reads_after(conn, to, None, true, drawn),
         }
     }
 
-    /// The common arrival, straight through: an open end whose program reads and that
-    /// has nothing buffered, one read taking all of `bytes`, nothing else waiting in the
-    /// step, and its program's answer put on the wire. Exactly what the general loop
-    /// and `serve` would do with `bytes` in the receive buffer, in the same order, with
-    /// the connection looked up once for everything up to the answer's send, and the
-    /// bytes handed to the program without a trip through the receive buffer. `Err`
-    /// once `bytes` are in the receive buffer, before anything else happened (`None`)
-    /// or after drawing the read's size (`Some`), when the general loop carries on.
-    fn answer_in_pass(
-        &mut self,
-        conn: u64,
-        to: usize,
-        bytes: Payload,
-    ) -> Result<(), Option<usize>> {
-        let c = (self.conns.get_mut(conn)).expect("an arrival's connection exists");
+    /// [`deliver_reads`](Self::deliver_reads) of an arrival's `bytes` that
+    /// [`arrive`](Self::arrive) does not take straight through: what its program
+    /// wrote in answer may still go on the wire in the same pass.
+    pub(super) fn deliver_arrival(&mut self, conn: u64, to: usize, bytes: Payload) {
+        self.end_mut(conn, to).recv_buf.push(bytes);
+        self.deliver_reads_after(conn, to, None, true, None);
+    }
+
+    /// The arrival of the packet first on the wire toward end `to`, straight through
+    /// when it is the common one: data between open ends, an end whose program reads
+    /// and that has nothing buffered, one read taking all of the bytes, nothing else
+    /// waiting in the step, and its program's answer put on the wire. Exactly what
+    /// `arrive_unusual`, the general loop and `serve` would do, in the same order,
+    /// with the connection looked up once for everything up to the answer's send, and
+    /// the bytes handed to the program without a trip through the receive buffer.
+    /// `Err`: a packet for `arrive_unusual`, or the bytes in the receive buffer for
+    /// the general loop, before anything else happened (`None`) or after drawing the
+    /// read's size (`Some`).
+    // Always inlined into `arrive`: the outcome is never built in memory.
+    #[inline(always)]
+    fn answer_in_pass(&mut self, conn: u64, to: usize) -> Result<(), Fallback> {
+        let Some(c) = self.conns.get_mut(conn) else {
+            cold_path();
+            return Ok(());
+        };
+        c.packets -= 1;
         let h = c.hosts[to] as usize;
+        // Looked up once for the checks and the call (fields apart from the connection).
+        let host = &mut self.hosts[h];
         let [a, b] = &mut c.ends;
-        let (e, peer) = if to == 0 { (a, &*b) } else { (b, &*a) };
+        let (e, peer) = if to == 0 { (a, b) } else { (b, a) };
+        // Arrivals of one direction come in the order the packets went out.
+        let packet = (peer.wire.pop_front()).expect("an arrival has its packet");
+        // The common case in one look: data between two open ends of a running host's
+        // current incarnation, no trigger waiting (what the general case checks first).
+        let plain = peer.phase == Phase::Open
+            && e.phase == Phase::Open
+            && self.triggers.is_empty()
+            && host.status == HostStatus::Running
+            && host.incarnation == e.incarnation;
+        let bytes = match packet {
+            Packet::Data(bytes) if plain => bytes,
+            packet => {
+                // Marked, as every exception here is: the compiler then lays out and
+                // inlines (the transcript's `Vec::push`) for the straight path.
+                cold_path();
+                return Err(Fallback::Unusual(packet));
+            }
+        };
+        peer.in_flight = peer.in_flight.saturating_sub(bytes.len());
+        let peer = &*peer;
+        #[cfg(test)]
+        if probe::OFF.get() {
+            e.recv_buf.push(bytes);
+            return Err(Fallback::Read(None));
+        }
         // The bytes as a slice once (an inline payload or a shared one).
         let data: &[u8] = &bytes;
-        // Looked up once for the guard and the call (fields apart from the connection).
-        let host = &mut self.hosts[h];
+        // The phase and the triggers are known from `plain`.
         let state = match e.read_state {
             Some(state)
                 if !state.paused
                     && e.recv_buf.is_empty()
                     && !data.is_empty()
-                    && e.phase == Phase::Open
                     && (e.eof_delivered || !e.eof_received)
                     && !peer.has_work_for_window()
                     && self.work.is_empty()
                     && self.touched.is_empty()
                     && self.due_faults.is_empty()
-                    && self.triggers.is_empty()
                     && host.node.is_some() =>
             {
                 state
             }
             _ => {
-                // The exception: without the hint the compiler, halving the odds at each
-                // test of the guard, takes what follows for cold and calls `Vec::push`
-                // (the transcript's record) and others out of line.
-                cold_path();
-                e.recv_buf.push(bytes);
-                return Err(None);
+                // The exception, by a cold call: without the hint the compiler, halving
+                // the odds at each test of the guard, takes what follows for cold and
+                // calls `Vec::push` (the transcript's record) and others out of line.
+                buffer(e, bytes);
+                return Err(Fallback::Read(None));
             }
         };
         let hc = e.conn.expect("open ends have a host id");
         let n = e.reads.next_read(data.len());
         if n != data.len() {
-            cold_path();
-            e.recv_buf.push(bytes);
-            return Err(Some(n));
+            buffer(e, bytes);
+            return Err(Fallback::Read(Some(n)));
         }
         e.bytes_delivered += n as u64;
         e.frames.feed(data);
@@ -264,17 +294,11 @@ impl SimNet {
                 let what = read_event(state.accepts, &bytes, &mut self.arena);
                 self.transcript.record(self.now, c.label(1 - to), what);
             }
-        } else {
+        } else if let Some(digest) = &mut self.digest {
             // Only the determinism check keeps a digest.
-            cold_path();
-            let who = c.label(1 - to);
             let what = read_event(state.accepts, &bytes, &mut self.arena);
-            if let Some(digest) = &mut self.digest {
-                digest.add(self.now, &who, &what);
-            }
-            if self.record {
-                self.transcript.record(self.now, who, what);
-            }
+            let transcript = self.record.then_some(&mut self.transcript);
+            record_digested(digest, transcript, self.now, c.label(1 - to), what);
         }
         let [a, b] = &mut c.ends;
         let (e, peer) = if to == 0 { (a, &*b) } else { (b, &*a) };
@@ -355,10 +379,18 @@ impl SimNet {
 
     /// [`deliver_reads`](Self::deliver_reads), given what a poll of the receiving end
     /// just found; `answer`: an arrival's, which may take the short path.
-    fn deliver_reads_after(&mut self, conn: u64, to: usize, known: Option<ConnPoll>, answer: bool) {
+    /// `drawn`: the first read's size, if the short path drew it.
+    fn deliver_reads_after(
+        &mut self,
+        conn: u64,
+        to: usize,
+        known: Option<ConnPoll>,
+        answer: bool,
+        drawn: Option<usize>,
+    ) {
         // A host a quiet read left untouched, to touch unless its answer is taken.
         let mut owed = Owed::default();
-        self.deliver_reads_loop(conn, to, known, answer, &mut owed, None);
+        self.deliver_reads_loop(conn, to, known, answer, &mut owed, drawn);
         if let Some(h) = owed.host {
             self.touch_host(h);
         }
@@ -558,6 +590,32 @@ impl SimNet {
 #[inline(never)]
 fn cold_path() {}
 
+/// An arrival's `bytes` put in the receive buffer, for the general loop: out of the
+/// way of the short path, whose function stays small enough for the compiler to inline
+/// what it calls.
+#[cold]
+#[inline(never)]
+fn buffer(e: &mut End, bytes: Payload) {
+    e.recv_buf.push(bytes);
+}
+
+/// What `record` does with a digest kept (only the determinism check keeps one), out
+/// of the way of the short path.
+#[cold]
+#[inline(never)]
+fn record_digested(
+    digest: &mut EventDigest,
+    transcript: Option<&mut Transcript>,
+    now: Instant,
+    who: Arc<str>,
+    what: EventKind,
+) {
+    digest.add(now, &who, &what);
+    if let Some(transcript) = transcript {
+        transcript.record(now, who, what);
+    }
+}
+
 /// The transcript's event for a read of `bytes`: its bytes if the program accepts
 /// data, their count as discarded if not.
 #[inline(always)]
@@ -567,6 +625,16 @@ fn read_event(accepts: bool, bytes: &Payload, arena: &mut super::conn::PacketAre
     } else {
         EventKind::Discarded(bytes.len())
     }
+}
+
+/// Where [`SimNet::answer_in_pass`] leaves an arrival it does not take straight
+/// through.
+pub(super) enum Fallback {
+    /// Not data between open ends: for `arrive_unusual`.
+    Unusual(Packet),
+    /// The bytes are in the receive buffer, for the general loop; the first read's
+    /// size if it was drawn.
+    Read(Option<usize>),
 }
 
 /// What quiet reads of one delivery left for the end of it.
@@ -591,11 +659,15 @@ pub(super) mod probe {
         pub(in crate::simnet) static TAKEN: Cell<[u64; 3]> = const { Cell::new([0; 3]) };
     }
 
-    pub(super) fn count(outcome: &Result<(), Option<usize>>) {
+    /// Counts a data arrival's outcome (not while the short path is off).
+    pub(super) fn count(outcome: &Result<(), super::Fallback>) {
+        use super::Fallback;
         let i = match outcome {
+            _ if OFF.get() => return,
             Ok(()) => 0,
-            Err(None) => 1,
-            Err(Some(_)) => 2,
+            Err(Fallback::Unusual(_)) => return,
+            Err(Fallback::Read(None)) => 1,
+            Err(Fallback::Read(Some(_))) => 2,
         };
         TAKEN.with(|taken| {
             let mut counts = taken.get();
