@@ -287,18 +287,27 @@ impl SimNet {
         }
         e.bytes_delivered += n as u64;
         e.frames.feed(data);
-        // What `record` does, with the connection still at hand; without a digest the
-        // event is built where the transcript keeps it, not moved past the digest.
-        if self.digest.is_none() {
+        // What `record` does, with the connection still at hand. The commonest read, of
+        // one byte with no digest kept, is built where the transcript keeps it; others
+        // out of line.
+        let one_byte = bytes
+            .one_byte()
+            .filter(|_| state.accepts && self.digest.is_none());
+        if let Some(byte) = one_byte {
             if self.record {
-                let what = read_event(state.accepts, &bytes, &mut self.arena);
-                self.transcript.record(self.now, c.label(1 - to), what);
+                let who = c.label(1 - to);
+                self.transcript.record(self.now, who, EventKind::Data(byte));
             }
-        } else if let Some(digest) = &mut self.digest {
-            // Only the determinism check keeps a digest.
+        } else if self.record || self.digest.is_some() {
             let what = read_event(state.accepts, &bytes, &mut self.arena);
             let transcript = self.record.then_some(&mut self.transcript);
-            record_digested(digest, transcript, self.now, c.label(1 - to), what);
+            record_read(
+                self.digest.as_mut(),
+                transcript,
+                self.now,
+                c.label(1 - to),
+                what,
+            );
         }
         let [a, b] = &mut c.ends;
         let (e, peer) = if to == 0 { (a, &*b) } else { (b, &*a) };
@@ -599,18 +608,19 @@ fn buffer(e: &mut End, bytes: Payload) {
     e.recv_buf.push(bytes);
 }
 
-/// What `record` does with a digest kept (only the determinism check keeps one), out
-/// of the way of the short path.
-#[cold]
+/// What `record` does with a read's event, out of the way of the short path's one
+/// byte: into the digest if one is kept, and the transcript if it is recorded.
 #[inline(never)]
-fn record_digested(
-    digest: &mut EventDigest,
+fn record_read(
+    digest: Option<&mut EventDigest>,
     transcript: Option<&mut Transcript>,
     now: Instant,
     who: Arc<str>,
     what: EventKind,
 ) {
-    digest.add(now, &who, &what);
+    if let Some(digest) = digest {
+        digest.add(now, &who, &what);
+    }
     if let Some(transcript) = transcript {
         transcript.record(now, who, what);
     }
