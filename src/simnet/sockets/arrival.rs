@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::super::conn::{End, Packet, PacketArena, Payload, Phase, ReadState};
+use super::super::conn::{Conn, End, Packet, PacketArena, Payload, Phase, ReadState};
 use super::super::wire::{nothing_in_the_way, onto_open_wire};
 use super::super::{HostStatus, SimNet};
 use crate::testing::{EventDigest, EventKind, Transcript, logs};
@@ -50,12 +50,15 @@ impl SimNet {
             cold_path();
             return Ok(());
         };
+        // Out of its box once: the compiler need not read the box's pointer again after
+        // each store it cannot tell apart from it (the transcript's, the host call).
+        let c: &mut Conn = c;
         c.packets -= 1;
         let h = c.hosts[to] as usize;
         // Looked up once for the checks and the call (fields apart from the connection).
         let host = &mut self.hosts[h];
-        let [a, b] = &mut c.ends;
-        let (e, peer) = if to == 0 { (a, b) } else { (b, a) };
+        // Split once, for everything up to the answer's send.
+        let (e, peer, label) = c.arrival_parts(to);
         // Arrivals of one direction come in the order the packets went out.
         let packet = (peer.wire.pop_front()).expect("an arrival has its packet");
         // The common case in one look: data between two open ends of a running host's
@@ -122,8 +125,8 @@ impl SimNet {
             .filter(|_| state.accepts && self.digest.is_none());
         if let Some(byte) = one_byte {
             if self.record {
-                let who = c.label(1 - to);
-                self.transcript.record(self.now, who, EventKind::Data(byte));
+                self.transcript
+                    .record(self.now, label.clone(), EventKind::Data(byte));
             }
         } else if self.record || self.digest.is_some() {
             let what = read_event(state.accepts, &bytes, &mut self.arena);
@@ -132,12 +135,10 @@ impl SimNet {
                 self.digest.as_mut(),
                 transcript,
                 self.now,
-                c.label(1 - to),
+                label.clone(),
                 what,
             );
         }
-        let [a, b] = &mut c.ends;
-        let (e, peer) = if to == 0 { (a, &*b) } else { (b, &*a) };
         let room = self.config.send_buffer.saturating_sub(e.send_buf.len());
         // A host's clock is mostly the network's: no saturating add of a zero offset.
         let offset = host.clock_offset;
