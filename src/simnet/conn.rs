@@ -474,6 +474,15 @@ impl Conn {
         self.sent_by[from].clone()
     }
 
+    /// End `to`, the other end, and the label of the bytes the other end sends: what
+    /// an arrival at `to` works with, in one borrow.
+    #[inline(always)]
+    pub(crate) fn arrival_parts(&mut self, to: usize) -> (&mut End, &mut End, &Arc<str>) {
+        let [a, b] = &mut self.ends;
+        let (e, peer) = if to == 0 { (a, b) } else { (b, a) };
+        (e, peer, &self.sent_by[1 - to])
+    }
+
     /// The label of one end.
     pub(crate) fn end_label(&self, end: usize) -> Arc<str> {
         self.end[end].clone()

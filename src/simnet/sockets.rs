@@ -3,11 +3,14 @@
 use std::collections::VecDeque;
 
 use super::SimNet;
-use super::conn::{End, Packet, Payload, Phase, ReadState};
-use super::wire::{nothing_in_the_way, onto_open_wire};
+use super::conn::{End, Packet, Phase, ReadState};
 use crate::host::{ConnId, ConnPoll};
-use crate::testing::{EventKind, logs};
+use crate::testing::EventKind;
 use crate::transport::{CloseAction, Disconnect};
+
+mod arrival;
+#[cfg(test)]
+pub(super) use arrival::probe;
 
 impl SimNet {
     /// Moves a host's queued bytes into the kernel, puts what the window allows on the
@@ -103,7 +106,7 @@ impl SimNet {
         }
         let e = self.end_mut(conn, end);
         if e.has_reads_waiting() {
-            self.deliver_reads_after(conn, end, Some(poll), false);
+            self.deliver_reads_after(conn, end, Some(poll), false, None);
         } else {
             // Nothing to read now: what the poll said is kept for the next arrival.
             e.read_state = Some(ReadState::from(&poll));
@@ -177,188 +180,23 @@ impl SimNet {
     /// Hands arrived bytes to the program as reads (cut by the segmentation policy)
     /// while it is reading, then the end-of-stream.
     pub(super) fn deliver_reads(&mut self, conn: u64, to: usize) {
-        self.deliver_reads_after(conn, to, None, false);
-    }
-
-    /// [`deliver_reads`](Self::deliver_reads) of an arrival's `bytes`: when the reads
-    /// leave the receiving host quiet and nothing else is waiting, what its program wrote
-    /// in answer goes on the wire in the same pass, as settling would put it there.
-    pub(super) fn deliver_arrival(&mut self, conn: u64, to: usize, bytes: Payload) {
-        #[cfg(test)]
-        if probe::OFF.get() {
-            self.end_mut(conn, to).recv_buf.push(bytes);
-            return self.deliver_reads_after(conn, to, None, true);
-        }
-        let outcome = self.answer_in_pass(conn, to, bytes);
-        #[cfg(test)]
-        probe::count(&outcome);
-        if let Err(drawn) = outcome {
-            let mut owed = Owed::default();
-            self.deliver_reads_loop(conn, to, None, true, &mut owed, drawn);
-            if let Some(h) = owed.host {
-                self.touch_host(h);
-            }
-        }
-    }
-
-    /// The common arrival, straight through: an open end whose program reads and that
-    /// has nothing buffered, one read taking all of `bytes`, nothing else waiting in the
-    /// step, and its program's answer put on the wire. Exactly what the general loop
-    /// and `serve` would do with `bytes` in the receive buffer, in the same order, with
-    /// the connection looked up once for everything up to the answer's send, and the
-    /// bytes handed to the program without a trip through the receive buffer. `Err`
-    /// once `bytes` are in the receive buffer, before anything else happened (`None`)
-    /// or after drawing the read's size (`Some`), when the general loop carries on.
-    fn answer_in_pass(
-        &mut self,
-        conn: u64,
-        to: usize,
-        bytes: Payload,
-    ) -> Result<(), Option<usize>> {
-        let c = (self.conns.get_mut(conn)).expect("an arrival's connection exists");
-        let h = c.hosts[to] as usize;
-        let [a, b] = &mut c.ends;
-        let (e, peer) = if to == 0 { (a, &*b) } else { (b, &*a) };
-        // The bytes as a slice once (an inline payload or a shared one).
-        let data: &[u8] = &bytes;
-        // Looked up once for the guard and the call (fields apart from the connection).
-        let host = &mut self.hosts[h];
-        let state = match e.read_state {
-            Some(state)
-                if !state.paused
-                    && e.recv_buf.is_empty()
-                    && !data.is_empty()
-                    && e.phase == Phase::Open
-                    && (e.eof_delivered || !e.eof_received)
-                    && !peer.has_work_for_window()
-                    && self.work.is_empty()
-                    && self.touched.is_empty()
-                    && self.due_faults.is_empty()
-                    && self.triggers.is_empty()
-                    && host.node.is_some() =>
-            {
-                state
-            }
-            _ => {
-                // The exception: without the hint the compiler, halving the odds at each
-                // test of the guard, takes what follows for cold and calls `Vec::push`
-                // (the transcript's record) and others out of line.
-                cold_path();
-                e.recv_buf.push(bytes);
-                return Err(None);
-            }
-        };
-        let hc = e.conn.expect("open ends have a host id");
-        let n = e.reads.next_read(data.len());
-        if n != data.len() {
-            cold_path();
-            e.recv_buf.push(bytes);
-            return Err(Some(n));
-        }
-        e.bytes_delivered += n as u64;
-        e.frames.feed(data);
-        // What `record` does, with the connection still at hand; without a digest the
-        // event is built where the transcript keeps it, not moved past the digest.
-        if self.digest.is_none() {
-            if self.record {
-                let what = read_event(state.accepts, &bytes, &mut self.arena);
-                self.transcript.record(self.now, c.label(1 - to), what);
-            }
-        } else {
-            // Only the determinism check keeps a digest.
-            cold_path();
-            let who = c.label(1 - to);
-            let what = read_event(state.accepts, &bytes, &mut self.arena);
-            if let Some(digest) = &mut self.digest {
-                digest.add(self.now, &who, &what);
-            }
-            if self.record {
-                self.transcript.record(self.now, who, what);
-            }
-        }
-        let [a, b] = &mut c.ends;
-        let (e, peer) = if to == 0 { (a, &*b) } else { (b, &*a) };
-        let room = self.config.send_buffer.saturating_sub(e.send_buf.len());
-        // A host's clock is mostly the network's: no saturating add of a zero offset.
-        let offset = host.clock_offset;
-        let now = if offset.is_zero() {
-            self.now
-        } else {
-            self.now + offset
-        };
-        let node = host.node.as_mut().expect("checked");
-        self.calling = Some(h);
-        let poll = {
-            let _logging = logs::enter(h);
-            node.deliver_data_and_poll(now, hc, data, room, &mut e.send_buf)
-        };
-        // Read while the host is at hand: only settling and faults move it, and neither
-        // comes before its use below.
-        let wake_unsettled = host.wake_unsettled;
-        self.calling = None;
-        // All `serve` would do with this poll is transmit; its first packet is cut
-        // here, while the end is at hand (nothing before the send looks at it).
-        let only_transmit = poll.quiet && poll.left == 0 && poll.close.is_none();
-        let mut packet = None;
-        if only_transmit {
-            e.backlog = false;
-            let window = (self.config.recv_buffer)
-                .saturating_sub(peer.recv_buf.len() + e.in_flight)
-                .min(self.config.mss);
-            let n = window.min(e.send_buf.len());
-            if n > 0 {
-                packet = Some(self.arena.take_front(&mut e.send_buf, n));
-                e.in_flight += n;
-            }
-        }
-        // Everything sent and no FIN to follow: no second look needed.
-        let done = packet.is_some() && e.send_buf.is_empty() && (e.fin_sent || !e.fin_queued);
-        e.read_state = (only_transmit || !poll.quiet).then(|| ReadState::from(&poll));
-        // With nothing in its way (no stall, no partition) the packet goes on the wire
-        // now, the connection still at hand: what `send` would do, and nothing `send`
-        // would have come before (below) draws or schedules.
-        let clear = nothing_in_the_way(c, to, self.partitions.is_empty());
-        if clear && let Some(data) = packet.take() {
-            let (links, default) = (&self.link_latency, &self.default_latency);
-            let (now, rng) = (self.now, &mut self.rng);
-            let (at, dst) = onto_open_wire(c, to, now, links, default, rng, Packet::Data(data));
-            self.schedule_arrival(at, conn, to, dst);
-        }
-        if self.capture.is_some() && logs::has_lines() {
-            self.record_log_lines();
-        }
-        if !poll.quiet {
-            self.touch_host(h);
-            return Ok(());
-        }
-        // As settling would: the end is serviced, and the host's wake-up looked at
-        // again if it may have moved.
-        self.answered_in_pass += 1;
-        if !poll.timers_unchanged || wake_unsettled {
-            self.note_settled(h);
-        }
-        if !only_transmit {
-            self.serve(conn, to, h, hc, poll);
-            return Ok(());
-        }
-        if poll.ran_program {
-            self.touch_host(h);
-        }
-        if let Some(data) = packet {
-            self.send(conn, to, Packet::Data(data));
-        }
-        if !done {
-            self.transmit(conn, to);
-        }
-        Ok(())
+        self.deliver_reads_after(conn, to, None, false, None);
     }
 
     /// [`deliver_reads`](Self::deliver_reads), given what a poll of the receiving end
     /// just found; `answer`: an arrival's, which may take the short path.
-    fn deliver_reads_after(&mut self, conn: u64, to: usize, known: Option<ConnPoll>, answer: bool) {
+    /// `drawn`: the first read's size, if the short path drew it.
+    fn deliver_reads_after(
+        &mut self,
+        conn: u64,
+        to: usize,
+        known: Option<ConnPoll>,
+        answer: bool,
+        drawn: Option<usize>,
+    ) {
         // A host a quiet read left untouched, to touch unless its answer is taken.
         let mut owed = Owed::default();
-        self.deliver_reads_loop(conn, to, known, answer, &mut owed, None);
+        self.deliver_reads_loop(conn, to, known, answer, &mut owed, drawn);
         if let Some(h) = owed.host {
             self.touch_host(h);
         }
@@ -551,24 +389,6 @@ impl SimNet {
     }
 }
 
-/// Marks the path that calls it as rarely taken, as `std::hint::cold_path` would
-/// (stable only after this crate's MSRV): the compiler lays out and inlines for the
-/// other paths.
-#[cold]
-#[inline(never)]
-fn cold_path() {}
-
-/// The transcript's event for a read of `bytes`: its bytes if the program accepts
-/// data, their count as discarded if not.
-#[inline(always)]
-fn read_event(accepts: bool, bytes: &Payload, arena: &mut super::conn::PacketArena) -> EventKind {
-    if accepts {
-        EventKind::Data(bytes.to_bytes(arena))
-    } else {
-        EventKind::Discarded(bytes.len())
-    }
-}
-
 /// What quiet reads of one delivery left for the end of it.
 #[derive(Default)]
 struct Owed {
@@ -576,31 +396,4 @@ struct Owed {
     host: Option<usize>,
     /// One of them moved a timer: the host's wake-up is looked at again.
     timers_moved: bool,
-}
-
-/// For tests: the short path switched off (every arrival taken by the general loop),
-/// and how the arrivals went.
-#[cfg(test)]
-pub(super) mod probe {
-    use std::cell::Cell;
-
-    thread_local! {
-        pub(in crate::simnet) static OFF: Cell<bool> = const { Cell::new(false) };
-        /// Arrivals taken straight through, left to the general loop before anything
-        /// happened, and left to it after their read's size was drawn.
-        pub(in crate::simnet) static TAKEN: Cell<[u64; 3]> = const { Cell::new([0; 3]) };
-    }
-
-    pub(super) fn count(outcome: &Result<(), Option<usize>>) {
-        let i = match outcome {
-            Ok(()) => 0,
-            Err(None) => 1,
-            Err(Some(_)) => 2,
-        };
-        TAKEN.with(|taken| {
-            let mut counts = taken.get();
-            counts[i] += 1;
-            taken.set(counts);
-        });
-    }
 }

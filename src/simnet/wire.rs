@@ -263,37 +263,9 @@ impl SimNet {
         self.call_node(h, |node, now| node.handle_connect_failed(now, hc, error));
     }
 
-    /// A packet reaches an end.
-    #[inline(always)]
-    pub(super) fn arrive(&mut self, conn: u64, to: usize) {
-        let Some(c) = self.conns.get_mut(conn) else {
-            return;
-        };
-        c.packets -= 1;
-        let host = &self.hosts[c.hosts[to] as usize];
-        let [a, b] = &mut c.ends;
-        let (e, sender) = if to == 0 { (a, b) } else { (b, a) };
-        // Arrivals of one direction come in the order the packets went out.
-        let packet = (sender.wire.pop_front()).expect("an arrival has its packet");
-        // The common case in one look: data between two open ends of a running host's
-        // current incarnation, no trigger waiting (what the general case checks first).
-        let plain = sender.phase == Phase::Open
-            && e.phase == Phase::Open
-            && self.triggers.is_empty()
-            && host.status == HostStatus::Running
-            && host.incarnation == e.incarnation;
-        match packet {
-            Packet::Data(bytes) if plain => {
-                sender.in_flight = sender.in_flight.saturating_sub(bytes.len());
-                self.deliver_arrival(conn, to, bytes);
-            }
-            packet => self.arrive_unusual(conn, to, packet),
-        }
-    }
-
     /// [`arrive`](Self::arrive) of a packet taken off the wire, in general.
     #[inline(never)]
-    fn arrive_unusual(&mut self, conn: u64, to: usize, packet: Packet) {
+    pub(super) fn arrive_unusual(&mut self, conn: u64, to: usize, packet: Packet) {
         let c = &self.conns[conn];
         // While the sending end stays open the connection cannot be done with by the
         // end of this step (an open end leaves only by sending, or by a fault, which

@@ -67,10 +67,19 @@ impl Payload {
     // few stores straight into the event.
     #[inline(always)]
     pub(crate) fn to_bytes(&self, arena: &mut PacketArena) -> Bytes {
+        match self.one_byte() {
+            Some(byte) => byte,
+            None => self.to_bytes_of_more(arena),
+        }
+    }
+
+    /// [`to_bytes`](Self::to_bytes) of one inline byte, the commonest read of
+    /// request-answer traffic: its static byte, which needs no arena.
+    #[inline(always)]
+    pub(crate) fn one_byte(&self) -> Option<Bytes> {
         match self {
-            // The commonest read of request-answer traffic, straight to its static byte.
-            Self::Inline { len: 1, bytes } => PacketArena::one_byte(bytes[0]),
-            _ => self.to_bytes_of_more(arena),
+            Self::Inline { len: 1, bytes } => Some(PacketArena::one_byte(bytes[0])),
+            _ => None,
         }
     }
 
