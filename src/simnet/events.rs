@@ -134,6 +134,22 @@ impl EventQueue {
     /// [`push`](Self::push) with the wheel or both front places taken.
     #[inline(never)]
     fn push_behind(&mut self, scheduled: Scheduled) -> Result<(), QueueFull> {
+        // The wheel in use and the event of one of its later slices: later than every
+        // event of the wheel's current slice, so than the front's too. With room for
+        // the front's two as well, the limit is not near.
+        if self.wheel.len().wrapping_sub(1) < self.limit.saturating_sub(3)
+            && let Some(i) = self.wheel.later_bucket(scheduled.at)
+        {
+            self.wheel.push_later(i, scheduled);
+            return Ok(());
+        }
+        self.push_elsewhere(scheduled)
+    }
+
+    /// [`push_behind`](Self::push_behind) with the event not of a later slice of the
+    /// wheel's (or the limit near).
+    #[inline(never)]
+    fn push_elsewhere(&mut self, scheduled: Scheduled) -> Result<(), QueueFull> {
         let first = usize::from(self.head);
         let second = first ^ 1;
         let in_front =
@@ -143,24 +159,22 @@ impl EventQueue {
         }
         let rank = scheduled.rank();
         let ahead_of_wheel = self.wheel.first().is_none_or(|next| rank < next.rank());
-        match &self.front {
-            // The wheel's first is not empty here: it holds the earliest unless this is.
-            _ if self.front[first].is_none() => {
-                if ahead_of_wheel {
-                    self.front[first] = Some(scheduled);
-                } else {
-                    self.wheel.push(scheduled);
-                }
+        if self.front[first].is_none() {
+            // The wheel is not empty here: it holds the earliest unless this is.
+            if ahead_of_wheel {
+                self.front[first] = Some(scheduled);
+            } else {
+                self.wheel.push(scheduled);
             }
-            _ if self.front[second].is_none() => {
-                if ahead_of_wheel {
-                    self.front[second] = Some(scheduled);
-                    self.order_front();
-                } else {
-                    self.wheel.push(scheduled);
-                }
+        } else if self.front[second].is_none() {
+            if ahead_of_wheel {
+                self.front[second] = Some(scheduled);
+                self.order_front();
+            } else {
+                self.wheel.push(scheduled);
             }
-            _ => self.push_past_full_front(scheduled, second),
+        } else {
+            self.push_past_full_front(scheduled, second);
         }
         Ok(())
     }

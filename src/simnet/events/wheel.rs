@@ -129,6 +129,23 @@ impl Wheel {
         self.place(scheduled);
     }
 
+    /// The bucket of an event at `at` if that is in a later slice than the current
+    /// one, within the wheel's reach (the wheel not empty: else `current` is stale).
+    #[inline(always)]
+    pub(super) fn later_bucket(&self, at: Instant) -> Option<usize> {
+        let ahead = slice(at).wrapping_sub(self.current);
+        (ahead.wrapping_sub(1) < SLICES as u64 - 1).then_some(bucket(slice(at)))
+    }
+
+    /// Queues an event in the later bucket `i` ([`later_bucket`](Self::later_bucket)).
+    #[inline(always)]
+    pub(super) fn push_later(&mut self, i: usize, scheduled: Scheduled) {
+        self.len += 1;
+        self.buckets[i].push(scheduled);
+        self.occupied[i / 64] |= 1 << (i % 64);
+        self.words |= 1 << (i / 64);
+    }
+
     /// Puts an event where its slice says: in a later bucket unsorted, else out of the
     /// way.
     #[inline(always)]
