@@ -137,11 +137,17 @@ impl Wheel {
         (ahead.wrapping_sub(1) < SLICES as u64 - 1).then_some(bucket(slice(at)))
     }
 
+    /// Whether bucket `i` has room for one more event without growing.
+    #[inline(always)]
+    pub(super) fn has_room(&self, i: usize) -> bool {
+        self.buckets[i].len() < self.buckets[i].capacity()
+    }
+
     /// Queues an event in the later bucket `i` ([`later_bucket`](Self::later_bucket)).
     #[inline(always)]
     pub(super) fn push_later(&mut self, i: usize, scheduled: Scheduled) {
-        self.len += 1;
         self.buckets[i].push(scheduled);
+        self.len += 1;
         self.occupied[i / 64] |= 1 << (i % 64);
         self.words |= 1 << (i / 64);
     }
