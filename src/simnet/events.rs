@@ -223,53 +223,53 @@ impl EventQueue {
     }
 
     /// The next event, if it happens no later than `until` (else it stays queued): the
-    /// front's, else the wheel's first, or the deadlines' first if earlier.
+    /// front's, else the wheel's first, or the deadlines' first if earlier. The
+    /// earliest of the front and the wheel is looked up once and compared once with the
+    /// first deadline (connect deadlines wait a run's first connect timeout long, so at
+    /// scale most pops have one to compare with).
     #[inline(always)]
     pub(super) fn pop_due(&mut self, until: Instant) -> Option<Scheduled> {
-        if !self.deadlines.is_empty() {
-            return self.pop_due_with_deadlines(until);
-        }
-        self.pop_timed(until)
-    }
-
-    /// The earliest event of the front and the wheel, if due by `until`.
-    #[inline(always)]
-    fn pop_timed(&mut self, until: Instant) -> Option<Scheduled> {
         let first = usize::from(self.head);
-        match &self.front[first] {
-            Some(earliest) if earliest.at > until => None,
-            Some(_) => {
-                self.head = !self.head;
-                self.front[first].take()
-            }
-            None => self.pop_wheel(until),
+        let Some(earliest) = &self.front[first] else {
+            return self.pop_wheel_due(until);
+        };
+        let (at, rank) = (earliest.at, earliest.rank());
+        if self.deadline_first(rank) {
+            return self.pop_deadline(until);
         }
+        if at > until {
+            return None;
+        }
+        self.head = !self.head;
+        self.front[first].take()
     }
 
+    /// [`pop_due`](Self::pop_due) with the front empty.
     #[inline(always)]
-    fn pop_wheel(&mut self, until: Instant) -> Option<Scheduled> {
-        if self.wheel.peek()?.0 > until {
+    fn pop_wheel_due(&mut self, until: Instant) -> Option<Scheduled> {
+        let Some(next) = self.wheel.first() else {
+            return self.pop_deadline(until);
+        };
+        let (at, rank) = (next.at, next.rank());
+        if self.deadline_first(rank) {
+            return self.pop_deadline(until);
+        }
+        if at > until {
             return None;
         }
         self.wheel.pop()
     }
 
-    /// [`pop_due`](Self::pop_due) with connect deadlines waiting (a run's first
-    /// connect timeout long, so at scale most pops): one comparison of keys.
+    /// Whether the first connect deadline comes before the event ranked `rank`.
     #[inline(always)]
-    fn pop_due_with_deadlines(&mut self, until: Instant) -> Option<Scheduled> {
-        let Some(deadline) = self.deadlines.front() else {
-            return self.pop_timed(until);
-        };
-        let (deadline_at, deadline) = (deadline.at, deadline.key());
-        let deadline_first = match &self.front[usize::from(self.head)] {
-            Some(first) => deadline < first.key(),
-            None => self.wheel.peek().is_none_or(|next| deadline < next),
-        };
-        if !deadline_first {
-            return self.pop_timed(until);
-        }
-        if deadline_at > until {
+    fn deadline_first(&self, rank: u128) -> bool {
+        !self.deadlines.is_empty() && self.deadlines.front().is_some_and(|d| d.rank() < rank)
+    }
+
+    /// The first connect deadline, if due by `until` (and earlier than the rest).
+    #[inline(always)]
+    fn pop_deadline(&mut self, until: Instant) -> Option<Scheduled> {
+        if self.deadlines.front()?.at > until {
             return None;
         }
         self.deadlines.pop_front()
