@@ -136,8 +136,8 @@ impl EventQueue {
     fn push_behind(&mut self, scheduled: Scheduled) -> Result<(), QueueFull> {
         // The wheel in use and the event of one of its later slices: later than every
         // event of the wheel's current slice, so than the front's too. With room for
-        // the front's two as well, the limit is not near.
-        // A bucket with room: no call to grow it, so this path saves no registers.
+        // the front's two as well, the limit is not near; and with room in the bucket,
+        // no call to grow it, so this path saves no registers.
         if self.wheel.len().wrapping_sub(1) < self.limit.saturating_sub(3)
             && let Some(i) = self.wheel.later_bucket(scheduled.at)
             && self.wheel.has_room(i)
