@@ -3,19 +3,24 @@
 //! likely cache miss once the heap outgrows the first-level cache).
 //!
 //! Time is cut into slices of [`SLICE_NANOS`]; the wheel's [`SLICES`] buckets hold the
-//! events of the slices after the current one, a bucket per slice, unsorted. The
-//! current slice's events wait in a small binary heap (`now`), which gives the exact
-//! order `(at, seq)`; events past the wheel's reach wait in a binary heap of their own
-//! (`far`) until the wheel comes round to them. A pop takes the current heap's first;
-//! when that heap empties, the next occupied bucket (found through a bitmap) becomes the
-//! current slice. An event scheduled into the current slice or before it (never before
-//! the last popped, as SimNet schedules nothing before `now`; but it would still come
-//! out in order) joins the current heap.
+//! events of the current slice and of the slices after it, a bucket per slice. The
+//! current slice's bucket is kept sorted latest first, so a pop takes its last; the
+//! later ones are unsorted. Events past the wheel's reach wait in a binary heap of
+//! their own (`far`) until the wheel comes round to them. When the current bucket
+//! empties, the next occupied one (found through a bitmap) becomes current and is
+//! sorted (with a thousand connections over 1–20 ms, a slice holds one or two events).
+//! An event scheduled into the current slice or before it (never before the last
+//! popped, as SimNet schedules nothing before `now`; but it would still come out in
+//! order) is put in its place in the current bucket, most often at the end (an event
+//! due at once).
+//!
+//! The events themselves move, not keys of them: keeping an event beside its time and
+//! sequence number spares a slot table and its free list.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use super::{Event, MAX_SEQ, MAX_WAITING, Scheduled};
+use super::Scheduled;
 use crate::time::Instant;
 
 /// Bits of a nanosecond time below its slice: slices of 2^15 ns (32.8 µs), a few
@@ -26,77 +31,52 @@ const SLICE_BITS: u32 = 15;
 #[cfg(test)]
 const SLICE_NANOS: u64 = 1 << SLICE_BITS;
 
-/// Buckets of the wheel: with slices of 32.8 µs, it reaches 33.6 ms ahead (their
-/// headers take 24 KiB, within the first-level cache).
+/// Buckets of the wheel: with slices of 32.8 µs, it reaches 33.6 ms ahead.
 const SLICES: usize = 1 << 10;
 
 /// Words of the occupancy bitmap.
 const WORDS: usize = SLICES / 64;
 
-/// Bits of a key's low word that name the slot its event waits in; the sequence
-/// number takes the bits above (below [`MAX_SEQ`]).
-const SLOT_BITS: u32 = 24;
-
-const _: () = assert!(MAX_WAITING <= 1 << SLOT_BITS && MAX_SEQ <= 1 << (64 - SLOT_BITS));
-
-/// A key: ordered as `(at, seq)`, the slot in the lowest bits (sequence numbers differ,
-/// so the slot never decides).
+/// The slice of an event's time.
 #[inline(always)]
-fn key(at: Instant, seq: u64, slot: u32) -> u128 {
-    (u128::from(at.as_nanos()) << 64) | u128::from(seq << SLOT_BITS | u64::from(slot))
+fn slice(at: Instant) -> u64 {
+    at.as_nanos() >> SLICE_BITS
 }
 
-/// What a key says: when, the sequence number, the slot.
+/// The bucket of a slice.
 #[inline(always)]
-fn unpack(key: u128) -> (Instant, u64, usize) {
-    let low = key as u64;
-    let at = Instant::from_nanos((key >> 64) as u64);
-    (
-        at,
-        low >> SLOT_BITS,
-        (low & ((1 << SLOT_BITS) - 1)) as usize,
-    )
+fn bucket(slice: u64) -> usize {
+    slice as usize % SLICES
 }
 
-/// The slice of a key's time.
-#[inline(always)]
-fn slice(key: u128) -> u64 {
-    (key >> (64 + SLICE_BITS)) as u64
-}
-
-/// The events, by slice: 16-byte keys (time, sequence, slot) on the wheel and in the
-/// heaps, the events beside them in `slots`, so what moves is small.
+/// The events, by slice.
 #[derive(Debug)]
 pub(super) struct Wheel {
-    /// Keys of the current slice and of any before it, earliest first.
-    now: BinaryHeap<Reverse<u128>>,
-    /// The current slice: every key in `buckets` is of a later one, below
+    /// The current slice: its bucket holds its events and any of earlier slices,
+    /// sorted latest first; every other bucket's are of a later slice, below
     /// `current + SLICES`.
     current: u64,
-    /// `buckets[slice % SLICES]`: the keys of one slice after the current, in no order.
-    buckets: Box<[Vec<u128>]>,
-    /// Bit `i % 64` of word `i / 64` set when `buckets[i]` holds a key.
+    /// `buckets[slice % SLICES]`: the events of one slice, in no order but the
+    /// current one's.
+    buckets: Box<[Vec<Scheduled>; SLICES]>,
+    /// Bit `i % 64` of word `i / 64` set when `buckets[i]` holds an event and is not
+    /// the current one.
     occupied: [u64; WORDS],
     /// Bit `w` set when word `w` of `occupied` is not zero.
     words: u64,
-    /// Keys of slices from `current + SLICES` on, earliest first.
-    far: BinaryHeap<Reverse<u128>>,
-    slots: Vec<Option<Event>>,
-    vacant: Vec<u32>,
+    /// Events of slices from `current + SLICES` on, earliest first.
+    far: BinaryHeap<Reverse<Scheduled>>,
     len: usize,
 }
 
 impl Default for Wheel {
     fn default() -> Self {
         Self {
-            now: BinaryHeap::new(),
             current: 0,
-            buckets: (0..SLICES).map(|_| Vec::new()).collect(),
+            buckets: Box::new(std::array::from_fn(|_| Vec::new())),
             occupied: [0; WORDS],
             words: 0,
             far: BinaryHeap::new(),
-            slots: Vec::new(),
-            vacant: Vec::new(),
             len: 0,
         }
     }
@@ -109,107 +89,152 @@ impl Wheel {
         self.len
     }
 
-    /// Whether no event waits (the current heap is empty only if all are).
+    /// Whether no event waits.
     #[inline(always)]
     pub(super) fn is_empty(&self) -> bool {
-        self.now.is_empty()
+        self.len == 0
     }
 
-    /// How many slots the events have had (for tests: freed slots are reused).
+    /// Room for how many events the wheel holds (for tests: vectors are kept, never
+    /// dropped, so the room stays bounded by the most that waited in each).
     #[cfg(test)]
-    pub(super) fn slots(&self) -> usize {
-        self.slots.len()
+    pub(super) fn capacity(&self) -> usize {
+        let buckets: usize = self.buckets.iter().map(Vec::capacity).sum();
+        buckets + self.far.capacity()
+    }
+
+    /// The earliest event.
+    #[inline(always)]
+    pub(super) fn first(&self) -> Option<&Scheduled> {
+        self.buckets[bucket(self.current)].last()
     }
 
     /// The earliest event's time and sequence number.
     #[inline(always)]
     pub(super) fn peek(&self) -> Option<(Instant, u64)> {
-        let &Reverse(first) = self.now.peek()?;
-        let (at, seq, _) = unpack(first);
-        Some((at, seq))
+        self.first().map(|first| (first.at, first.seq))
     }
 
-    /// Queues an event (fewer than [`MAX_WAITING`] wait, and its sequence number is
-    /// below [`MAX_SEQ`]: checked by the caller).
+    /// Queues an event (the caller checked the limits).
     #[inline(always)]
     pub(super) fn push(&mut self, scheduled: Scheduled) {
-        let slot = match self.vacant.pop() {
-            Some(slot) => slot,
-            None => {
-                self.slots.push(None);
-                // Below MAX_WAITING = 2^24 (the caller checked), so it fits.
-                (self.slots.len() - 1) as u32
-            }
-        };
-        self.slots[slot as usize] = Some(scheduled.event);
-        let key = key(scheduled.at, scheduled.seq, slot);
+        let at = slice(scheduled.at);
         self.len += 1;
-        if self.now.is_empty() {
-            // Nothing waits: the event's slice becomes the current one.
-            self.current = slice(key);
-            self.now.push(Reverse(key));
+        if self.len == 1 {
+            // Nothing waited: the event's slice becomes the current one.
+            self.current = at;
+            self.buckets[bucket(at)].push(scheduled);
             return;
         }
-        self.place(key);
+        self.place(scheduled);
     }
 
-    /// Puts a key where its slice says (the current heap being in use).
+    /// The bucket of an event at `at` if that is in a later slice than the current
+    /// one, within the wheel's reach (the wheel not empty: else `current` is stale).
     #[inline(always)]
-    fn place(&mut self, key: u128) {
-        let ahead = slice(key).saturating_sub(self.current);
-        if ahead == 0 {
-            self.now.push(Reverse(key));
-        } else if ahead < SLICES as u64 {
-            let i = slice(key) as usize % SLICES;
-            self.buckets[i].push(key);
+    pub(super) fn later_bucket(&self, at: Instant) -> Option<usize> {
+        let ahead = slice(at).wrapping_sub(self.current);
+        (ahead.wrapping_sub(1) < SLICES as u64 - 1).then_some(bucket(slice(at)))
+    }
+
+    /// Whether bucket `i` has room for one more event without growing.
+    #[inline(always)]
+    pub(super) fn has_room(&self, i: usize) -> bool {
+        self.buckets[i].len() < self.buckets[i].capacity()
+    }
+
+    /// Queues an event in the later bucket `i` ([`later_bucket`](Self::later_bucket)).
+    #[inline(always)]
+    pub(super) fn push_later(&mut self, i: usize, scheduled: Scheduled) {
+        self.buckets[i].push(scheduled);
+        self.len += 1;
+        self.occupied[i / 64] |= 1 << (i % 64);
+        self.words |= 1 << (i / 64);
+    }
+
+    /// Puts an event where its slice says: in a later bucket unsorted, else out of the
+    /// way.
+    #[inline(always)]
+    fn place(&mut self, scheduled: Scheduled) {
+        let ahead = slice(scheduled.at).wrapping_sub(self.current);
+        if ahead.wrapping_sub(1) < SLICES as u64 - 1 {
+            let i = bucket(slice(scheduled.at));
+            self.buckets[i].push(scheduled);
             self.occupied[i / 64] |= 1 << (i % 64);
             self.words |= 1 << (i / 64);
         } else {
-            self.far.push(Reverse(key));
+            self.place_now_or_far(scheduled, ahead);
+        }
+    }
+
+    /// [`place`](Self::place) for an event of the current slice (or before it), in its
+    /// place in the current bucket, or past the wheel's reach, on the far heap.
+    #[inline(never)]
+    fn place_now_or_far(&mut self, scheduled: Scheduled, ahead: u64) {
+        // `ahead` wrapped round if the slice is before the current one.
+        if ahead == 0 || ahead > u64::MAX / 2 {
+            let now = &mut self.buckets[bucket(self.current)];
+            let rank = scheduled.rank();
+            if now.last().is_none_or(|last| rank < last.rank()) {
+                now.push(scheduled);
+            } else {
+                let at = now.partition_point(|s| s.rank() > rank);
+                now.insert(at, scheduled);
+            }
+        } else {
+            self.far.push(Reverse(scheduled));
         }
     }
 
     /// Takes the earliest event.
     #[inline(always)]
     pub(super) fn pop(&mut self) -> Option<Scheduled> {
-        let Reverse(first) = self.now.pop()?;
+        let now = &mut self.buckets[bucket(self.current)];
+        let first = now.pop()?;
         self.len -= 1;
-        if self.now.is_empty() && self.len > 0 {
+        if now.is_empty() && self.len > 0 {
             self.advance();
         }
-        let (at, seq, slot) = unpack(first);
-        self.vacant.push(slot as u32);
-        let event = self.slots[slot].take().expect("a queued key has its event");
-        Some(Scheduled { at, seq, event })
+        Some(first)
     }
 
-    /// Makes the next slice holding events the current one (the current heap empty,
+    /// Makes the next slice holding events the current one (the current bucket empty,
     /// some event waiting).
     #[inline(never)]
     fn advance(&mut self) {
         match self.next_occupied() {
             Some(i) => {
-                let ahead = (i + SLICES - self.current as usize % SLICES) % SLICES;
+                let ahead = (i + SLICES - bucket(self.current)) % SLICES;
                 self.current += ahead as u64;
                 self.occupied[i / 64] &= !(1 << (i % 64));
                 if self.occupied[i / 64] == 0 {
                     self.words &= !(1 << (i / 64));
                 }
-                let bucket = &mut self.buckets[i];
-                self.now.extend(bucket.iter().map(|&key| Reverse(key)));
-                // Its room stays for the slice's next turn.
-                bucket.clear();
+                let now = &mut self.buckets[i];
+                if now.len() > 1 {
+                    now.sort_unstable_by_key(|s| Reverse(s.rank()));
+                }
             }
             None => {
-                let &Reverse(first) = self.far.peek().expect("an event waits");
-                self.current = slice(first);
+                let Reverse(first) = self.far.peek().expect("an event waits");
+                self.current = slice(first.at);
             }
         }
         // The wheel now reaches further: far events it reaches come onto it.
-        while let Some(&Reverse(first)) = self.far.peek()
-            && slice(first) < self.current + SLICES as u64
+        if !self.far.is_empty() {
+            self.come_round();
+        }
+    }
+
+    /// Moves the far events the wheel now reaches onto it.
+    #[inline(never)]
+    fn come_round(&mut self) {
+        while let Some(Reverse(first)) = self.far.peek()
+            && slice(first.at) < self.current + SLICES as u64
         {
-            self.far.pop();
+            let Some(Reverse(first)) = self.far.pop() else {
+                break;
+            };
             self.place(first);
         }
     }
@@ -220,7 +245,7 @@ impl Wheel {
         if self.words == 0 {
             return None;
         }
-        let from = (self.current as usize + 1) % SLICES;
+        let from = bucket(self.current + 1);
         let (word, bit) = (from / 64, from % 64);
         // The rest of the starting word, then the later words, then round again.
         let rest = self.occupied[word] & (u64::MAX << bit);
@@ -239,6 +264,7 @@ impl Wheel {
 
 #[cfg(test)]
 mod tests {
+    use super::super::super::Event;
     use super::*;
     use proptest::prelude::*;
 
@@ -317,6 +343,36 @@ mod tests {
         let out = drain(&mut wheel);
         assert_eq!(out.len(), 300);
         assert!(out.windows(2).all(|w| w[0] < w[1]), "by (time, sequence)");
+    }
+
+    #[test]
+    fn a_long_stream_of_few_waiting_events_keeps_its_room() {
+        // Ten events wait at once, each popped one followed by one 1 to 20 ms later
+        // (a pseudo-random walk): the vectors swapped between `now` and the buckets
+        // keep their room, so the room stops growing once each has had its turn.
+        let mut wheel = Wheel::default();
+        let mut draw = 7u64;
+        let mut next = |now: u64| {
+            draw = draw.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            now + 1_000_000 + (draw >> 33) % 19_000_000
+        };
+        let mut seq = 0;
+        for _ in 0..10 {
+            seq += 1;
+            wheel.push(event(next(0), seq));
+        }
+        let mut room = 0;
+        for round in 0..100_000 {
+            let popped = wheel.pop().expect("ten wait");
+            seq += 1;
+            wheel.push(event(next(popped.at.as_nanos()), seq));
+            if round == 10_000 {
+                room = wheel.capacity();
+            }
+        }
+        assert_eq!(wheel.len(), 10);
+        assert_eq!(wheel.capacity(), room, "no growth after the first turns");
+        assert!(room <= 16 * (SLICES + 1), "at most 16 each: {room}");
     }
 
     proptest! {
