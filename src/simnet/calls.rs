@@ -3,7 +3,7 @@
 
 use super::{Level, SimNet};
 use crate::host::Node;
-use crate::testing::{EventKind, logs};
+use crate::testing::{EventDigest, EventKind, Transcript, logs};
 use crate::time::Instant;
 use std::cmp::Reverse;
 
@@ -97,16 +97,26 @@ impl SimNet {
             }
             return;
         }
-        self.record_digested(who.into(), what);
+        let transcript = self.record.then_some(&mut self.transcript);
+        record_into(self.digest.as_mut(), transcript, self.now, who.into(), what);
     }
+}
 
-    #[inline(never)]
-    fn record_digested(&mut self, who: std::sync::Arc<str>, what: EventKind) {
-        if let Some(digest) = &mut self.digest {
-            digest.add(self.now, &who, &what);
-        }
-        if self.record {
-            self.transcript.record(self.now, who, what);
-        }
+/// What [`SimNet::record`] does with a digest kept, over the two sinks alone, so a
+/// caller holding a connection borrowed can record too: into the digest if given, then
+/// the transcript if given.
+#[inline(never)]
+pub(super) fn record_into(
+    digest: Option<&mut EventDigest>,
+    transcript: Option<&mut Transcript>,
+    now: Instant,
+    who: std::sync::Arc<str>,
+    what: EventKind,
+) {
+    if let Some(digest) = digest {
+        digest.add(now, &who, &what);
+    }
+    if let Some(transcript) = transcript {
+        transcript.record(now, who, what);
     }
 }

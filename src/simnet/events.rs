@@ -16,12 +16,8 @@ pub(super) struct Scheduled {
 }
 
 impl Scheduled {
-    fn key(&self) -> (Instant, u64) {
-        (self.at, self.seq)
-    }
-
-    /// [`key`](Self::key) as one number, compared in two instructions rather than a
-    /// chain of two comparisons.
+    /// The order of events, `(at, seq)`, as one number: compared in two instructions
+    /// rather than a chain of two comparisons.
     #[inline(always)]
     fn rank(&self) -> u128 {
         u128::from(self.at.as_nanos()) << 64 | u128::from(self.seq)
@@ -30,7 +26,7 @@ impl Scheduled {
 
 impl PartialEq for Scheduled {
     fn eq(&self, other: &Self) -> bool {
-        self.key() == other.key()
+        self.rank() == other.rank()
     }
 }
 impl Eq for Scheduled {}
@@ -41,7 +37,7 @@ impl PartialOrd for Scheduled {
 }
 impl Ord for Scheduled {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.key().cmp(&other.key())
+        self.rank().cmp(&other.rank())
     }
 }
 
@@ -263,7 +259,7 @@ impl EventQueue {
     /// Whether the first connect deadline comes before the event ranked `rank`.
     #[inline(always)]
     fn deadline_first(&self, rank: u128) -> bool {
-        !self.deadlines.is_empty() && self.deadlines.front().is_some_and(|d| d.rank() < rank)
+        self.deadlines.front().is_some_and(|d| d.rank() < rank)
     }
 
     /// The first connect deadline, if due by `until` (and earlier than the rest).

@@ -229,12 +229,9 @@ impl Wheel {
     /// Moves the far events the wheel now reaches onto it.
     #[inline(never)]
     fn come_round(&mut self) {
-        while let Some(Reverse(first)) = self.far.peek()
-            && slice(first.at) < self.current + SLICES as u64
-        {
-            let Some(Reverse(first)) = self.far.pop() else {
-                break;
-            };
+        let reach = self.current + SLICES as u64;
+        while (self.far.peek()).is_some_and(|Reverse(first)| slice(first.at) < reach) {
+            let Reverse(first) = self.far.pop().expect("just peeked");
             self.place(first);
         }
     }
@@ -348,8 +345,8 @@ mod tests {
     #[test]
     fn a_long_stream_of_few_waiting_events_keeps_its_room() {
         // Ten events wait at once, each popped one followed by one 1 to 20 ms later
-        // (a pseudo-random walk): the vectors swapped between `now` and the buckets
-        // keep their room, so the room stops growing once each has had its turn.
+        // (a pseudo-random walk): the buckets keep their room when they empty, so the
+        // room stops growing once each has had its turn.
         let mut wheel = Wheel::default();
         let mut draw = 7u64;
         let mut next = |now: u64| {

@@ -1,13 +1,11 @@
 //! An arrival: the packet first on a wire taken off it, and the common one, data for
 //! an end whose program reads, answered in the same pass.
 
-use std::sync::Arc;
-
+use super::super::calls::record_into;
 use super::super::conn::{Conn, End, Packet, PacketArena, Payload, Phase, ReadState};
 use super::super::wire::{nothing_in_the_way, onto_open_wire};
 use super::super::{HostStatus, SimNet};
-use crate::testing::{EventDigest, EventKind, Transcript, logs};
-use crate::time::Instant;
+use crate::testing::{EventKind, logs};
 
 impl SimNet {
     /// A packet reaches an end. The common arrival, data between two open ends of a
@@ -131,7 +129,7 @@ impl SimNet {
         } else if self.record || self.digest.is_some() {
             let what = read_event(state.accepts, &bytes, &mut self.arena);
             let transcript = self.record.then_some(&mut self.transcript);
-            record_read(
+            record_into(
                 self.digest.as_mut(),
                 transcript,
                 self.now,
@@ -229,24 +227,6 @@ fn cold_path() {}
 #[inline(never)]
 fn buffer(e: &mut End, bytes: Payload) {
     e.recv_buf.push(bytes);
-}
-
-/// What `record` does with a read's event, out of the way of the short path's one
-/// byte: into the digest if one is kept, and the transcript if it is recorded.
-#[inline(never)]
-fn record_read(
-    digest: Option<&mut EventDigest>,
-    transcript: Option<&mut Transcript>,
-    now: Instant,
-    who: Arc<str>,
-    what: EventKind,
-) {
-    if let Some(digest) = digest {
-        digest.add(now, &who, &what);
-    }
-    if let Some(transcript) = transcript {
-        transcript.record(now, who, what);
-    }
 }
 
 /// The transcript's event for a read of `bytes`: its bytes if the program accepts
