@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use rand_chacha::ChaCha8Rng;
 
-use super::conn::{Conn, Packet, Phase, Stall};
+use super::conn::{Conn, End, Packet, Phase, Stall};
 use super::draw::LatencyDraw;
 use super::fault::PartitionMode;
 use super::{Event, HostStatus, SimNet};
@@ -28,7 +28,7 @@ enum Path {
 /// One packet's latency from `src` to `dst` (none to itself), drawn from the link's
 /// distribution or the network's.
 #[inline(always)]
-fn draw_latency(
+pub(super) fn draw_latency(
     links: &BTreeMap<(usize, usize), LatencyDraw>,
     default: &LatencyDraw,
     rng: &mut ChaCha8Rng,
@@ -51,7 +51,13 @@ fn draw_latency(
 #[inline(always)]
 fn onto_wire(c: &mut Conn, from: usize, now: Instant, latency: u64, packet: Packet) -> Instant {
     c.packets += 1;
-    let e = &mut c.ends[from];
+    onto_end_wire(&mut c.ends[from], now, latency, packet)
+}
+
+/// [`onto_wire`] for a caller holding the sending end `e` alone: the caller counts
+/// the packet in its connection's `packets`.
+#[inline(always)]
+pub(super) fn onto_end_wire(e: &mut End, now: Instant, latency: u64, packet: Packet) -> Instant {
     let at = Instant::from_nanos(now.as_nanos().saturating_add(latency));
     let at = at.max(e.last_arrival);
     e.last_arrival = at;
@@ -59,20 +65,19 @@ fn onto_wire(c: &mut Conn, from: usize, now: Instant, latency: u64, packet: Pack
     at
 }
 
-/// Whether a packet from end `from` of `c` meets nothing on its way: no stall behind a
-/// lost packet, and no partition that could apply (`no_partitions`, or both ends on one
-/// host). [`SimNet::send`]'s test for its common case, and the short path's.
+/// Whether a packet from end `e` of a connection between `hosts` meets nothing on its
+/// way: no stall behind a lost packet, and no partition that could apply
+/// (`no_partitions`, or both ends on one host). [`SimNet::send`]'s test for its
+/// common case, and the short path's.
 #[inline(always)]
-pub(super) fn nothing_in_the_way(c: &Conn, from: usize, no_partitions: bool) -> bool {
-    c.ends[from].stall.is_none() && (no_partitions || c.hosts[0] == c.hosts[1])
+pub(super) fn nothing_in_the_way(e: &End, hosts: [u32; 2], no_partitions: bool) -> bool {
+    e.stall.is_none() && (no_partitions || hosts[0] == hosts[1])
 }
 
-/// [`SimNet::send`]'s common case for a caller already holding the connection, once it
-/// has seen no stall on the sending end and no partition that could apply: draws the
-/// latency and queues the packet as `send` would; returns when and at which host it
-/// arrives, for the caller to schedule where `send` would have.
+/// What [`SimNet::put_on_wire`] does with the connection: draws the latency and
+/// queues the packet; returns when and at which host it arrives, to schedule.
 #[inline(always)]
-pub(super) fn onto_open_wire(
+fn onto_open_wire(
     c: &mut Conn,
     from: usize,
     now: Instant,
@@ -103,7 +108,7 @@ impl SimNet {
         let c = (self.conns.get_mut(conn)).expect("a packet's connection exists");
         let (src, dst) = (c.hosts[from] as usize, c.hosts[1 - from] as usize);
         // The common case in one look: no stall behind a lost packet, no partition.
-        if !nothing_in_the_way(c, from, self.partitions.is_empty()) {
+        if !nothing_in_the_way(&c.ends[from], c.hosts, self.partitions.is_empty()) {
             return self.send_past_faults(conn, from, src, dst, packet);
         }
         self.put_on_wire(conn, from, packet);

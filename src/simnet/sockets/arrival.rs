@@ -3,7 +3,7 @@
 
 use super::super::calls::record_into;
 use super::super::conn::{Conn, End, Packet, PacketArena, Payload, Phase, ReadState};
-use super::super::wire::{nothing_in_the_way, onto_open_wire};
+use super::super::wire::{draw_latency, nothing_in_the_way, onto_end_wire};
 use super::super::{HostStatus, SimNet};
 use crate::testing::{EventKind, logs};
 
@@ -52,7 +52,8 @@ impl SimNet {
         // each store it cannot tell apart from it (the transcript's, the host call).
         let c: &mut Conn = c;
         c.packets -= 1;
-        let h = c.hosts[to] as usize;
+        let hosts = c.hosts;
+        let h = hosts[to] as usize;
         // Looked up once for the checks and the call (fields apart from the connection).
         let host = &mut self.hosts[h];
         // Split once, for everything up to the answer's send.
@@ -156,9 +157,13 @@ impl SimNet {
         let wake_unsettled = host.wake_unsettled;
         self.calling = None;
         // All `serve` would do with this poll is transmit; its first packet is cut
-        // here, while the end is at hand (nothing before the send looks at it).
+        // here, while the end is at hand (nothing before the send looks at it). With
+        // nothing in its way (no stall, no partition) it goes straight onto the wire,
+        // as `send` would put it there: no draw nor schedule comes between.
         let only_transmit = poll.quiet && poll.left == 0 && poll.close.is_none();
-        let mut packet = None;
+        let mut cut = false;
+        let mut held = None;
+        let mut sent_at = None;
         if only_transmit {
             e.backlog = false;
             let window = (self.config.recv_buffer)
@@ -166,22 +171,25 @@ impl SimNet {
                 .min(self.config.mss);
             let n = window.min(e.send_buf.len());
             if n > 0 {
-                packet = Some(self.arena.take_front(&mut e.send_buf, n));
+                cut = true;
                 e.in_flight += n;
+                if nothing_in_the_way(e, hosts, self.partitions.is_empty()) {
+                    let (src, dst) = (h, hosts[1 - to] as usize);
+                    let (links, default) = (&self.link_latency, &self.default_latency);
+                    let latency = draw_latency(links, default, &mut self.rng, src, dst);
+                    let data = self.arena.take_front(&mut e.send_buf, n);
+                    sent_at = Some(onto_end_wire(e, self.now, latency, Packet::Data(data)));
+                } else {
+                    held = Some(self.arena.take_front(&mut e.send_buf, n));
+                }
             }
         }
         // Everything sent and no FIN to follow: no second look needed.
-        let done = packet.is_some() && e.send_buf.is_empty() && (e.fin_sent || !e.fin_queued);
+        let done = cut && e.send_buf.is_empty() && (e.fin_sent || !e.fin_queued);
         e.read_state = (only_transmit || !poll.quiet).then(|| ReadState::from(&poll));
-        // With nothing in its way (no stall, no partition) the packet goes on the wire
-        // now, the connection still at hand: what `send` would do, and nothing `send`
-        // would have come before (below) draws or schedules.
-        let clear = nothing_in_the_way(c, to, self.partitions.is_empty());
-        if clear && let Some(data) = packet.take() {
-            let (links, default) = (&self.link_latency, &self.default_latency);
-            let (now, rng) = (self.now, &mut self.rng);
-            let (at, dst) = onto_open_wire(c, to, now, links, default, rng, Packet::Data(data));
-            self.schedule_arrival(at, conn, to, dst);
+        if let Some(at) = sent_at {
+            c.packets += 1;
+            self.schedule_arrival(at, conn, to, hosts[1 - to] as usize);
         }
         if self.capture.is_some() && logs::has_lines() {
             self.record_log_lines();
@@ -203,7 +211,7 @@ impl SimNet {
         if poll.ran_program {
             self.touch_host(h);
         }
-        if let Some(data) = packet {
+        if let Some(data) = held {
             self.send(conn, to, Packet::Data(data));
         }
         if !done {
