@@ -32,26 +32,29 @@ pub enum Segmentation {
 /// Cuts a stream according to a [`Segmentation`], remembering where it is.
 #[derive(Clone, Debug)]
 pub struct Segmenter {
-    /// The policy worked out for cutting: a plain tag and size, so a read's cut reads
-    /// one small field rather than decoding the policy (whose tag shares a word with
-    /// the cuts' vector).
+    /// The policy worked out for cutting: a plain tag and size (and a seeded policy's
+    /// generator), so a read's cut reads one small field rather than decoding the
+    /// policy (whose tag shares a word with the cuts' vector).
     cut: Cut,
     /// The rest of a policy other than [`Segmentation::Whole`], apart: a segmenter is
-    /// three words, so a connection end that holds one stays small, and the seeded
-    /// generator's state (a few hundred bytes) is not in its way.
+    /// three words, so a connection end that holds one stays small.
     more: Option<Box<More>>,
 }
 
 /// How a [`Segmenter`] cuts, from its policy.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 enum Cut {
     Whole,
     Fixed(usize),
-    /// From 1 to this many bytes (at least 1, and fitting 32 bits: the draw's width
-    /// is known from the policy, not tested at each read), drawn.
-    Seeded32(u32),
-    /// From 1 to this many bytes (more than fit 32 bits), drawn.
-    Seeded(usize),
+    /// From 1 to `max` bytes (at least 1, and fitting 32 bits: the draw's width is
+    /// known from the policy, not tested at each read), drawn from `rng` (boxed: its
+    /// state is a few hundred bytes), which a read reaches without another look.
+    Seeded32 {
+        max: u32,
+        rng: Box<ChaCha8Rng>,
+    },
+    /// From 1 to more bytes than fit 32 bits (the policy's `max`), drawn.
+    Seeded(Box<ChaCha8Rng>),
     Cuts,
 }
 
@@ -59,8 +62,6 @@ enum Cut {
 #[derive(Clone, Debug)]
 struct More {
     policy: Segmentation,
-    /// A seeded policy's generator.
-    rng: Option<ChaCha8Rng>,
     /// The next of a [`Segmentation::Cuts`] policy's sizes, counted from the first.
     next_cut: usize,
 }
@@ -71,19 +72,20 @@ static WHOLE: Segmentation = Segmentation::Whole;
 impl Segmenter {
     /// A segmenter for `policy`.
     pub fn new(policy: Segmentation) -> Self {
-        let (cut, rng) = match policy {
+        let cut = match policy {
             Segmentation::Whole => return Self::whole(),
-            Segmentation::Fixed(n) => (Cut::Fixed(n), None),
+            Segmentation::Fixed(n) => Cut::Fixed(n),
             Segmentation::Seeded { seed, max } => {
-                let max = max.max(1);
-                let cut = u32::try_from(max).map_or(Cut::Seeded(max), Cut::Seeded32);
-                (cut, Some(ChaCha8Rng::seed_from_u64(seed)))
+                let rng = Box::new(ChaCha8Rng::seed_from_u64(seed));
+                match u32::try_from(max.max(1)) {
+                    Ok(max) => Cut::Seeded32 { max, rng },
+                    Err(_) => Cut::Seeded(rng),
+                }
             }
-            Segmentation::Cuts(_) => (Cut::Cuts, None),
+            Segmentation::Cuts(_) => Cut::Cuts,
         };
         let more = More {
             policy,
-            rng,
             next_cut: 0,
         };
         Self {
@@ -106,26 +108,41 @@ impl Segmenter {
 
     /// The size of the next read when `available` bytes (> 0) are waiting:
     /// between 1 and `available`.
-    // Always inlined: SimNet cuts every arrival's read here. A seeded policy draws
-    // exactly what `random_range(1..=max)` draws (see `one_to`).
+    // Always inlined: SimNet cuts every arrival's read here, the two common policies
+    // told apart by compares (more cases would make a jump table of it), the others
+    // out of line. A seeded policy draws exactly what `random_range(1..=max)` draws
+    // (see `one_to`).
     #[inline(always)]
     pub fn next_read(&mut self, available: usize) -> usize {
-        let most = available.max(1);
-        match self.cut {
-            Cut::Whole => most,
-            Cut::Fixed(n) => n.clamp(1, most),
+        match &mut self.cut {
+            Cut::Whole => available.max(1),
             // A draw is at least 1: only the top needs a bound.
-            Cut::Seeded32(max) => one_to_32(self.rng(), max).min(most),
-            Cut::Seeded(max) => one_to(self.rng(), max).min(most),
-            Cut::Cuts => self.next_cut(available).clamp(1, most),
+            Cut::Seeded32 { max, rng } => one_to_32(rng, *max).min(available.max(1)),
+            _ => self.next_read_of_others(available),
         }
     }
 
-    /// A seeded policy's generator.
-    #[inline(always)]
-    fn rng(&mut self) -> &mut ChaCha8Rng {
-        (self.more.as_mut().and_then(|more| more.rng.as_mut()))
-            .expect("a seeded policy has its generator")
+    /// [`next_read`](Self::next_read) of a fixed size, a seeded size past 32 bits or
+    /// cuts.
+    #[inline(never)]
+    fn next_read_of_others(&mut self, available: usize) -> usize {
+        let most = available.max(1);
+        match &mut self.cut {
+            Cut::Whole => most,
+            Cut::Fixed(n) => (*n).clamp(1, most),
+            Cut::Seeded32 { max, rng } => one_to_32(rng, *max).min(most),
+            Cut::Seeded(rng) => {
+                let max = match self.more.as_deref() {
+                    Some(More {
+                        policy: Segmentation::Seeded { max, .. },
+                        ..
+                    }) => *max,
+                    _ => unreachable!("a seeded cut keeps its policy"),
+                };
+                one_to(rng, max).min(most)
+            }
+            Cut::Cuts => self.next_cut(available).clamp(1, most),
+        }
     }
 
     /// The next of a [`Segmentation::Cuts`] policy's sizes.
@@ -221,6 +238,18 @@ mod tests {
                 assert_eq!(one_to(&mut a, max), b.random_range(1..=max), "max {max}");
             }
             assert_eq!(a.random::<u64>(), b.random::<u64>(), "as many draws: {max}");
+        }
+    }
+
+    #[test]
+    fn a_seeded_segmenter_cuts_what_random_range_draws_from_its_seed() {
+        for max in [3, u32::MAX as usize, u32::MAX as usize + 1, usize::MAX] {
+            let mut segmenter = Segmenter::new(Segmentation::Seeded { seed: 4, max });
+            let mut rng = ChaCha8Rng::seed_from_u64(4);
+            for _ in 0..200 {
+                let expected = rng.random_range(1..=max);
+                assert_eq!(segmenter.next_read(usize::MAX), expected, "max {max}");
+            }
         }
     }
 
