@@ -17,8 +17,13 @@ use super::config::Latency;
 #[derive(Clone, Debug)]
 #[repr(u8)]
 pub(crate) enum LatencyDraw {
+    /// `min` plus a draw below `range` (never 0: a range of all 2^64 values is
+    /// `Other`), first: the tag a packet's draw compares with zero.
+    Uniform {
+        min: u64,
+        range: u64,
+    },
     Fixed(u64),
-    Uniform { min: u64, span: u64 },
     Other(Latency),
 }
 
@@ -27,9 +32,12 @@ impl LatencyDraw {
         let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
         match *latency {
             Latency::Fixed(d) => Self::Fixed(nanos(d)),
-            Latency::Uniform { min, max } if max > min => Self::Uniform {
-                min: nanos(min),
-                span: nanos(max - min),
+            Latency::Uniform { min, max } if max > min => match nanos(max - min).checked_add(1) {
+                Some(range) => Self::Uniform {
+                    min: nanos(min),
+                    range,
+                },
+                None => Self::Other(latency.clone()),
             },
             // `sample` draws nothing for an empty range.
             Latency::Uniform { min, .. } => Self::Fixed(nanos(min)),
@@ -42,23 +50,20 @@ impl LatencyDraw {
     pub(crate) fn sample_nanos(&self, rng: &mut ChaCha8Rng) -> u64 {
         match *self {
             Self::Fixed(nanos) => nanos,
-            Self::Uniform { min, span } => min.saturating_add(up_to(rng, span)),
+            Self::Uniform { min, range } => min.saturating_add(below(rng, range)),
             Self::Other(ref latency) => latency.sample_nanos(rng),
         }
     }
 }
 
-/// `rng.random_range(0..=span)` as rand 0.9 draws a `u64` (Canon's method: the high
-/// word of one draw times the range, and a second draw only when the first's low word
-/// falls in the last partial interval), written out so a packet's draw inlines. The
-/// test `a_prepared_latency_draws_what_the_distribution_draws_from_the_same_stream`
-/// holds it to rand's.
+/// `rng.random_range(0..=range - 1)` (`range` not 0) as rand 0.9 draws a `u64`
+/// (Canon's method: the high word of one draw times the range, and a second draw only
+/// when the first's low word falls in the last partial interval), written out so a
+/// packet's draw inlines. The test
+/// `a_prepared_latency_draws_what_the_distribution_draws_from_the_same_stream` holds
+/// it to rand's.
 #[inline(always)]
-fn up_to(rng: &mut ChaCha8Rng, span: u64) -> u64 {
-    let range = span.wrapping_add(1);
-    if range == 0 {
-        return next_u64(rng);
-    }
+fn below(rng: &mut ChaCha8Rng, range: u64) -> u64 {
     let wide = u128::from(next_u64(rng)) * u128::from(range);
     let (mut result, low) = ((wide >> 64) as u64, wide as u64);
     if low > range.wrapping_neg() {
