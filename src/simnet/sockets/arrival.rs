@@ -187,6 +187,8 @@ impl SimNet {
         // Everything sent and no FIN to follow: no second look needed.
         let done = cut && e.send_buf.is_empty() && (e.fin_sent || !e.fin_queued);
         e.read_state = (only_transmit || !poll.quiet).then(|| ReadState::from(&poll));
+        // Counted and scheduled once the ends are let go, where the send was before:
+        // nothing in between draws or schedules.
         if let Some(at) = sent_at {
             c.packets += 1;
             self.schedule_arrival(at, conn, to, hosts[1 - to] as usize);
