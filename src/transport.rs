@@ -121,11 +121,6 @@ pub struct TransportState {
     producer: Option<Registered>,
     /// Cached `!closed && !aborted && write_side == Open`: checked on every write.
     writable: bool,
-    /// Cached `writable && producer.is_none() && queue.is_empty()`: a write that may
-    /// skip the producer's high-water check and go to `small` (ping-pong, heartbeats),
-    /// in one test. Cleared by the one place the queue fills (`write_queued`) and set
-    /// again, by [`note_plain_writes`](Self::note_plain_writes), where it empties.
-    plain_writes: bool,
     reading_paused: bool,
     /// Cached `!closed && !aborted && !disconnecting` ([`accepts_data`](Self::accepts_data)):
     /// checked on every read. After `reading_paused`, as in a
@@ -137,6 +132,13 @@ pub struct TransportState {
     /// whether [`close_action`](Self::close_action) can be anything but `None`, which a
     /// driver asks after every event.
     close_asked: bool,
+    /// Cached `writable && producer.is_none() && queue.is_empty()`: a write that may
+    /// skip the producer's high-water check and go to `small` (ping-pong, heartbeats),
+    /// in one test. Cleared by the one place the queue fills (`write_queued`) and set
+    /// again, by [`note_plain_writes`](Self::note_plain_writes), where it empties.
+    /// Just before `small_len`, so that a move tests the two in one load
+    /// ([`move_lone_byte`](Self::move_lone_byte)).
+    plain_writes: bool,
     /// How many of `small`'s bytes are pending. Only while `queue` is empty: the
     /// pending bytes are in one place or the other, never both.
     small_len: u8,
