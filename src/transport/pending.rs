@@ -80,7 +80,7 @@ impl TransportState {
         // One byte pending, and plain writes (which mean no producer: one flag, where
         // the producer is two bytes), tested together: the two fields are adjacent, so
         // this is one load and one comparison.
-        if u16::from_le_bytes([u8::from(self.plain_writes), self.small_len]) != 0x0101 {
+        if self.small_and_plain() != 0x0101 {
             return false;
         }
         if room == 0 {
