@@ -447,7 +447,11 @@ impl ConnSet {
     #[inline]
     pub(crate) fn clear_one(&mut self) {
         debug_assert!(self.rest.is_empty());
-        self.first = NO_CONN;
+        // Tested, not stored blindly: after the test just made, an empty set (the
+        // common case) costs nothing here.
+        if self.first != NO_CONN {
+            self.first = NO_CONN;
+        }
     }
 
     pub(crate) fn remove(&mut self, conn: &ConnId) {
