@@ -121,6 +121,11 @@ pub struct TransportState {
     producer: Option<Registered>,
     /// Cached `!closed && !aborted && write_side == Open`: checked on every write.
     writable: bool,
+    /// Cached `writable && producer.is_none() && queue.is_empty()`: a write that may
+    /// skip the producer's high-water check and go to `small` (ping-pong, heartbeats),
+    /// in one test. Cleared by the one place the queue fills (`write_queued`) and set
+    /// again, by [`note_plain_writes`](Self::note_plain_writes), where it empties.
+    plain_writes: bool,
     reading_paused: bool,
     /// Cached `!closed && !aborted && !disconnecting` ([`accepts_data`](Self::accepts_data)):
     /// checked on every read. After `reading_paused`, as in a
@@ -135,13 +140,6 @@ pub struct TransportState {
     /// How many of `small`'s bytes are pending. Only while `queue` is empty: the
     /// pending bytes are in one place or the other, never both.
     small_len: u8,
-    /// Cached `writable && producer.is_none() && queue.is_empty()`: a write that may
-    /// skip the producer's high-water check and go to `small` (ping-pong, heartbeats).
-    /// Cleared by the one place the queue fills (`write_queued`) and set again, by
-    /// [`note_plain_writes`](Self::note_plain_writes), where it empties. Just after
-    /// `small_len`, so that a write and a move test the two in one load
-    /// ([`small_and_plain`](Self::small_and_plain)).
-    plain_writes: bool,
     small: [u8; SMALL],
     closed: bool,
     aborted: bool,
@@ -321,13 +319,6 @@ impl TransportState {
         self.note_plain_writes();
     }
 
-    /// `small_len` in the low byte, `plain_writes` in the high one: the two fields a
-    /// plain write and a lone byte's move test, read in one load.
-    #[inline(always)]
-    pub(super) fn small_and_plain(&self) -> u16 {
-        u16::from_le_bytes([self.small_len, u8::from(self.plain_writes)])
-    }
-
     /// Sets `plain_writes` from the fields it caches: after they change, and once the
     /// queue has emptied.
     #[inline]
@@ -389,10 +380,11 @@ impl Consumer for TransportState {
             self.plain_writes,
             self.writable && self.producer.is_none() && self.queue.is_empty()
         );
-        if let [byte] = data {
-            // Plain writes (which say the queue is empty) and room in `small`, in one
-            // comparison: with `plain_writes` set the pair is 0x100 + `small_len`.
-            let held = u32::from(self.small_and_plain()).wrapping_sub(0x100) as usize;
+        if let [byte] = data
+            && self.plain_writes
+        {
+            // `plain_writes` says the queue is empty: `small` may take the byte.
+            let held = usize::from(self.small_len);
             if held < SMALL {
                 self.small[held] = *byte;
                 self.small_len += 1;

@@ -77,10 +77,12 @@ impl TransportState {
     /// owes no notice; false (nothing moved) for any other.
     #[inline(always)]
     pub(crate) fn move_lone_byte(&mut self, room: usize, out: &mut VecDeque<u8>) -> bool {
-        // One byte pending, and plain writes (which mean no producer: one flag, where
-        // the producer is two bytes), tested together: the two fields are adjacent, so
-        // this is one load and one comparison.
-        if self.small_and_plain() != 0x0101 {
+        // One test after another, each rarely failing: branches, not a sum of flags.
+        if self.small_len != 1 {
+            return false;
+        }
+        // Plain writes mean no producer (one flag, where the producer is two bytes).
+        if !self.plain_writes {
             return false;
         }
         if room == 0 {
