@@ -161,7 +161,6 @@ impl SimNet {
         // nothing in its way (no stall, no partition) it goes straight onto the wire,
         // as `send` would put it there: no draw nor schedule comes between.
         let only_transmit = poll.quiet && poll.left == 0 && poll.close.is_none();
-        let mut cut = false;
         let mut held = None;
         let mut sent_at = None;
         if only_transmit {
@@ -171,7 +170,6 @@ impl SimNet {
                 .min(self.config.mss);
             let n = window.min(e.send_buf.len());
             if n > 0 {
-                cut = true;
                 e.in_flight += n;
                 if nothing_in_the_way(e, hosts, self.partitions.is_empty()) {
                     let (src, dst) = (h, hosts[1 - to] as usize);
@@ -185,6 +183,7 @@ impl SimNet {
             }
         }
         // Everything sent and no FIN to follow: no second look needed.
+        let cut = held.is_some() || sent_at.is_some();
         let done = cut && e.send_buf.is_empty() && (e.fin_sent || !e.fin_queued);
         e.read_state = (only_transmit || !poll.quiet).then(|| ReadState::from(&poll));
         // Counted and scheduled once the ends are let go, where the send was before:
