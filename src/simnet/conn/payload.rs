@@ -212,7 +212,7 @@ impl PacketArena {
 
     /// `[byte]` as shared bytes: a static slice.
     #[inline(always)]
-    fn one_byte(byte: u8) -> Bytes {
+    pub(crate) fn one_byte(byte: u8) -> Bytes {
         // `from_ref` rather than `[i..=i]`: the inclusive range's indexing is a call.
         Bytes::from_static(std::slice::from_ref(&EVERY_BYTE[usize::from(byte)]))
     }

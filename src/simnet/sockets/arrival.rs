@@ -118,12 +118,12 @@ impl SimNet {
         e.frames.feed(data);
         // What `record` does, with the connection still at hand. The commonest read, of
         // one byte with no digest kept, is built where the transcript keeps it; others
-        // out of line.
-        let one_byte = bytes
-            .one_byte()
-            .filter(|_| state.accepts && self.digest.is_none());
-        if let Some(byte) = one_byte {
+        // out of line. One byte is known from the read's size, without another look at
+        // the payload's kind: its static byte is what `to_bytes` would give (a shared
+        // payload of one byte holds the same byte).
+        if n == 1 && state.accepts && self.digest.is_none() {
             if self.record {
+                let byte = PacketArena::one_byte(data[0]);
                 self.transcript
                     .record(self.now, label.clone(), EventKind::Data(byte));
             }
