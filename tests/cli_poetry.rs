@@ -60,7 +60,13 @@ fn slow_poetry_and_get_poetry_report_like_the_part_2_client() {
         lines[n - 3..n - 1],
         ["Task 1: 623 bytes of poetry", "Task 2: 623 bytes of poetry"]
     );
-    assert!(lines[n - 1].starts_with("Got 2 poems in 0:00:00."), "{out}");
+    // The elapsed time is the wall's: only its form (H:MM:SS.ffffff) and a lower bound hold
+    // on a loaded machine — each poem comes in three chunks 0.01 s apart.
+    let total = lines[n - 1]
+        .strip_prefix("Got 2 poems in ")
+        .map(seconds)
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(total >= 0.02, "{out}");
     assert!(
         lines.contains(
             &format!(
