@@ -5,6 +5,7 @@ use super::super::calls::record_into;
 use super::super::conn::{Conn, End, Packet, PacketArena, Payload, Phase, ReadState};
 use super::super::wire::{draw_latency, nothing_in_the_way, onto_end_wire};
 use super::super::{HostStatus, SimNet};
+use crate::host::{ConnPoll, Delivered};
 use crate::testing::{EventKind, logs};
 
 impl SimNet {
@@ -148,9 +149,9 @@ impl SimNet {
         };
         let node = host.node.as_mut().expect("checked");
         self.calling = Some(h);
-        let poll = {
+        let delivered = {
             let _logging = logs::enter(h);
-            node.deliver_data_and_poll(now, hc, data, room, &mut e.send_buf)
+            node.deliver_data_and_answer(now, hc, data, room, &mut e.send_buf)
         };
         // Read while the host is at hand: only settling and faults move it, and neither
         // comes before its use below.
@@ -160,7 +161,11 @@ impl SimNet {
         // here, while the end is at hand (nothing before the send looks at it). With
         // nothing in its way (no stall, no partition) it goes straight onto the wire,
         // as `send` would put it there: no draw nor schedule comes between.
-        let only_transmit = poll.quiet && poll.left == 0 && poll.close.is_none();
+        // The common answer read from its word, any other poll field by field.
+        let only_transmit = match &delivered {
+            Delivered::Answered => true,
+            Delivered::Polled(poll) => poll.quiet && poll.left == 0 && poll.close.is_none(),
+        };
         let mut held = None;
         let mut sent_at = None;
         if only_transmit {
@@ -185,7 +190,12 @@ impl SimNet {
         // Everything sent and no FIN to follow: no second look needed.
         let cut = held.is_some() || sent_at.is_some();
         let done = cut && e.send_buf.is_empty() && (e.fin_sent || !e.fin_queued);
-        e.read_state = (only_transmit || !poll.quiet).then(|| ReadState::from(&poll));
+        e.read_state = match &delivered {
+            Delivered::Answered => Some(ReadState::from(&ConnPoll::ANSWERED)),
+            Delivered::Polled(poll) => {
+                (only_transmit || !poll.quiet).then(|| ReadState::from(poll))
+            }
+        };
         // Counted and scheduled once the ends are let go, where the send was before:
         // nothing in between draws or schedules.
         if let Some(at) = sent_at {
@@ -195,21 +205,21 @@ impl SimNet {
         if self.capture.is_some() && logs::has_lines() {
             self.record_log_lines();
         }
-        if !poll.quiet {
+        if !delivered.quiet() {
             self.touch_host(h);
             return Ok(());
         }
         // As settling would: the end is serviced, and the host's wake-up looked at
         // again if it may have moved.
         self.answered_in_pass += 1;
-        if !poll.timers_unchanged || wake_unsettled {
+        if !delivered.timers_unchanged() || wake_unsettled {
             self.note_settled(h);
         }
         if !only_transmit {
-            self.serve(conn, to, h, hc, poll);
+            self.serve(conn, to, h, hc, delivered.poll());
             return Ok(());
         }
-        if poll.ran_program {
+        if delivered.ran_program() {
             self.touch_host(h);
         }
         if let Some(data) = held {
