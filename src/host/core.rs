@@ -124,7 +124,9 @@ pub trait Node: Any {
     /// [`deliver_data_and_poll`](Self::deliver_data_and_poll), with its commonest
     /// outcome told in one word: [`Delivered::Answered`] stands for the poll
     /// [`ConnPoll::ANSWERED`] (the program's answer taken, nothing else to look at), so
-    /// that neither side builds and reads the poll's fields for it.
+    /// that neither side builds and reads the poll's fields for it, and carries the
+    /// answer's one byte, which the driver appends to `out` itself (or, with `out`
+    /// empty, may put on its wire at once).
     ///
     /// The default wraps [`deliver_data_and_poll`](Self::deliver_data_and_poll).
     fn deliver_data_and_answer(
@@ -244,9 +246,11 @@ pub struct ConnPoll {
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Delivered {
     /// The poll [`ConnPoll::ANSWERED`]: the delivery left the host quiet, changed no
-    /// timer and ran no more program code, its answer (one byte, moved to the driver's
-    /// buffer) took everything pending, and the connection reads on.
-    Answered,
+    /// timer and ran no more program code, its answer, this one byte, is all that was
+    /// pending, and the connection reads on. The byte is moved out of the host but
+    /// not into the driver's buffer: the driver appends it there (a byte handed over
+    /// in a register rather than through the buffer's growth and wrap checks).
+    Answered(u8),
     /// Any poll (possibly [`ConnPoll::ANSWERED`] too).
     Polled(ConnPoll),
 }
@@ -258,7 +262,7 @@ impl Delivered {
     #[inline(always)]
     pub fn poll(&self) -> ConnPoll {
         match self {
-            Self::Answered => ConnPoll::ANSWERED,
+            Self::Answered(_) => ConnPoll::ANSWERED,
             Self::Polled(poll) => *poll,
         }
     }
@@ -267,7 +271,7 @@ impl Delivered {
     #[inline(always)]
     pub fn quiet(&self) -> bool {
         match self {
-            Self::Answered => true,
+            Self::Answered(_) => true,
             Self::Polled(poll) => poll.quiet,
         }
     }
@@ -276,7 +280,7 @@ impl Delivered {
     #[inline(always)]
     pub fn timers_unchanged(&self) -> bool {
         match self {
-            Self::Answered => true,
+            Self::Answered(_) => true,
             Self::Polled(poll) => poll.timers_unchanged,
         }
     }
@@ -285,7 +289,7 @@ impl Delivered {
     #[inline(always)]
     pub fn ran_program(&self) -> bool {
         match self {
-            Self::Answered => false,
+            Self::Answered(_) => false,
             Self::Polled(poll) => poll.ran_program,
         }
     }
@@ -508,8 +512,11 @@ impl<P: Program + 'static> Node for Host<P> {
         room: usize,
         out: &mut VecDeque<u8>,
     ) -> ConnPoll {
-        self.deliver_data_and_answer(now, conn, data, room, out)
-            .poll()
+        let delivered = self.deliver_data_and_answer(now, conn, data, room, out);
+        if let Delivered::Answered(byte) = delivered {
+            out.push_back(byte);
+        }
+        delivered.poll()
     }
 
     fn deliver_data_and_answer(

@@ -68,16 +68,16 @@ impl<P: Program + 'static> Host<P> {
             room,
             out,
         );
-        if let Ok(Delivered::Answered) = taken
+        if let Ok(Delivered::Answered(byte)) = taken
             && timers_unchanged
         {
-            return Delivered::Answered;
+            return Delivered::Answered(byte);
         }
-        Delivered::Polled(self.answered(now, conn, taken, timers_unchanged))
+        Delivered::Polled(self.answered(now, conn, taken, timers_unchanged, out))
     }
 
-    /// The poll an answer's [`take_answer`] makes: as taken, or, if the take resumed a
-    /// producer, after its notices.
+    /// The poll an answer's [`take_answer`] makes: as taken (a lone byte put in
+    /// `out`), or, if the take resumed a producer, after its notices.
     #[inline(always)]
     fn answered(
         &mut self,
@@ -85,12 +85,18 @@ impl<P: Program + 'static> Host<P> {
         conn: ConnId,
         taken: Result<Delivered, usize>,
         timers_unchanged: bool,
+        out: &mut VecDeque<u8>,
     ) -> ConnPoll {
         match taken {
-            Ok(delivered) => ConnPoll {
-                timers_unchanged,
-                ..delivered.poll()
-            },
+            Ok(delivered) => {
+                if let Delivered::Answered(byte) = delivered {
+                    out.push_back(byte);
+                }
+                ConnPoll {
+                    timers_unchanged,
+                    ..delivered.poll()
+                }
+            }
             Err(moved) => ConnPoll {
                 quiet: true,
                 timers_unchanged,
@@ -138,7 +144,7 @@ impl<P: Program + 'static> Host<P> {
             room,
             out,
         );
-        self.answered(now, conn, taken, timers_unchanged)
+        self.answered(now, conn, taken, timers_unchanged, out)
     }
 
     /// The same call made of the single steps, for a run whose log lines want the
@@ -180,7 +186,7 @@ fn timers_unchanged<T>(clock: &ManualClock<T>, before: u64) -> bool {
 /// into `out`. `Err(moved)` if moving them left a notice owed (a producer to
 /// resume), which the caller delivers. The poll's `timers_unchanged` is for the
 /// caller to set: [`Delivered::Answered`] stands for the rest of
-/// [`ConnPoll::ANSWERED`].
+/// [`ConnPoll::ANSWERED`], its byte not in `out` yet.
 #[inline(always)]
 fn take_answer(
     t: &mut TransportState,
@@ -201,11 +207,12 @@ fn take_answer(
     // Quiet: the driver takes the connection now, as if `poll_dirty` had reported it,
     // and polls it as `poll_conn` would.
     dirty.clear_one();
-    if t.move_lone_byte(room, out) {
+    if let Some(byte) = t.take_lone_byte(room) {
         // Ping-pong's answer: nothing left, no producer to resume.
         if t.reads_on_with_no_close() {
-            return Ok(Delivered::Answered);
+            return Ok(Delivered::Answered(byte));
         }
+        out.push_back(byte);
         return Ok(Delivered::Polled(ConnPoll {
             moved: 1,
             left: 0,
