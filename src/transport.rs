@@ -265,6 +265,21 @@ impl TransportState {
         self.reading_paused
     }
 
+    /// Whether no close is due and inbound data still reaches an unpaused protocol:
+    /// `close_action()` is `None`, `!reading_paused()` and `accepts_data()`, as after
+    /// most callbacks. Two tests: data stops being accepted only by an abort or a
+    /// `lose_connection`, either of which asks for a close (`close()` is the
+    /// driver's, never a callback's), so no close asked implies accepting, for a
+    /// connection that accepted data before the callback.
+    #[inline(always)]
+    pub(crate) fn reads_on_with_no_close(&self) -> bool {
+        if self.close_asked || self.reading_paused {
+            return false;
+        }
+        debug_assert!(self.accepting, "only a close stops the reads");
+        true
+    }
+
     /// Whether the protocol asked to close (`lose_connection`) or aborted.
     pub fn disconnecting(&self) -> bool {
         self.disconnecting || self.aborted

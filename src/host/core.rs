@@ -121,6 +121,24 @@ pub trait Node: Any {
             ..self.deliver_data(now, conn, data)
         }
     }
+    /// [`deliver_data_and_poll`](Self::deliver_data_and_poll), with its commonest
+    /// outcome told in one word: [`Delivered::Answered`] stands for the poll
+    /// [`ConnPoll::ANSWERED`] (the program's answer taken, nothing else to look at), so
+    /// that neither side builds and reads the poll's fields for it, and carries the
+    /// answer's one byte, which the driver appends to `out` itself (or, with `out`
+    /// empty, may put on its wire at once).
+    ///
+    /// The default wraps [`deliver_data_and_poll`](Self::deliver_data_and_poll).
+    fn deliver_data_and_answer(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        data: &[u8],
+        room: usize,
+        out: &mut VecDeque<u8>,
+    ) -> Delivered {
+        Delivered::Polled(self.deliver_data_and_poll(now, conn, data, room, out))
+    }
     /// A listener is accepting on `addr`.
     fn handle_listening(&mut self, now: Instant, listener: ListenerId, addr: SocketAddr);
     /// A listen failed.
@@ -222,6 +240,59 @@ pub struct ConnPoll {
     /// [`poll_timeout`](Node::poll_timeout) would say what it said last). Set by the
     /// same calls as `quiet`; false means "ask again", always safe.
     pub timers_unchanged: bool,
+}
+
+/// What [`Node::deliver_data_and_answer`] found: the common answer, or any poll.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Delivered {
+    /// The poll [`ConnPoll::ANSWERED`]: the delivery left the host quiet, changed no
+    /// timer and ran no more program code, its answer, this one byte, is all that was
+    /// pending, and the connection reads on. The byte is moved out of the host but
+    /// not into the driver's buffer: the driver appends it there (a byte handed over
+    /// in a register rather than through the buffer's growth and wrap checks).
+    Answered(u8),
+    /// Any poll (possibly [`ConnPoll::ANSWERED`] too).
+    Polled(ConnPoll),
+}
+
+// The accessors take `&self`: a driver reads the fields it needs where the call left
+// them, and for the common answer none at all.
+impl Delivered {
+    /// The poll this stands for.
+    #[inline(always)]
+    pub fn poll(&self) -> ConnPoll {
+        match self {
+            Self::Answered(_) => ConnPoll::ANSWERED,
+            Self::Polled(poll) => *poll,
+        }
+    }
+
+    /// The poll's [`quiet`](ConnPoll::quiet).
+    #[inline(always)]
+    pub fn quiet(&self) -> bool {
+        match self {
+            Self::Answered(_) => true,
+            Self::Polled(poll) => poll.quiet,
+        }
+    }
+
+    /// The poll's [`timers_unchanged`](ConnPoll::timers_unchanged).
+    #[inline(always)]
+    pub fn timers_unchanged(&self) -> bool {
+        match self {
+            Self::Answered(_) => true,
+            Self::Polled(poll) => poll.timers_unchanged,
+        }
+    }
+
+    /// The poll's [`ran_program`](ConnPoll::ran_program).
+    #[inline(always)]
+    pub fn ran_program(&self) -> bool {
+        match self {
+            Self::Answered(_) => false,
+            Self::Polled(poll) => poll.ran_program,
+        }
+    }
 }
 
 /// A program with its clock and connections: the part of a host that every driver
@@ -441,6 +512,21 @@ impl<P: Program + 'static> Node for Host<P> {
         room: usize,
         out: &mut VecDeque<u8>,
     ) -> ConnPoll {
+        let delivered = self.deliver_data_and_answer(now, conn, data, room, out);
+        if let Delivered::Answered(byte) = delivered {
+            out.push_back(byte);
+        }
+        delivered.poll()
+    }
+
+    fn deliver_data_and_answer(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        data: &[u8],
+        room: usize,
+        out: &mut VecDeque<u8>,
+    ) -> Delivered {
         self.deliver_and_answer(now, conn, data, room, out)
     }
 
@@ -541,6 +627,20 @@ fn enter_conn_span(conn: ConnId) -> Option<tracing::span::EnteredSpan> {
 }
 
 impl ConnPoll {
+    /// The commonest poll of a delivery ([`Delivered::Answered`]): quiet, the timers
+    /// unchanged, no more program code run, one byte moved and none left, no close
+    /// due, and the connection reading on.
+    pub const ANSWERED: Self = Self {
+        moved: 1,
+        left: 0,
+        close: None,
+        reading_paused: false,
+        accepts_data: true,
+        ran_program: false,
+        quiet: true,
+        timers_unchanged: true,
+    };
+
     /// The state of `t`, for a poll that moved nothing.
     #[inline(always)]
     fn of(t: &TransportState) -> Self {

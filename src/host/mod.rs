@@ -28,7 +28,7 @@ mod table;
 
 pub use adapter::{FactoryProgram, Role};
 pub use context::HostContext;
-pub use core::{ConnPoll, Host, Node};
+pub use core::{ConnPoll, Delivered, Host, Node};
 pub use reconnect::{ReconnectTimer, ReconnectingClient};
 pub use retry::{Jitter, RetryPolicy};
 pub use rng::HostRng;

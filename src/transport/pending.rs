@@ -74,26 +74,26 @@ impl TransportState {
 
     /// [`move_pending`](Self::move_pending) of a lone inline byte on a connection whose
     /// writes are plain (no producer), the one move that leaves nothing pending and
-    /// owes no notice; false (nothing moved) for any other.
+    /// owes no notice, with the byte returned for the caller to put where `out` would
+    /// have it; `None` (nothing moved) for any other.
     #[inline(always)]
-    pub(crate) fn move_lone_byte(&mut self, room: usize, out: &mut VecDeque<u8>) -> bool {
+    pub(crate) fn take_lone_byte(&mut self, room: usize) -> Option<u8> {
         // One test after another, each rarely failing: branches, not a sum of flags.
         if self.small_len != 1 {
-            return false;
+            return None;
         }
         // Plain writes mean no producer (one flag, where the producer is two bytes).
         if !self.plain_writes {
-            return false;
+            return None;
         }
         if room == 0 {
-            return false;
+            return None;
         }
-        out.push_back(self.small[0]);
         self.small_len = 0;
         self.sent_total += 1;
         // The inline bytes are pending only while the queue is empty.
         debug_assert_eq!(self.pending_len(), 0);
-        true
+        Some(self.small[0])
     }
 
     /// [`consume`](Self::consume) of bytes in `small`.

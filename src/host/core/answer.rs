@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 
-use super::{ConnPoll, Host, Node, span_wanted};
+use super::{ConnPoll, Delivered, Host, Node, span_wanted};
 use crate::clock::ManualClock;
 use crate::host::state::{ConnSet, HostState, StateMut};
 use crate::host::{ConnId, HostContext, Program};
@@ -15,7 +15,7 @@ impl<P: Program + 'static> Host<P> {
     /// [`Node::deliver_data_and_poll`]: the effects, in order, of `deliver_data`, then
     /// (if that left the host quiet) the driver's `poll_dirty` taking this connection
     /// and a `poll_conn` of it, without the calls between.
-    #[inline]
+    #[inline(always)]
     pub(super) fn deliver_and_answer(
         &mut self,
         now: Instant,
@@ -23,9 +23,9 @@ impl<P: Program + 'static> Host<P> {
         data: &[u8],
         room: usize,
         out: &mut VecDeque<u8>,
-    ) -> ConnPoll {
+    ) -> Delivered {
         if span_wanted() {
-            return self.deliver_then_poll(now, conn, data, room, out);
+            return Delivered::Polled(self.deliver_then_poll(now, conn, data, room, out));
         }
         let HostState {
             book, conns, marks, ..
@@ -34,10 +34,10 @@ impl<P: Program + 'static> Host<P> {
         // callback's context holds. (One kept aside, below the map's window, is
         // delivered to in single steps.)
         let Some((entry, others)) = conns.lend(conn) else {
-            return self.deliver_then_poll(now, conn, data, room, out);
+            return Delivered::Polled(self.deliver_then_poll(now, conn, data, room, out));
         };
         if data.is_empty() || !entry.transport.accepts_data() {
-            return ConnPoll::of(&entry.transport);
+            return Delivered::Polled(ConnPoll::of(&entry.transport));
         }
         // `conn` goes on the dirty set only if the host is not quiet after all (see
         // `take_answer`): no callback can tell. Lent out, it is touched by the call
@@ -56,7 +56,7 @@ impl<P: Program + 'static> Host<P> {
 
         if marks.touched_any() || entry.transport.has_notices() {
             // Another connection touched, or a notice owed: the notices first.
-            return self.answer_after_notices(now, conn, room, out, timers);
+            return Delivered::Polled(self.answer_after_notices(now, conn, room, out, timers));
         }
         let timers_unchanged = timers_unchanged(&self.clock, timers);
         let quiet = marks.commands.is_empty() && marks.dirty.is_empty_or_only(conn);
@@ -68,24 +68,35 @@ impl<P: Program + 'static> Host<P> {
             room,
             out,
         );
-        self.answered(now, conn, taken, timers_unchanged)
+        if let Ok(Delivered::Answered(byte)) = taken
+            && timers_unchanged
+        {
+            return Delivered::Answered(byte);
+        }
+        Delivered::Polled(self.answered(now, conn, taken, timers_unchanged, out))
     }
 
-    /// The poll an answer's [`take_answer`] makes: as taken, or, if the take resumed a
-    /// producer, after its notices.
+    /// The poll an answer's [`take_answer`] makes: as taken (a lone byte put in
+    /// `out`), or, if the take resumed a producer, after its notices.
     #[inline(always)]
     fn answered(
         &mut self,
         now: Instant,
         conn: ConnId,
-        taken: Result<ConnPoll, usize>,
+        taken: Result<Delivered, usize>,
         timers_unchanged: bool,
+        out: &mut VecDeque<u8>,
     ) -> ConnPoll {
         match taken {
-            Ok(poll) => ConnPoll {
-                timers_unchanged,
-                ..poll
-            },
+            Ok(delivered) => {
+                if let Delivered::Answered(byte) = delivered {
+                    out.push_back(byte);
+                }
+                ConnPoll {
+                    timers_unchanged,
+                    ..delivered.poll()
+                }
+            }
             Err(moved) => ConnPoll {
                 quiet: true,
                 timers_unchanged,
@@ -133,7 +144,7 @@ impl<P: Program + 'static> Host<P> {
             room,
             out,
         );
-        self.answered(now, conn, taken, timers_unchanged)
+        self.answered(now, conn, taken, timers_unchanged, out)
     }
 
     /// The same call made of the single steps, for a run whose log lines want the
@@ -173,7 +184,9 @@ fn timers_unchanged<T>(clock: &ManualClock<T>, before: u64) -> bool {
 /// (a command issued, or a connection other than `conn` dirty); else `conn` off the
 /// dirty set (which holds nothing else) and up to `room` of its pending bytes moved
 /// into `out`. `Err(moved)` if moving them left a notice owed (a producer to
-/// resume), which the caller delivers.
+/// resume), which the caller delivers. The poll's `timers_unchanged` is for the
+/// caller to set: [`Delivered::Answered`] stands for the rest of
+/// [`ConnPoll::ANSWERED`], its byte not in `out` yet.
 #[inline(always)]
 fn take_answer(
     t: &mut TransportState,
@@ -182,35 +195,39 @@ fn take_answer(
     conn: ConnId,
     room: usize,
     out: &mut VecDeque<u8>,
-) -> Result<ConnPoll, usize> {
+) -> Result<Delivered, usize> {
     if !quiet {
         dirty.insert(conn);
-        return Ok(ConnPoll {
+        return Ok(Delivered::Polled(ConnPoll {
             ran_program: true,
             quiet: false,
             ..ConnPoll::of(t)
-        });
+        }));
     }
     // Quiet: the driver takes the connection now, as if `poll_dirty` had reported it,
     // and polls it as `poll_conn` would.
     dirty.clear_one();
-    if t.move_lone_byte(room, out) {
+    if let Some(byte) = t.take_lone_byte(room) {
         // Ping-pong's answer: nothing left, no producer to resume.
-        return Ok(ConnPoll {
+        if t.reads_on_with_no_close() {
+            return Ok(Delivered::Answered(byte));
+        }
+        out.push_back(byte);
+        return Ok(Delivered::Polled(ConnPoll {
             moved: 1,
             left: 0,
             quiet: true,
             ..ConnPoll::flags_of(t)
-        });
+        }));
     }
     let moved = t.move_pending(room, out);
     if moved > 0 && t.has_notices() {
         return Err(moved);
     }
-    Ok(ConnPoll {
+    Ok(Delivered::Polled(ConnPoll {
         quiet: true,
         ..ConnPoll::of(t).moved(moved)
-    })
+    }))
 }
 
 #[cfg(test)]

@@ -2,9 +2,12 @@
 //! an end whose program reads, answered in the same pass.
 
 use super::super::calls::record_into;
-use super::super::conn::{Conn, End, Packet, PacketArena, Payload, Phase, ReadState};
+use std::collections::VecDeque;
+
+use super::super::conn::{Conn, End, INLINE, Packet, PacketArena, Payload, Phase, ReadState};
 use super::super::wire::{draw_latency, nothing_in_the_way, onto_end_wire};
 use super::super::{HostStatus, SimNet};
+use crate::host::{ConnPoll, Delivered};
 use crate::testing::{EventKind, logs};
 
 impl SimNet {
@@ -148,9 +151,9 @@ impl SimNet {
         };
         let node = host.node.as_mut().expect("checked");
         self.calling = Some(h);
-        let poll = {
+        let delivered = {
             let _logging = logs::enter(h);
-            node.deliver_data_and_poll(now, hc, data, room, &mut e.send_buf)
+            node.deliver_data_and_answer(now, hc, data, room, &mut e.send_buf)
         };
         // Read while the host is at hand: only settling and faults move it, and neither
         // comes before its use below.
@@ -160,7 +163,21 @@ impl SimNet {
         // here, while the end is at hand (nothing before the send looks at it). With
         // nothing in its way (no stall, no partition) it goes straight onto the wire,
         // as `send` would put it there: no draw nor schedule comes between.
-        let only_transmit = poll.quiet && poll.left == 0 && poll.close.is_none();
+        // The common answer read from its word, any other poll field by field.
+        let only_transmit = match &delivered {
+            Delivered::Answered(_) => true,
+            Delivered::Polled(poll) => poll.quiet && poll.left == 0 && poll.close.is_none(),
+        };
+        // The common answer's byte, which the host left for the send buffer: kept out
+        // of it while it is all there is to send (a packet of its own, if it is cut).
+        let mut lone = match delivered {
+            Delivered::Answered(byte) if e.send_buf.is_empty() => Some(byte),
+            Delivered::Answered(byte) => {
+                e.send_buf.push_back(byte);
+                None
+            }
+            Delivered::Polled(_) => None,
+        };
         let mut held = None;
         let mut sent_at = None;
         if only_transmit {
@@ -168,24 +185,33 @@ impl SimNet {
             let window = (self.config.recv_buffer)
                 .saturating_sub(peer.recv_buf.len() + e.in_flight)
                 .min(self.config.mss);
-            let n = window.min(e.send_buf.len());
+            let n = window.min(e.send_buf.len() + usize::from(lone.is_some()));
             if n > 0 {
                 e.in_flight += n;
                 if nothing_in_the_way(e, hosts, self.partitions.is_empty()) {
                     let (src, dst) = (h, hosts[1 - to] as usize);
                     let (links, default) = (&self.link_latency, &self.default_latency);
                     let latency = draw_latency(links, default, &mut self.rng, src, dst);
-                    let data = self.arena.take_front(&mut e.send_buf, n);
+                    let data = cut_front(&mut self.arena, &mut e.send_buf, lone.take(), n);
                     sent_at = Some(onto_end_wire(e, self.now, latency, Packet::Data(data)));
                 } else {
-                    held = Some(self.arena.take_front(&mut e.send_buf, n));
+                    held = Some(cut_front(&mut self.arena, &mut e.send_buf, lone.take(), n));
                 }
             }
+        }
+        if let Some(byte) = lone {
+            // Not cut (no window): in the send buffer, as any answer.
+            e.send_buf.push_back(byte);
         }
         // Everything sent and no FIN to follow: no second look needed.
         let cut = held.is_some() || sent_at.is_some();
         let done = cut && e.send_buf.is_empty() && (e.fin_sent || !e.fin_queued);
-        e.read_state = (only_transmit || !poll.quiet).then(|| ReadState::from(&poll));
+        e.read_state = match &delivered {
+            Delivered::Answered(_) => Some(ReadState::from(&ConnPoll::ANSWERED)),
+            Delivered::Polled(poll) => {
+                (only_transmit || !poll.quiet).then(|| ReadState::from(poll))
+            }
+        };
         // Counted and scheduled once the ends are let go, where the send was before:
         // nothing in between draws or schedules.
         if let Some(at) = sent_at {
@@ -195,21 +221,21 @@ impl SimNet {
         if self.capture.is_some() && logs::has_lines() {
             self.record_log_lines();
         }
-        if !poll.quiet {
+        if !delivered.quiet() {
             self.touch_host(h);
             return Ok(());
         }
         // As settling would: the end is serviced, and the host's wake-up looked at
         // again if it may have moved.
         self.answered_in_pass += 1;
-        if !poll.timers_unchanged || wake_unsettled {
+        if !delivered.timers_unchanged() || wake_unsettled {
             self.note_settled(h);
         }
         if !only_transmit {
-            self.serve(conn, to, h, hc, poll);
+            self.serve(conn, to, h, hc, delivered.poll());
             return Ok(());
         }
-        if poll.ran_program {
+        if delivered.ran_program() {
             self.touch_host(h);
         }
         if let Some(data) = held {
@@ -228,6 +254,24 @@ impl SimNet {
 #[cold]
 #[inline(never)]
 fn cold_path() {}
+
+/// The first `n` bytes to send: the answer's `lone` byte if there is one (all there
+/// is to send, the send buffer being empty; `n` is 1), else the front of `send_buf`.
+#[inline(always)]
+fn cut_front(
+    arena: &mut PacketArena,
+    send_buf: &mut VecDeque<u8>,
+    lone: Option<u8>,
+    n: usize,
+) -> Payload {
+    let Some(byte) = lone else {
+        return arena.take_front(send_buf, n);
+    };
+    debug_assert!(n == 1 && send_buf.is_empty());
+    let mut bytes = [0; INLINE];
+    bytes[0] = byte;
+    Payload::Inline { len: 1, bytes }
+}
 
 /// An arrival's `bytes` put in the receive buffer, for the general loop: out of the
 /// way of the short path, whose function stays small enough for the compiler to inline
