@@ -157,6 +157,19 @@ impl PacketArena {
         self.take_front_of_more(from, n)
     }
 
+    /// [`take_front`](Self::take_front) of `n` bytes when they are the one byte
+    /// `from` holds, as its packet; `None` (and `from` untouched) otherwise.
+    #[inline(always)]
+    pub(crate) fn lone_byte(from: &mut VecDeque<u8>, n: usize) -> Option<Payload> {
+        if n == 1 && from.len() == 1 {
+            let mut bytes = [0; INLINE];
+            bytes[0] = from[0];
+            from.clear();
+            return Some(Payload::Inline { len: 1, bytes });
+        }
+        None
+    }
+
     /// [`take_front`](Self::take_front) of more than one byte.
     fn take_front_of_more(&mut self, from: &mut VecDeque<u8>, n: usize) -> Payload {
         let n = n.min(from.len());

@@ -175,8 +175,17 @@ impl SimNet {
                     let (src, dst) = (h, hosts[1 - to] as usize);
                     let (links, default) = (&self.link_latency, &self.default_latency);
                     let latency = draw_latency(links, default, &mut self.rng, src, dst);
-                    let data = self.arena.take_front(&mut e.send_buf, n);
-                    sent_at = Some(onto_end_wire(e, self.now, latency, Packet::Data(data)));
+                    // A lone byte (the commonest answer) put on the wire apart from
+                    // other cuts, so that its packet is written straight into its
+                    // place, not through the one a call returns the others in.
+                    let now = self.now;
+                    sent_at = Some(match PacketArena::lone_byte(&mut e.send_buf, n) {
+                        Some(byte) => onto_end_wire(e, now, latency, Packet::Data(byte)),
+                        None => {
+                            let data = self.arena.take_front(&mut e.send_buf, n);
+                            onto_end_wire(e, now, latency, Packet::Data(data))
+                        }
+                    });
                 } else {
                     held = Some(self.arena.take_front(&mut e.send_buf, n));
                 }
