@@ -342,14 +342,14 @@ impl<T> PairFifo<T> {
         if self.next.is_none() {
             return self.head.take();
         }
-        // The second moves up by a swap, and the oldest leaves from its place, the
-        // third (if any) moving into it.
-        std::mem::swap(&mut self.head, &mut self.next);
-        if self.rest.is_empty() {
-            self.next.take()
-        } else {
-            std::mem::replace(&mut self.next, self.rest.pop_front())
+        // The second moves up into the oldest's place (a swap would also write the
+        // oldest into the second's, only to take it out again), and the third, if
+        // any, into the second's, emptied (its `None` forgotten: nothing to drop).
+        let head = std::mem::replace(&mut self.head, self.next.take());
+        if let Some(third) = self.rest.pop_front() {
+            std::mem::forget(self.next.replace(third));
         }
+        head
     }
 }
 

@@ -51,7 +51,8 @@ impl SimNet {
         // Out of its box once: the compiler need not read the box's pointer again after
         // each store it cannot tell apart from it (the transcript's, the host call).
         let c: &mut Conn = c;
-        c.packets -= 1;
+        // The packet leaves the connection's count where the arrival leaves this
+        // path, or where its answer's packet takes its place: no count down and up.
         let hosts = c.hosts;
         let h = hosts[to] as usize;
         // Looked up once for the checks and the call (fields apart from the connection).
@@ -73,6 +74,7 @@ impl SimNet {
                 // Marked, as every exception here is: the compiler then lays out and
                 // inlines (the transcript's `Vec::push`) for the straight path.
                 cold_path();
+                c.packets -= 1;
                 return Err(Fallback::Unusual(packet));
             }
         };
@@ -81,6 +83,7 @@ impl SimNet {
         #[cfg(test)]
         if probe::OFF.get() {
             e.recv_buf.push(bytes);
+            c.packets -= 1;
             return Err(Fallback::Read(None));
         }
         // The bytes as a slice once (an inline payload or a shared one).
@@ -105,6 +108,7 @@ impl SimNet {
                 // the odds at each test of the guard, takes what follows for cold and
                 // calls `Vec::push` (the transcript's record) and others out of line.
                 buffer(e, bytes);
+                c.packets -= 1;
                 return Err(Fallback::Read(None));
             }
         };
@@ -112,6 +116,7 @@ impl SimNet {
         let n = e.reads.next_read(data.len());
         if n != data.len() {
             buffer(e, bytes);
+            c.packets -= 1;
             return Err(Fallback::Read(Some(n)));
         }
         e.bytes_delivered += n as u64;
@@ -197,9 +202,9 @@ impl SimNet {
         e.read_state = (only_transmit || !poll.quiet).then(|| ReadState::from(&poll));
         // Counted and scheduled once the ends are let go, where the send was before:
         // nothing in between draws or schedules.
-        if let Some(at) = sent_at {
-            c.packets += 1;
-            self.schedule_arrival(at, conn, to, hosts[1 - to] as usize);
+        match sent_at {
+            Some(at) => self.schedule_arrival(at, conn, to, hosts[1 - to] as usize),
+            None => c.packets -= 1,
         }
         if self.capture.is_some() && logs::has_lines() {
             self.record_log_lines();
