@@ -225,6 +225,13 @@ impl<T> Overflow<T> {
     }
 }
 
+/// A [`PairFifo`]'s overflow, made the first time it has any (out of line: rare).
+#[cold]
+#[inline(never)]
+fn new_overflow<T>() -> Box<VecDeque<T>> {
+    Box::default()
+}
+
 /// A first-in first-out queue whose oldest item is kept inline: a connection mostly
 /// has one packet in flight per direction and one segment waiting, and then the queue
 /// touches no memory of its own.
@@ -303,21 +310,28 @@ impl<T> Default for PairFifo<T> {
 }
 
 impl<T> PairFifo<T> {
-    #[inline]
+    // Always inlined: every send puts its packet on the wire here, written straight
+    // into its place.
+    #[inline(always)]
     pub(crate) fn push_back(&mut self, item: T) {
+        // An empty place is filled by a replace whose old value (`None`) is forgotten:
+        // an assignment would drop it, and the compiler, not seeing the place was
+        // tested empty, calls the drop.
         if self.head.is_none() {
-            self.head = Some(item);
+            std::mem::forget(self.head.replace(item));
         } else if self.next.is_none() {
-            self.next = Some(item);
+            std::mem::forget(self.next.replace(item));
         } else {
             self.push_rest(item);
         }
     }
 
-    #[cold]
-    #[inline(never)]
+    /// The push past the two inline items, inlined (only the first allocation and
+    /// a growth are calls): an item passed to a call would be built aside in memory
+    /// on every push, to be copied into whichever place takes it.
+    #[inline(always)]
     fn push_rest(&mut self, item: T) {
-        self.rest.push_back(item);
+        self.rest.0.get_or_insert_with(new_overflow).push_back(item);
     }
 
     // Always inlined: every arrival takes its packet off the wire here.
@@ -328,14 +342,14 @@ impl<T> PairFifo<T> {
         if self.next.is_none() {
             return self.head.take();
         }
-        // The second moves up by a swap, and the oldest leaves from its place, the
-        // third (if any) moving into it.
-        std::mem::swap(&mut self.head, &mut self.next);
-        if self.rest.is_empty() {
-            self.next.take()
-        } else {
-            std::mem::replace(&mut self.next, self.rest.pop_front())
+        // The second moves up into the oldest's place (a swap would also write the
+        // oldest into the second's, only to take it out again), and the third, if
+        // any, into the second's, emptied (its `None` forgotten: nothing to drop).
+        let head = std::mem::replace(&mut self.head, self.next.take());
+        if let Some(third) = self.rest.pop_front() {
+            std::mem::forget(self.next.replace(third));
         }
+        head
     }
 }
 

@@ -54,7 +54,8 @@ impl SimNet {
         // Out of its box once: the compiler need not read the box's pointer again after
         // each store it cannot tell apart from it (the transcript's, the host call).
         let c: &mut Conn = c;
-        c.packets -= 1;
+        // The packet leaves the connection's count where the arrival leaves this
+        // path, or where its answer's packet takes its place: no count down and up.
         let hosts = c.hosts;
         let h = hosts[to] as usize;
         // Looked up once for the checks and the call (fields apart from the connection).
@@ -76,6 +77,7 @@ impl SimNet {
                 // Marked, as every exception here is: the compiler then lays out and
                 // inlines (the transcript's `Vec::push`) for the straight path.
                 cold_path();
+                c.packets -= 1;
                 return Err(Fallback::Unusual(packet));
             }
         };
@@ -84,6 +86,7 @@ impl SimNet {
         #[cfg(test)]
         if probe::OFF.get() {
             e.recv_buf.push(bytes);
+            c.packets -= 1;
             return Err(Fallback::Read(None));
         }
         // The bytes as a slice once (an inline payload or a shared one).
@@ -108,6 +111,7 @@ impl SimNet {
                 // the odds at each test of the guard, takes what follows for cold and
                 // calls `Vec::push` (the transcript's record) and others out of line.
                 buffer(e, bytes);
+                c.packets -= 1;
                 return Err(Fallback::Read(None));
             }
         };
@@ -115,6 +119,7 @@ impl SimNet {
         let n = e.reads.next_read(data.len());
         if n != data.len() {
             buffer(e, bytes);
+            c.packets -= 1;
             return Err(Fallback::Read(Some(n)));
         }
         e.bytes_delivered += n as u64;
@@ -192,8 +197,17 @@ impl SimNet {
                     let (src, dst) = (h, hosts[1 - to] as usize);
                     let (links, default) = (&self.link_latency, &self.default_latency);
                     let latency = draw_latency(links, default, &mut self.rng, src, dst);
-                    let data = cut_front(&mut self.arena, &mut e.send_buf, lone.take(), n);
-                    sent_at = Some(onto_end_wire(e, self.now, latency, Packet::Data(data)));
+                    // The lone byte (the commonest answer) put on the wire in an arm of
+                    // its own, so that its packet is written straight into its place,
+                    // not through the one a call returns the others in.
+                    let now = self.now;
+                    sent_at = Some(match lone.take() {
+                        Some(byte) => onto_end_wire(e, now, latency, Packet::Data(one_byte(byte))),
+                        None => {
+                            let data = self.arena.take_front(&mut e.send_buf, n);
+                            onto_end_wire(e, now, latency, Packet::Data(data))
+                        }
+                    });
                 } else {
                     held = Some(cut_front(&mut self.arena, &mut e.send_buf, lone.take(), n));
                 }
@@ -214,9 +228,9 @@ impl SimNet {
         };
         // Counted and scheduled once the ends are let go, where the send was before:
         // nothing in between draws or schedules.
-        if let Some(at) = sent_at {
-            c.packets += 1;
-            self.schedule_arrival(at, conn, to, hosts[1 - to] as usize);
+        match sent_at {
+            Some(at) => self.schedule_arrival(at, conn, to, hosts[1 - to] as usize),
+            None => c.packets -= 1,
         }
         if self.capture.is_some() && logs::has_lines() {
             self.record_log_lines();
@@ -268,6 +282,12 @@ fn cut_front(
         return arena.take_front(send_buf, n);
     };
     debug_assert!(n == 1 && send_buf.is_empty());
+    one_byte(byte)
+}
+
+/// The packet of one byte, inline.
+#[inline(always)]
+fn one_byte(byte: u8) -> Payload {
     let mut bytes = [0; INLINE];
     bytes[0] = byte;
     Payload::Inline { len: 1, bytes }
