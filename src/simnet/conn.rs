@@ -226,6 +226,8 @@ impl<T> Overflow<T> {
 }
 
 /// A [`PairFifo`]'s overflow, made the first time it has any (out of line: rare).
+// Boxed as `Overflow` keeps it (see there).
+#[allow(clippy::box_collection)]
 #[cold]
 #[inline(never)]
 fn new_overflow<T>() -> Box<VecDeque<T>> {
