@@ -236,7 +236,9 @@ mod tests {
     use std::time::Duration;
 
     use crate::flow::{HIGH_WATER_MARK, ProducerKind};
-    use crate::host::{ConnId, ConnectError, Host, HostContext, ListenerId, Node, Program};
+    use crate::host::{
+        ConnId, ConnPoll, ConnectError, Delivered, Host, HostContext, ListenerId, Node, Program,
+    };
     use crate::testing::logs::{self, Level, LevelGuard};
     use crate::time::Instant;
     use crate::transport::{CloseAction, Disconnect, ipv4};
@@ -353,6 +355,27 @@ mod tests {
         assert_eq!(out, [b'*']);
         assert_eq!(dirty(&mut host), [], "the driver has taken the connection");
         assert_eq!(host.pending(ConnId(0)), b"");
+    }
+
+    #[test]
+    fn the_common_answer_comes_back_in_one_word_with_its_byte_not_in_the_buffer() {
+        let _one_pass = one_pass();
+        let mut host = host(Also::Nothing);
+        let mut out = VecDeque::new();
+        let got = host.deliver_data_and_answer(Instant::ZERO, ConnId(0), b"x", 10, &mut out);
+        assert_eq!(got, Delivered::Answered(b'*'));
+        assert_eq!(got.poll(), ConnPoll::ANSWERED);
+        assert!(out.is_empty(), "the driver appends the byte itself");
+        assert_eq!(dirty(&mut host), []);
+        assert_eq!(host.pending(ConnId(0)), b"");
+        // Anything else is the full poll, as `deliver_data_and_poll` gives it.
+        let mut host = self::host(Also::Nothing);
+        let got = host.deliver_data_and_answer(Instant::ZERO, ConnId(0), b"x", 0, &mut out);
+        let Delivered::Polled(poll) = got else {
+            panic!("no room, yet {got:?}");
+        };
+        assert_eq!((poll.quiet, poll.moved, poll.left), (true, 0, 1));
+        assert_eq!(host.pending(ConnId(0)), b"*");
     }
 
     #[test]
@@ -522,7 +545,7 @@ mod tests {
         assert_eq!(host.program().reads, 1);
         // Not up: nothing delivered.
         let poll = host.deliver_data_and_poll(now, later[0], b"x", 10, &mut out);
-        assert_eq!(poll, super::ConnPoll::default());
+        assert_eq!(poll, ConnPoll::default());
         assert_eq!(host.program().reads, 1);
     }
 
@@ -569,7 +592,7 @@ mod tests {
                 let delivered = steps.deliver_data(now, conn, b"x");
                 let want = if delivered.quiet {
                     assert_eq!(steps.poll_dirty(), Some(conn));
-                    super::ConnPoll {
+                    ConnPoll {
                         quiet: true,
                         timers_unchanged: delivered.timers_unchanged,
                         ..steps.poll_conn(now, conn, room, &mut b)
